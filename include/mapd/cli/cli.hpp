@@ -1,0 +1,51 @@
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <filesystem>
+#include <iosfwd>
+#include <string>
+#include <vector>
+
+#include "mapd/config/config.hpp"
+
+/// The `mapd` command line. Each subcommand is a plain function taking its options, so tests call
+/// it in-process; `run` wires them into a CLI11 app. Errors propagate as mapd::Error; only `main`
+/// turns them into exit codes.
+namespace mapd::cli {
+
+/// Options every command takes (DESIGN.md §3).
+struct CommonOptions {
+  std::vector<std::string> config_files;  ///< -c, repeatable, later files win
+  std::vector<std::string> overrides;     ///< --set key=value, repeatable
+  std::string run_dir;                    ///< --run-dir (empty = runs/<name>-<timestamp>)
+  std::string log_level = "info";         ///< --log-level
+};
+
+/// A prepared run directory: the resolved config, written as config.resolved.json, and train.log
+/// attached to the loggers.
+struct RunContext {
+  config::RunConfig config;
+  nlohmann::json resolved;  ///< the config as JSON (what config.resolved.json holds)
+  std::filesystem::path run_dir;
+};
+
+/// Resolves the config (defaults < files < overrides), creates the run directory and writes
+/// config.resolved.json. Throws ConfigError or IoError.
+RunContext prepare_run(const CommonOptions& options);
+
+/// The run directory `prepare_run` would use when --run-dir is not given.
+std::filesystem::path default_run_dir(const CommonOptions& options, const config::RunConfig& config);
+
+/// `mapd config`: prints the resolved config as JSON to `out` (or, with `reference`, the commented
+/// reference YAML). Returns the exit code (0).
+int config_command(const CommonOptions& options, bool reference, std::ostream& out);
+
+/// The `--version` text: mapd version, LibTorch version, CUDA availability.
+std::string version_text();
+
+/// Parses `argv`, sets up logging and runs the chosen subcommand. Returns its exit code; throws
+/// mapd::Error for failures (ConfigError for bad arguments).
+int run(int argc, char** argv);
+
+}  // namespace mapd::cli

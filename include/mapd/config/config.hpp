@@ -1,0 +1,328 @@
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+/// The run configuration: plain structs with their defaults in the initialisers. Each struct lists
+/// its fields once, in `visit`, with a one-line description; the parser, the `--set` overrides, the
+/// JSON dump and the commented reference config (configs/reference.yaml) are all driven by it.
+///
+/// A visitor is called as `v(key, field, description)` or, for a field with a closed set of values,
+/// `v(key, field, description, choices)`; nested structs are visited as `v(key, sub, description)`.
+namespace mapd::config {
+
+using Choices = std::vector<std::string>;
+
+/// Synthetic label noise for evaluating detection (the original label is kept and recorded).
+struct LabelNoiseConfig {
+  double rate = 0.0;
+  std::string kind = "symmetric";
+  int64_t seed = 0;
+
+  template <class V>
+  void visit(V& v) {
+    v("rate", rate, "fraction of training labels replaced by a wrong one, in [0, 1)");
+    v("kind", kind, "symmetric: any other class; asymmetric: a fixed class permutation (c -> c+1 mod C)",
+      Choices{"symmetric", "asymmetric"});
+    v("seed", seed, "seed of the noise draw (independent of train.seed)");
+  }
+};
+
+/// Batched augmentation of training examples (probe copies are never augmented unless
+/// probes.augment is true).
+struct AugmentConfig {
+  int64_t crop_padding = 0;
+  std::string padding_mode = "reflect";
+  bool hflip = false;
+  bool random_resized_crop = false;
+  double rrc_scale_min = 0.08;
+  bool normalize = false;
+  std::vector<double> mean = {};
+  std::vector<double> std_dev = {};
+
+  template <class V>
+  void visit(V& v) {
+    v("crop_padding", crop_padding, "random crop after padding by this many pixels (0 = off)");
+    v("padding_mode", padding_mode, "padding of the random crop", Choices{"reflect", "zero"});
+    v("hflip", hflip, "random horizontal flip with probability 0.5");
+    v("random_resized_crop", random_resized_crop,
+      "RandomResizedCrop to data.image_size (image folders, ImageNet style)");
+    v("rrc_scale_min", rrc_scale_min, "smallest area fraction of RandomResizedCrop");
+    v("normalize", normalize, "subtract mean and divide by std per channel (inputs are in [0, 1] otherwise)");
+    v("mean", mean, "per-channel mean for normalize (empty = computed from the training set)");
+    v("std", std_dev, "per-channel std for normalize (empty = computed from the training set)");
+  }
+};
+
+struct DataConfig {
+  std::string format = "idx";
+  std::string path = "/usr/share/datasets/fashion-mnist";
+  std::string test_path = "";
+  std::string name = "fashion-mnist";
+  std::string cifar_labels = "fine";
+  int64_t channels = 0;
+  int64_t image_size = 32;
+  int64_t limit = 0;
+  int64_t seed = 0;
+  int64_t memory_budget_mb = 8192;
+  int64_t workers = 2;
+  int64_t prefetch = 4;
+  bool drop_last = false;
+  AugmentConfig augment;
+  LabelNoiseConfig label_noise;
+
+  template <class V>
+  void visit(V& v) {
+    v("format", format, "dataset format", Choices{"idx", "cifar", "folder", "manifest"});
+    v("path", path,
+      "idx: folder with train-images-idx3-ubyte[.gz] etc.; cifar: folder with the binary batches; "
+      "folder: root/<class>/<image>; manifest: a CSV file path,label[,id]");
+    v("test_path", test_path,
+      "test set (idx and cifar: empty = the t10k / test_batch files next to the training files; "
+      "folder and manifest: empty = no test set)");
+    v("name", name, "display name of the dataset in logs and the report");
+    v("cifar_labels", cifar_labels, "CIFAR-100 label set", Choices{"fine", "coarse"});
+    v("channels", channels, "channels fed to the model (0 = as stored: 1 for grey IDX, 3 for colour)");
+    v("image_size", image_size, "folder and manifest images are resized to image_size x image_size");
+    v("limit", limit, "use a seeded, class-balanced subset of this many training examples (0 = all)");
+    v("seed", seed, "seed of data.limit subsetting");
+    v("memory_budget_mb", memory_budget_mb,
+      "datasets up to this size are decoded once and held in memory as uint8; larger image folders "
+      "are decoded on the fly by the loader's workers");
+    v("workers", workers, "loader worker threads");
+    v("prefetch", prefetch, "batches prepared ahead of the trainer (bounded queue)");
+    v("drop_last", drop_last, "drop the last incomplete batch of each epoch");
+    v("augment", augment, "batched augmentation of training examples");
+    v("label_noise", label_noise, "synthetic label noise, for measuring detection");
+  }
+};
+
+struct ModelConfig {
+  std::string arch = "small_cnn";
+  std::string stem = "cifar";
+  bool stem_maxpool = false;
+  int64_t width = 32;
+
+  template <class V>
+  void visit(V& v) {
+    v("arch", arch, "network architecture",
+      Choices{"small_cnn", "resnet18", "resnet34", "resnet50", "preact_resnet18"});
+    v("stem", stem, "ResNet stem: cifar = 3x3 conv stride 1; imagenet = 7x7 conv stride 2 + max-pool",
+      Choices{"cifar", "imagenet"});
+    v("stem_maxpool", stem_maxpool,
+      "keep the stride-2 max-pool after a cifar stem (the MAP-D reference code does)");
+    v("width", width, "channels of the first small_cnn layer (doubled per layer)");
+  }
+};
+
+struct OptimizerConfig {
+  std::string name = "sgd";
+  double lr = 0.05;
+  double momentum = 0.9;
+  bool nesterov = false;
+  double weight_decay = 5e-4;
+  double beta1 = 0.9;
+  double beta2 = 0.999;
+  double eps = 1e-8;
+
+  template <class V>
+  void visit(V& v) {
+    v("name", name, "optimizer", Choices{"sgd", "adamw"});
+    v("lr", lr, "peak learning rate");
+    v("momentum", momentum, "SGD momentum");
+    v("nesterov", nesterov, "SGD Nesterov momentum");
+    v("weight_decay", weight_decay, "weight decay (decoupled for adamw)");
+    v("beta1", beta1, "AdamW beta1");
+    v("beta2", beta2, "AdamW beta2");
+    v("eps", eps, "AdamW epsilon");
+  }
+};
+
+struct ScheduleConfig {
+  std::string name = "cosine";
+  int64_t warmup_epochs = 0;
+  std::vector<int64_t> milestones = {};
+  double gamma = 0.1;
+  double min_lr = 0.0;
+
+  template <class V>
+  void visit(V& v) {
+    v("name", name, "learning-rate schedule (a pure function of epoch and step)",
+      Choices{"cosine", "multistep", "constant"});
+    v("warmup_epochs", warmup_epochs, "linear warm-up from 0 over this many epochs");
+    v("milestones", milestones, "multistep: epochs at which the rate is multiplied by gamma");
+    v("gamma", gamma, "multistep: factor applied at each milestone");
+    v("min_lr", min_lr, "cosine: final learning rate");
+  }
+};
+
+struct TrainConfig {
+  int64_t epochs = 20;
+  int64_t batch_size = 128;
+  std::string device = "auto";
+  int64_t seed = 0;
+  std::string mode = "standard";
+  std::string amp = "off";
+  bool channels_last = false;
+  int64_t threads = 0;
+  bool eval_test = true;
+
+  template <class V>
+  void visit(V& v) {
+    v("epochs", epochs, "training epochs (trajectory length)");
+    v("batch_size", batch_size, "examples per step");
+    v("device", device, "auto, cpu, cuda or cuda:N");
+    v("seed", seed, "seed of model initialisation, loader order and augmentation");
+    v("mode", mode, "training mode", Choices{"standard"});
+    v("amp", amp, "mixed precision on CUDA (ignored on CPU)", Choices{"off", "bf16", "fp16"});
+    v("channels_last", channels_last, "channels-last memory format on CUDA");
+    v("threads", threads, "intra-op CPU threads (0 = all cores)");
+    v("eval_test", eval_test, "evaluate test accuracy and loss after every epoch");
+  }
+};
+
+struct ProbesConfig {
+  std::string suite = "default";
+  int64_t fit_per_category = 250;
+  int64_t val_per_category = 250;
+  int64_t seed = 0;
+  double corrupted_sigma = 0.1;
+  std::string ood_source = "sketch";
+  std::string ood_format = "";
+  std::string ood_path = "";
+  std::string selection = "per_class";
+  std::string difficulty = "learning_speed";
+  std::string score_file = "";
+  std::string score_typical_end = "high";
+  int64_t holdout_models = 4;
+  int64_t holdout_epochs = 3;
+  int64_t pilot_epochs = 3;
+  std::string source_pool = "random";
+  std::string user_probes = "";
+  bool augment = false;
+
+  template <class V>
+  void visit(V& v) {
+    v("suite", suite,
+      "probe suite: a name under probes/ (default = all six categories), a YAML path, or none");
+    v("fit_per_category", fit_per_category, "probes per category in the k-NN reference (fit) half");
+    v("val_per_category", val_per_category, "probes per category in the held-out (val) half");
+    v("seed", seed, "seed of probe selection and transforms");
+    v("corrupted_sigma", corrupted_sigma,
+      "std of the Gaussian pixel noise of corrupted probes, on [0, 1] pixels");
+    v("ood_source", ood_source,
+      "ood probes: sketch transform of training images, or images of another dataset",
+      Choices{"sketch", "dataset"});
+    v("ood_format", ood_format, "ood_source=dataset: format of the other dataset (as data.format)");
+    v("ood_path", ood_path, "ood_source=dataset: path of the other dataset (as data.path)");
+    v("selection", selection,
+      "typical/atypical from the ends of the difficulty score per class or globally (paper)",
+      Choices{"per_class", "global"});
+    v("difficulty", difficulty, "difficulty score for typical/atypical",
+      Choices{"file", "holdout", "learning_speed"});
+    v("score_file", score_file, "difficulty=file: CSV id,score or .npy/.npz/.h5 aligned with the dataset");
+    v("score_typical_end", score_typical_end, "which end of the score file is typical (C-scores: high)",
+      Choices{"high", "low"});
+    v("holdout_models", holdout_models, "difficulty=holdout: models trained on random halves");
+    v("holdout_epochs", holdout_epochs, "difficulty=holdout: epochs per model");
+    v("pilot_epochs", pilot_epochs, "difficulty=learning_speed: epochs of the pilot run");
+    v("source_pool", source_pool,
+      "sources of corrupted/mislabeled/ood probes: random, or the easy end of the difficulty score",
+      Choices{"random", "easy"});
+    v("user_probes", user_probes, "CSV or JSON of (id, category) for hand-labelled probe examples");
+    v("augment", augment, "augment probe copies like training examples");
+  }
+};
+
+struct RecordConfig {
+  std::string view = "online";
+  std::string dtype = "fp16";
+
+  template <class V>
+  void visit(V& v) {
+    v("view", view,
+      "online: losses from the training forward pass (almost free); eval: a separate "
+      "no-augmentation eval-mode pass after each epoch",
+      Choices{"online", "eval"});
+    v("dtype", dtype, "storage type of the trajectories in dynamics.h5", Choices{"fp16", "fp32"});
+  }
+};
+
+struct KnnConfig {
+  int64_t k = 20;
+  int64_t epoch_begin = 0;
+  int64_t epoch_end = 0;
+  std::string weights = "uniform";
+  bool standardize = false;
+  std::string backend = "auto";
+  int64_t memory_budget_mb = 2048;
+  int64_t block_size = 0;
+
+  template <class V>
+  void visit(V& v) {
+    v("k", k, "neighbours per query");
+    v("epoch_begin", epoch_begin, "first epoch of the trajectories used (0-based)");
+    v("epoch_end", epoch_end, "one past the last epoch used (0 = all committed epochs)");
+    v("weights", weights, "neighbour votes: uniform (the paper) or distance-weighted",
+      Choices{"uniform", "distance"});
+    v("standardize", standardize, "standardise each epoch's losses with the fit set's mean and std");
+    v("backend", backend, "exact search backend: faiss (CPU), torch (CPU or CUDA GEMM + top-k)",
+      Choices{"auto", "faiss", "torch"});
+    v("memory_budget_mb", memory_budget_mb, "memory bound of streamed assignment");
+    v("block_size", block_size, "queries per block (0 = derived from memory_budget_mb)");
+  }
+};
+
+struct ReportConfig {
+  bool enabled = true;
+  int64_t top_n = 24;
+
+  template <class V>
+  void visit(V& v) {
+    v("enabled", enabled, "mapd audit writes report/index.html");
+    v("top_n", top_n, "surfaced examples per category in the image grids");
+  }
+};
+
+struct OutputConfig {
+  std::string root = "runs";
+  std::string name = "";
+
+  template <class V>
+  void visit(V& v) {
+    v("root", root, "parent folder of run directories");
+    v("name", name, "run name prefix (empty = the last config file's stem, or 'default')");
+  }
+};
+
+/// Everything a run needs; the defaults are the default audit (Fashion-MNIST, six probe
+/// categories, small CNN, 20 epochs).
+struct RunConfig {
+  DataConfig data;
+  ModelConfig model;
+  OptimizerConfig optimizer;
+  ScheduleConfig schedule;
+  TrainConfig train;
+  ProbesConfig probes;
+  RecordConfig record;
+  KnnConfig knn;
+  ReportConfig report;
+  OutputConfig output;
+
+  template <class V>
+  void visit(V& v) {
+    v("data", data, "dataset, loader and augmentation");
+    v("model", model, "network");
+    v("optimizer", optimizer, "optimizer");
+    v("schedule", schedule, "learning-rate schedule");
+    v("train", train, "training loop");
+    v("probes", probes, "probe suites");
+    v("record", record, "per-example dynamics recording");
+    v("knn", knn, "k-NN assignment over loss trajectories");
+    v("report", report, "HTML report");
+    v("output", output, "run directories");
+  }
+};
+
+}  // namespace mapd::config

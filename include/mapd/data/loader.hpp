@@ -1,0 +1,77 @@
+#pragma once
+
+#include <torch/types.h>
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <vector>
+
+#include "mapd/config/config.hpp"
+#include "mapd/data/dataset.hpp"
+
+namespace mapd::data {
+
+/// What the trainer iterates: rows 0..size()-1, the "example index" used everywhere downstream
+/// (the column of dynamics.h5). Rows [0, base_rows.size()) are dataset examples
+/// (`base->read(base_rows[r])`, augmented); the rest are fixed float images (probe copies, built
+/// once, never augmented unless `augment_fixed`).
+struct TrainingSet {
+  const ImageSet* base = nullptr;
+  std::vector<int64_t> base_rows;  ///< row -> index into *base
+  torch::Tensor fixed_images;      ///< [P, C, H, W] float in [0, 1] (may be undefined when P = 0)
+  std::vector<int64_t> labels;     ///< label of every row (base rows and fixed rows), size() entries
+  bool augment_fixed = false;
+
+  [[nodiscard]] int64_t size() const { return static_cast<int64_t>(labels.size()); }
+  [[nodiscard]] int64_t num_base() const { return static_cast<int64_t>(base_rows.size()); }
+  /// The whole split as a TrainingSet with no fixed rows.
+  static TrainingSet from_image_set(const ImageSet& images);
+};
+
+/// One batch. `images` [B, C, H, W] float on the loader's device; `labels` [B] int64;
+/// `indices` [B] int64 row indices into the TrainingSet.
+struct Batch {
+  torch::Tensor images;
+  torch::Tensor labels;
+  torch::Tensor indices;
+};
+
+struct LoaderOptions {
+  int64_t batch_size = 128;
+  bool shuffle = true;
+  bool drop_last = false;
+  bool augment = true;  ///< apply config.augment to base rows (false for eval passes)
+  int64_t workers = 2;
+  int64_t prefetch = 4;
+  int64_t seed = 0;
+  torch::Device device = torch::kCPU;
+  config::AugmentConfig augment_config;
+  int64_t channels = 0;  ///< 0 = as stored; 1 or 3 converts
+};
+
+/// Batches of a TrainingSet. The order of epoch e is a permutation seeded by (seed, e) and does not
+/// depend on the worker count; every row appears exactly once per epoch. Workers fill a bounded
+/// queue of `prefetch` batches; images are pinned when the device is CUDA.
+class Loader {
+ public:
+  Loader(const TrainingSet& set, LoaderOptions options);
+  ~Loader();
+  Loader(const Loader&) = delete;
+  Loader& operator=(const Loader&) = delete;
+
+  /// Starts epoch `epoch` (0-based); stops any epoch in progress.
+  void start_epoch(int64_t epoch);
+  /// The next batch of the current epoch, or nullopt at its end.
+  std::optional<Batch> next();
+  /// Batches per epoch.
+  [[nodiscard]] int64_t num_batches() const;
+  /// The row order of `epoch` (what start_epoch will produce).
+  [[nodiscard]] std::vector<int64_t> epoch_order(int64_t epoch) const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace mapd::data

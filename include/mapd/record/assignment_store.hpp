@@ -1,0 +1,65 @@
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+/// `assignments.h5`: per-example k-NN assignment (DESIGN.md §4). No torch here.
+namespace mapd::record {
+
+struct AssignmentMeta {
+  std::vector<std::string> category_names;
+  std::string config_json;
+  std::string mapd_version;
+  int64_t format_version = 1;
+  int64_t k = 20;
+  int64_t epoch_begin = 0;
+  int64_t epoch_end = 0;  ///< one past the last epoch used
+};
+
+/// Written in blocks while the assigner streams; readable by h5py without mapd.
+/// Datasets: /id [N] int64, /row [N] int64 (example index in dynamics.h5), /label [N] int64,
+/// /assigned [N] int16, /max_prob [N] f32, /prob [N, C] f32 (the paper's vote shares),
+/// /score [N, C] f32 (continuous per-category score for sorting), /label_issue [N] f32.
+class AssignmentStore {
+ public:
+  struct Block {
+    int64_t count = 0;
+    const int64_t* id = nullptr;
+    const int64_t* row = nullptr;
+    const int64_t* label = nullptr;
+    const int16_t* assigned = nullptr;
+    const float* max_prob = nullptr;
+    const float* prob = nullptr;         ///< [count, C]
+    const float* score = nullptr;        ///< [count, C]
+    const float* label_issue = nullptr;  ///< [count]
+  };
+  struct Columns {
+    std::vector<int64_t> id, row, label;
+    std::vector<int16_t> assigned;
+    std::vector<float> max_prob, prob, score, label_issue;  ///< prob/score row-major [N, C]
+  };
+
+  /// Creates the file for `n` queries.
+  static AssignmentStore create(const std::filesystem::path& path, const AssignmentMeta& meta, int64_t n);
+  /// Reads a whole assignment file (metadata into `meta`). Throws IoError naming the file.
+  static Columns read(const std::filesystem::path& path, AssignmentMeta* meta);
+
+  AssignmentStore(AssignmentStore&&) noexcept;
+  AssignmentStore& operator=(AssignmentStore&&) noexcept;
+  ~AssignmentStore();
+
+  /// Writes rows [offset, offset + block.count).
+  void write(int64_t offset, const Block& block);
+  /// Flushes and closes.
+  void close();
+
+ private:
+  struct Impl;
+  explicit AssignmentStore(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace mapd::record

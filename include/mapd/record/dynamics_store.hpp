@@ -1,0 +1,88 @@
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+/// The only code that touches HDF5 lives in module `record`. No torch here.
+namespace mapd::record {
+
+/// Role of one row of the trained set (DESIGN.md §4).
+enum class Role : int8_t { kTrain = 0, kProbeFit = 1, kProbeVal = 2 };
+
+/// `/examples`: one row per example of the trained set, in row (= example index) order.
+struct ExampleColumns {
+  std::vector<int64_t> id;              ///< stable dataset id (for probes: id of the source example, or -1 for synthetic)
+  std::vector<int64_t> label;           ///< label trained on
+  std::vector<int64_t> original_label;  ///< label before injected noise / probe relabelling
+  std::vector<int8_t> role;             ///< Role
+  std::vector<int16_t> probe_category;  ///< index into DynamicsMeta::category_names, -1 for role train
+  std::vector<int64_t> source_index;    ///< index of the source example in the dataset, -1 for synthetic
+
+  [[nodiscard]] int64_t size() const { return static_cast<int64_t>(id.size()); }
+};
+
+/// Root attributes of dynamics.h5.
+struct DynamicsMeta {
+  std::string config_json;
+  std::string mapd_version;
+  std::string torch_version;
+  std::string view = "online";  ///< online | eval
+  std::string dtype = "fp16";   ///< fp16 | fp32 storage of /epochs/loss and /epochs/true_prob
+  int64_t seed = 0;
+  int64_t format_version = 1;
+  std::vector<std::string> category_names;  ///< probe categories, in index order
+  std::vector<std::string> class_names;     ///< dataset classes, in label order
+};
+
+/// `dynamics.h5` (DESIGN.md §4, format_version 1): per-example loss, prediction and probability
+/// of the given label, one row `[N]` per epoch in `/epochs/{loss, pred, true_prob}` `[epochs, N]`,
+/// with `/epochs/complete` as the commit marker. Written in SWMR mode so readers can follow a live
+/// run. Every HDF5 failure is an IoError naming the file and object.
+class DynamicsStore {
+ public:
+  /// Creates (truncating) a store for `examples.size()` examples.
+  static DynamicsStore create(const std::filesystem::path& path, const DynamicsMeta& meta,
+                              const ExampleColumns& examples);
+  /// Opens an existing store to append (resume): rows at or beyond `keep_epochs` (or beyond
+  /// /epochs/complete if smaller) are discarded. Throws IoError if the file is unreadable.
+  static DynamicsStore open_append(const std::filesystem::path& path, int64_t keep_epochs);
+  /// Opens read-only (SWMR reader when the writer is live). Only committed rows are visible.
+  static DynamicsStore open_read(const std::filesystem::path& path);
+
+  DynamicsStore(DynamicsStore&&) noexcept;
+  DynamicsStore& operator=(DynamicsStore&&) noexcept;
+  ~DynamicsStore();
+
+  [[nodiscard]] int64_t num_examples() const;
+  /// Committed epochs (the value of /epochs/complete, re-read from disk for readers).
+  [[nodiscard]] int64_t complete_epochs() const;
+  [[nodiscard]] const DynamicsMeta& meta() const;
+  [[nodiscard]] const ExampleColumns& examples() const;
+  [[nodiscard]] const std::filesystem::path& path() const;
+
+  /// Appends one epoch: `loss`, `pred`, `true_prob` each hold num_examples() values indexed by
+  /// example index; then flushes and increments /epochs/complete (the commit).
+  void append_epoch(const float* loss, const int32_t* pred, const float* true_prob);
+
+  /// Reads losses of examples [begin, end) over epochs [epoch_begin, epoch_end) into `out`, laid
+  /// out example-major: out[(i - begin) * (epoch_end - epoch_begin) + (e - epoch_begin)].
+  /// Throws IoError if the range exceeds the committed epochs.
+  void read_losses(int64_t begin, int64_t end, int64_t epoch_begin, int64_t epoch_end, float* out) const;
+  /// As read_losses for /epochs/true_prob.
+  void read_true_probs(int64_t begin, int64_t end, int64_t epoch_begin, int64_t epoch_end, float* out) const;
+  /// As read_losses for /epochs/pred.
+  void read_preds(int64_t begin, int64_t end, int64_t epoch_begin, int64_t epoch_end, int32_t* out) const;
+
+  /// Re-reads /epochs/complete (readers following a live run).
+  void refresh();
+
+ private:
+  struct Impl;
+  explicit DynamicsStore(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace mapd::record

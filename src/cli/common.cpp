@@ -1,0 +1,44 @@
+#include <fstream>
+#include <ostream>
+
+#include "mapd/cli/cli.hpp"
+#include "mapd/config/loader.hpp"
+#include "mapd/core/error.hpp"
+#include "mapd/core/fs.hpp"
+#include "mapd/core/log.hpp"
+
+namespace mapd::cli {
+
+std::filesystem::path default_run_dir(const CommonOptions& options, const config::RunConfig& config) {
+  std::string name = config.output.name;
+  if (name.empty()) {
+    name = options.config_files.empty() ? "default"
+                                        : std::filesystem::path(options.config_files.back()).stem().string();
+  }
+  return std::filesystem::path(config.output.root) / (name + "-" + fs::timestamp());
+}
+
+RunContext prepare_run(const CommonOptions& options) {
+  RunContext context;
+  context.config = config::resolve(options.config_files, options.overrides);
+  context.resolved = config::to_json(context.config);
+  context.run_dir = options.run_dir.empty() ? default_run_dir(options, context.config)
+                                            : std::filesystem::path(options.run_dir);
+  fs::create_directories(context.run_dir);
+  fs::write_file_atomic(context.run_dir / "config.resolved.json", context.resolved.dump(2) + "\n");
+  log::attach_run_dir(context.run_dir);
+  log::get("cli")->info("run directory {}", context.run_dir.string());
+  return context;
+}
+
+int config_command(const CommonOptions& options, bool reference, std::ostream& out) {
+  if (reference) {
+    out << config::reference_yaml();
+    return 0;
+  }
+  const auto config = config::resolve(options.config_files, options.overrides);
+  out << config::to_json(config).dump(2) << "\n";
+  return 0;
+}
+
+}  // namespace mapd::cli

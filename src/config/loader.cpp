@@ -1,0 +1,571 @@
+#include "mapd/config/loader.hpp"
+
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <fstream>
+#include <limits>
+#include <regex>
+#include <set>
+#include <sstream>
+#include <type_traits>
+
+#include "mapd/core/error.hpp"
+
+namespace mapd::config {
+namespace {
+
+using nlohmann::json;
+
+// The section structs (everything with a visit() member that is visited as a nested mapping).
+template <class T>
+constexpr bool kIsSection =
+    std::is_same_v<T, RunConfig> || std::is_same_v<T, DataConfig> || std::is_same_v<T, AugmentConfig> ||
+    std::is_same_v<T, LabelNoiseConfig> || std::is_same_v<T, ModelConfig> ||
+    std::is_same_v<T, OptimizerConfig> || std::is_same_v<T, ScheduleConfig> ||
+    std::is_same_v<T, TrainConfig> || std::is_same_v<T, ProbesConfig> || std::is_same_v<T, RecordConfig> ||
+    std::is_same_v<T, KnnConfig> || std::is_same_v<T, ReportConfig> || std::is_same_v<T, OutputConfig>;
+
+template <class T>
+struct is_vector : std::false_type {};
+template <class T>
+struct is_vector<std::vector<T>> : std::true_type {};
+
+std::string join_path(const std::string& prefix, const std::string& key) {
+  return prefix.empty() ? key : prefix + "." + key;
+}
+
+template <class T>
+const char* type_name() {
+  if constexpr (std::is_same_v<T, bool>)
+    return "a boolean (true or false)";
+  else if constexpr (std::is_same_v<T, int64_t>)
+    return "an integer";
+  else if constexpr (std::is_same_v<T, double>)
+    return "a number";
+  else if constexpr (std::is_same_v<T, std::string>)
+    return "a string";
+  else if constexpr (std::is_same_v<T, std::vector<double>>)
+    return "a list of numbers";
+  else if constexpr (std::is_same_v<T, std::vector<int64_t>>)
+    return "a list of integers";
+  else if constexpr (std::is_same_v<T, std::vector<std::string>>)
+    return "a list of strings";
+  else
+    return "a section (mapping)";
+}
+
+const char* json_kind(const json& j) {
+  switch (j.type()) {
+    case json::value_t::null:
+      return "null";
+    case json::value_t::boolean:
+      return "boolean";
+    case json::value_t::number_integer:
+    case json::value_t::number_unsigned:
+      return "integer";
+    case json::value_t::number_float:
+      return "number";
+    case json::value_t::string:
+      return "string";
+    case json::value_t::array:
+      return "list";
+    case json::value_t::object:
+      return "mapping";
+    default:
+      return "value";
+  }
+}
+
+std::string show(const json& j) {
+  std::string s = j.dump();
+  if (s.size() > 60) s = s.substr(0, 57) + "...";
+  return s;
+}
+
+// Converts one scalar of a known type; returns false when the JSON value has the wrong type.
+template <class T>
+bool convert_scalar(const json& j, T& out) {
+  if constexpr (std::is_same_v<T, bool>) {
+    if (!j.is_boolean()) return false;
+    out = j.get<bool>();
+  } else if constexpr (std::is_same_v<T, int64_t>) {
+    if (j.is_number_integer()) {
+      out = j.get<int64_t>();
+    } else if (j.is_number_float()) {
+      const double d = j.get<double>();
+      if (d != static_cast<double>(static_cast<int64_t>(d))) return false;
+      out = static_cast<int64_t>(d);
+    } else {
+      return false;
+    }
+  } else if constexpr (std::is_same_v<T, double>) {
+    if (!j.is_number()) return false;
+    out = j.get<double>();
+  } else if constexpr (std::is_same_v<T, std::string>) {
+    if (!j.is_string()) return false;
+    out = j.get<std::string>();
+  }
+  return true;
+}
+
+template <class T>
+bool convert(const json& j, T& out) {
+  if constexpr (is_vector<T>::value) {
+    if (!j.is_array()) return false;
+    T values;
+    for (const auto& item : j) {
+      typename T::value_type value{};
+      if (!convert_scalar(item, value)) return false;
+      values.push_back(value);
+    }
+    out = std::move(values);
+    return true;
+  } else {
+    return convert_scalar(j, out);
+  }
+}
+
+std::string closest(const std::string& word, const std::vector<std::string>& candidates) {
+  std::string best;
+  size_t best_distance = std::numeric_limits<size_t>::max();
+  for (const auto& candidate : candidates) {
+    const size_t d = edit_distance(word, candidate);
+    if (d < best_distance) {
+      best_distance = d;
+      best = candidate;
+    }
+  }
+  const size_t limit = std::max<size_t>(2, word.size() / 3);
+  return best_distance <= limit ? best : std::string();
+}
+
+// Collects (path, type) of every leaf and the keys of every section.
+struct KeyCollector {
+  std::string prefix;
+  std::vector<std::string> leaves;
+  std::vector<std::string> types;
+  std::vector<std::string> sections;
+
+  template <class T>
+  void operator()(const char* key, T& field, const char* /*description*/, const Choices& /*choices*/ = {}) {
+    const std::string path = join_path(prefix, key);
+    if constexpr (kIsSection<T>) {
+      sections.push_back(path);
+      const std::string saved = prefix;
+      prefix = path;
+      field.visit(*this);
+      prefix = saved;
+    } else {
+      leaves.push_back(path);
+      types.push_back(std::is_same_v<T, std::string> ? "string" : "other");
+    }
+  }
+};
+
+KeyCollector collect_keys() {
+  RunConfig defaults;
+  KeyCollector collector;
+  defaults.visit(collector);
+  return collector;
+}
+
+std::string suggest_for_unknown(const std::string& path, const std::string& key,
+                                const std::vector<std::string>& siblings) {
+  std::string hint;
+  const std::string near = closest(key, siblings);
+  if (!near.empty()) {
+    hint = "; did you mean '" + near + "'?";
+  } else {
+    // The key may exist in another section (train.lr -> optimizer.lr).
+    for (const auto& leaf : collect_keys().leaves) {
+      const auto dot = leaf.rfind('.');
+      if (leaf.substr(dot + 1) == key) {
+        hint = "; did you mean '" + leaf + "'?";
+        break;
+      }
+    }
+  }
+  if (hint.empty() && !siblings.empty()) {
+    std::string list;
+    for (const auto& s : siblings) list += (list.empty() ? "" : ", ") + s;
+    hint = " (known keys here: " + list + ")";
+  }
+  return "unknown key '" + path + "'" + hint;
+}
+
+struct FromJson {
+  const json* node;
+  std::string prefix;
+  std::vector<std::string>* errors;
+  std::vector<std::string> known;
+
+  template <class T>
+  void operator()(const char* key, T& field, const char* /*description*/, const Choices& choices = {}) {
+    known.emplace_back(key);
+    const auto it = node->find(key);
+    if (it == node->end()) return;
+    const std::string path = join_path(prefix, key);
+    if constexpr (kIsSection<T>) {
+      if (!it->is_object()) {
+        errors->push_back(path + ": expected a section (mapping of keys), got " + json_kind(*it) + " " +
+                          show(*it));
+        return;
+      }
+      FromJson inner{&*it, path, errors, {}};
+      field.visit(inner);
+      inner.report_unknown();
+    } else {
+      if (!convert(*it, field)) {
+        errors->push_back(path + ": expected " + type_name<T>() + ", got " + json_kind(*it) + " " +
+                          show(*it));
+        return;
+      }
+      if constexpr (std::is_same_v<T, std::string>) {
+        if (!choices.empty() && std::find(choices.begin(), choices.end(), field) == choices.end()) {
+          std::string list;
+          for (const auto& c : choices) list += (list.empty() ? "" : ", ") + c;
+          std::string message = path + ": '" + field + "' is not one of " + list;
+          const std::string near = closest(field, choices);
+          if (!near.empty()) message += "; did you mean '" + near + "'?";
+          errors->push_back(message);
+        }
+      }
+    }
+  }
+
+  void report_unknown() const {
+    for (auto it = node->begin(); it != node->end(); ++it) {
+      if (std::find(known.begin(), known.end(), it.key()) == known.end()) {
+        errors->push_back(suggest_for_unknown(join_path(prefix, it.key()), it.key(), known));
+      }
+    }
+  }
+};
+
+struct ToJson {
+  json* node;
+
+  template <class T>
+  void operator()(const char* key, T& field, const char* /*description*/, const Choices& /*choices*/ = {}) {
+    if constexpr (kIsSection<T>) {
+      json inner = json::object();
+      ToJson visitor{&inner};
+      field.visit(visitor);
+      (*node)[key] = std::move(inner);
+    } else {
+      (*node)[key] = field;
+    }
+  }
+};
+
+struct ReferenceWriter {
+  std::ostringstream* out;
+  int depth = 0;
+
+  template <class T>
+  void operator()(const char* key, T& field, const char* description, const Choices& choices = {}) {
+    const std::string indent(static_cast<size_t>(depth) * 2, ' ');
+    if constexpr (kIsSection<T>) {
+      *out << "\n" << indent << "# " << description << "\n" << indent << key << ":\n";
+      ReferenceWriter inner{out, depth + 1};
+      field.visit(inner);
+    } else {
+      std::string comment = description;
+      if (!choices.empty()) {
+        std::string list;
+        for (const auto& c : choices) list += (list.empty() ? "" : " | ") + c;
+        comment += " [" + list + "]";
+      }
+      *out << indent << "# " << comment << "\n" << indent << key << ": " << json(field).dump() << "\n";
+    }
+  }
+};
+
+json yaml_to_json(const YAML::Node& node) {
+  switch (node.Type()) {
+    case YAML::NodeType::Null:
+    case YAML::NodeType::Undefined:
+      return nullptr;
+    case YAML::NodeType::Sequence: {
+      json array = json::array();
+      for (const auto& item : node) array.push_back(yaml_to_json(item));
+      return array;
+    }
+    case YAML::NodeType::Map: {
+      json object = json::object();
+      for (const auto& item : node) object[item.first.as<std::string>()] = yaml_to_json(item.second);
+      return object;
+    }
+    case YAML::NodeType::Scalar:
+      break;
+  }
+  const std::string text = node.Scalar();
+  if (node.Tag() == "!") return text;  // quoted: always a string
+  static const std::regex kInt(R"([-+]?[0-9]+)");
+  static const std::regex kFloat(R"([-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?)");
+  if (text == "true" || text == "True") return true;
+  if (text == "false" || text == "False") return false;
+  if (text == "null" || text == "~" || text.empty()) return nullptr;
+  if (std::regex_match(text, kInt)) {
+    try {
+      return std::stoll(text);
+    } catch (const std::out_of_range&) {
+      return text;
+    }
+  }
+  if (std::regex_match(text, kFloat)) return std::stod(text);
+  if (text == ".inf" || text == "+.inf") return std::numeric_limits<double>::infinity();
+  if (text == "-.inf") return -std::numeric_limits<double>::infinity();
+  return text;
+}
+
+std::vector<std::string> split(const std::string& s, char sep) {
+  std::vector<std::string> parts;
+  std::string current;
+  for (char c : s) {
+    if (c == sep) {
+      parts.push_back(current);
+      current.clear();
+    } else {
+      current += c;
+    }
+  }
+  parts.push_back(current);
+  return parts;
+}
+
+}  // namespace
+
+size_t edit_distance(const std::string& a, const std::string& b) {
+  std::vector<size_t> row(b.size() + 1);
+  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    size_t diagonal = row[0];
+    row[0] = i;
+    for (size_t j = 1; j <= b.size(); ++j) {
+      const size_t above = row[j];
+      const size_t substitution = diagonal + (a[i - 1] == b[j - 1] ? 0 : 1);
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, substitution});
+      // Count a swap of two neighbouring letters ("trian") as one edit.
+      if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1]) {
+        row[j] = std::min(row[j], diagonal);
+      }
+      diagonal = above;
+    }
+  }
+  return row[b.size()];
+}
+
+json parse_yaml(const std::string& text, const std::string& origin) {
+  try {
+    return yaml_to_json(YAML::Load(text));
+  } catch (const YAML::Exception& e) {
+    throw ConfigError(origin + ":" + std::to_string(e.mark.line + 1) + ":" +
+                      std::to_string(e.mark.column + 1) + ": YAML syntax error: " + e.msg);
+  }
+}
+
+json read_config_file(const std::filesystem::path& path) {
+  std::ifstream in(path);
+  MAPD_CHECK(in.good(), ConfigError, "cannot read config file " + path.string() + " (does it exist?)");
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  const std::string ext = path.extension().string();
+  json tree;
+  if (ext == ".json") {
+    try {
+      tree = json::parse(buffer.str());
+    } catch (const json::parse_error& e) {
+      throw ConfigError(path.string() + ": JSON syntax error: " + e.what());
+    }
+  } else {
+    MAPD_CHECK(
+        ext == ".yaml" || ext == ".yml", ConfigError,
+        "config file " + path.string() + ": unknown extension '" + ext + "' (expected .yaml, .yml or .json)");
+    tree = parse_yaml(buffer.str(), path.string());
+  }
+  if (tree.is_null()) return json::object();
+  MAPD_CHECK(tree.is_object(), ConfigError,
+             path.string() + ": the top level must be a mapping of sections (data:, train:, ...), got " +
+                 json_kind(tree));
+  return tree;
+}
+
+void merge_into(json& base, const json& overlay) {
+  if (!base.is_object() || !overlay.is_object()) {
+    base = overlay;
+    return;
+  }
+  for (auto it = overlay.begin(); it != overlay.end(); ++it) {
+    if (it->is_object() && base.contains(it.key()) && base[it.key()].is_object()) {
+      merge_into(base[it.key()], *it);
+    } else {
+      base[it.key()] = *it;
+    }
+  }
+}
+
+void apply_override(json& tree, const std::string& assignment) {
+  const auto eq = assignment.find('=');
+  MAPD_CHECK(eq != std::string::npos && eq > 0, ConfigError,
+             "--set '" + assignment + "': expected key.path=value (for example train.epochs=3)");
+  const std::string key = assignment.substr(0, eq);
+  const std::string value = assignment.substr(eq + 1);
+  const auto keys = collect_keys();
+  const auto leaf = std::find(keys.leaves.begin(), keys.leaves.end(), key);
+  if (leaf == keys.leaves.end()) {
+    const bool is_section = std::find(keys.sections.begin(), keys.sections.end(), key) != keys.sections.end();
+    MAPD_CHECK(!is_section, ConfigError,
+               "--set " + key + ": '" + key + "' is a section; set one of its keys (for example " + key +
+                   ".<key>=...)");
+    std::string near = closest(key, keys.leaves);
+    if (near.empty()) {
+      // The key may exist in another section (train.lr -> optimizer.lr).
+      const std::string last = key.substr(key.rfind('.') + 1);
+      for (const auto& candidate : keys.leaves) {
+        if (candidate.substr(candidate.rfind('.') + 1) == last) near = candidate;
+      }
+    }
+    throw ConfigError("--set " + key + ": unknown key '" + key + "'" +
+                      (near.empty() ? std::string() : "; did you mean '" + near + "'?"));
+  }
+  const bool is_string = keys.types[static_cast<size_t>(leaf - keys.leaves.begin())] == "string";
+  json parsed = is_string ? json(value) : parse_yaml(value, "--set " + key);
+  json* node = &tree;
+  const auto parts = split(key, '.');
+  for (size_t i = 0; i + 1 < parts.size(); ++i) {
+    json& child = (*node)[parts[i]];
+    if (!child.is_object()) child = json::object();
+    node = &child;
+  }
+  (*node)[parts.back()] = std::move(parsed);
+}
+
+std::vector<std::string> validate(const RunConfig& c) {
+  std::vector<std::string> problems;
+  auto need = [&](bool ok, const std::string& message) {
+    if (!ok) problems.push_back(message);
+  };
+  need(c.data.label_noise.rate >= 0.0 && c.data.label_noise.rate < 1.0,
+       "data.label_noise.rate: " + std::to_string(c.data.label_noise.rate) + " is outside [0, 1)");
+  need(c.data.limit >= 0, "data.limit: must be >= 0 (0 = all examples)");
+  need(c.data.channels == 0 || c.data.channels == 1 || c.data.channels == 3,
+       "data.channels: must be 0 (as stored), 1 or 3, got " + std::to_string(c.data.channels));
+  need(c.data.image_size >= 4, "data.image_size: must be >= 4, got " + std::to_string(c.data.image_size));
+  need(c.data.workers >= 0, "data.workers: must be >= 0");
+  need(c.data.prefetch >= 1, "data.prefetch: must be >= 1");
+  need(c.data.memory_budget_mb >= 0, "data.memory_budget_mb: must be >= 0");
+  need(c.data.augment.crop_padding >= 0, "data.augment.crop_padding: must be >= 0");
+  need(c.data.augment.rrc_scale_min > 0.0 && c.data.augment.rrc_scale_min <= 1.0,
+       "data.augment.rrc_scale_min: must be in (0, 1]");
+  need(c.data.augment.mean.size() == c.data.augment.std_dev.size(),
+       "data.augment.mean and data.augment.std: must have the same length");
+  need(c.model.width >= 1, "model.width: must be >= 1");
+  need(c.optimizer.lr > 0.0, "optimizer.lr: must be > 0");
+  need(c.optimizer.momentum >= 0.0 && c.optimizer.momentum < 1.0, "optimizer.momentum: must be in [0, 1)");
+  need(c.optimizer.weight_decay >= 0.0, "optimizer.weight_decay: must be >= 0");
+  need(!c.optimizer.nesterov || c.optimizer.momentum > 0.0,
+       "optimizer.nesterov: needs optimizer.momentum > 0");
+  need(c.schedule.warmup_epochs >= 0, "schedule.warmup_epochs: must be >= 0");
+  need(std::is_sorted(c.schedule.milestones.begin(), c.schedule.milestones.end()),
+       "schedule.milestones: must be increasing");
+  need(c.train.epochs >= 1, "train.epochs: must be >= 1, got " + std::to_string(c.train.epochs));
+  need(c.train.batch_size >= 1, "train.batch_size: must be >= 1, got " + std::to_string(c.train.batch_size));
+  need(c.train.threads >= 0, "train.threads: must be >= 0 (0 = all cores)");
+  need(c.probes.fit_per_category >= 1, "probes.fit_per_category: must be >= 1");
+  need(c.probes.val_per_category >= 0, "probes.val_per_category: must be >= 0");
+  need(c.probes.corrupted_sigma > 0.0, "probes.corrupted_sigma: must be > 0");
+  need(c.probes.ood_source != "dataset" || !c.probes.ood_path.empty(),
+       "probes.ood_path: must be set when probes.ood_source is 'dataset'");
+  need(c.probes.difficulty != "file" || !c.probes.score_file.empty(),
+       "probes.score_file: must be set when probes.difficulty is 'file'");
+  need(c.probes.holdout_models >= 2, "probes.holdout_models: must be >= 2");
+  need(c.probes.holdout_epochs >= 1, "probes.holdout_epochs: must be >= 1");
+  need(c.probes.pilot_epochs >= 1, "probes.pilot_epochs: must be >= 1");
+  need(c.knn.k >= 1, "knn.k: must be >= 1, got " + std::to_string(c.knn.k));
+  need(c.knn.epoch_begin >= 0, "knn.epoch_begin: must be >= 0");
+  need(c.knn.epoch_end == 0 || c.knn.epoch_end > c.knn.epoch_begin,
+       "knn.epoch_end: must be 0 (all) or greater than knn.epoch_begin");
+  need(c.knn.memory_budget_mb >= 16, "knn.memory_budget_mb: must be >= 16");
+  need(c.knn.block_size >= 0, "knn.block_size: must be >= 0");
+  need(c.report.top_n >= 1, "report.top_n: must be >= 1");
+  return problems;
+}
+
+RunConfig from_json(const json& tree) {
+  RunConfig config;
+  std::vector<std::string> errors;
+  if (!tree.is_object()) {
+    throw ConfigError("config: the top level must be a mapping of sections, got " +
+                      std::string(json_kind(tree)));
+  }
+  FromJson visitor{&tree, "", &errors, {}};
+  config.visit(visitor);
+  visitor.report_unknown();
+  if (errors.empty()) {
+    auto problems = validate(config);
+    errors.insert(errors.end(), problems.begin(), problems.end());
+  }
+  if (!errors.empty()) {
+    std::string message = errors.size() == 1
+                              ? "invalid configuration: "
+                              : "invalid configuration (" + std::to_string(errors.size()) + " problems):";
+    if (errors.size() == 1) {
+      message += errors.front();
+    } else {
+      for (const auto& e : errors) message += "\n  - " + e;
+    }
+    throw ConfigError(message);
+  }
+  return config;
+}
+
+json to_json(const RunConfig& config) {
+  json tree = json::object();
+  ToJson visitor{&tree};
+  const_cast<RunConfig&>(config).visit(visitor);  // NOLINT: ToJson only reads
+  return tree;
+}
+
+RunConfig resolve(const std::vector<std::string>& files, const std::vector<std::string>& overrides) {
+  json tree = json::object();
+  for (const auto& file : files) {
+    json layer = read_config_file(file);
+    merge_into(tree, layer);
+  }
+  std::vector<std::string> errors;
+  for (const auto& assignment : overrides) {
+    try {
+      apply_override(tree, assignment);
+    } catch (const ConfigError& e) {
+      errors.emplace_back(e.what());
+    }
+  }
+  if (errors.empty()) return from_json(tree);
+  // Report the broken overrides together with whatever else is wrong in the merged config.
+  try {
+    from_json(tree);
+  } catch (const ConfigError& e) {
+    errors.emplace_back(e.what());
+  }
+  std::string message = "invalid configuration:";
+  for (const auto& e : errors) message += "\n  - " + e;
+  throw ConfigError(message);
+}
+
+std::vector<std::string> leaf_keys() { return collect_keys().leaves; }
+
+std::string reference_yaml() {
+  std::ostringstream out;
+  out << "# mapd reference configuration: every key with its default value and what it does.\n"
+         "# Generated from include/mapd/config/config.hpp by `mapd config --reference`; a unit test\n"
+         "# checks that this file and the config structs list the same keys with the same defaults.\n"
+         "# Use it as a starting point: copy, delete what you do not change, and pass it with -c.\n";
+  RunConfig defaults;
+  ReferenceWriter writer{&out, 0};
+  defaults.visit(writer);
+  return out.str();
+}
+
+}  // namespace mapd::config

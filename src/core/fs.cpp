@@ -1,0 +1,82 @@
+#include "mapd/core/fs.hpp"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <ctime>
+#include <fstream>
+#include <sstream>
+
+#include "mapd/core/error.hpp"
+
+namespace mapd::fs {
+namespace {
+
+void fsync_path(const std::filesystem::path& path, bool directory) {
+  const int fd = ::open(path.c_str(), directory ? (O_RDONLY | O_DIRECTORY) : O_RDONLY);
+  MAPD_CHECK(fd >= 0, IoError, "cannot open " + path.string() + " to sync: " + std::strerror(errno));
+  const int rc = ::fsync(fd);
+  ::close(fd);
+  MAPD_CHECK(rc == 0, IoError, "fsync failed for " + path.string() + ": " + std::strerror(errno));
+}
+
+}  // namespace
+
+void write_file_atomic(const std::filesystem::path& path, const std::string& contents) {
+  const auto dir = path.has_parent_path() ? path.parent_path() : std::filesystem::path(".");
+  const auto tmp = dir / ("." + path.filename().string() + ".tmp");
+  {
+    const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    MAPD_CHECK(fd >= 0, IoError, "cannot create " + tmp.string() + ": " + std::strerror(errno));
+    size_t written = 0;
+    while (written < contents.size()) {
+      const ssize_t n = ::write(fd, contents.data() + written, contents.size() - written);
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        const std::string reason = std::strerror(errno);
+        ::close(fd);
+        throw IoError("cannot write " + tmp.string() + ": " + reason);
+      }
+      written += static_cast<size_t>(n);
+    }
+    const bool synced = ::fsync(fd) == 0;
+    ::close(fd);
+    MAPD_CHECK(synced, IoError, "fsync failed for " + tmp.string());
+  }
+  std::error_code ec;
+  std::filesystem::rename(tmp, path, ec);
+  MAPD_CHECK(!ec, IoError, "cannot rename " + tmp.string() + " to " + path.string() + ": " + ec.message());
+  fsync_path(dir, /*directory=*/true);
+}
+
+void sync_file(const std::filesystem::path& path) {
+  fsync_path(path, /*directory=*/false);
+  fsync_path(path.has_parent_path() ? path.parent_path() : std::filesystem::path("."), true);
+}
+
+std::string read_file(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  MAPD_CHECK(in.good(), IoError, "cannot read " + path.string() + ": " + std::strerror(errno));
+  std::ostringstream buffer;
+  buffer << in.rdbuf();
+  return buffer.str();
+}
+
+void create_directories(const std::filesystem::path& dir) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  MAPD_CHECK(!ec, IoError, "cannot create directory " + dir.string() + ": " + ec.message());
+}
+
+std::string timestamp() {
+  const std::time_t now = std::time(nullptr);
+  std::tm local{};
+  localtime_r(&now, &local);
+  char buffer[32];
+  std::strftime(buffer, sizeof(buffer), "%Y%m%d-%H%M%S", &local);
+  return buffer;
+}
+
+}  // namespace mapd::fs
