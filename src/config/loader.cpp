@@ -450,6 +450,7 @@ std::vector<std::string> validate(const RunConfig& c) {
   need(c.data.label_noise.rate >= 0.0 && c.data.label_noise.rate < 1.0,
        "data.label_noise.rate: " + std::to_string(c.data.label_noise.rate) + " is outside [0, 1)");
   need(c.data.limit >= 0, "data.limit: must be >= 0 (0 = all examples)");
+  need(c.data.num_classes >= 0, "data.num_classes: must be >= 0 (0 = inferred)");
   need(c.data.channels == 0 || c.data.channels == 1 || c.data.channels == 3,
        "data.channels: must be 0 (as stored), 1 or 3, got " + std::to_string(c.data.channels));
   need(c.data.image_size >= 4, "data.image_size: must be >= 4, got " + std::to_string(c.data.image_size));

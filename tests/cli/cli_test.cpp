@@ -1,0 +1,124 @@
+// The real mapd binary on good and bad configs: output and exit codes (DESIGN.md §3).
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include <array>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <string>
+
+#include "mapd/cli/cli.hpp"
+#include "mapd/core/error.hpp"
+
+namespace mapd::cli {
+namespace {
+
+namespace fsys = std::filesystem;
+
+struct Result {
+  int exit_code = -1;
+  std::string output;  // stdout and stderr together
+};
+
+Result run_mapd(const std::string& arguments) {
+  const std::string command = std::string(MAPD_BINARY) + " " + arguments + " 2>&1";
+  Result result;
+  FILE* pipe = ::popen(command.c_str(), "r");
+  if (pipe == nullptr) return result;
+  std::array<char, 4096> buffer{};
+  size_t n = 0;
+  while ((n = std::fread(buffer.data(), 1, buffer.size(), pipe)) > 0) result.output.append(buffer.data(), n);
+  const int status = ::pclose(pipe);
+  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return result;
+}
+
+fsys::path temp_dir(const std::string& name) {
+  const auto dir = fsys::temp_directory_path() / ("mapd_cli_test_" + name + "_" + std::to_string(::getpid()));
+  fsys::remove_all(dir);
+  fsys::create_directories(dir);
+  return dir;
+}
+
+const std::string kReference = std::string(MAPD_SOURCE_DIR) + "/configs/reference.yaml";
+
+TEST(Binary, ConfigPrintsResolvedJsonWithOverride) {
+  const Result r = run_mapd("config -c " + kReference + " --set train.epochs=3");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const auto json = nlohmann::json::parse(r.output);
+  EXPECT_EQ(json["train"]["epochs"].get<int>(), 3);
+  EXPECT_EQ(json["knn"]["k"].get<int>(), 20);
+}
+
+TEST(Binary, MisspelledSectionExitsTwoAndSuggests) {
+  const auto dir = temp_dir("bad");
+  std::ofstream(dir / "bad.yaml") << "trian: {epochs: 3}\n";
+  const Result r = run_mapd("config -c " + (dir / "bad.yaml").string());
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_NE(r.output.find("trian"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("did you mean 'train'"), std::string::npos) << r.output;
+  fsys::remove_all(dir);
+}
+
+TEST(Binary, VersionNamesLibTorchAndCuda) {
+  const Result r = run_mapd("--version");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("mapd "), std::string::npos);
+  EXPECT_NE(r.output.find("LibTorch 1."), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("CUDA available:"), std::string::npos);
+}
+
+TEST(Binary, UnknownOptionAndSubcommandExitTwo) {
+  EXPECT_EQ(run_mapd("--frobnicate").exit_code, 2);
+  EXPECT_EQ(run_mapd("frobnicate").exit_code, 2);
+  EXPECT_EQ(run_mapd("config --set train.epochs").exit_code, 2);
+}
+
+TEST(Binary, BadLogLevelExitsTwo) {
+  const Result r = run_mapd("--log-level loud config");
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.output.find("unknown log level 'loud'"), std::string::npos) << r.output;
+}
+
+TEST(Binary, HelpExitsZero) {
+  const Result r = run_mapd("--help");
+  EXPECT_EQ(r.exit_code, 0);
+  EXPECT_NE(r.output.find("config"), std::string::npos);
+}
+
+TEST(InProcess, ConfigCommandPrintsJson) {
+  CommonOptions options;
+  options.overrides = {"train.epochs=4"};
+  std::ostringstream out;
+  EXPECT_EQ(config_command(options, /*reference=*/false, out), 0);
+  EXPECT_EQ(nlohmann::json::parse(out.str())["train"]["epochs"].get<int>(), 4);
+}
+
+TEST(InProcess, PrepareRunWritesResolvedConfig) {
+  const auto dir = temp_dir("prepare");
+  CommonOptions options;
+  options.overrides = {"train.epochs=2"};
+  options.run_dir = (dir / "run").string();
+  const RunContext context = prepare_run(options);
+  EXPECT_EQ(context.config.train.epochs, 2);
+  std::ifstream in(dir / "run" / "config.resolved.json");
+  const auto saved = nlohmann::json::parse(in);
+  EXPECT_EQ(saved["train"]["epochs"].get<int>(), 2);
+  EXPECT_TRUE(fsys::exists(dir / "run" / "train.log"));
+  fsys::remove_all(dir);
+}
+
+TEST(InProcess, DefaultRunDirUsesConfigStem) {
+  CommonOptions options;
+  options.config_files = {"configs/cifar10.yaml"};
+  config::RunConfig config;
+  const auto dir = default_run_dir(options, config);
+  EXPECT_EQ(dir.parent_path(), fsys::path("runs"));
+  EXPECT_EQ(dir.filename().string().rfind("cifar10-", 0), 0u) << dir;
+}
+
+}  // namespace
+}  // namespace mapd::cli

@@ -1,0 +1,261 @@
+#include "mapd/config/loader.hpp"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+#include "mapd/core/error.hpp"
+
+namespace mapd::config {
+namespace {
+
+namespace fsys = std::filesystem;
+
+class ConfigFiles : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fsys::temp_directory_path() /
+           ("mapd_config_test_" + std::to_string(::testing::UnitTest::GetInstance()->random_seed()) + "_" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fsys::create_directories(dir_);
+  }
+  void TearDown() override { fsys::remove_all(dir_); }
+
+  std::string write(const std::string& name, const std::string& text) {
+    const auto path = dir_ / name;
+    std::ofstream(path) << text;
+    return path.string();
+  }
+
+  fsys::path dir_;
+};
+
+// Returns the ConfigError message of `fn`, failing the test when none is thrown.
+template <class Fn>
+std::string config_error(Fn&& fn) {
+  try {
+    fn();
+  } catch (const ConfigError& e) {
+    return e.what();
+  }
+  ADD_FAILURE() << "expected a ConfigError";
+  return "";
+}
+
+TEST(ConfigDefaults, AreTheDefaultAudit) {
+  const RunConfig c = resolve({}, {});
+  EXPECT_EQ(c.data.format, "idx");
+  EXPECT_EQ(c.data.path, "/usr/share/datasets/fashion-mnist");
+  EXPECT_EQ(c.model.arch, "small_cnn");
+  EXPECT_EQ(c.knn.k, 20);
+  EXPECT_EQ(c.probes.fit_per_category, 250);
+  EXPECT_EQ(c.probes.val_per_category, 250);
+  EXPECT_TRUE(validate(c).empty());
+}
+
+TEST_F(ConfigFiles, YamlAndJsonParseToTheSameConfig) {
+  const auto yaml = write("a.yaml", "train:\n  epochs: 7\n  device: cpu\ndata:\n  augment:\n    hflip: true\n");
+  const auto json = write("a.json", R"({"train": {"epochs": 7, "device": "cpu"}, "data": {"augment": {"hflip": true}}})");
+  EXPECT_EQ(to_json(resolve({yaml}, {})), to_json(resolve({json}, {})));
+  EXPECT_EQ(resolve({yaml}, {}).train.epochs, 7);
+  EXPECT_TRUE(resolve({yaml}, {}).data.augment.hflip);
+}
+
+TEST_F(ConfigFiles, LaterFilesWinAndMergeDeeply) {
+  const auto a = write("a.yaml", "train: {epochs: 7, batch_size: 64}\noptimizer: {lr: 0.2}\n");
+  const auto b = write("b.yaml", "train: {epochs: 9}\n");
+  const RunConfig c = resolve({a, b}, {});
+  EXPECT_EQ(c.train.epochs, 9);
+  EXPECT_EQ(c.train.batch_size, 64);
+  EXPECT_DOUBLE_EQ(c.optimizer.lr, 0.2);
+}
+
+TEST_F(ConfigFiles, OverridesWinOverFiles) {
+  const auto a = write("a.yaml", "train: {epochs: 7}\n");
+  const RunConfig c = resolve({a}, {"train.epochs=3", "schedule.milestones=[2, 4]", "output.name=123",
+                                    "knn.standardize=true", "optimizer.lr=1e-3"});
+  EXPECT_EQ(c.train.epochs, 3);
+  EXPECT_EQ(c.schedule.milestones, (std::vector<int64_t>{2, 4}));
+  EXPECT_EQ(c.output.name, "123");  // string fields take the value verbatim
+  EXPECT_TRUE(c.knn.standardize);
+  EXPECT_DOUBLE_EQ(c.optimizer.lr, 1e-3);
+}
+
+TEST_F(ConfigFiles, UnknownTopLevelKeySuggestsTheSection) {
+  const auto bad = write("bad.yaml", "trian:\n  epochs: 3\n");
+  const std::string message = config_error([&] { resolve({bad}, {}); });
+  EXPECT_NE(message.find("'trian'"), std::string::npos) << message;
+  EXPECT_NE(message.find("did you mean 'train'"), std::string::npos) << message;
+}
+
+TEST_F(ConfigFiles, UnknownNestedKeyNamesTheFullPath) {
+  const auto bad = write("bad.yaml", "data:\n  augment:\n    hfilp: true\n");
+  const std::string message = config_error([&] { resolve({bad}, {}); });
+  EXPECT_NE(message.find("'data.augment.hfilp'"), std::string::npos) << message;
+  EXPECT_NE(message.find("did you mean 'hflip'"), std::string::npos) << message;
+}
+
+TEST_F(ConfigFiles, KeyInTheWrongSectionPointsToTheRightOne) {
+  const auto bad = write("bad.yaml", "train:\n  lr: 0.1\n");
+  const std::string message = config_error([&] { resolve({bad}, {}); });
+  EXPECT_NE(message.find("'train.lr'"), std::string::npos) << message;
+  EXPECT_NE(message.find("optimizer.lr"), std::string::npos) << message;
+}
+
+TEST_F(ConfigFiles, AllProblemsAreReportedTogether) {
+  const auto bad = write("bad.yaml", "trian: {}\nmodel: {arch: resnet19}\ntrain: {epochs: many}\n");
+  const std::string message = config_error([&] { resolve({bad}, {}); });
+  EXPECT_NE(message.find("3 problems"), std::string::npos) << message;
+  EXPECT_NE(message.find("trian"), std::string::npos) << message;
+  EXPECT_NE(message.find("model.arch: 'resnet19' is not one of"), std::string::npos) << message;
+  EXPECT_NE(message.find("did you mean 'resnet18'"), std::string::npos) << message;
+  EXPECT_NE(message.find("train.epochs: expected an integer, got string"), std::string::npos) << message;
+}
+
+TEST_F(ConfigFiles, WrongTypesAreRejected) {
+  EXPECT_NE(config_error([&] { resolve({write("a.yaml", "train: {device: [1]}\n")}, {}); })
+                .find("train.device: expected a string"),
+            std::string::npos);
+  EXPECT_NE(config_error([&] { resolve({write("b.yaml", "knn: {standardize: 1}\n")}, {}); })
+                .find("knn.standardize: expected a boolean"),
+            std::string::npos);
+  EXPECT_NE(config_error([&] { resolve({write("c.yaml", "optimizer: {lr: fast}\n")}, {}); })
+                .find("optimizer.lr: expected a number"),
+            std::string::npos);
+  EXPECT_NE(config_error([&] { resolve({write("d.yaml", "train: 3\n")}, {}); })
+                .find("train: expected a section"),
+            std::string::npos);
+  EXPECT_NE(config_error([&] { resolve({write("e.yaml", "schedule: {milestones: [1, x]}\n")}, {}); })
+                .find("schedule.milestones: expected a list of integers"),
+            std::string::npos);
+  EXPECT_NE(config_error([&] { resolve({write("f.yaml", "train: {epochs: 2.5}\n")}, {}); })
+                .find("train.epochs: expected an integer"),
+            std::string::npos);
+}
+
+TEST_F(ConfigFiles, TopLevelMustBeAMapping) {
+  EXPECT_NE(config_error([&] { resolve({write("a.yaml", "- 1\n- 2\n")}, {}); }).find("top level must be a mapping"),
+            std::string::npos);
+}
+
+TEST_F(ConfigFiles, SyntaxErrorsNameFileAndLine) {
+  const auto bad = write("bad.yaml", "train:\n  epochs: [1,\n");
+  const std::string message = config_error([&] { resolve({bad}, {}); });
+  EXPECT_NE(message.find("bad.yaml:"), std::string::npos) << message;
+  EXPECT_NE(message.find("YAML syntax error"), std::string::npos) << message;
+  const auto bad_json = write("bad.json", "{\"train\": ");
+  EXPECT_NE(config_error([&] { resolve({bad_json}, {}); }).find("JSON syntax error"), std::string::npos);
+}
+
+TEST_F(ConfigFiles, MissingFileAndUnknownExtension) {
+  EXPECT_NE(config_error([&] { resolve({(dir_ / "nope.yaml").string()}, {}); }).find("cannot read config file"),
+            std::string::npos);
+  EXPECT_NE(config_error([&] { resolve({write("a.toml", "x = 1\n")}, {}); }).find("unknown extension '.toml'"),
+            std::string::npos);
+}
+
+TEST(ConfigOverrides, MalformedAssignment) {
+  EXPECT_NE(config_error([] { resolve({}, {"train.epochs"}); }).find("expected key.path=value"), std::string::npos);
+  EXPECT_NE(config_error([] { resolve({}, {"=3"}); }).find("expected key.path=value"), std::string::npos);
+}
+
+TEST(ConfigOverrides, UnknownKeySuggests) {
+  const std::string message = config_error([] { resolve({}, {"train.epoch=3"}); });
+  EXPECT_NE(message.find("did you mean 'train.epochs'"), std::string::npos) << message;
+  const std::string moved = config_error([] { resolve({}, {"train.lr=3"}); });
+  EXPECT_NE(moved.find("did you mean 'optimizer.lr'"), std::string::npos) << moved;
+}
+
+TEST(ConfigOverrides, SectionCannotBeSet) {
+  EXPECT_NE(config_error([] { resolve({}, {"train=3"}); }).find("is a section"), std::string::npos);
+}
+
+TEST(ConfigOverrides, TypeChecked) {
+  EXPECT_NE(config_error([] { resolve({}, {"train.epochs=abc"}); }).find("train.epochs: expected an integer"),
+            std::string::npos);
+  EXPECT_NE(config_error([] { resolve({}, {"data.augment.hflip=maybe"}); })
+                .find("data.augment.hflip: expected a boolean"),
+            std::string::npos);
+}
+
+TEST(ConfigOverrides, BadOverridesAndBadValuesReportedTogether) {
+  const std::string message = config_error([] { resolve({}, {"train.lr=3", "train.epochs=abc"}); });
+  EXPECT_NE(message.find("train.lr"), std::string::npos) << message;
+  EXPECT_NE(message.find("train.epochs: expected an integer"), std::string::npos) << message;
+}
+
+TEST(ConfigChoices, ValueOutsideChoicesSuggests) {
+  const std::string message = config_error([] { resolve({}, {"record.view=onlne"}); });
+  EXPECT_NE(message.find("record.view: 'onlne' is not one of online, eval"), std::string::npos) << message;
+  EXPECT_NE(message.find("did you mean 'online'"), std::string::npos) << message;
+}
+
+// One negative test per range rule of validate().
+struct RangeCase {
+  const char* override_text;
+  const char* expected;
+};
+
+class ConfigRanges : public ::testing::TestWithParam<RangeCase> {};
+
+TEST_P(ConfigRanges, RejectsOutOfRangeValue) {
+  const RangeCase& c = GetParam();
+  const std::string message = config_error([&] { resolve({}, {c.override_text}); });
+  EXPECT_NE(message.find(c.expected), std::string::npos) << message;
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    EveryRule, ConfigRanges,
+    ::testing::Values(RangeCase{"data.label_noise.rate=1.5", "data.label_noise.rate"},
+                      RangeCase{"data.label_noise.rate=-0.1", "data.label_noise.rate"},
+                      RangeCase{"data.limit=-1", "data.limit"}, RangeCase{"data.channels=2", "data.channels"},
+                      RangeCase{"data.image_size=2", "data.image_size"},
+                      RangeCase{"data.workers=-1", "data.workers"}, RangeCase{"data.prefetch=0", "data.prefetch"},
+                      RangeCase{"data.memory_budget_mb=-1", "data.memory_budget_mb"},
+                      RangeCase{"data.augment.crop_padding=-1", "data.augment.crop_padding"},
+                      RangeCase{"data.augment.rrc_scale_min=0", "data.augment.rrc_scale_min"},
+                      RangeCase{"data.augment.mean=[0.5]", "data.augment.mean and data.augment.std"},
+                      RangeCase{"model.width=0", "model.width"}, RangeCase{"optimizer.lr=0", "optimizer.lr"},
+                      RangeCase{"optimizer.momentum=1", "optimizer.momentum"},
+                      RangeCase{"optimizer.weight_decay=-1", "optimizer.weight_decay"},
+                      RangeCase{"schedule.warmup_epochs=-1", "schedule.warmup_epochs"},
+                      RangeCase{"schedule.milestones=[5, 2]", "schedule.milestones"},
+                      RangeCase{"train.epochs=0", "train.epochs"}, RangeCase{"train.batch_size=0", "train.batch_size"},
+                      RangeCase{"train.threads=-1", "train.threads"},
+                      RangeCase{"probes.fit_per_category=0", "probes.fit_per_category"},
+                      RangeCase{"probes.val_per_category=-1", "probes.val_per_category"},
+                      RangeCase{"probes.corrupted_sigma=0", "probes.corrupted_sigma"},
+                      RangeCase{"probes.ood_source=dataset", "probes.ood_path"},
+                      RangeCase{"probes.difficulty=file", "probes.score_file"},
+                      RangeCase{"probes.holdout_models=1", "probes.holdout_models"},
+                      RangeCase{"probes.holdout_epochs=0", "probes.holdout_epochs"},
+                      RangeCase{"probes.pilot_epochs=0", "probes.pilot_epochs"}, RangeCase{"knn.k=0", "knn.k"},
+                      RangeCase{"knn.epoch_begin=-1", "knn.epoch_begin"},
+                      RangeCase{"knn.epoch_end=-2", "knn.epoch_end"},
+                      RangeCase{"knn.memory_budget_mb=1", "knn.memory_budget_mb"},
+                      RangeCase{"knn.block_size=-1", "knn.block_size"}, RangeCase{"report.top_n=0", "report.top_n"}));
+
+TEST(ConfigNesterov, NeedsMomentum) {
+  EXPECT_NE(config_error([] { resolve({}, {"optimizer.nesterov=true", "optimizer.momentum=0"}); })
+                .find("optimizer.nesterov"),
+            std::string::npos);
+}
+
+TEST(EditDistance, CountsSwapsAsOneEdit) {
+  EXPECT_EQ(edit_distance("trian", "train"), 1u);
+  EXPECT_EQ(edit_distance("", "abc"), 3u);
+  EXPECT_EQ(edit_distance("kitten", "sitting"), 3u);
+}
+
+TEST(ConfigJson, RoundTrips) {
+  RunConfig c;
+  c.train.epochs = 11;
+  c.data.augment.mean = {0.1, 0.2, 0.3};
+  c.data.augment.std_dev = {1, 2, 3};
+  EXPECT_EQ(to_json(from_json(to_json(c))), to_json(c));
+}
+
+}  // namespace
+}  // namespace mapd::config

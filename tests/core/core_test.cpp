@@ -1,0 +1,118 @@
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "mapd/core/error.hpp"
+#include "mapd/core/fs.hpp"
+#include "mapd/core/log.hpp"
+#include "mapd/core/metrics.hpp"
+
+namespace mapd {
+namespace {
+
+namespace fsys = std::filesystem;
+
+fsys::path fresh_dir(const std::string& name) {
+  const auto dir = fsys::temp_directory_path() / ("mapd_core_test_" + name + "_" + std::to_string(::getpid()));
+  fsys::remove_all(dir);
+  fsys::create_directories(dir);
+  return dir;
+}
+
+TEST(Errors, MapToTheDocumentedExitCodes) {
+  EXPECT_EQ(ConfigError("x").exit_code(), ExitCode::kBadConfig);
+  EXPECT_EQ(DataError("x").exit_code(), ExitCode::kDataError);
+  EXPECT_EQ(IoError("x").exit_code(), ExitCode::kIoError);
+  EXPECT_EQ(DivergedError("x").exit_code(), ExitCode::kDiverged);
+  EXPECT_EQ(static_cast<int>(InterruptedError("x", 15).exit_code()), 143);
+  EXPECT_EQ(static_cast<int>(ExitCode::kBadConfig), 2);
+  EXPECT_EQ(static_cast<int>(ExitCode::kDataError), 3);
+  EXPECT_EQ(static_cast<int>(ExitCode::kIoError), 4);
+  EXPECT_EQ(static_cast<int>(ExitCode::kDiverged), 5);
+}
+
+TEST(Errors, CheckThrowsTheNamedTypeWithTheMessage) {
+  EXPECT_NO_THROW(MAPD_CHECK(1 + 1 == 2, DataError, "unused"));
+  try {
+    MAPD_CHECK(false, DataError, std::string("file ") + "x.idx" + " is short");
+    FAIL() << "expected DataError";
+  } catch (const DataError& e) {
+    EXPECT_STREQ(e.what(), "file x.idx is short");
+  }
+}
+
+TEST(Metrics, WritesOneJsonObjectPerLineAndAppends) {
+  const auto dir = fresh_dir("metrics");
+  {
+    MetricsWriter writer(dir / "metrics.jsonl");
+    writer.write({{"epoch", 0}, {"loss", 1.5}});
+  }
+  {
+    MetricsWriter writer(dir / "metrics.jsonl");
+    writer.write({{"epoch", 1}, {"loss", 0.5}});
+  }
+  std::ifstream in(dir / "metrics.jsonl");
+  std::string line;
+  int count = 0;
+  while (std::getline(in, line)) {
+    const auto record = nlohmann::json::parse(line);
+    EXPECT_EQ(record["epoch"].get<int>(), count);
+    ++count;
+  }
+  EXPECT_EQ(count, 2);
+  fsys::remove_all(dir);
+}
+
+TEST(Metrics, UnwritablePathIsAnIoError) {
+  EXPECT_THROW(MetricsWriter("/nonexistent-dir/metrics.jsonl"), IoError);
+}
+
+TEST(Fs, AtomicWriteReplacesTheFileAndLeavesNoTemporary) {
+  const auto dir = fresh_dir("atomic");
+  fs::write_file_atomic(dir / "a.txt", "first");
+  fs::write_file_atomic(dir / "a.txt", "second");
+  EXPECT_EQ(fs::read_file(dir / "a.txt"), "second");
+  int files = 0;
+  for ([[maybe_unused]] const auto& entry : fsys::directory_iterator(dir)) ++files;
+  EXPECT_EQ(files, 1);
+  fsys::remove_all(dir);
+}
+
+TEST(Fs, ErrorsNameThePath) {
+  try {
+    fs::read_file("/nonexistent-dir/x.txt");
+    FAIL();
+  } catch (const IoError& e) {
+    EXPECT_NE(std::string(e.what()).find("/nonexistent-dir/x.txt"), std::string::npos);
+  }
+  EXPECT_THROW(fs::write_file_atomic("/nonexistent-dir/x.txt", "x"), IoError);
+}
+
+TEST(Fs, TimestampHasTheRunDirectoryShape) {
+  const std::string t = fs::timestamp();
+  ASSERT_EQ(t.size(), 15u);
+  EXPECT_EQ(t[8], '-');
+}
+
+TEST(Log, UnknownLevelIsAConfigError) {
+  EXPECT_THROW(log::init("loud"), ConfigError);
+  EXPECT_NO_THROW(log::init("off"));
+  EXPECT_NO_THROW(log::init("info"));
+}
+
+TEST(Log, RunDirectoryGetsTrainLogWithModulePrefix) {
+  const auto dir = fresh_dir("log");
+  log::init("info");
+  log::attach_run_dir(dir);
+  log::get("data")->info("hello {}", 42);
+  log::detach_run_dir();
+  const std::string text = fs::read_file(dir / "train.log");
+  EXPECT_NE(text.find("[data] hello 42"), std::string::npos) << text;
+  fsys::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace mapd
