@@ -4,11 +4,12 @@
 
 namespace mapd::cli {
 
-void register_commands(CLI::App& app, CommonOptions& options, std::function<int()>& action) {
-  // One line per implemented subcommand (no placeholders): e.g. register_train(app, options, action);
-  (void)app;
-  (void)options;
-  (void)action;
+void register_commands([[maybe_unused]] CLI::App& app, [[maybe_unused]] CommonOptions& options,
+                       [[maybe_unused]] std::function<int()>& action) {
+#ifdef MAPD_HAVE_PIPELINE
+  register_pipeline(app, options, action);
+#endif
+  // One line per implemented subcommand (no placeholders), below.
 }
 
 }  // namespace mapd::cli

@@ -1,6 +1,7 @@
 // configs/reference.yaml must list exactly the keys of the config structs, with their defaults.
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <set>
 
 #include "mapd/config/loader.hpp"
@@ -54,6 +55,21 @@ TEST(ReferenceConfig, EveryKeyIsDocumented) {
     pos = end == std::string::npos ? text.size() : end + 1;
   }
   EXPECT_GE(comments, keys);
+}
+
+TEST(ShippedConfigs, AllResolve) {
+  int count = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(std::string(MAPD_SOURCE_DIR) + "/configs")) {
+    if (entry.path().extension() != ".yaml") continue;
+    EXPECT_NO_THROW(resolve({entry.path().string()}, {})) << entry.path();
+    ++count;
+  }
+  EXPECT_GE(count, 3);
+}
+
+TEST(ShippedConfigs, FashionMnistIsTheDefault) {
+  const auto file = resolve({std::string(MAPD_SOURCE_DIR) + "/configs/fashion-mnist.yaml"}, {});
+  EXPECT_EQ(to_json(file), to_json(RunConfig{}));
 }
 
 }  // namespace

@@ -16,6 +16,9 @@ namespace mapd::cli {
 /// Adds the common options (-c, --set, --run-dir, --log-level) to a subcommand.
 void add_common_options(CLI::App& command, CommonOptions& options, bool with_config);
 
+/// Registers `train`, `resume` and `audit` (src/cli/pipeline_command.cpp).
+void register_pipeline(CLI::App& app, CommonOptions& options, std::function<int()>& action);
+
 /// Registers every implemented subcommand on `app`.
 void register_commands(CLI::App& app, CommonOptions& options, std::function<int()>& action);
 
