@@ -15,4 +15,10 @@ function(mapd_use_torch_pch target)
   endif()
   target_link_libraries(${target} PRIVATE mapd_torch_pch)
   target_precompile_headers(${target} REUSE_FROM mapd_torch_pch)
+  # The header was precompiled with -fPIC; an executable would otherwise compile with -fPIE, and
+  # GCC refuses a PCH built with different code-model settings (-Winvalid-pch).
+  get_target_property(type ${target} TYPE)
+  if(type STREQUAL "EXECUTABLE")
+    target_compile_options(${target} PRIVATE -fPIC)
+  endif()
 endfunction()
