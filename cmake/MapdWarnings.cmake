@@ -2,7 +2,7 @@
 add_library(mapd_warnings INTERFACE)
 target_compile_options(mapd_warnings INTERFACE
   -Wall -Wextra -Wpedantic -Wshadow=local -Wnon-virtual-dtor -Wcast-align
-  -Woverloaded-virtual -Wnull-dereference -Wformat=2 -Wimplicit-fallthrough)
+  -Woverloaded-virtual -Wformat=2 -Wimplicit-fallthrough)
 if(MAPD_WERROR)
   target_compile_options(mapd_warnings INTERFACE -Werror)
 endif()
