@@ -1,9 +1,9 @@
 #include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
 #include <torch/torch.h>
 
 #include <chrono>
 #include <fstream>
-#include <nlohmann/json.hpp>
 #include <thread>
 
 #include "mapd/cli/commands.hpp"
@@ -38,7 +38,8 @@ struct Prepared {
 
 void set_threads(const config::RunConfig& config) {
   const auto cores = static_cast<int64_t>(std::thread::hardware_concurrency());
-  torch::set_num_threads(static_cast<int>(config.train.threads > 0 ? config.train.threads : std::max<int64_t>(1, cores)));
+  torch::set_num_threads(
+      static_cast<int>(config.train.threads > 0 ? config.train.threads : std::max<int64_t>(1, cores)));
 }
 
 void prepare(const config::RunConfig& config, const std::filesystem::path& run_dir, Prepared& out) {
@@ -76,10 +77,12 @@ void check_same_examples(const std::filesystem::path& run_dir, const record::Exa
                  " does not exist (the run stopped before its first epoch; start it again with mapd train)");
   const auto store = record::DynamicsStore::open_read(path);
   const auto& stored = store.examples();
-  MAPD_CHECK(stored.id == rebuilt.id && stored.label == rebuilt.label && stored.role == rebuilt.role, DataError,
-             "cannot resume " + run_dir.string() + ": the dataset or probe suite rebuilt from config.resolved.json (" +
-                 std::to_string(rebuilt.size()) + " examples) differs from the one recorded in dynamics.h5 (" +
-                 std::to_string(stored.size()) + " examples); was the dataset changed?");
+  MAPD_CHECK(
+      stored.id == rebuilt.id && stored.label == rebuilt.label && stored.role == rebuilt.role, DataError,
+      "cannot resume " + run_dir.string() +
+          ": the dataset or probe suite rebuilt from config.resolved.json (" +
+          std::to_string(rebuilt.size()) + " examples) differs from the one recorded in dynamics.h5 (" +
+          std::to_string(stored.size()) + " examples); was the dataset changed?");
 }
 
 void log_summary(const train::TrainSummary& summary) {
@@ -103,8 +106,9 @@ int train_command(const CommonOptions& options) {
 int resume_command(const std::filesystem::path& run_dir, const std::string& log_level) {
   log::init(log_level);
   const auto config_path = run_dir / "config.resolved.json";
-  MAPD_CHECK(std::filesystem::exists(config_path), ConfigError,
-             "cannot resume " + run_dir.string() + ": no config.resolved.json there (is it a mapd run directory?)");
+  MAPD_CHECK(
+      std::filesystem::exists(config_path), ConfigError,
+      "cannot resume " + run_dir.string() + ": no config.resolved.json there (is it a mapd run directory?)");
   const auto config = config::from_json(config::read_config_file(config_path));
   log::attach_run_dir(run_dir);
   log::get("cli")->info("resuming {}", run_dir.string());
@@ -138,20 +142,21 @@ int audit_command(const CommonOptions& options) {
 }
 
 void register_pipeline(CLI::App& app, CommonOptions& options, std::function<int()>& action) {
-  auto* train = app.add_subcommand("train", "train with probes and record per-example dynamics into a run directory");
+  auto* audit = app.add_subcommand(
+      "audit",
+      "the whole MAP-D audit: probes, training with recording, k-NN assignment and report/index.html");
+  add_common_options(*audit, options, true);
+  audit->callback([&] { action = [&] { return audit_command(options); }; });
+
+  auto* train =
+      app.add_subcommand("train", "train with probes and record per-example dynamics into a run directory");
   add_common_options(*train, options, true);
   train->callback([&] { action = [&] { return train_command(options); }; });
 
   auto* resume = app.add_subcommand("resume", "continue an interrupted run from its last committed epoch");
-  static std::string resume_dir;
-  resume->add_option("run_dir", resume_dir, "run directory of the interrupted run")->required();
+  resume->add_option("run_dir", options.run_dir, "run directory of the interrupted run")->required();
   resume->add_option("--log-level", options.log_level, "trace, debug, info, warn, error or off");
-  resume->callback([&] { action = [&] { return resume_command(resume_dir, options.log_level); }; });
-
-  auto* audit = app.add_subcommand(
-      "audit", "the whole MAP-D audit: probes, training with recording, k-NN assignment and report/index.html");
-  add_common_options(*audit, options, true);
-  audit->callback([&] { action = [&] { return audit_command(options); }; });
+  resume->callback([&] { action = [&] { return resume_command(options.run_dir, options.log_level); }; });
 }
 
 }  // namespace mapd::cli

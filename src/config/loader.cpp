@@ -484,6 +484,7 @@ std::vector<std::string> validate(const RunConfig& c) {
   need(c.probes.holdout_models >= 2, "probes.holdout_models: must be >= 2");
   need(c.probes.holdout_epochs >= 1, "probes.holdout_epochs: must be >= 1");
   need(c.probes.pilot_epochs >= 1, "probes.pilot_epochs: must be >= 1");
+  need(c.probes.max_fraction > 0.0 && c.probes.max_fraction <= 1.0, "probes.max_fraction: must be in (0, 1]");
   need(c.knn.k >= 1, "knn.k: must be >= 1, got " + std::to_string(c.knn.k));
   need(c.knn.epoch_begin >= 0, "knn.epoch_begin: must be >= 0");
   need(c.knn.epoch_end == 0 || c.knn.epoch_end > c.knn.epoch_begin,

@@ -61,6 +61,7 @@ struct DataConfig {
   std::string test_path = "";
   std::string name = "fashion-mnist";
   std::string cifar_labels = "fine";
+  int64_t num_classes = 0;
   int64_t channels = 0;
   int64_t image_size = 32;
   int64_t limit = 0;
@@ -83,6 +84,9 @@ struct DataConfig {
       "folder and manifest: empty = no test set)");
     v("name", name, "display name of the dataset in logs and the report");
     v("cifar_labels", cifar_labels, "CIFAR-100 label set", Choices{"fine", "coarse"});
+    v("num_classes", num_classes,
+      "manifest: number of classes C, labels must lie in [0, C) (0 = from classes.txt beside the "
+      "manifest, else the largest label + 1)");
     v("channels", channels, "channels fed to the model (0 = as stored: 1 for grey IDX, 3 for colour)");
     v("image_size", image_size, "folder and manifest images are resized to image_size x image_size");
     v("limit", limit, "use a seeded, class-balanced subset of this many training examples (0 = all)");
@@ -201,6 +205,7 @@ struct ProbesConfig {
   std::string source_pool = "random";
   std::string user_probes = "";
   bool augment = false;
+  double max_fraction = 0.1;
 
   template <class V>
   void visit(V& v) {
@@ -221,7 +226,8 @@ struct ProbesConfig {
       Choices{"per_class", "global"});
     v("difficulty", difficulty, "difficulty score for typical/atypical",
       Choices{"file", "holdout", "learning_speed"});
-    v("score_file", score_file, "difficulty=file: CSV id,score or .npy/.npz/.h5 aligned with the dataset");
+    v("score_file", score_file,
+      "difficulty=file: CSV id,score, or .npy/.npz (member 'scores') aligned with the dataset as stored");
     v("score_typical_end", score_typical_end, "which end of the score file is typical (C-scores: high)",
       Choices{"high", "low"});
     v("holdout_models", holdout_models, "difficulty=holdout: models trained on random halves");
@@ -232,6 +238,9 @@ struct ProbesConfig {
       Choices{"random", "easy"});
     v("user_probes", user_probes, "CSV or JSON of (id, category) for hand-labelled probe examples");
     v("augment", augment, "augment probe copies like training examples");
+    v("max_fraction", max_fraction,
+      "largest share of the training split that probes drawn from it may take; larger suites are "
+      "scaled down with a warning");
   }
 };
 
@@ -267,7 +276,7 @@ struct KnnConfig {
     v("weights", weights, "neighbour votes: uniform (the paper) or distance-weighted",
       Choices{"uniform", "distance"});
     v("standardize", standardize, "standardise each epoch's losses with the fit set's mean and std");
-    v("backend", backend, "exact search backend: faiss (CPU), torch (CPU or CUDA GEMM + top-k)",
+    v("backend", backend, "exact search backend: auto/faiss = CPU BLAS GEMM shortlist + exact double re-rank; torch = LibTorch GEMM + top-k (CUDA when available)",
       Choices{"auto", "faiss", "torch"});
     v("memory_budget_mb", memory_budget_mb, "memory bound of streamed assignment");
     v("block_size", block_size, "queries per block (0 = derived from memory_budget_mb)");
@@ -277,11 +286,15 @@ struct KnnConfig {
 struct ReportConfig {
   bool enabled = true;
   int64_t top_n = 24;
+  std::string assets_dir = "";
 
   template <class V>
   void visit(V& v) {
     v("enabled", enabled, "mapd audit writes report/index.html");
     v("top_n", top_n, "surfaced examples per category in the image grids");
+    v("assets_dir", assets_dir,
+      "folder holding node_modules/chart.js (empty = the source tree mapd was built from, or next to "
+      "the binary); install it with `npm ci` there");
   }
 };
 

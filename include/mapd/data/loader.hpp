@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <utility>
 #include <vector>
 
 #include "mapd/config/config.hpp"
@@ -29,6 +30,12 @@ struct TrainingSet {
   static TrainingSet from_image_set(const ImageSet& images);
 };
 
+/// Per-channel mean and standard deviation of the pixels (in [0, 1]) of up to `max_examples`
+/// evenly spaced examples of `images` (for data.augment.normalize with empty mean/std). Compute them
+/// on the training split and pass them to every loader (train and eval) in augment_config.mean/std.
+std::pair<std::vector<double>, std::vector<double>> channel_stats(const ImageSet& images,
+                                                                  int64_t max_examples = 10000);
+
 /// One batch. `images` [B, C, H, W] float on the loader's device; `labels` [B] int64;
 /// `indices` [B] int64 row indices into the TrainingSet.
 struct Batch {
@@ -46,8 +53,8 @@ struct LoaderOptions {
   int64_t prefetch = 4;
   int64_t seed = 0;
   torch::Device device = torch::kCPU;
-  config::AugmentConfig augment_config;
-  int64_t channels = 0;  ///< 0 = as stored; 1 or 3 converts
+  config::AugmentConfig augment_config;  ///< normalize applies to every row, also when augment is false
+  int64_t channels = 0;                  ///< 0 = as stored; 1 or 3 converts
 };
 
 /// Batches of a TrainingSet. The order of epoch e is a permutation seeded by (seed, e) and does not

@@ -13,19 +13,26 @@ namespace mapd::knn {
 
 /// The fit set: trajectories of the fit-half probes with their categories.
 struct FitSet {
-  int64_t dim = 0;               ///< trajectory length T
-  std::vector<float> x;          ///< [n, dim] row-major
-  std::vector<int32_t> category; ///< [n] in [0, num_categories)
+  int64_t dim = 0;                ///< trajectory length T
+  std::vector<float> x;           ///< [n, dim] row-major
+  std::vector<int32_t> category;  ///< [n] in [0, num_categories)
   int64_t num_categories = 0;
   [[nodiscard]] int64_t size() const { return static_cast<int64_t>(category.size()); }
 };
 
 /// Per-query output of one block.
 struct Prediction {
-  std::vector<float> prob;       ///< [n, C] share of the k neighbours in each category (the paper)
-  std::vector<float> score;      ///< [n, C] continuous score for sorting (no ties at vote steps)
-  std::vector<int16_t> assigned; ///< [n] argmax of prob, ties to the lowest category index
-  std::vector<float> max_prob;   ///< [n]
+  std::vector<float> prob;        ///< [n, C] share of the k neighbours in each category (the paper)
+  std::vector<float> score;       ///< [n, C] continuous score for sorting (no ties at vote steps)
+  std::vector<int16_t> assigned;  ///< [n] argmax of prob, ties to the lowest category index
+  std::vector<float> max_prob;    ///< [n]
+  /// Queries whose k-th and (k+1)-th nearest fit rows are at exactly the same distance: the only
+  /// queries where another exact k-NN (scikit-learn) may pick other neighbours. Ties are broken
+  /// here by fit row order (category, then fit index).
+  std::vector<uint8_t> boundary_tie;  ///< [n] 1 where such a tie exists
+  int64_t boundary_ties = 0;          ///< number of 1s in boundary_tie
+  /// Queries whose fp32 shortlist could not prove exactness and were re-scanned in double.
+  int64_t rescanned = 0;
 };
 
 /// k-NN classifier: Euclidean distance, k neighbours, uniform or distance-weighted votes,
@@ -33,13 +40,25 @@ struct Prediction {
 /// KNeighborsClassifier(n_neighbors=k).predict_proba up to exact distance ties.
 class TrajectoryKnn {
  public:
+  /// Builds the index. Throws ConfigError when options.k > fit.size() (with both numbers) or the
+  /// backend is unavailable, DataError for an empty fit set, a bad category or a non-finite value.
   TrajectoryKnn(FitSet fit, const config::KnnConfig& options);
   ~TrajectoryKnn();
   TrajectoryKnn(TrajectoryKnn&&) noexcept;
   TrajectoryKnn& operator=(TrajectoryKnn&&) noexcept;
 
-  /// Predicts `n` queries `x` [n, dim] row-major.
+  /// Predicts `n` queries `x` [n, dim] row-major (raw losses; standardisation, when enabled,
+  /// is applied here). Distances are shortlisted in fp32 (BLAS GEMM or LibTorch) and the final
+  /// ranking is computed in double with a proven fp32 error bound, so the neighbours are exact.
+  /// Throws DataError for a non-finite value (naming the query row).
   [[nodiscard]] Prediction predict(const float* x, int64_t n) const;
+
+  /// Bytes of working memory `predict` needs per query (for block sizing).
+  [[nodiscard]] int64_t bytes_per_query() const;
+  /// Bytes held by the fitted index (fit rows in float and double, norms).
+  [[nodiscard]] int64_t index_bytes() const;
+  /// The backend actually used: "blas" or "torch:<device>".
+  [[nodiscard]] std::string backend_name() const;
 
  private:
   struct Impl;
@@ -50,9 +69,20 @@ class TrajectoryKnn {
 struct AssignSummary {
   int64_t queries = 0;
   int64_t epochs_used = 0;
-  double self_test_accuracy = 0.0;
+  double self_test_accuracy = 0.0;  ///< NaN when there are no val probes
   double seconds = 0.0;
+  int64_t block_size = 0;       ///< queries per streamed block
+  int64_t boundary_ties = 0;    ///< queries with an exact distance tie at the k-th neighbour
+  std::string backend;          ///< search backend used
+  std::string self_test_table;  ///< the probe self-test as a printable table
+  std::string detection_table;  ///< ground-truth detection table (empty without injected noise)
 };
+
+/// Names of the files assign_run writes into the run directory.
+inline constexpr const char* kAssignmentsH5 = "assignments.h5";
+inline constexpr const char* kAssignmentsCsv = "assignments.csv";
+inline constexpr const char* kSelfTestJson = "selftest.json";
+inline constexpr const char* kDetectionJson = "detection.json";
 
 /// Reads <run_dir>/dynamics.h5 (committed epochs only), fits on probe_fit rows, assigns every
 /// train and probe_val row in blocks bounded by options.memory_budget_mb, and writes

@@ -20,12 +20,12 @@ struct ProbeSuite {
   std::vector<std::string> category_names;  ///< index = category
   torch::Tensor images;                     ///< [P, C, H, W] float in [0, 1], fixed
   std::vector<int64_t> labels;              ///< [P] label trained on
-  std::vector<int64_t> original_labels;     ///< [P] label of the source example (random_input: the drawn label)
-  std::vector<int16_t> category;            ///< [P]
-  std::vector<int8_t> role;                 ///< [P] record::Role::kProbeFit or kProbeVal
-  std::vector<int64_t> source_index;        ///< [P] dataset index of the source, -1 for synthetic
-  std::vector<int64_t> source_id;           ///< [P] dataset id of the source, -1 for synthetic
-  std::vector<int64_t> removed;             ///< dataset indices removed from the training rows (sorted)
+  std::vector<int64_t> original_labels;  ///< [P] label of the source example (random_input: the drawn label)
+  std::vector<int16_t> category;         ///< [P]
+  std::vector<int8_t> role;              ///< [P] record::Role::kProbeFit or kProbeVal
+  std::vector<int64_t> source_index;     ///< [P] dataset index of the source, -1 for synthetic
+  std::vector<int64_t> source_id;        ///< [P] dataset id of the source, -1 for synthetic
+  std::vector<int64_t> removed;          ///< dataset indices removed from the training rows (sorted)
 
   [[nodiscard]] int64_t size() const { return static_cast<int64_t>(labels.size()); }
 };

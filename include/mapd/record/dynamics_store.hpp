@@ -14,7 +14,7 @@ enum class Role : int8_t { kTrain = 0, kProbeFit = 1, kProbeVal = 2 };
 
 /// `/examples`: one row per example of the trained set, in row (= example index) order.
 struct ExampleColumns {
-  std::vector<int64_t> id;              ///< stable dataset id (for probes: id of the source example, or -1 for synthetic)
+  std::vector<int64_t> id;  ///< stable dataset id (for probes: id of the source example, or -1 for synthetic)
   std::vector<int64_t> label;           ///< label trained on
   std::vector<int64_t> original_label;  ///< label before injected noise / probe relabelling
   std::vector<int8_t> role;             ///< Role
@@ -41,13 +41,25 @@ struct DynamicsMeta {
 /// of the given label, one row `[N]` per epoch in `/epochs/{loss, pred, true_prob}` `[epochs, N]`,
 /// with `/epochs/complete` as the commit marker. Written in SWMR mode so readers can follow a live
 /// run. Every HDF5 failure is an IoError naming the file and object.
+///
+/// Layout details beyond DESIGN.md §4: /examples carries the attributes `category_names`,
+/// `class_names` and `role_names` (train, probe_fit, probe_val); the root carries `mapd_file` =
+/// "dynamics". fp16 is IEEE binary16 (h5py: float16), rounded to nearest even; /epochs/pred is
+/// stored int16 when 1..32767 class names are given, else int32 (always read as int32). Rows are
+/// chunked [1, <= 2^20]. One object must not be used from two threads at once; separate objects
+/// may (the HDF5 build is thread-safe).
 class DynamicsStore {
  public:
-  /// Creates (truncating) a store for `examples.size()` examples.
+  /// Creates (truncating) a store for `examples.size()` examples and starts SWMR writing.
+  /// Throws DataError for 0 examples, ConfigError for a dtype other than fp16/fp32,
+  /// std::invalid_argument for columns of different lengths, IoError when the file cannot be
+  /// created.
   static DynamicsStore create(const std::filesystem::path& path, const DynamicsMeta& meta,
                               const ExampleColumns& examples);
   /// Opens an existing store to append (resume): rows at or beyond `keep_epochs` (or beyond
   /// /epochs/complete if smaller) are discarded. Throws IoError if the file is unreadable.
+  /// A file left "open for writing" by a killed writer is accepted (its committed rows are
+  /// intact); do not call this while another process still writes the file.
   static DynamicsStore open_append(const std::filesystem::path& path, int64_t keep_epochs);
   /// Opens read-only (SWMR reader when the writer is live). Only committed rows are visible.
   static DynamicsStore open_read(const std::filesystem::path& path);
@@ -64,7 +76,10 @@ class DynamicsStore {
   [[nodiscard]] const std::filesystem::path& path() const;
 
   /// Appends one epoch: `loss`, `pred`, `true_prob` each hold num_examples() values indexed by
-  /// example index; then flushes and increments /epochs/complete (the commit).
+  /// example index; then flushes and increments /epochs/complete (the commit). The row is
+  /// flushed and fsynced before the commit marker, the marker is flushed and fsynced after, so a
+  /// crash (kill -9 or power loss) at any point leaves every committed epoch readable. Throws
+  /// IoError on a store opened with open_read.
   void append_epoch(const float* loss, const int32_t* pred, const float* true_prob);
 
   /// Reads losses of examples [begin, end) over epochs [epoch_begin, epoch_end) into `out`, laid

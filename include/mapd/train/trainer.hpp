@@ -28,10 +28,10 @@ struct TrainSummary {
 /// rows), its /examples columns and category names for dynamics.h5, and an optional test split.
 struct TrainInputs {
   data::TrainingSet train_set;
-  record::ExampleColumns examples;            ///< one row per train_set row
-  std::vector<std::string> category_names;    ///< probe categories (index = probe_category)
+  record::ExampleColumns examples;          ///< one row per train_set row
+  std::vector<std::string> category_names;  ///< probe categories (index = probe_category)
   std::vector<std::string> class_names;
-  const data::ImageSet* test = nullptr;       ///< may be null
+  const data::ImageSet* test = nullptr;  ///< may be null
 };
 
 /// Trains `config.model` on inputs.train_set for config.train.epochs epochs, recording the

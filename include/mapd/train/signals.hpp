@@ -1,0 +1,22 @@
+#pragma once
+
+namespace mapd::train {
+
+/// While alive, SIGINT, SIGTERM and SIGUSR1 only set a flag the trainer polls after every batch
+/// (finish the batch, keep the last complete epoch, throw InterruptedError). A second SIGINT or
+/// SIGTERM while one is pending restores the default action and re-raises (a forced stop).
+/// The previous handlers come back on destruction. Not reentrant: one guard at a time.
+class StopSignalGuard {
+ public:
+  StopSignalGuard();
+  ~StopSignalGuard();
+  StopSignalGuard(const StopSignalGuard&) = delete;
+  StopSignalGuard& operator=(const StopSignalGuard&) = delete;
+
+  /// The signal received since construction, or 0.
+  [[nodiscard]] static int pending();
+  /// The message for InterruptedError after `signal_number`.
+  static const char* describe(int signal_number);
+};
+
+}  // namespace mapd::train

@@ -1,0 +1,68 @@
+#include "mapd/cli/report_command.hpp"
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+
+#include <filesystem>
+#include <memory>
+
+#include "mapd/cli/commands.hpp"
+#include "mapd/config/loader.hpp"
+#include "mapd/core/error.hpp"
+#include "mapd/core/fs.hpp"
+#include "mapd/core/log.hpp"
+#include "mapd/report/report.hpp"
+
+namespace mapd::cli {
+
+int report_command(const std::string& run_dir, const CommonOptions& options) {
+  const std::filesystem::path dir =
+      run_dir.empty() ? std::filesystem::path(options.run_dir) : std::filesystem::path(run_dir);
+  MAPD_CHECK(!dir.empty(), ConfigError,
+             "mapd report: give the run directory, e.g. `mapd report runs/default-20240101-120000`");
+  MAPD_CHECK(std::filesystem::is_directory(dir), IoError,
+             fmt::format("mapd report: run directory {} does not exist", dir.string()));
+  // The run's own report settings, with --set overrides on top.
+  nlohmann::json tree = nlohmann::json::object();
+  const auto resolved = dir / "config.resolved.json";
+  if (std::filesystem::exists(resolved)) {
+    try {
+      tree = nlohmann::json::parse(fs::read_file(resolved));
+    } catch (const nlohmann::json::exception& e) {
+      throw ConfigError(
+          fmt::format("{}: not valid JSON ({}); fix or delete it", resolved.string(), e.what()));
+    }
+  }
+  for (const auto& assignment : options.overrides) {
+    config::apply_override(tree, assignment);
+  }
+  const auto config = config::from_json(tree);
+  const auto problems = config::validate(config);
+  if (!problems.empty()) {
+    std::string message = "invalid configuration:";
+    for (const auto& p : problems) {
+      message += "\n  " + p;
+    }
+    throw ConfigError(message);
+  }
+  const auto result = report::generate_report(dir, config.report);
+  for (const auto& note : result.notes) {
+    log::get("report")->warn("{}", note);
+  }
+  return 0;
+}
+
+void register_report(CLI::App& app, CommonOptions& options, std::function<int()>& action) {
+  auto* command = app.add_subcommand(
+      "report", "write RUN_DIR/report/index.html and report/<category>.png (also while training runs)");
+  auto run_dir = std::make_shared<std::string>();
+  command->add_option("run_dir", *run_dir, "run directory written by `mapd train` or `mapd audit`");
+  add_common_options(*command, options, /*with_config=*/false);
+  command->add_option("--set", options.overrides,
+                      "override a report key, e.g. --set report.top_n=12; repeatable");
+  command->callback([&action, &options, run_dir] {
+    action = [&options, run_dir] { return report_command(*run_dir, options); };
+  });
+}
+
+}  // namespace mapd::cli

@@ -1,0 +1,384 @@
+#include <fmt/format.h>
+#include <opencv2/core.hpp>
+#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
+
+#include <algorithm>
+#include <atomic>
+#include <cctype>
+#include <fstream>
+#include <iterator>
+#include <map>
+#include <set>
+#include <sstream>
+#include <thread>
+
+#include "mapd/core/error.hpp"
+#include "mapd/core/log.hpp"
+#include "mapd/data/readers.hpp"
+
+namespace mapd::data {
+namespace {
+
+namespace stdfs = std::filesystem;
+
+bool is_image_file(const stdfs::path& path) {
+  static const std::set<std::string> kExtensions = {".jpg", ".jpeg", ".png",  ".bmp", ".ppm",
+                                                    ".pgm", ".pbm",  ".webp", ".tif", ".tiff"};
+  std::string ext = path.extension().string();
+  std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return std::tolower(c); });
+  return kExtensions.count(ext) > 0;
+}
+
+bool is_jpeg(const std::vector<uint8_t>& bytes) {
+  return bytes.size() >= 3 && bytes[0] == 0xFF && bytes[1] == 0xD8 && bytes[2] == 0xFF;
+}
+
+/// A JPEG ends with the end-of-image marker FF D9 (possibly followed by a little padding). libjpeg
+/// decodes a truncated file without failing (grey fill and a warning), so check the marker first.
+bool has_jpeg_end_marker(const uint8_t* tail, size_t n) {
+  for (size_t i = n; i >= 2; --i) {
+    if (tail[i - 2] == 0xFF && tail[i - 1] == 0xD9) {
+      return true;
+    }
+  }
+  return false;
+}
+
+/// One image to decode.
+struct Entry {
+  stdfs::path path;
+  int64_t label = 0;
+  int64_t id = 0;
+};
+
+/// Cheap validity check used when images are decoded on demand: the file exists, is not empty and,
+/// for a JPEG, ends with its end-of-image marker. Returns the reason it is bad, or "".
+std::string quick_check(const stdfs::path& path) {
+  std::ifstream in(path, std::ios::binary | std::ios::ate);
+  if (!in.good()) {
+    return "cannot open the file";
+  }
+  const auto size = static_cast<int64_t>(in.tellg());
+  if (size <= 0) {
+    return "empty file";
+  }
+  uint8_t head[3] = {0, 0, 0};
+  in.seekg(0);
+  in.read(reinterpret_cast<char*>(head), 3);
+  if (head[0] == 0xFF && head[1] == 0xD8 && head[2] == 0xFF) {
+    const int64_t n = std::min<int64_t>(size, 1024);
+    std::vector<uint8_t> tail(static_cast<size_t>(n));
+    in.seekg(size - n);
+    in.read(reinterpret_cast<char*>(tail.data()), n);
+    if (!has_jpeg_end_marker(tail.data(), tail.size())) {
+      return "truncated JPEG (no end-of-image marker)";
+    }
+  }
+  return "";
+}
+
+/// Decodes `entries` into an ImageSet (in memory within the budget, else on demand); bad images are
+/// appended to `bad` and left out.
+ImageSet decode_entries(const std::vector<Entry>& entries, const DecodeOptions& options,
+                        std::vector<BadInput>& bad) {
+  auto logger = log::get("data");
+  ImageSet set;
+  set.channels = options.channels;
+  set.height = options.image_size;
+  set.width = options.image_size;
+  const int64_t n = static_cast<int64_t>(entries.size());
+  const int64_t bytes = set.image_bytes();
+  const bool in_memory = static_cast<double>(n) * static_cast<double>(bytes) <=
+                         static_cast<double>(options.memory_budget_mb) * 1024.0 * 1024.0;
+  std::vector<std::string> reason(static_cast<size_t>(n));
+  std::vector<uint8_t> pixels;
+  if (in_memory) {
+    pixels.resize(static_cast<size_t>(n * bytes));
+  }
+  std::atomic<int64_t> next{0};
+  auto work = [&] {
+    for (int64_t i = next++; i < n; i = next++) {
+      reason[i] = in_memory
+                      ? decode_image(entries[i].path, set.channels, set.height, pixels.data() + i * bytes)
+                      : quick_check(entries[i].path);
+    }
+  };
+  const int64_t threads = std::max<int64_t>(1, std::min<int64_t>(options.workers, n));
+  std::vector<std::thread> pool;
+  for (int64_t t = 1; t < threads; ++t) {
+    pool.emplace_back(work);
+  }
+  work();
+  for (auto& t : pool) {
+    t.join();
+  }
+  int64_t kept = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    const auto& e = entries[i];
+    if (!reason[i].empty()) {
+      logger->warn("skipping image {}: {} (listed in bad_inputs.csv)", e.path.string(), reason[i]);
+      bad.push_back({e.path.string(), reason[i]});
+      continue;
+    }
+    if (in_memory && kept != i) {
+      std::copy_n(pixels.begin() + i * bytes, bytes, pixels.begin() + kept * bytes);
+    }
+    set.examples.id.push_back(e.id);
+    set.examples.label.push_back(e.label);
+    set.examples.source.push_back(e.path.string());
+    if (!in_memory) {
+      set.paths.push_back(e.path.string());
+    }
+    ++kept;
+  }
+  set.examples.original_label = set.examples.label;
+  if (in_memory) {
+    pixels.resize(static_cast<size_t>(kept * bytes));
+    set.pixels = std::move(pixels);
+  } else {
+    logger->info("{} images ({:.0f} MB decoded) exceed data.memory_budget_mb = {}: decoding on the fly", kept,
+                 static_cast<double>(kept * bytes) / 1048576.0, options.memory_budget_mb);
+  }
+  return set;
+}
+
+std::vector<std::string> split_csv_line(const std::string& line) {
+  std::vector<std::string> fields;
+  std::string field;
+  bool quoted = false;
+  for (size_t i = 0; i < line.size(); ++i) {
+    const char c = line[i];
+    if (quoted) {
+      if (c == '"' && i + 1 < line.size() && line[i + 1] == '"') {
+        field += '"';
+        ++i;
+      } else if (c == '"') {
+        quoted = false;
+      } else {
+        field += c;
+      }
+    } else if (c == '"') {
+      quoted = true;
+    } else if (c == ',') {
+      fields.push_back(field);
+      field.clear();
+    } else if (c != '\r') {
+      field += c;
+    }
+  }
+  fields.push_back(field);
+  for (auto& f : fields) {
+    const auto b = f.find_first_not_of(" \t");
+    const auto e = f.find_last_not_of(" \t");
+    f = b == std::string::npos ? std::string() : f.substr(b, e - b + 1);
+  }
+  return fields;
+}
+
+bool parse_int(const std::string& text, int64_t& value) {
+  if (text.empty()) {
+    return false;
+  }
+  size_t pos = 0;
+  try {
+    value = std::stoll(text, &pos);
+  } catch (const std::exception&) {
+    return false;
+  }
+  return pos == text.size();
+}
+
+}  // namespace
+
+std::string decode_image(const stdfs::path& path, int64_t channels, int64_t size, uint8_t* out) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in.good()) {
+    return "cannot open the file";
+  }
+  const std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (bytes.empty()) {
+    return "empty file";
+  }
+  if (is_jpeg(bytes) &&
+      !has_jpeg_end_marker(bytes.data() + bytes.size() - std::min<size_t>(bytes.size(), 1024),
+                           std::min<size_t>(bytes.size(), 1024))) {
+    return "truncated JPEG (no end-of-image marker)";
+  }
+  cv::Mat image;
+  try {
+    image = cv::imdecode(bytes, channels == 1 ? cv::IMREAD_GRAYSCALE : cv::IMREAD_COLOR);
+  } catch (const cv::Exception& e) {
+    return std::string("cannot be decoded: ") + e.what();
+  }
+  if (image.empty() || image.rows == 0 || image.cols == 0) {
+    return "cannot be decoded (corrupt, truncated or unsupported image format)";
+  }
+  if (channels == 3) {
+    cv::cvtColor(image, image, cv::COLOR_BGR2RGB);
+  }
+  // Resize the shorter side to `size`, then take the centre square.
+  const double scale = static_cast<double>(size) / std::min(image.rows, image.cols);
+  const int new_rows =
+      std::max<int>(static_cast<int>(size), static_cast<int>(std::lround(image.rows * scale)));
+  const int new_cols =
+      std::max<int>(static_cast<int>(size), static_cast<int>(std::lround(image.cols * scale)));
+  if (new_rows != image.rows || new_cols != image.cols) {
+    cv::resize(image, image, cv::Size(new_cols, new_rows), 0, 0,
+               scale < 1.0 ? cv::INTER_AREA : cv::INTER_LINEAR);
+  }
+  const int top = (image.rows - static_cast<int>(size)) / 2;
+  const int left = (image.cols - static_cast<int>(size)) / 2;
+  const cv::Mat crop = image(cv::Rect(left, top, static_cast<int>(size), static_cast<int>(size)));
+  const int64_t plane = size * size;
+  for (int64_t y = 0; y < size; ++y) {
+    const uint8_t* row = crop.ptr<uint8_t>(static_cast<int>(y));
+    for (int64_t x = 0; x < size; ++x) {
+      for (int64_t c = 0; c < channels; ++c) {
+        out[c * plane + y * size + x] = row[x * channels + c];
+      }
+    }
+  }
+  return "";
+}
+
+ImageSet read_image_folder(const stdfs::path& root, const DecodeOptions& options,
+                           std::vector<BadInput>& bad) {
+  MAPD_CHECK(stdfs::is_directory(root), DataError,
+             fmt::format("image folder {} does not exist (data.path: expected a folder root/<class>/<image>)",
+                         root.string()));
+  std::vector<std::string> classes;
+  for (const auto& entry : stdfs::directory_iterator(root)) {
+    const auto name = entry.path().filename().string();
+    if (entry.is_directory() && !name.empty() && name[0] != '.') {
+      classes.push_back(name);
+    }
+  }
+  std::sort(classes.begin(), classes.end());
+  MAPD_CHECK(!classes.empty(), DataError,
+             fmt::format("image folder {} has no class folders (expected root/<class>/<image>, class index = "
+                         "sorted folder name)",
+                         root.string()));
+  std::vector<Entry> entries;
+  for (size_t c = 0; c < classes.size(); ++c) {
+    std::vector<stdfs::path> files;
+    for (const auto& entry : stdfs::recursive_directory_iterator(root / classes[c])) {
+      if (entry.is_regular_file() && is_image_file(entry.path())) {
+        files.push_back(entry.path());
+      }
+    }
+    std::sort(files.begin(), files.end());
+    for (auto& f : files) {
+      entries.push_back({f, static_cast<int64_t>(c), static_cast<int64_t>(entries.size())});
+    }
+  }
+  MAPD_CHECK(
+      !entries.empty(), DataError,
+      fmt::format("image folder {} has class folders but no images (.jpg, .jpeg, .png, .bmp, .ppm, .pgm, "
+                  ".webp, .tif)",
+                  root.string()));
+  ImageSet set = decode_entries(entries, options, bad);
+  set.class_names = classes;
+  MAPD_CHECK(set.size() > 0, DataError,
+             fmt::format("image folder {}: none of its {} images could be read (see bad_inputs.csv)",
+                         root.string(), entries.size()));
+  return set;
+}
+
+ImageSet read_manifest(const stdfs::path& manifest, int64_t num_classes, const DecodeOptions& options,
+                       std::vector<BadInput>& bad) {
+  MAPD_CHECK(
+      stdfs::is_regular_file(manifest), DataError,
+      fmt::format("manifest {} does not exist (data.path: expected a CSV file with a header path,label[,id])",
+                  manifest.string()));
+  std::ifstream in(manifest);
+  MAPD_CHECK(in.good(), DataError, fmt::format("cannot open manifest {}", manifest.string()));
+  const stdfs::path dir = manifest.parent_path();
+  std::vector<std::string> class_names;
+  for (const auto& names_file : {dir / (manifest.stem().string() + ".classes.txt"), dir / "classes.txt"}) {
+    if (stdfs::is_regular_file(names_file)) {
+      std::ifstream names(names_file);
+      std::string line;
+      while (std::getline(names, line)) {
+        if (!line.empty() && line.back() == '\r') {
+          line.pop_back();
+        }
+        if (!line.empty()) {
+          class_names.push_back(line);
+        }
+      }
+      break;
+    }
+  }
+  if (num_classes == 0 && !class_names.empty()) {
+    num_classes = static_cast<int64_t>(class_names.size());
+  }
+  std::string line;
+  MAPD_CHECK(static_cast<bool>(std::getline(in, line)), DataError,
+             fmt::format("manifest {} is empty (expected a header line path,label[,id])", manifest.string()));
+  const auto header = split_csv_line(line);
+  int path_col = -1;
+  int label_col = -1;
+  int id_col = -1;
+  for (size_t i = 0; i < header.size(); ++i) {
+    if (header[i] == "path") path_col = static_cast<int>(i);
+    if (header[i] == "label") label_col = static_cast<int>(i);
+    if (header[i] == "id") id_col = static_cast<int>(i);
+  }
+  MAPD_CHECK(path_col >= 0 && label_col >= 0, DataError,
+             fmt::format("{}:1: the header '{}' must name the columns path and label (optionally id)",
+                         manifest.string(), line));
+  std::vector<Entry> entries;
+  std::set<int64_t> ids;
+  int64_t line_number = 1;
+  int64_t max_label = -1;
+  while (std::getline(in, line)) {
+    ++line_number;
+    if (line.find_first_not_of(" \t\r") == std::string::npos) {
+      continue;
+    }
+    const auto fields = split_csv_line(line);
+    const auto where = fmt::format("{}:{}", manifest.string(), line_number);
+    MAPD_CHECK(fields.size() == header.size(), DataError,
+               fmt::format("{}: expected {} fields as in the header, found {}", where, header.size(),
+                           fields.size()));
+    Entry e;
+    e.path = dir / fields[path_col];
+    MAPD_CHECK(parse_int(fields[label_col], e.label), DataError,
+               fmt::format("{}: label '{}' is not an integer class index", where, fields[label_col]));
+    MAPD_CHECK(
+        e.label >= 0 && (num_classes == 0 || e.label < num_classes), DataError,
+        fmt::format("{}: label {} is outside [0, {}) (set data.num_classes or classes.txt beside the "
+                    "manifest to change C)",
+                    where, e.label, num_classes == 0 ? std::string("C") : std::to_string(num_classes)));
+    e.id = static_cast<int64_t>(entries.size());
+    if (id_col >= 0) {
+      MAPD_CHECK(parse_int(fields[id_col], e.id), DataError,
+                 fmt::format("{}: id '{}' is not an integer", where, fields[id_col]));
+    }
+    MAPD_CHECK(ids.insert(e.id).second, DataError, fmt::format("{}: id {} appears twice", where, e.id));
+    MAPD_CHECK(stdfs::is_regular_file(e.path), DataError,
+               fmt::format("{}: image file {} does not exist (paths are relative to the manifest's folder)",
+                           where, e.path.string()));
+    max_label = std::max(max_label, e.label);
+    entries.push_back(e);
+  }
+  MAPD_CHECK(!entries.empty(), DataError, fmt::format("manifest {} lists no images", manifest.string()));
+  ImageSet set = decode_entries(entries, options, bad);
+  if (num_classes == 0) {
+    num_classes = max_label + 1;
+  }
+  if (static_cast<int64_t>(class_names.size()) != num_classes) {
+    class_names.clear();
+    for (int64_t c = 0; c < num_classes; ++c) {
+      class_names.push_back(std::to_string(c));
+    }
+  }
+  set.class_names = class_names;
+  MAPD_CHECK(set.size() > 0, DataError,
+             fmt::format("manifest {}: none of its {} images could be read (see bad_inputs.csv)",
+                         manifest.string(), entries.size()));
+  return set;
+}
+
+}  // namespace mapd::data

@@ -1,0 +1,353 @@
+#include "mapd/data/loader.hpp"
+
+#include <fmt/format.h>
+#include <torch/torch.h>
+
+#include <algorithm>
+#include <condition_variable>
+#include <cstring>
+#include <exception>
+#include <map>
+#include <mutex>
+#include <numeric>
+#include <set>
+#include <thread>
+
+#include "mapd/core/error.hpp"
+#include "mapd/core/log.hpp"
+#include "mapd/data/augment.hpp"
+#include "mapd/data/rng.hpp"
+
+namespace mapd::data {
+
+TrainingSet TrainingSet::from_image_set(const ImageSet& images) {
+  TrainingSet set;
+  set.base = &images;
+  set.base_rows.resize(static_cast<size_t>(images.size()));
+  std::iota(set.base_rows.begin(), set.base_rows.end(), 0);
+  set.labels = images.examples.label;
+  return set;
+}
+
+std::pair<std::vector<double>, std::vector<double>> channel_stats(const ImageSet& images,
+                                                                  int64_t max_examples) {
+  const int64_t n = images.size();
+  const int64_t c = images.channels;
+  const int64_t plane = images.height * images.width;
+  std::vector<double> sum(c, 0.0);
+  std::vector<double> sq(c, 0.0);
+  const int64_t take = std::max<int64_t>(1, std::min(n, max_examples));
+  std::vector<uint8_t> buf(static_cast<size_t>(images.image_bytes()));
+  int64_t used = 0;
+  for (int64_t k = 0; k < take && n > 0; ++k) {
+    const int64_t i = k * n / take;
+    try {
+      images.read(i, buf.data());
+    } catch (const DataError&) {
+      continue;
+    }
+    ++used;
+    for (int64_t ch = 0; ch < c; ++ch) {
+      for (int64_t p = 0; p < plane; ++p) {
+        const double v = buf[ch * plane + p] / 255.0;
+        sum[ch] += v;
+        sq[ch] += v * v;
+      }
+    }
+  }
+  std::vector<double> mean(c, 0.0);
+  std::vector<double> std_dev(c, 1.0);
+  const double count = static_cast<double>(std::max<int64_t>(1, used * plane));
+  for (int64_t ch = 0; ch < c; ++ch) {
+    mean[ch] = sum[ch] / count;
+    std_dev[ch] = std::sqrt(std::max(1e-12, sq[ch] / count - mean[ch] * mean[ch]));
+  }
+  return {mean, std_dev};
+}
+
+/// A batch on the CPU before the device step (augmentation on CUDA happens in next()).
+struct PendingBatch {
+  Batch batch;
+  std::vector<uint8_t> apply;
+  int64_t index = 0;
+};
+
+struct Loader::Impl {
+  const TrainingSet& set;
+  LoaderOptions options;
+  int64_t channels = 0;  // output channels
+  int64_t height = 0;
+  int64_t width = 0;
+  torch::Tensor fixed;  // fixed rows converted to `channels`, CPU float
+  std::vector<double> mean;
+  std::vector<double> std_dev;
+  bool augment = false;
+
+  int64_t epoch = -1;
+  std::vector<int64_t> order;
+  int64_t batches = 0;
+
+  std::mutex mutex;
+  std::condition_variable changed;
+  std::map<int64_t, PendingBatch> ready;
+  int64_t next_claim = 0;
+  int64_t next_deliver = 0;
+  bool stop = false;
+  std::exception_ptr error;
+  std::vector<std::thread> workers;
+  std::set<int64_t> warned;  // base rows whose on-demand decode failed (warned once)
+
+  Impl(const TrainingSet& s, LoaderOptions o) : set(s), options(std::move(o)) {}
+
+  [[nodiscard]] int64_t num_base() const { return set.base == nullptr ? 0 : set.num_base(); }
+
+  [[nodiscard]] int64_t count_batches() const {
+    const int64_t n = set.size();
+    const int64_t bs = options.batch_size;
+    return options.drop_last ? n / bs : (n + bs - 1) / bs;
+  }
+
+  PendingBatch build(int64_t b) {
+    const int64_t bs = options.batch_size;
+    const int64_t begin = b * bs;
+    const int64_t end = std::min<int64_t>(begin + bs, static_cast<int64_t>(order.size()));
+    const int64_t size = end - begin;
+    const int64_t nb = num_base();
+    PendingBatch out;
+    out.index = b;
+    out.apply.resize(static_cast<size_t>(size));
+    auto labels = torch::empty({size}, torch::kLong);
+    auto indices = torch::empty({size}, torch::kLong);
+    auto* lp = labels.data_ptr<int64_t>();
+    auto* ip = indices.data_ptr<int64_t>();
+    std::vector<int64_t> fixed_pos;
+    std::vector<int64_t> fixed_src;
+    torch::Tensor base_u8;
+    uint8_t* bp = nullptr;
+    int64_t bytes = 0;
+    if (nb > 0) {
+      base_u8 = torch::zeros({size, set.base->channels, set.base->height, set.base->width}, torch::kByte);
+      bp = base_u8.data_ptr<uint8_t>();
+      bytes = set.base->image_bytes();
+    }
+    bool any_base = false;
+    for (int64_t k = 0; k < size; ++k) {
+      const int64_t row = order[begin + k];
+      ip[k] = row;
+      lp[k] = set.labels[row];
+      if (row < nb) {
+        any_base = true;
+        const int64_t source = set.base_rows[row];
+        try {
+          set.base->read(source, bp + k * bytes);
+        } catch (const DataError& e) {
+          // On-demand decoding failed mid-epoch: train on a blank image rather than stop the run.
+          std::lock_guard<std::mutex> lock(mutex);
+          if (warned.insert(row).second) {
+            log::get("data")->warn("{}; using a blank image for example row {}", e.what(), row);
+          }
+        }
+        out.apply[k] = options.augment ? 1 : 0;
+      } else {
+        fixed_pos.push_back(k);
+        fixed_src.push_back(row - nb);
+        out.apply[k] = options.augment && set.augment_fixed ? 1 : 0;
+      }
+    }
+    torch::Tensor images;
+    if (any_base) {
+      images = convert_channels(base_u8.to(torch::kFloat).mul_(1.0F / 255.0F), channels);
+    } else {
+      images = torch::empty({size, channels, height, width}, torch::kFloat);
+    }
+    if (!fixed_pos.empty()) {
+      const auto pos = torch::tensor(fixed_pos, torch::kLong);
+      const auto src = torch::tensor(fixed_src, torch::kLong);
+      images.index_copy_(0, pos, fixed.index_select(0, src));
+    }
+    out.batch.labels = labels;
+    out.batch.indices = indices;
+    out.batch.images = images;
+    if (!options.device.is_cuda()) {
+      finish(out);
+    } else {
+      out.batch.images = out.batch.images.pin_memory();
+      out.batch.labels = out.batch.labels.pin_memory();
+      out.batch.indices = out.batch.indices.pin_memory();
+    }
+    return out;
+  }
+
+  /// Device step: transfer (CUDA), augmentation and normalisation on the batch's device.
+  void finish(PendingBatch& p) {
+    auto& batch = p.batch;
+    if (options.device.is_cuda()) {
+      batch.images = batch.images.to(options.device, /*non_blocking=*/true);
+      batch.labels = batch.labels.to(options.device, /*non_blocking=*/true);
+      batch.indices = batch.indices.to(options.device, /*non_blocking=*/true);
+    }
+    if (augment && std::any_of(p.apply.begin(), p.apply.end(), [](uint8_t a) { return a != 0; })) {
+      const auto plan = draw_augmentation(options.augment_config, batch.images.size(0), height, width,
+                                          augment_seed(options.seed, epoch, p.index), p.apply);
+      batch.images = apply_augmentation(batch.images, plan, options.augment_config);
+    }
+    if (options.augment_config.normalize) {
+      batch.images = normalize(batch.images, mean, std_dev);
+    }
+  }
+
+  void work() {
+    while (true) {
+      int64_t b = 0;
+      {
+        std::unique_lock<std::mutex> lock(mutex);
+        changed.wait(lock, [&] {
+          return stop || next_claim >= batches || next_claim < next_deliver + options.prefetch;
+        });
+        if (stop || next_claim >= batches) {
+          return;
+        }
+        b = next_claim++;
+      }
+      PendingBatch built;
+      std::exception_ptr failure;
+      try {
+        built = build(b);
+      } catch (...) {
+        failure = std::current_exception();
+      }
+      {
+        std::lock_guard<std::mutex> lock(mutex);
+        if (failure) {
+          if (!error) {
+            error = failure;
+          }
+        } else {
+          ready.emplace(b, std::move(built));
+        }
+      }
+      changed.notify_all();
+    }
+  }
+
+  void stop_workers() {
+    {
+      std::lock_guard<std::mutex> lock(mutex);
+      stop = true;
+    }
+    changed.notify_all();
+    for (auto& t : workers) {
+      t.join();
+    }
+    workers.clear();
+    ready.clear();
+    error = nullptr;
+    stop = false;
+  }
+};
+
+Loader::Loader(const TrainingSet& set, LoaderOptions options)
+    : impl_(std::make_unique<Impl>(set, std::move(options))) {
+  auto& s = *impl_;
+  MAPD_CHECK(s.options.batch_size >= 1, ConfigError, "loader: batch_size must be >= 1");
+  MAPD_CHECK(s.options.prefetch >= 1, ConfigError, "data.prefetch: must be >= 1");
+  MAPD_CHECK(s.options.workers >= 0, ConfigError, "data.workers: must be >= 0");
+  const int64_t nb = s.num_base();
+  const int64_t fixed_rows = s.set.fixed_images.defined() ? s.set.fixed_images.size(0) : 0;
+  MAPD_CHECK(nb + fixed_rows == s.set.size(), DataError,
+             fmt::format("loader: the training set has {} labels but {} base rows and {} fixed rows",
+                         s.set.size(), nb, fixed_rows));
+  if (nb > 0) {
+    s.channels = s.set.base->channels;
+    s.height = s.set.base->height;
+    s.width = s.set.base->width;
+  } else if (fixed_rows > 0) {
+    s.channels = s.set.fixed_images.size(1);
+    s.height = s.set.fixed_images.size(2);
+    s.width = s.set.fixed_images.size(3);
+  }
+  if (s.options.channels != 0) {
+    s.channels = s.options.channels;
+  }
+  if (fixed_rows > 0) {
+    MAPD_CHECK(s.set.fixed_images.dim() == 4 && s.set.fixed_images.size(2) == s.height &&
+                   s.set.fixed_images.size(3) == s.width,
+               DataError,
+               fmt::format("loader: fixed images must be [P, C, {}, {}] like the dataset images", s.height,
+                           s.width));
+    s.fixed = convert_channels(s.set.fixed_images.to(torch::kCPU, torch::kFloat), s.channels).contiguous();
+  }
+  s.augment = s.options.augment && augmentation_enabled(s.options.augment_config);
+  if (s.options.augment_config.normalize) {
+    s.mean = s.options.augment_config.mean;
+    s.std_dev = s.options.augment_config.std_dev;
+    if (s.mean.empty() && nb > 0) {
+      std::tie(s.mean, s.std_dev) = channel_stats(*s.set.base);
+      if (static_cast<int64_t>(s.mean.size()) == 1 && s.channels == 3) {
+        s.mean.assign(3, s.mean[0]);
+        s.std_dev.assign(3, s.std_dev[0]);
+      } else if (static_cast<int64_t>(s.mean.size()) == 3 && s.channels == 1) {
+        s.mean = {0.299 * s.mean[0] + 0.587 * s.mean[1] + 0.114 * s.mean[2]};
+        s.std_dev = {0.299 * s.std_dev[0] + 0.587 * s.std_dev[1] + 0.114 * s.std_dev[2]};
+      }
+    }
+  }
+}
+
+Loader::~Loader() { impl_->stop_workers(); }
+
+int64_t Loader::num_batches() const { return impl_->count_batches(); }
+
+std::vector<int64_t> Loader::epoch_order(int64_t epoch) const {
+  const int64_t n = impl_->set.size();
+  if (!impl_->options.shuffle) {
+    std::vector<int64_t> order(static_cast<size_t>(n));
+    std::iota(order.begin(), order.end(), 0);
+    return order;
+  }
+  return permutation(
+      n, mix_seed(static_cast<uint64_t>(impl_->options.seed), 0x0bde5, static_cast<uint64_t>(epoch)));
+}
+
+void Loader::start_epoch(int64_t epoch) {
+  auto& s = *impl_;
+  s.stop_workers();
+  s.epoch = epoch;
+  s.order = epoch_order(epoch);
+  s.batches = s.count_batches();
+  s.next_claim = 0;
+  s.next_deliver = 0;
+  for (int64_t t = 0; t < s.options.workers; ++t) {
+    s.workers.emplace_back([&s] { s.work(); });
+  }
+}
+
+std::optional<Batch> Loader::next() {
+  auto& s = *impl_;
+  MAPD_CHECK(s.epoch >= 0, DataError, "Loader::next called before start_epoch");
+  if (s.next_deliver >= s.batches) {
+    return std::nullopt;
+  }
+  PendingBatch pending;
+  if (s.workers.empty()) {
+    pending = s.build(s.next_deliver);
+    ++s.next_deliver;
+  } else {
+    std::unique_lock<std::mutex> lock(s.mutex);
+    s.changed.wait(lock, [&] { return s.error || s.ready.count(s.next_deliver) > 0; });
+    if (s.ready.count(s.next_deliver) == 0) {
+      std::rethrow_exception(s.error);
+    }
+    auto node = s.ready.extract(s.next_deliver);
+    pending = std::move(node.mapped());
+    ++s.next_deliver;
+    lock.unlock();
+    s.changed.notify_all();
+  }
+  if (s.options.device.is_cuda()) {
+    s.finish(pending);
+  }
+  return std::move(pending.batch);
+}
+
+}  // namespace mapd::data

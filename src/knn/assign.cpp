@@ -1,0 +1,449 @@
+// assign_run: streams committed trajectories out of dynamics.h5, assigns categories with the k-NN,
+// and writes assignments.{h5,csv}, the probe self-test and (with injected noise) detection metrics.
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <fstream>
+#include <limits>
+
+#include "mapd/config/loader.hpp"
+#include "mapd/core/error.hpp"
+#include "mapd/core/fs.hpp"
+#include "mapd/core/log.hpp"
+#include "mapd/core/version.hpp"
+#include "mapd/knn/knn.hpp"
+#include "mapd/knn/metrics.hpp"
+#include "mapd/record/assignment_store.hpp"
+#include "mapd/record/dynamics_store.hpp"
+
+namespace mapd::knn {
+
+namespace {
+
+using record::Role;
+
+constexpr int64_t kMiB = 1024 * 1024;
+constexpr int64_t kMaxBlock = 16384;
+constexpr int64_t kMeanLossSample = 1 << 20;  ///< mean losses kept to rank new ones (percentiles)
+
+/// Reads the losses of `rows` (ascending) over [e0, e1), grouping consecutive rows into one read.
+std::vector<float> read_rows(const record::DynamicsStore& store, const std::vector<int64_t>& rows, int64_t e0,
+                             int64_t e1) {
+  const int64_t t = e1 - e0;
+  std::vector<float> out(rows.size() * static_cast<size_t>(t));
+  size_t i = 0;
+  while (i < rows.size()) {
+    size_t j = i + 1;
+    while (j < rows.size() && rows[j] == rows[j - 1] + 1) {
+      ++j;
+    }
+    store.read_losses(rows[i], rows[j - 1] + 1, e0, e1, out.data() + i * static_cast<size_t>(t));
+    i = j;
+  }
+  return out;
+}
+
+/// Fraction of `sorted` strictly below v plus half of the ties (a mid-rank percentile in [0, 1]).
+float percentile(const std::vector<float>& sorted, float v) {
+  if (sorted.empty()) {
+    return 0.5F;
+  }
+  const auto lo = std::lower_bound(sorted.begin(), sorted.end(), v);
+  const auto hi = std::upper_bound(lo, sorted.end(), v);
+  const double below = static_cast<double>(lo - sorted.begin());
+  const double tied = static_cast<double>(hi - lo);
+  return static_cast<float>((below + 0.5 * tied) / static_cast<double>(sorted.size()));
+}
+
+std::string csv_float(float v) { return fmt::format("{:.6g}", v); }
+
+nlohmann::json number(double v) { return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(nullptr); }
+
+/// Per-train-row values kept for the ground-truth evaluation.
+struct DetectionColumns {
+  std::vector<uint8_t> flipped;
+  std::vector<uint8_t> argmax_mislabeled;
+  std::vector<float> p_mislabeled, score_mislabeled, label_issue, mean_loss, last_loss;
+  void reserve(size_t n) {
+    for (auto* v : {&flipped, &argmax_mislabeled}) {
+      v->reserve(n);
+    }
+    for (auto* v : {&p_mislabeled, &score_mislabeled, &label_issue, &mean_loss, &last_loss}) {
+      v->reserve(n);
+    }
+  }
+};
+
+}  // namespace
+
+AssignSummary assign_run(const std::filesystem::path& run_dir, const config::KnnConfig& options) {
+  const auto started = std::chrono::steady_clock::now();
+  auto logger = log::get("knn");
+  const auto store = record::DynamicsStore::open_read(run_dir / "dynamics.h5");
+  const auto& meta = store.meta();
+  const auto& ex = store.examples();
+  const int64_t n_rows = store.num_examples();
+  const int64_t committed = store.complete_epochs();
+  const std::string file = store.path().string();
+
+  // Epoch range: committed epochs only (a live run keeps appending beyond them).
+  const int64_t e0 = options.epoch_begin;
+  const int64_t e1 = options.epoch_end == 0 ? committed : options.epoch_end;
+  MAPD_CHECK(
+      committed > 0, DataError,
+      fmt::format("'{}' has no committed epoch yet (/epochs/complete = 0); assign after the first epoch",
+                  file));
+  MAPD_CHECK(
+      e1 <= committed, DataError,
+      fmt::format("knn.epoch_end = {} but '{}' has only {} committed epochs; use --set knn.epoch_end=N with "
+                  "N <= {} (0 = all committed epochs)",
+                  e1, file, committed, committed));
+  MAPD_CHECK(
+      e0 < e1, DataError,
+      fmt::format("knn.epoch_begin = {} leaves no epoch: '{}' has {} committed epochs (range [{}, {}))", e0,
+                  file, committed, e0, e1));
+  const int64_t dim = e1 - e0;
+
+  const auto& names = meta.category_names;
+  const auto categories = static_cast<int64_t>(names.size());
+  std::vector<int64_t> fit_rows;
+  int64_t n_queries = 0;
+  int64_t n_train = 0;
+  int64_t n_val = 0;
+  bool noisy = false;
+  for (int64_t r = 0; r < n_rows; ++r) {
+    const auto role = static_cast<Role>(ex.role[static_cast<size_t>(r)]);
+    if (role == Role::kProbeFit) {
+      fit_rows.push_back(r);
+    } else {
+      ++n_queries;
+      if (role == Role::kTrain) {
+        ++n_train;
+        noisy = noisy || ex.label[static_cast<size_t>(r)] != ex.original_label[static_cast<size_t>(r)];
+      } else {
+        ++n_val;
+      }
+    }
+  }
+  MAPD_CHECK(
+      !fit_rows.empty() && categories > 0, DataError,
+      fmt::format("'{}' has no fit-half probes ({} examples: {} train, {} probe_val, {} categories): the run "
+                  "was trained without probes. Train with a probe suite (probes.suite) to assign categories",
+                  file, n_rows, n_train, n_val, categories));
+  const auto n_fit = static_cast<int64_t>(fit_rows.size());
+  MAPD_CHECK(options.k <= n_fit, ConfigError,
+             fmt::format("knn.k = {} but '{}' has only {} fit-half probes; use --set knn.k=N with N <= {}",
+                         options.k, file, n_fit, n_fit));
+
+  // Fit set.
+  FitSet fit;
+  fit.dim = dim;
+  fit.num_categories = categories;
+  fit.x = read_rows(store, fit_rows, e0, e1);
+  for (const int64_t r : fit_rows) {
+    const int16_t c = ex.probe_category[static_cast<size_t>(r)];
+    MAPD_CHECK(c >= 0 && c < categories, DataError,
+               fmt::format("'{}' row {} (id {}): probe_fit row with category {} outside [0, {})", file, r,
+                           ex.id[static_cast<size_t>(r)], c, categories));
+    fit.category.push_back(c);
+  }
+  TrajectoryKnn knn(std::move(fit), options);
+
+  // Memory plan: fixed costs first, the rest sizes the blocks.
+  const int64_t budget = options.memory_budget_mb * kMiB;
+  const int64_t example_table = n_rows * 35;  // /examples columns held by the store
+  const int64_t detection = noisy ? n_train * 22 : 0;
+  const int64_t sample_stride = std::max<int64_t>(1, (n_train + kMeanLossSample - 1) / kMeanLossSample);
+  const int64_t sample = (n_train / sample_stride + 1) * 4;
+  const int64_t fixed = knn.index_bytes() + example_table + detection + sample + 16 * kMiB;
+  const int64_t per_row = dim * 4 + knn.bytes_per_query() + categories * 8 + 64 + 60 * (categories + 2);
+  MAPD_CHECK(
+      fixed + per_row <= budget, ConfigError,
+      fmt::format("knn.memory_budget_mb = {} is too small: the fit index, example table and detection "
+                  "columns of '{}' ({} examples, {} fit probes, {} epochs) need {} MB before any query "
+                  "block; raise it with --set knn.memory_budget_mb=N",
+                  options.memory_budget_mb, file, n_rows, n_fit, dim, (fixed + per_row) / kMiB + 1));
+  int64_t block = options.block_size > 0 ? options.block_size
+                                         : std::clamp<int64_t>((budget - fixed) / per_row, 1, kMaxBlock);
+  if (options.block_size > 0 && fixed + block * per_row > budget) {
+    logger->warn("knn.block_size = {} exceeds knn.memory_budget_mb = {} (needs about {} MB)", block,
+                 options.memory_budget_mb, (fixed + block * per_row) / kMiB + 1);
+  }
+  logger->info(
+      "assigning {} queries ({} train, {} val probes) against {} fit probes, {} categories, epochs [{}, {}), "
+      "k = {}, backend {}, blocks of {}",
+      n_queries, n_train, n_val, n_fit, categories, e0, e1, options.k, knn.backend_name(), block);
+
+  // Pass 1: mean loss of the train rows (a subsample of them, sorted, to rank by percentile).
+  std::vector<float> buffer(static_cast<size_t>(block * dim));
+  std::vector<float> mean_sample;
+  mean_sample.reserve(static_cast<size_t>(n_train / sample_stride + 1));
+  int64_t train_seen = 0;
+  for (int64_t begin = 0; begin < n_rows; begin += block) {
+    const int64_t end = std::min(n_rows, begin + block);
+    store.read_losses(begin, end, e0, e1, buffer.data());
+    for (int64_t r = begin; r < end; ++r) {
+      if (static_cast<Role>(ex.role[static_cast<size_t>(r)]) != Role::kTrain) {
+        continue;
+      }
+      if (train_seen++ % sample_stride == 0) {
+        double sum = 0.0;
+        for (int64_t t = 0; t < dim; ++t) {
+          sum += buffer[static_cast<size_t>((r - begin) * dim + t)];
+        }
+        mean_sample.push_back(static_cast<float>(sum / static_cast<double>(dim)));
+      }
+    }
+  }
+  std::sort(mean_sample.begin(), mean_sample.end());
+
+  // Outputs.
+  record::AssignmentMeta out_meta;
+  out_meta.category_names = names;
+  {
+    nlohmann::json cfg = nlohmann::json::object();
+    if (!meta.config_json.empty()) {
+      cfg = nlohmann::json::parse(meta.config_json, nullptr, /*allow_exceptions=*/false);
+      if (cfg.is_discarded()) {
+        cfg = nlohmann::json::object();
+      }
+    }
+    config::RunConfig with_knn;
+    with_knn.knn = options;
+    cfg["knn"] = config::to_json(with_knn)["knn"];
+    cfg["knn"]["epoch_end"] = e1;
+    out_meta.config_json = cfg.dump();
+  }
+  out_meta.mapd_version = kVersion;
+  out_meta.k = options.k;
+  out_meta.epoch_begin = e0;
+  out_meta.epoch_end = e1;
+  const auto h5_path = run_dir / kAssignmentsH5;
+  const auto h5_tmp = run_dir / (std::string(kAssignmentsH5) + ".tmp");
+  const auto csv_path = run_dir / kAssignmentsCsv;
+  const auto csv_tmp = run_dir / (std::string(kAssignmentsCsv) + ".tmp");
+  auto assignments = record::AssignmentStore::create(h5_tmp, out_meta, n_queries);
+  std::ofstream csv(csv_tmp, std::ios::binary | std::ios::trunc);
+  MAPD_CHECK(csv.good(), IoError, fmt::format("cannot write '{}'", csv_tmp.string()));
+  csv << "id,label,assigned,max_prob";
+  for (const auto& n : names) {
+    csv << ",p_" << n;
+  }
+  for (const auto& n : names) {
+    csv << ",score_" << n;
+  }
+  csv << ",label_issue\n";
+
+  int64_t mislabeled = -1;
+  for (int64_t c = 0; c < categories; ++c) {
+    if (names[static_cast<size_t>(c)] == "mislabeled") {
+      mislabeled = c;
+    }
+  }
+  if (mislabeled < 0) {
+    logger->warn("no 'mislabeled' probe category: label_issue is the mean-loss percentile alone");
+  }
+  ConfusionMatrix self_test(categories);
+  DetectionColumns det;
+  if (noisy) {
+    det.reserve(static_cast<size_t>(n_train));
+  }
+
+  // Pass 2: k-NN in blocks.
+  int64_t written = 0;
+  int64_t ties = 0;
+  int64_t rescanned = 0;
+  std::vector<float> queries(static_cast<size_t>(block * dim));
+  std::vector<int64_t> q_rows;
+  std::vector<int64_t> q_id;
+  std::vector<int64_t> q_label;
+  std::vector<float> q_issue;
+  std::string lines;
+  for (int64_t begin = 0; begin < n_rows; begin += block) {
+    const int64_t end = std::min(n_rows, begin + block);
+    store.read_losses(begin, end, e0, e1, buffer.data());
+    q_rows.clear();
+    q_id.clear();
+    q_label.clear();
+    for (int64_t r = begin; r < end; ++r) {
+      if (static_cast<Role>(ex.role[static_cast<size_t>(r)]) == Role::kProbeFit) {
+        continue;
+      }
+      const auto src = buffer.data() + (r - begin) * dim;
+      for (int64_t t = 0; t < dim; ++t) {
+        MAPD_CHECK(
+            std::isfinite(src[t]), DataError,
+            fmt::format("'{}' row {} (id {}): non-finite loss {} at epoch {}; the run diverged there — "
+                        "assign an earlier epoch range with --set knn.epoch_end=N",
+                        file, r, ex.id[static_cast<size_t>(r)], src[t], e0 + t));
+      }
+      std::copy(src, src + dim, queries.data() + static_cast<int64_t>(q_rows.size()) * dim);
+      q_rows.push_back(r);
+      q_id.push_back(ex.id[static_cast<size_t>(r)]);
+      q_label.push_back(ex.label[static_cast<size_t>(r)]);
+    }
+    const auto count = static_cast<int64_t>(q_rows.size());
+    if (count == 0) {
+      continue;
+    }
+    const auto p = knn.predict(queries.data(), count);
+    ties += p.boundary_ties;
+    rescanned += p.rescanned;
+    q_issue.assign(static_cast<size_t>(count), 0.0F);
+    lines.clear();
+    for (int64_t i = 0; i < count; ++i) {
+      const auto r = static_cast<size_t>(q_rows[static_cast<size_t>(i)]);
+      const float* traj = queries.data() + i * dim;
+      double sum = 0.0;
+      for (int64_t t = 0; t < dim; ++t) {
+        sum += traj[t];
+      }
+      const auto mean_loss = static_cast<float>(sum / static_cast<double>(dim));
+      const float rank = percentile(mean_sample, mean_loss);
+      const float score_mis =
+          mislabeled >= 0 ? p.score[static_cast<size_t>(i * categories + mislabeled)] : 0.0F;
+      const float issue = mislabeled >= 0 ? 0.5F * (rank + score_mis) : rank;
+      q_issue[static_cast<size_t>(i)] = issue;
+      const auto role = static_cast<Role>(ex.role[r]);
+      const int16_t assigned = p.assigned[static_cast<size_t>(i)];
+      if (role == Role::kProbeVal) {
+        const int16_t truth = ex.probe_category[r];
+        MAPD_CHECK(truth >= 0 && truth < categories, DataError,
+                   fmt::format("'{}' row {} (id {}): probe_val row with category {} outside [0, {})", file, r,
+                               ex.id[r], truth, categories));
+        self_test.add(truth, assigned);
+      } else if (noisy) {
+        det.flipped.push_back(ex.label[r] != ex.original_label[r] ? 1 : 0);
+        det.argmax_mislabeled.push_back(assigned == mislabeled ? 1 : 0);
+        det.p_mislabeled.push_back(mislabeled >= 0 ? p.prob[static_cast<size_t>(i * categories + mislabeled)]
+                                                   : 0.0F);
+        det.score_mislabeled.push_back(score_mis);
+        det.label_issue.push_back(issue);
+        det.mean_loss.push_back(mean_loss);
+        det.last_loss.push_back(traj[dim - 1]);
+      }
+      lines += fmt::format("{},{},{},{}", ex.id[r], ex.label[r], names[static_cast<size_t>(assigned)],
+                           csv_float(p.max_prob[static_cast<size_t>(i)]));
+      for (int64_t c = 0; c < categories; ++c) {
+        lines += ',';
+        lines += csv_float(p.prob[static_cast<size_t>(i * categories + c)]);
+      }
+      for (int64_t c = 0; c < categories; ++c) {
+        lines += ',';
+        lines += csv_float(p.score[static_cast<size_t>(i * categories + c)]);
+      }
+      lines += ',';
+      lines += csv_float(issue);
+      lines += '\n';
+    }
+    record::AssignmentStore::Block out;
+    out.count = count;
+    out.id = q_id.data();
+    out.row = q_rows.data();
+    out.label = q_label.data();
+    out.assigned = p.assigned.data();
+    out.max_prob = p.max_prob.data();
+    out.prob = p.prob.data();
+    out.score = p.score.data();
+    out.label_issue = q_issue.data();
+    assignments.write(written, out);
+    csv << lines;
+    MAPD_CHECK(csv.good(), IoError, fmt::format("writing '{}' failed (disk full?)", csv_tmp.string()));
+    written += count;
+    logger->debug("assigned {} / {} queries", written, n_queries);
+  }
+  assignments.close();
+  csv.close();
+  MAPD_CHECK(!csv.fail(), IoError, fmt::format("closing '{}' failed (disk full?)", csv_tmp.string()));
+  fs::sync_file(h5_tmp);
+  fs::sync_file(csv_tmp);
+  std::filesystem::rename(h5_tmp, h5_path);
+  std::filesystem::rename(csv_tmp, csv_path);
+
+  AssignSummary summary;
+  summary.queries = n_queries;
+  summary.epochs_used = dim;
+  summary.block_size = block;
+  summary.boundary_ties = ties;
+  summary.backend = knn.backend_name();
+  summary.self_test_accuracy = self_test.accuracy();
+  summary.self_test_table = self_test.to_table(names);
+
+  nlohmann::json st = self_test.to_json(names);
+  st["k"] = options.k;
+  st["epoch_begin"] = e0;
+  st["epoch_end"] = e1;
+  st["fit_probes"] = n_fit;
+  st["val_probes"] = n_val;
+  st["boundary_ties"] = ties;
+  fs::write_file_atomic(run_dir / kSelfTestJson, st.dump(2) + "\n");
+
+  if (noisy) {
+    nlohmann::json d;
+    const auto flipped_count = std::count(det.flipped.begin(), det.flipped.end(), uint8_t{1});
+    d["train_examples"] = n_train;
+    d["flipped"] = flipped_count;
+    d["rate"] = static_cast<double>(flipped_count) / static_cast<double>(n_train);
+    d["epoch_begin"] = e0;
+    d["epoch_end"] = e1;
+    d["k"] = options.k;
+    struct Ranking {
+      const char* name;
+      const char* what;
+      const std::vector<float>* score;
+    };
+    const Ranking rankings[] = {
+        {"p_mislabeled", "the paper's P(mislabeled): share of the k neighbours", &det.p_mislabeled},
+        {"score_mislabeled", "mapd continuous score: softmax of -nearest distance per category",
+         &det.score_mislabeled},
+        {"label_issue", "mapd label-issue score: (mean-loss percentile + score_mislabeled) / 2",
+         &det.label_issue},
+        {"mean_loss", "baseline: mean loss over the epochs used", &det.mean_loss},
+        {"last_loss", "baseline: loss at the last epoch used", &det.last_loss},
+    };
+    std::string table =
+        fmt::format("label-noise detection: {} flipped of {} train examples ({:.1f}%)\n{:<18}{:>9}{:>9}\n",
+                    flipped_count, n_train, 100.0 * d["rate"].get<double>(), "ranking", "AUROC", "AP");
+    d["rankings"] = nlohmann::json::object();
+    for (const auto& r : rankings) {
+      if (mislabeled < 0 && std::string(r.name).find("mislabeled") != std::string::npos) {
+        continue;
+      }
+      const double a = auroc(*r.score, det.flipped);
+      const double ap = average_precision(*r.score, det.flipped);
+      d["rankings"][r.name] = {
+          {"auroc", number(a)}, {"average_precision", number(ap)}, {"description", r.what}};
+      table += fmt::format("{:<18}{:>9.4f}{:>9.4f}\n", r.name, a, ap);
+    }
+    if (mislabeled >= 0) {
+      int64_t tp = 0;
+      int64_t predicted = 0;
+      for (size_t i = 0; i < det.flipped.size(); ++i) {
+        predicted += det.argmax_mislabeled[i];
+        tp += det.argmax_mislabeled[i] != 0 && det.flipped[i] != 0 ? 1 : 0;
+      }
+      const double precision = predicted > 0 ? static_cast<double>(tp) / static_cast<double>(predicted) : NAN;
+      const double recall =
+          flipped_count > 0 ? static_cast<double>(tp) / static_cast<double>(flipped_count) : NAN;
+      d["argmax_mislabeled"] = {{"predicted", predicted},
+                                {"true_positives", tp},
+                                {"precision", number(precision)},
+                                {"recall", number(recall)}};
+      table += fmt::format("argmax == mislabeled: {} predicted, precision {:.4f}, recall {:.4f}\n", predicted,
+                           precision, recall);
+    }
+    fs::write_file_atomic(run_dir / kDetectionJson, d.dump(2) + "\n");
+    summary.detection_table = table;
+  }
+  summary.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  logger->info(
+      "assigned {} queries in {:.2f} s ({} exact distance ties at the k-th neighbour, {} re-scanned); "
+      "self-test accuracy {:.4f}; wrote {}",
+      n_queries, summary.seconds, ties, rescanned, summary.self_test_accuracy, h5_path.string());
+  return summary;
+}
+
+}  // namespace mapd::knn

@@ -1,0 +1,235 @@
+#include "mapd/probes/difficulty.hpp"
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <chrono>
+#include <numeric>
+
+#include "mapd/config/loader.hpp"
+#include "mapd/core/error.hpp"
+#include "mapd/core/fs.hpp"
+#include "mapd/core/log.hpp"
+#include "mapd/data/loader.hpp"
+#include "mapd/probes/score_file.hpp"
+#include "mapd/probes/transforms.hpp"
+#include "mapd/train/trainer.hpp"
+
+#include "rng.hpp"
+
+namespace mapd::probes {
+namespace {
+
+using json = nlohmann::json;
+using Clock = std::chrono::steady_clock;
+
+data::TrainingSet rows_of(const data::ImageSet& train, std::vector<int64_t> rows) {
+  data::TrainingSet set;
+  set.base = &train;
+  set.labels.reserve(rows.size());
+  for (auto r : rows) set.labels.push_back(train.examples.label[static_cast<size_t>(r)]);
+  set.base_rows = std::move(rows);
+  return set;
+}
+
+std::vector<int64_t> iota_rows(int64_t n) {
+  std::vector<int64_t> rows(static_cast<size_t>(n));
+  std::iota(rows.begin(), rows.end(), 0);
+  return rows;
+}
+
+uint64_t fnv1a(const void* data, size_t bytes, uint64_t h = 1469598103934665603ULL) {
+  const auto* p = static_cast<const unsigned char*>(data);
+  for (size_t i = 0; i < bytes; ++i) h = (h ^ p[i]) * 1099511628211ULL;
+  return h;
+}
+
+/// What the cached scores depend on: the estimator and its settings, everything that changes the
+/// models it trains, and the exact examples (ids and labels).
+json cache_key(const config::RunConfig& config, const data::ImageSet& train) {
+  const json full = config::to_json(config);
+  json data_part = full["data"];
+  data_part.erase("workers");
+  data_part.erase("prefetch");
+  data_part.erase("memory_budget_mb");
+  json train_part = full["train"];
+  train_part.erase("device");
+  train_part.erase("threads");
+  train_part.erase("eval_test");
+  train_part.erase("epochs");
+  json key;
+  key["method"] = config.probes.difficulty;
+  key["seed"] = config.probes.seed;
+  if (config.probes.difficulty == "holdout") {
+    key["holdout_models"] = config.probes.holdout_models;
+    key["holdout_epochs"] = config.probes.holdout_epochs;
+  } else {
+    key["pilot_epochs"] = config.probes.pilot_epochs;
+  }
+  key["data"] = data_part;
+  key["model"] = full["model"];
+  key["optimizer"] = full["optimizer"];
+  key["schedule"] = full["schedule"];
+  key["train"] = train_part;
+  uint64_t h = fnv1a(train.examples.id.data(), train.examples.id.size() * sizeof(int64_t));
+  h = fnv1a(train.examples.label.data(), train.examples.label.size() * sizeof(int64_t), h);
+  key["examples"] = train.size();
+  key["examples_hash"] = fmt::format("{:016x}", h);
+  return key;
+}
+
+std::vector<double> average_ranks(const std::vector<double>& v) {
+  std::vector<size_t> order(v.size());
+  std::iota(order.begin(), order.end(), 0);
+  std::sort(order.begin(), order.end(), [&](size_t a, size_t b) { return v[a] < v[b]; });
+  std::vector<double> ranks(v.size());
+  for (size_t i = 0; i < order.size();) {
+    size_t j = i;
+    while (j + 1 < order.size() && v[order[j + 1]] == v[order[i]]) ++j;
+    const double r = 0.5 * static_cast<double>(i + j);
+    for (size_t k = i; k <= j; ++k) ranks[order[k]] = r;
+    i = j + 1;
+  }
+  return ranks;
+}
+
+}  // namespace
+
+double spearman(const std::vector<double>& a, const std::vector<double>& b) {
+  MAPD_CHECK(a.size() == b.size() && a.size() > 1, DataError, "spearman: need two equally long vectors");
+  const auto ra = average_ranks(a);
+  const auto rb = average_ranks(b);
+  const double n = static_cast<double>(a.size());
+  const double ma = std::accumulate(ra.begin(), ra.end(), 0.0) / n;
+  const double mb = std::accumulate(rb.begin(), rb.end(), 0.0) / n;
+  double sab = 0.0;
+  double saa = 0.0;
+  double sbb = 0.0;
+  for (size_t i = 0; i < ra.size(); ++i) {
+    sab += (ra[i] - ma) * (rb[i] - mb);
+    saa += (ra[i] - ma) * (ra[i] - ma);
+    sbb += (rb[i] - mb) * (rb[i] - mb);
+  }
+  return saa > 0.0 && sbb > 0.0 ? sab / std::sqrt(saa * sbb) : 0.0;
+}
+
+std::vector<double> holdout_scores(const config::RunConfig& config, const data::ImageSet& train,
+                                   int64_t models, int64_t epochs, uint64_t seed) {
+  const int64_t n = train.size();
+  MAPD_CHECK(n >= 4, ConfigError,
+             fmt::format("probes.difficulty=holdout: needs at least 4 training examples, got {}", n));
+  MAPD_CHECK(models >= 2, ConfigError, "probes.holdout_models: must be >= 2");
+  auto logger = log::get("probes");
+  std::vector<double> sum(static_cast<size_t>(n), 0.0);
+  std::vector<int64_t> count(static_cast<size_t>(n), 0);
+  std::vector<int64_t> half_a;
+  std::vector<int64_t> half_b;
+  for (int64_t m = 0; m < models; ++m) {
+    if (m % 2 == 0) {
+      auto order = iota_rows(n);
+      detail::Rng rng(mix_seed(seed, 100 + static_cast<uint64_t>(m)));
+      rng.shuffle(order);
+      half_a.assign(order.begin(), order.begin() + n / 2);
+      half_b.assign(order.begin() + n / 2, order.end());
+      std::sort(half_a.begin(), half_a.end());
+      std::sort(half_b.begin(), half_b.end());
+    }
+    const auto& fit_rows = m % 2 == 0 ? half_a : half_b;
+    const auto& held_rows = m % 2 == 0 ? half_b : half_a;
+    const auto fit = rows_of(train, fit_rows);
+    const auto held = rows_of(train, held_rows);
+    const auto start = Clock::now();
+    const torch::Tensor probs =
+        train::fit_and_score(config, fit, held, epochs, static_cast<int64_t>(mix_seed(seed, 200 + m) >> 1));
+    MAPD_CHECK(probs.dim() == 2 && probs.size(0) == epochs && probs.size(1) == held.size(), DataError,
+               "train::fit_and_score returned a tensor of unexpected shape");
+    const auto last = probs[epochs - 1].to(torch::kFloat64).contiguous();
+    const double* p = last.data_ptr<double>();
+    for (size_t i = 0; i < held_rows.size(); ++i) {
+      sum[static_cast<size_t>(held_rows[i])] += p[i];
+      ++count[static_cast<size_t>(held_rows[i])];
+    }
+    logger->info("difficulty (holdout): model {}/{} trained on {} examples for {} epochs ({:.1f} s)", m + 1,
+                 models, fit.size(), epochs, std::chrono::duration<double>(Clock::now() - start).count());
+  }
+  std::vector<double> out(static_cast<size_t>(n));
+  for (size_t i = 0; i < out.size(); ++i)
+    out[i] = count[i] > 0 ? sum[i] / static_cast<double>(count[i]) : 0.0;
+  return out;
+}
+
+std::vector<double> learning_speed_scores(const config::RunConfig& config, const data::ImageSet& train,
+                                          int64_t epochs, uint64_t seed) {
+  MAPD_CHECK(train.size() >= 1, ConfigError, "probes.difficulty=learning_speed: the training split is empty");
+  const auto all = rows_of(train, iota_rows(train.size()));
+  const torch::Tensor probs = train::fit_and_score(config, all, all, epochs, static_cast<int64_t>(seed >> 1));
+  MAPD_CHECK(probs.dim() == 2 && probs.size(0) == epochs && probs.size(1) == train.size(), DataError,
+             "train::fit_and_score returned a tensor of unexpected shape");
+  const auto mean = probs.to(torch::kFloat64).mean(0).contiguous();
+  const double* p = mean.data_ptr<double>();
+  return std::vector<double>(p, p + train.size());
+}
+
+DifficultyScores compute_difficulty(const config::RunConfig& config, const data::ImageSet& train,
+                                    const std::filesystem::path& run_dir) {
+  auto logger = log::get("probes");
+  const auto& pc = config.probes;
+  DifficultyScores out;
+  out.method = pc.difficulty;
+  if (pc.difficulty == "file") {
+    out.easiness = read_score_file(pc.score_file, train.examples.id, config.data.limit > 0);
+    if (pc.score_typical_end == "low") {
+      for (auto& v : out.easiness) v = -v;
+    }
+    logger->info("difficulty: {} scores from {} (typical end: {})", out.easiness.size(), pc.score_file,
+                 pc.score_typical_end);
+    return out;
+  }
+  MAPD_CHECK(pc.difficulty == "holdout" || pc.difficulty == "learning_speed", ConfigError,
+             "probes.difficulty: unknown estimator '" + pc.difficulty + "' (file, holdout, learning_speed)");
+  const json key = cache_key(config, train);
+  const auto csv = run_dir / "difficulty_scores.csv";
+  const auto meta = run_dir / "difficulty_scores.json";
+  if (!run_dir.empty() && std::filesystem::exists(csv) && std::filesystem::exists(meta)) {
+    try {
+      const json cached = json::parse(fs::read_file(meta));
+      if (cached.value("key", json()) == key) {
+        out.easiness = read_score_file(csv, train.examples.id, true);
+        out.from_cache = true;
+        logger->info("difficulty: reusing {} cached {} scores from {} (computed in {:.1f} s)",
+                     out.easiness.size(), pc.difficulty, csv.string(), cached.value("seconds", 0.0));
+        return out;
+      }
+      logger->info("difficulty: {} was computed for another config or dataset; recomputing", csv.string());
+    } catch (const Error& e) {
+      logger->warn("difficulty: ignoring the cache {}: {}", csv.string(), e.what());
+    } catch (const json::exception& e) {
+      logger->warn("difficulty: ignoring the cache {}: {}", meta.string(), e.what());
+    }
+  }
+  const auto start = Clock::now();
+  const auto seed = mix_seed(static_cast<uint64_t>(pc.seed), 7);
+  if (pc.difficulty == "holdout") {
+    logger->info("difficulty: holdout consistency, {} models x {} epochs on halves of {} examples",
+                 pc.holdout_models, pc.holdout_epochs, train.size());
+    out.easiness = holdout_scores(config, train, pc.holdout_models, pc.holdout_epochs, seed);
+  } else {
+    logger->info("difficulty: learning speed, pilot run of {} epochs on {} examples", pc.pilot_epochs,
+                 train.size());
+    out.easiness = learning_speed_scores(config, train, pc.pilot_epochs, seed);
+  }
+  out.seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  logger->info("difficulty: {} scores computed in {:.1f} s", pc.difficulty, out.seconds);
+  if (!run_dir.empty()) {
+    write_score_csv(csv, train.examples.id, out.easiness);
+    json m;
+    m["key"] = key;
+    m["seconds"] = out.seconds;
+    m["orientation"] = "higher = easier (typical); usable as probes.score_file with score_typical_end=high";
+    fs::write_file_atomic(meta, m.dump(2) + "\n");
+  }
+  return out;
+}
+
+}  // namespace mapd::probes

@@ -1,0 +1,195 @@
+#include "mapd/probes/transforms.hpp"
+
+#include <opencv2/core.hpp>
+#include <opencv2/imgproc.hpp>
+
+#include <cmath>
+#include <random>
+#include <string>
+
+#include "mapd/core/error.hpp"
+
+namespace mapd::probes {
+namespace {
+
+/// Standard normal draws by Box-Muller from mt19937_64 (the distribution classes of the standard
+/// library differ between implementations; this does not).
+class NormalStream {
+ public:
+  explicit NormalStream(uint64_t seed) : rng_(seed) {}
+  float next() {
+    if (has_spare_) {
+      has_spare_ = false;
+      return spare_;
+    }
+    constexpr double kTwoPi = 6.283185307179586;
+    // u1 in (0, 1] so that log(u1) is finite.
+    const double u1 = (static_cast<double>(rng_() >> 11) + 1.0) * 0x1.0p-53;
+    const double u2 = static_cast<double>(rng_() >> 11) * 0x1.0p-53;
+    const double r = std::sqrt(-2.0 * std::log(u1));
+    spare_ = static_cast<float>(r * std::sin(kTwoPi * u2));
+    has_spare_ = true;
+    return static_cast<float>(r * std::cos(kTwoPi * u2));
+  }
+
+ private:
+  std::mt19937_64 rng_;
+  float spare_ = 0.0F;
+  bool has_spare_ = false;
+};
+
+/// Uniform integer in [0, n) without modulo bias (Lemire's rejection on 64 bits is overkill here;
+/// plain rejection sampling keeps it implementation-independent).
+int64_t uniform_below(std::mt19937_64& rng, int64_t n) {
+  const uint64_t range = static_cast<uint64_t>(n);
+  const uint64_t limit = UINT64_MAX - UINT64_MAX % range;
+  uint64_t x = rng();
+  while (x >= limit) x = rng();
+  return static_cast<int64_t>(x % range);
+}
+
+void check_images(const torch::Tensor& images, const char* what) {
+  MAPD_CHECK(images.defined() && images.dim() == 4, ConfigError,
+             std::string(what) + ": expected images [N, C, H, W]");
+}
+
+}  // namespace
+
+uint64_t mix_seed(uint64_t seed, uint64_t stream) {
+  uint64_t z = seed + 0x9E3779B97F4A7C15ULL * (stream + 1);
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+  return z ^ (z >> 31);
+}
+
+torch::Tensor add_gaussian_noise(const torch::Tensor& images, double sigma, uint64_t seed) {
+  check_images(images, "add_gaussian_noise");
+  MAPD_CHECK(sigma > 0.0, ConfigError, "probes.corrupted_sigma: must be > 0, got " + std::to_string(sigma));
+  auto out = images.to(torch::kFloat32).contiguous().clone();
+  float* data = out.data_ptr<float>();
+  NormalStream normal(seed);
+  const auto s = static_cast<float>(sigma);
+  for (int64_t i = 0, n = out.numel(); i < n; ++i) {
+    data[i] = std::min(1.0F, std::max(0.0F, data[i] + s * normal.next()));
+  }
+  return out;
+}
+
+std::vector<int64_t> draw_wrong_labels(const std::vector<int64_t>& labels, int64_t num_classes,
+                                       uint64_t seed) {
+  MAPD_CHECK(num_classes >= 2, ConfigError,
+             "mislabeled probes need at least 2 classes, the dataset has " + std::to_string(num_classes) +
+                 "; remove 'mislabeled' from the probe suite");
+  std::mt19937_64 rng(seed);
+  std::vector<int64_t> out(labels.size());
+  for (size_t i = 0; i < labels.size(); ++i) {
+    const int64_t y = labels[i];
+    MAPD_CHECK(y >= 0 && y < num_classes, DataError,
+               "label " + std::to_string(y) + " is outside [0, " + std::to_string(num_classes) + ")");
+    // Uniform over the C - 1 other classes: draw from [0, C - 1) and skip the true label.
+    int64_t z = uniform_below(rng, num_classes - 1);
+    if (z >= y) ++z;
+    out[i] = z;
+  }
+  return out;
+}
+
+std::vector<int64_t> draw_labels(int64_t n, int64_t num_classes, uint64_t seed) {
+  MAPD_CHECK(num_classes >= 1, ConfigError, "random labels need at least one class");
+  std::mt19937_64 rng(seed);
+  std::vector<int64_t> out(static_cast<size_t>(n));
+  for (auto& y : out) y = uniform_below(rng, num_classes);
+  return out;
+}
+
+torch::Tensor pencil_sketch(const torch::Tensor& images, int64_t out_channels) {
+  check_images(images, "pencil_sketch");
+  const int64_t n = images.size(0);
+  const int64_t c = images.size(1);
+  const int64_t h = images.size(2);
+  const int64_t w = images.size(3);
+  MAPD_CHECK(c == 1 || c == 3, ConfigError,
+             "pencil_sketch: images need 1 or 3 channels, got " + std::to_string(c));
+  MAPD_CHECK(out_channels == 1 || out_channels == 3, ConfigError,
+             "pencil_sketch: output needs 1 or 3 channels, got " + std::to_string(out_channels));
+  // uint8 [N, H, W, C], as the reference code (which works on uint8 HWC RGB) sees the image.
+  auto bytes = images.to(torch::kFloat32)
+                   .mul(255.0)
+                   .round()
+                   .clamp(0.0, 255.0)
+                   .to(torch::kUInt8)
+                   .permute({0, 2, 3, 1})
+                   .contiguous();
+  auto out = torch::empty({n, out_channels, h, w}, torch::kFloat32);
+  const int kernel = (h <= 64 && w <= 64) ? 7 : 21;
+  const auto hw = static_cast<size_t>(h * w);
+  for (int64_t i = 0; i < n; ++i) {
+    cv::Mat src(static_cast<int>(h), static_cast<int>(w), c == 3 ? CV_8UC3 : CV_8UC1,
+                bytes[i].data_ptr<uint8_t>());
+    cv::Mat gray;
+    if (c == 3) {
+      cv::cvtColor(src, gray, cv::COLOR_RGB2GRAY);
+    } else {
+      gray = src.clone();
+    }
+    cv::Mat inverted = cv::Scalar::all(255) - gray;
+    cv::Mat blurred;
+    cv::GaussianBlur(inverted, blurred, cv::Size(kernel, kernel), 0.0, 0.0);
+    cv::Mat divisor = cv::Scalar::all(255) - blurred;
+    cv::Mat sketch;
+    cv::divide(gray, divisor, sketch, 256.0);
+    float* dst = out[i].data_ptr<float>();
+    for (size_t p = 0; p < hw; ++p) {
+      dst[p] = static_cast<float>(sketch.data[p]) / 255.0F;
+    }
+    for (int64_t ch = 1; ch < out_channels; ++ch) {
+      std::copy(dst, dst + hw, dst + static_cast<size_t>(ch) * hw);
+    }
+  }
+  return out;
+}
+
+torch::Tensor random_inputs(int64_t n, int64_t c, int64_t h, int64_t w, uint64_t seed) {
+  auto out = torch::empty({n, c, h, w}, torch::kFloat32);
+  float* data = out.data_ptr<float>();
+  NormalStream normal(seed);
+  for (int64_t i = 0, m = out.numel(); i < m; ++i) {
+    data[i] = std::min(1.0F, std::max(0.0F, normal.next()));
+  }
+  return out;
+}
+
+torch::Tensor convert_channels(const torch::Tensor& images, int64_t channels) {
+  check_images(images, "convert_channels");
+  const int64_t c = images.size(1);
+  if (c == channels) return images;
+  if (channels == 1 && c == 3) {
+    auto gray = images.select(1, 0) * 0.299 + images.select(1, 1) * 0.587 + images.select(1, 2) * 0.114;
+    return gray.unsqueeze(1).contiguous();
+  }
+  if (channels == 3 && c == 1) return images.expand({-1, 3, -1, -1}).contiguous();
+  throw ConfigError("cannot convert images with " + std::to_string(c) + " channels to " +
+                    std::to_string(channels) + " (supported: 1 <-> 3)");
+}
+
+torch::Tensor resize_images(const torch::Tensor& images, int64_t height, int64_t width) {
+  check_images(images, "resize_images");
+  if (images.size(2) == height && images.size(3) == width) return images;
+  const int64_t n = images.size(0);
+  const int64_t c = images.size(1);
+  auto src = images.to(torch::kFloat32).contiguous();
+  auto out = torch::empty({n, c, height, width}, torch::kFloat32);
+  const bool shrink = height * width < images.size(2) * images.size(3);
+  for (int64_t i = 0; i < n; ++i) {
+    for (int64_t ch = 0; ch < c; ++ch) {
+      cv::Mat plane(static_cast<int>(images.size(2)), static_cast<int>(images.size(3)), CV_32FC1,
+                    src[i][ch].data_ptr<float>());
+      cv::Mat resized(static_cast<int>(height), static_cast<int>(width), CV_32FC1,
+                      out[i][ch].data_ptr<float>());
+      cv::resize(plane, resized, resized.size(), 0.0, 0.0, shrink ? cv::INTER_AREA : cv::INTER_LINEAR);
+    }
+  }
+  return out.clamp_(0.0, 1.0);
+}
+
+}  // namespace mapd::probes

@@ -1,0 +1,585 @@
+#include "mapd/record/dynamics_store.hpp"
+
+#include <unistd.h>
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <stdexcept>
+
+static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
+              "DynamicsStore writes little-endian chunks directly; add a byte swap for big-endian hosts");
+
+#include "mapd/core/error.hpp"
+#include "mapd/core/log.hpp"
+
+#include "hdf5.hpp"
+
+namespace mapd::record {
+
+using detail::FileContext;
+using detail::Handle;
+
+namespace {
+
+constexpr int64_t kFormatVersion = 1;
+/// Largest chunk (elements of one row) of the /epochs datasets: 4 MB in fp32.
+constexpr int64_t kMaxChunkElements = int64_t{1} << 20;
+const char* const kRoleNames[] = {"train", "probe_fit", "probe_val"};
+
+const char* const kEpochDatasets[] = {"/epochs/loss", "/epochs/pred", "/epochs/true_prob"};
+
+/// File access properties: the latest format (needed for SWMR).
+Handle latest_format_fapl(const FileContext& ctx) {
+  Handle fapl = ctx.plist(H5Pcreate(H5P_FILE_ACCESS), "/", "create file access properties for");
+  ctx.check(H5Pset_libver_bounds(fapl.get(), H5F_LIBVER_LATEST, H5F_LIBVER_LATEST), "/",
+            "set format version for");
+  return fapl;
+}
+
+/// Number of elements per chunk of an [epochs, n] dataset: whole rows up to kMaxChunkElements,
+/// else the row split into equal parts.
+hsize_t chunk_elements(int64_t n) {
+  const int64_t parts = (n + kMaxChunkElements - 1) / kMaxChunkElements;
+  return static_cast<hsize_t>((n + parts - 1) / parts);
+}
+
+}  // namespace
+
+struct DynamicsStore::Impl {
+  explicit Impl(const std::filesystem::path& file) : path(file), ctx(file.string()) {}
+
+  std::filesystem::path path;
+  FileContext ctx;
+  bool writer = false;
+  bool swmr_reader = false;
+  DynamicsMeta meta;
+  ExampleColumns examples;
+  int64_t n = 0;
+  int64_t complete = 0;
+  Handle file;
+  Handle float16;
+  Handle loss, pred, true_prob, complete_ds;
+  std::vector<int64_t> rows_known = {0, 0, 0};  ///< extent (rows) of loss, pred, true_prob as last seen
+  std::vector<uint16_t> half_row;               ///< writer scratch for fp16 conversion
+  std::vector<int16_t> pred_row;                ///< writer scratch for int16 predictions
+  std::vector<char> padded_chunk;               ///< writer scratch for the last chunk of a row
+  int64_t chunk_columns = 0;                    ///< elements per chunk (a row is whole chunks)
+  size_t pred_bytes = 4;                        ///< stored size of /epochs/pred
+
+  [[nodiscard]] bool fp16() const { return meta.dtype == "fp16"; }
+
+  void open_epoch_datasets() {
+    hid_t f = file.get();
+    loss = ctx.dataset(H5Dopen2(f, kEpochDatasets[0], H5P_DEFAULT), kEpochDatasets[0], "open dataset");
+    pred = ctx.dataset(H5Dopen2(f, kEpochDatasets[1], H5P_DEFAULT), kEpochDatasets[1], "open dataset");
+    true_prob = ctx.dataset(H5Dopen2(f, kEpochDatasets[2], H5P_DEFAULT), kEpochDatasets[2], "open dataset");
+    complete_ds =
+        ctx.dataset(H5Dopen2(f, "/epochs/complete", H5P_DEFAULT), "/epochs/complete", "open dataset");
+    update_rows_known();
+  }
+
+  void close_epoch_datasets() {
+    loss.reset();
+    pred.reset();
+    true_prob.reset();
+    complete_ds.reset();
+  }
+
+  /// Reads the extents of the three [epochs, N] datasets and checks their second dimension.
+  void update_rows_known() {
+    const Handle* datasets[] = {&loss, &pred, &true_prob};
+    for (int i = 0; i < 3; ++i) {
+      const auto shape = ctx.dims(datasets[i]->get(), kEpochDatasets[i]);
+      if (shape.size() != 2 || shape[1] != n) {
+        throw IoError(
+            fmt::format("dataset '{}' in HDF5 file '{}' has shape [{}], expected [epochs, {}]; the "
+                        "file is damaged or was not written by this version of mapd",
+                        kEpochDatasets[i], ctx.file(), fmt::join(shape, ", "), n));
+      }
+      rows_known[static_cast<size_t>(i)] = shape[0];
+    }
+  }
+
+  int64_t read_complete() const {
+    int64_t value = 0;
+    ctx.check(H5Dread(complete_ds.get(), H5T_NATIVE_INT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, &value),
+              "/epochs/complete", "read dataset");
+    return value;
+  }
+
+  void write_complete(int64_t value) {
+    ctx.check(H5Dwrite(complete_ds.get(), H5T_NATIVE_INT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, &value),
+              "/epochs/complete", "write dataset");
+  }
+
+  /// Checks 0 <= complete <= rows of every epoch dataset (a reader may see more rows than commits).
+  void check_complete(int64_t value) const {
+    const int64_t rows = *std::min_element(rows_known.begin(), rows_known.end());
+    if (value < 0 || value > rows) {
+      throw IoError(
+          fmt::format("HDF5 file '{}' is inconsistent: /epochs/complete = {} but /epochs holds {} rows; "
+                      "the file is damaged",
+                      ctx.file(), value, rows));
+    }
+  }
+
+  void flush() { ctx.check(H5Fflush(file.get(), H5F_SCOPE_GLOBAL), "/", "flush"); }
+
+  /// Flushes and fsyncs so that a committed epoch survives a crash of the machine, not only of
+  /// the process.
+  void flush_and_sync() {
+    flush();
+    void* handle = nullptr;
+    if (H5Fget_vfd_handle(file.get(), H5P_DEFAULT, &handle) >= 0 && handle != nullptr) {
+      ::fsync(*static_cast<int*>(handle));
+    } else {
+      H5Eclear2(H5E_DEFAULT);
+    }
+  }
+
+  void read_meta_and_examples() {
+    hid_t f = file.get();
+    if (!ctx.exists(f, "/epochs/loss") || !ctx.exists(f, "/examples/id")) {
+      throw IoError(fmt::format(
+          "HDF5 file '{}' is not a mapd dynamics file (no /epochs/loss or /examples/id)", ctx.file()));
+    }
+    meta.format_version = ctx.read_int64_attr(f, "/", "format_version");
+    if (meta.format_version != kFormatVersion) {
+      throw IoError(
+          fmt::format("HDF5 file '{}' has dynamics format_version {}; this mapd reads version {}. "
+                      "Use the mapd version that wrote it",
+                      ctx.file(), meta.format_version, kFormatVersion));
+    }
+    meta.config_json = ctx.read_string_attr(f, "/", "config_json");
+    meta.mapd_version = ctx.read_string_attr(f, "/", "mapd_version");
+    meta.torch_version = ctx.read_string_attr(f, "/", "torch_version");
+    meta.view = ctx.read_string_attr(f, "/", "view");
+    meta.dtype = ctx.read_string_attr(f, "/", "dtype");
+    meta.seed = ctx.read_int64_attr(f, "/", "seed");
+    if (meta.dtype != "fp16" && meta.dtype != "fp32") {
+      throw IoError(fmt::format("HDF5 file '{}' has dtype attribute '{}', expected fp16 or fp32", ctx.file(),
+                                meta.dtype));
+    }
+    Handle group = ctx.group(H5Gopen2(f, "/examples", H5P_DEFAULT), "/examples", "open group");
+    meta.category_names = ctx.read_strings_attr(group.get(), "/examples", "category_names");
+    meta.class_names = ctx.read_strings_attr(group.get(), "/examples", "class_names");
+
+    Handle id = ctx.dataset(H5Dopen2(f, "/examples/id", H5P_DEFAULT), "/examples/id", "open dataset");
+    const auto shape = ctx.dims(id.get(), "/examples/id");
+    if (shape.size() != 1) {
+      throw IoError(
+          fmt::format("dataset '/examples/id' in HDF5 file '{}' is not one-dimensional", ctx.file()));
+    }
+    n = shape[0];
+    const auto size = static_cast<size_t>(n);
+    examples.id.resize(size);
+    examples.label.resize(size);
+    examples.original_label.resize(size);
+    examples.role.resize(size);
+    examples.probe_category.resize(size);
+    examples.source_index.resize(size);
+    ctx.read_1d(f, "/examples/id", H5T_NATIVE_INT64, examples.id.data(), n);
+    ctx.read_1d(f, "/examples/label", H5T_NATIVE_INT64, examples.label.data(), n);
+    ctx.read_1d(f, "/examples/original_label", H5T_NATIVE_INT64, examples.original_label.data(), n);
+    ctx.read_1d(f, "/examples/role", H5T_NATIVE_INT8, examples.role.data(), n);
+    ctx.read_1d(f, "/examples/probe_category", H5T_NATIVE_INT16, examples.probe_category.data(), n);
+    ctx.read_1d(f, "/examples/source_index", H5T_NATIVE_INT64, examples.source_index.data(), n);
+  }
+
+  /// Reads rows [e0, e1) x columns [begin, end) of `ds` in memory type `mem_type` into `buffer`
+  /// (epoch-major, [e1 - e0, end - begin]).
+  void read_block(const Handle& ds, const char* name, hid_t mem_type, int64_t begin, int64_t end, int64_t e0,
+                  int64_t e1, void* buffer) const {
+    Handle file_space = ctx.dataspace(H5Dget_space(ds.get()), name, "get dataspace of");
+    const hsize_t start[2] = {static_cast<hsize_t>(e0), static_cast<hsize_t>(begin)};
+    const hsize_t count[2] = {static_cast<hsize_t>(e1 - e0), static_cast<hsize_t>(end - begin)};
+    ctx.check(H5Sselect_hyperslab(file_space.get(), H5S_SELECT_SET, start, nullptr, count, nullptr), name,
+              "select rows of");
+    Handle mem_space = ctx.dataspace(H5Screate_simple(2, count, nullptr), name, "create memory space for");
+    ctx.check(H5Dread(ds.get(), mem_type, mem_space.get(), file_space.get(), H5P_DEFAULT, buffer), name,
+              "read dataset");
+  }
+
+  /// Validates a read range and makes sure the datasets' extents cover it.
+  void prepare_read(int64_t begin, int64_t end, int64_t e0, int64_t e1) {
+    if (begin < 0 || end < begin || end > n || e0 < 0 || e1 < e0) {
+      throw IoError(fmt::format("invalid read of examples [{}, {}) epochs [{}, {}) from '{}' ({} examples)",
+                                begin, end, e0, e1, ctx.file(), n));
+    }
+    if (e1 > complete && !writer) {
+      refresh();
+    }
+    if (e1 > complete) {
+      throw IoError(fmt::format("cannot read epochs [{}, {}) from '{}': only {} epochs are committed", e0, e1,
+                                ctx.file(), complete));
+    }
+  }
+
+  /// Re-reads /epochs/complete and, when it grew past the known extents, the dataset extents.
+  void refresh() {
+    if (writer) {
+      return;
+    }
+    if (swmr_reader) {
+      ctx.check(H5Drefresh(complete_ds.get()), "/epochs/complete", "refresh dataset");
+    }
+    const int64_t value = read_complete();
+    if (value > *std::min_element(rows_known.begin(), rows_known.end())) {
+      if (swmr_reader) {
+        const Handle* datasets[] = {&loss, &pred, &true_prob};
+        for (int i = 0; i < 3; ++i) {
+          ctx.check(H5Drefresh(datasets[i]->get()), kEpochDatasets[i], "refresh dataset");
+        }
+      }
+      update_rows_known();
+    }
+    check_complete(value);
+    complete = value;
+  }
+
+  template <typename Stored, typename Out, typename Convert>
+  void read_transposed(const Handle& ds, const char* name, hid_t mem_type, int64_t begin, int64_t end,
+                       int64_t e0, int64_t e1, Out* out, Convert convert) {
+    prepare_read(begin, end, e0, e1);
+    const int64_t epochs = e1 - e0;
+    const int64_t count = end - begin;
+    if (epochs == 0 || count == 0) {
+      return;
+    }
+    std::vector<Stored> buffer(static_cast<size_t>(epochs * count));
+    read_block(ds, name, mem_type, begin, end, e0, e1, buffer.data());
+    for (int64_t e = 0; e < epochs; ++e) {
+      const Stored* row = buffer.data() + e * count;
+      for (int64_t i = 0; i < count; ++i) {
+        out[i * epochs + e] = convert(row[i]);
+      }
+    }
+  }
+
+  void read_float(const Handle& ds, const char* name, int64_t begin, int64_t end, int64_t e0, int64_t e1,
+                  float* out) {
+    if (fp16()) {
+      read_transposed<uint16_t>(ds, name, float16.get(), begin, end, e0, e1, out, detail::half_to_float);
+    } else {
+      read_transposed<float>(ds, name, H5T_NATIVE_FLOAT, begin, end, e0, e1, out, [](float v) { return v; });
+    }
+  }
+
+  /// Writes one row of `ds` at `epoch` (the dataset was already extended) from `data`, which holds
+  /// n values already in the dataset's file type (`element_size` bytes each, little-endian).
+  /// Each row is whole chunks, so the chunks go to the file directly (H5Dwrite_chunk): no
+  /// selection, type conversion or chunk-cache copy. The last chunk of a row may be padded.
+  void write_row(const Handle& ds, const char* name, int64_t epoch, const void* data, size_t element_size) {
+    const auto* bytes = static_cast<const char*>(data);
+    for (int64_t column = 0; column < n; column += chunk_columns) {
+      const int64_t count = std::min(chunk_columns, n - column);
+      const char* chunk = bytes + static_cast<size_t>(column) * element_size;
+      if (count < chunk_columns) {
+        padded_chunk.assign(static_cast<size_t>(chunk_columns) * element_size, '\0');
+        std::copy(chunk, chunk + static_cast<size_t>(count) * element_size, padded_chunk.begin());
+        chunk = padded_chunk.data();
+      }
+      const hsize_t offset[2] = {static_cast<hsize_t>(epoch), static_cast<hsize_t>(column)};
+      ctx.check(H5Dwrite_chunk(ds.get(), H5P_DEFAULT, 0, offset,
+                               static_cast<size_t>(chunk_columns) * element_size, chunk),
+                name, "write row of");
+    }
+  }
+
+  void write_float_row(const Handle& ds, const char* name, int64_t epoch, const float* values) {
+    if (fp16()) {
+      half_row.resize(static_cast<size_t>(n));
+      std::transform(values, values + n, half_row.begin(), detail::float_to_half);
+      write_row(ds, name, epoch, half_row.data(), sizeof(uint16_t));
+    } else {
+      write_row(ds, name, epoch, values, sizeof(float));
+    }
+  }
+
+  void write_pred_row(int64_t epoch, const int32_t* values) {
+    if (pred_bytes == sizeof(int16_t)) {
+      // Predictions are class indices < the class count (<= 32767 when stored as int16).
+      pred_row.resize(static_cast<size_t>(n));
+      std::transform(values, values + n, pred_row.begin(), [](int32_t v) { return static_cast<int16_t>(v); });
+      write_row(pred, kEpochDatasets[1], epoch, pred_row.data(), sizeof(int16_t));
+    } else {
+      write_row(pred, kEpochDatasets[1], epoch, values, sizeof(int32_t));
+    }
+  }
+
+  /// Reads the chunk width and the stored size of /epochs/pred (set at creation).
+  void read_layout() {
+    Handle dcpl = ctx.plist(H5Dget_create_plist(loss.get()), kEpochDatasets[0], "get properties of");
+    hsize_t chunk[2] = {0, 0};
+    if (H5Pget_layout(dcpl.get()) != H5D_CHUNKED || H5Pget_chunk(dcpl.get(), 2, chunk) != 2 ||
+        chunk[0] != 1) {
+      detail::take_hdf5_error_text();
+      throw IoError(
+          fmt::format("dataset '/epochs/loss' in HDF5 file '{}' is not chunked by row; the file was not "
+                      "written by mapd",
+                      ctx.file()));
+    }
+    chunk_columns = static_cast<int64_t>(chunk[1]);
+    Handle type = ctx.datatype(H5Dget_type(pred.get()), kEpochDatasets[1], "get type of");
+    pred_bytes = H5Tget_size(type.get());
+    if (H5Tget_class(type.get()) != H5T_INTEGER || (pred_bytes != 2 && pred_bytes != 4) ||
+        H5Tget_order(type.get()) != H5T_ORDER_LE) {
+      throw IoError(
+          fmt::format("dataset '/epochs/pred' in HDF5 file '{}' is not int16 or int32", ctx.file()));
+    }
+  }
+
+  /// Sets the first dimension of the three epoch datasets to `rows`.
+  void set_rows(int64_t rows) {
+    const hsize_t extent[2] = {static_cast<hsize_t>(rows), static_cast<hsize_t>(n)};
+    const Handle* datasets[] = {&loss, &pred, &true_prob};
+    for (int i = 0; i < 3; ++i) {
+      ctx.check(H5Dset_extent(datasets[i]->get(), extent), kEpochDatasets[i], "resize dataset");
+      rows_known[static_cast<size_t>(i)] = rows;
+    }
+  }
+
+  /// Switches an open read-write file into SWMR-writer mode: everything but the file is closed
+  /// first (HDF5 requires it), the epoch datasets reopened after.
+  void start_swmr_write() {
+    close_epoch_datasets();
+    ctx.check(H5Fstart_swmr_write(file.get()), "/", "start single-writer/multiple-reader mode for");
+    open_epoch_datasets();
+  }
+};
+
+DynamicsStore::DynamicsStore(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+DynamicsStore::DynamicsStore(DynamicsStore&&) noexcept = default;
+DynamicsStore& DynamicsStore::operator=(DynamicsStore&&) noexcept = default;
+
+DynamicsStore::~DynamicsStore() {
+  if (impl_ && impl_->file.valid()) {
+    impl_->close_epoch_datasets();
+    impl_->float16.reset();
+    if (impl_->file.close() < 0) {
+      log::get("record")->warn("closing '{}' failed: {}", impl_->ctx.file(), detail::take_hdf5_error_text());
+    }
+  }
+}
+
+DynamicsStore DynamicsStore::create(const std::filesystem::path& path, const DynamicsMeta& meta,
+                                    const ExampleColumns& examples) {
+  detail::quiet_hdf5();
+  const int64_t n = examples.size();
+  const auto size = static_cast<size_t>(n);
+  if (examples.label.size() != size || examples.original_label.size() != size ||
+      examples.role.size() != size || examples.probe_category.size() != size ||
+      examples.source_index.size() != size) {
+    throw std::invalid_argument("DynamicsStore::create: the columns of ExampleColumns differ in length");
+  }
+  if (n == 0) {
+    throw DataError(fmt::format("cannot create dynamics file '{}' for an empty training set (0 examples)",
+                                path.string()));
+  }
+  if (meta.dtype != "fp16" && meta.dtype != "fp32") {
+    throw ConfigError(fmt::format("record.dtype is '{}'; expected fp16 or fp32", meta.dtype));
+  }
+
+  auto impl = std::make_unique<Impl>(path);
+  Impl& s = *impl;
+  const FileContext& ctx = s.ctx;
+  s.writer = true;
+  s.meta = meta;
+  s.meta.format_version = kFormatVersion;
+  s.examples = examples;
+  s.n = n;
+  s.float16 = detail::make_float16_type(ctx);
+
+  {
+    Handle fapl = latest_format_fapl(ctx);
+    s.file = ctx.file_handle(H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl.get()), "create");
+  }
+  hid_t f = s.file.get();
+  ctx.write_int64_attr(f, "/", "format_version", kFormatVersion);
+  ctx.write_string_attr(f, "/", "config_json", meta.config_json);
+  ctx.write_string_attr(f, "/", "mapd_version", meta.mapd_version);
+  ctx.write_string_attr(f, "/", "torch_version", meta.torch_version);
+  ctx.write_string_attr(f, "/", "view", meta.view);
+  ctx.write_string_attr(f, "/", "dtype", meta.dtype);
+  ctx.write_int64_attr(f, "/", "seed", meta.seed);
+  ctx.write_string_attr(f, "/", "mapd_file", "dynamics");
+
+  {
+    Handle group = ctx.group(H5Gcreate2(f, "/examples", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), "/examples",
+                             "create group");
+    ctx.write_strings_attr(group.get(), "/examples", "category_names", meta.category_names);
+    ctx.write_strings_attr(group.get(), "/examples", "class_names", meta.class_names);
+    ctx.write_strings_attr(group.get(), "/examples", "role_names",
+                           std::vector<std::string>(std::begin(kRoleNames), std::end(kRoleNames)));
+    ctx.write_1d(f, "/examples/id", H5T_STD_I64LE, H5T_NATIVE_INT64, examples.id.data(), n);
+    ctx.write_1d(f, "/examples/label", H5T_STD_I64LE, H5T_NATIVE_INT64, examples.label.data(), n);
+    ctx.write_1d(f, "/examples/original_label", H5T_STD_I64LE, H5T_NATIVE_INT64,
+                 examples.original_label.data(), n);
+    ctx.write_1d(f, "/examples/role", H5T_STD_I8LE, H5T_NATIVE_INT8, examples.role.data(), n);
+    ctx.write_1d(f, "/examples/probe_category", H5T_STD_I16LE, H5T_NATIVE_INT16,
+                 examples.probe_category.data(), n);
+    ctx.write_1d(f, "/examples/source_index", H5T_STD_I64LE, H5T_NATIVE_INT64, examples.source_index.data(),
+                 n);
+  }
+
+  {
+    Handle group =
+        ctx.group(H5Gcreate2(f, "/epochs", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), "/epochs", "create group");
+    const hsize_t dims[2] = {0, static_cast<hsize_t>(n)};
+    const hsize_t max_dims[2] = {H5S_UNLIMITED, static_cast<hsize_t>(n)};
+    const hsize_t chunk[2] = {1, chunk_elements(n)};
+    Handle space = ctx.dataspace(H5Screate_simple(2, dims, max_dims), "/epochs", "create dataspace for");
+    Handle dcpl = ctx.plist(H5Pcreate(H5P_DATASET_CREATE), "/epochs", "create dataset properties for");
+    ctx.check(H5Pset_chunk(dcpl.get(), 2, chunk), "/epochs", "set chunking of");
+    // Class counts up to 32767 fit int16 (half the space of int32); readers always get int32.
+    const hid_t pred_type =
+        !meta.class_names.empty() && meta.class_names.size() <= 32767 ? H5T_STD_I16LE : H5T_STD_I32LE;
+    const hid_t value_type = s.fp16() ? s.float16.get() : H5T_IEEE_F32LE;
+    const hid_t types[] = {value_type, pred_type, value_type};
+    for (int i = 0; i < 3; ++i) {
+      Handle ds = ctx.dataset(
+          H5Dcreate2(f, kEpochDatasets[i], types[i], space.get(), H5P_DEFAULT, dcpl.get(), H5P_DEFAULT),
+          kEpochDatasets[i], "create dataset");
+    }
+    Handle scalar = ctx.dataspace(H5Screate(H5S_SCALAR), "/epochs/complete", "create dataspace for");
+    Handle complete_dcpl =
+        ctx.plist(H5Pcreate(H5P_DATASET_CREATE), "/epochs/complete", "create dataset properties for");
+    ctx.check(H5Pset_alloc_time(complete_dcpl.get(), H5D_ALLOC_TIME_EARLY), "/epochs/complete",
+              "set allocation of");
+    Handle complete = ctx.dataset(H5Dcreate2(f, "/epochs/complete", H5T_STD_I64LE, scalar.get(), H5P_DEFAULT,
+                                             complete_dcpl.get(), H5P_DEFAULT),
+                                  "/epochs/complete", "create dataset");
+    const int64_t zero = 0;
+    ctx.check(H5Dwrite(complete.get(), H5T_NATIVE_INT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, &zero),
+              "/epochs/complete", "write dataset");
+  }
+  s.flush();
+  s.start_swmr_write();
+  s.read_layout();
+  s.complete = 0;
+  return DynamicsStore(std::move(impl));
+}
+
+DynamicsStore DynamicsStore::open_append(const std::filesystem::path& path, int64_t keep_epochs) {
+  detail::quiet_hdf5();
+  if (keep_epochs < 0) {
+    throw std::invalid_argument("DynamicsStore::open_append: keep_epochs must be >= 0");
+  }
+  auto impl = std::make_unique<Impl>(path);
+  Impl& s = *impl;
+  const FileContext& ctx = s.ctx;
+  s.writer = true;
+  {
+    Handle fapl = latest_format_fapl(ctx);
+    hid_t id = H5Fopen(path.c_str(), H5F_ACC_RDWR, fapl.get());
+    if (id < 0) {
+      // A writer killed in SWMR mode leaves the file marked "open for writing"; clear that mark
+      // (what `h5clear -s` does). The committed rows are intact.
+      const std::string first_error = detail::take_hdf5_error_text();
+      hbool_t clear = true;
+      if (H5Pexist(fapl.get(), "clear_status_flags") > 0 &&
+          H5Pset(fapl.get(), "clear_status_flags", &clear) >= 0) {
+        id = H5Fopen(path.c_str(), H5F_ACC_RDWR, fapl.get());
+      }
+      if (id < 0) {
+        detail::take_hdf5_error_text();
+        throw IoError(
+            fmt::format("cannot open HDF5 file '{}' to append: {}. Check that the file exists, is a "
+                        "dynamics.h5 written by mapd, and no other process is writing it",
+                        path.string(), first_error));
+      }
+      log::get("record")->warn(
+          "'{}' was not closed cleanly (a killed run); continuing from its committed epochs", path.string());
+    }
+    s.file = Handle(id, H5Fclose);
+  }
+  s.read_meta_and_examples();
+  s.float16 = detail::make_float16_type(ctx);
+  s.open_epoch_datasets();
+  const int64_t complete = s.read_complete();
+  s.check_complete(complete);
+  const int64_t keep = std::min(complete, keep_epochs);
+  // Shrink outside SWMR mode (SWMR writers may only grow datasets).
+  s.set_rows(keep);
+  s.write_complete(keep);
+  s.complete = keep;
+  s.flush_and_sync();
+  s.start_swmr_write();
+  s.read_layout();
+  if (keep < complete) {
+    log::get("record")->info("'{}': discarded epochs {}..{} beyond the checkpoint", path.string(), keep,
+                             complete - 1);
+  }
+  return DynamicsStore(std::move(impl));
+}
+
+DynamicsStore DynamicsStore::open_read(const std::filesystem::path& path) {
+  detail::quiet_hdf5();
+  auto impl = std::make_unique<Impl>(path);
+  Impl& s = *impl;
+  const FileContext& ctx = s.ctx;
+  s.file = detail::open_for_read(ctx, &s.swmr_reader);
+  s.read_meta_and_examples();
+  s.float16 = detail::make_float16_type(ctx);
+  s.open_epoch_datasets();
+  s.complete = s.read_complete();
+  s.check_complete(s.complete);
+  return DynamicsStore(std::move(impl));
+}
+
+int64_t DynamicsStore::num_examples() const { return impl_->n; }
+
+int64_t DynamicsStore::complete_epochs() const {
+  detail::quiet_hdf5();
+  impl_->refresh();
+  return impl_->complete;
+}
+
+const DynamicsMeta& DynamicsStore::meta() const { return impl_->meta; }
+const ExampleColumns& DynamicsStore::examples() const { return impl_->examples; }
+const std::filesystem::path& DynamicsStore::path() const { return impl_->path; }
+
+void DynamicsStore::append_epoch(const float* loss, const int32_t* pred, const float* true_prob) {
+  detail::quiet_hdf5();
+  Impl& s = *impl_;
+  if (!s.writer) {
+    throw IoError(fmt::format("cannot append to '{}': it was opened read-only", s.ctx.file()));
+  }
+  const int64_t epoch = s.complete;
+  s.set_rows(epoch + 1);
+  s.write_float_row(s.loss, kEpochDatasets[0], epoch, loss);
+  s.write_pred_row(epoch, pred);
+  s.write_float_row(s.true_prob, kEpochDatasets[2], epoch, true_prob);
+  // The row must be on disk before the commit marker that makes it visible.
+  s.flush_and_sync();
+  s.write_complete(epoch + 1);
+  s.flush_and_sync();
+  s.complete = epoch + 1;
+}
+
+void DynamicsStore::read_losses(int64_t begin, int64_t end, int64_t epoch_begin, int64_t epoch_end,
+                                float* out) const {
+  detail::quiet_hdf5();
+  impl_->read_float(impl_->loss, kEpochDatasets[0], begin, end, epoch_begin, epoch_end, out);
+}
+
+void DynamicsStore::read_true_probs(int64_t begin, int64_t end, int64_t epoch_begin, int64_t epoch_end,
+                                    float* out) const {
+  detail::quiet_hdf5();
+  impl_->read_float(impl_->true_prob, kEpochDatasets[2], begin, end, epoch_begin, epoch_end, out);
+}
+
+void DynamicsStore::read_preds(int64_t begin, int64_t end, int64_t epoch_begin, int64_t epoch_end,
+                               int32_t* out) const {
+  detail::quiet_hdf5();
+  impl_->read_transposed<int32_t>(impl_->pred, kEpochDatasets[1], H5T_NATIVE_INT32, begin, end, epoch_begin,
+                                  epoch_end, out, [](int32_t v) { return v; });
+}
+
+void DynamicsStore::refresh() {
+  detail::quiet_hdf5();
+  impl_->refresh();
+}
+
+}  // namespace mapd::record

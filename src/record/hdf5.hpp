@@ -1,0 +1,141 @@
+#pragma once
+
+#include <hdf5.h>
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+/// Private HDF5 layer of module `record` (the only code in mapd that includes <hdf5.h>): RAII
+/// handles for HDF5 ids, error checks that turn every negative status into an IoError naming the
+/// file and object, attribute/dataset helpers and the IEEE half-precision type.
+namespace mapd::record::detail {
+
+/// Turns HDF5's automatic error printing off for the calling thread (the library is thread-safe,
+/// error stacks are per thread). Cheap; call at every public entry point.
+void quiet_hdf5();
+
+/// The messages of the current thread's HDF5 error stack, innermost first, joined by "; "; clears
+/// the stack. Empty when the stack holds nothing.
+std::string take_hdf5_error_text();
+
+/// Throws IoError: "cannot <action> '<object>' in HDF5 file '<file>': <hdf5 messages>".
+[[noreturn]] void throw_hdf5_error(std::string_view file, std::string_view object, std::string_view action);
+
+/// Returns `status` unless it is negative, in which case throws as throw_hdf5_error.
+template <typename T>
+T check(T status, std::string_view file, std::string_view object, std::string_view action) {
+  if (status < 0) {
+    throw_hdf5_error(file, object, action);
+  }
+  return status;
+}
+
+/// Owns one HDF5 id (file, group, dataset, dataspace, datatype, attribute or property list) and
+/// closes it with the matching H5*close function. Move-only.
+class Handle {
+ public:
+  using Closer = herr_t (*)(hid_t);
+
+  Handle() = default;
+  Handle(hid_t id, Closer closer) : id_(id), closer_(closer) {}
+  Handle(const Handle&) = delete;
+  Handle& operator=(const Handle&) = delete;
+  Handle(Handle&& other) noexcept : id_(other.id_), closer_(other.closer_) { other.id_ = H5I_INVALID_HID; }
+  Handle& operator=(Handle&& other) noexcept {
+    if (this != &other) {
+      reset();
+      id_ = other.id_;
+      closer_ = other.closer_;
+      other.id_ = H5I_INVALID_HID;
+    }
+    return *this;
+  }
+  ~Handle() { reset(); }
+
+  [[nodiscard]] hid_t get() const { return id_; }
+  [[nodiscard]] bool valid() const { return id_ >= 0; }
+  /// Closes the id, ignoring errors (destructors and error paths).
+  void reset() noexcept;
+  /// Closes the id; returns the HDF5 status (negative on failure) so callers can check it.
+  herr_t close() noexcept;
+
+ private:
+  hid_t id_ = H5I_INVALID_HID;
+  Closer closer_ = nullptr;
+};
+
+/// Error context of one file: every helper throws IoError naming `file` and the object.
+class FileContext {
+ public:
+  explicit FileContext(std::string file) : file_(std::move(file)) {}
+  [[nodiscard]] const std::string& file() const { return file_; }
+
+  template <typename T>
+  T check(T status, std::string_view object, std::string_view action) const {
+    return detail::check(status, file_, object, action);
+  }
+  [[noreturn]] void fail(std::string_view object, std::string_view action) const {
+    throw_hdf5_error(file_, object, action);
+  }
+
+  // Wrapping constructors: check the id and return a Handle with the right closer.
+  Handle file_handle(hid_t id, std::string_view action) const;
+  Handle group(hid_t id, std::string_view object, std::string_view action) const;
+  Handle dataset(hid_t id, std::string_view object, std::string_view action) const;
+  Handle dataspace(hid_t id, std::string_view object, std::string_view action) const;
+  Handle datatype(hid_t id, std::string_view object, std::string_view action) const;
+  Handle attribute(hid_t id, std::string_view object, std::string_view action) const;
+  Handle plist(hid_t id, std::string_view object, std::string_view action) const;
+
+  /// True when the absolute path `object` ("/a/b") exists below `loc` (every component checked).
+  bool exists(hid_t loc, const std::string& object) const;
+
+  // Attributes on `loc` (a file, group or dataset), named `object_name` in messages.
+  void write_string_attr(hid_t loc, std::string_view object_name, const std::string& name,
+                         const std::string& value) const;
+  void write_strings_attr(hid_t loc, std::string_view object_name, const std::string& name,
+                          const std::vector<std::string>& values) const;
+  void write_int64_attr(hid_t loc, std::string_view object_name, const std::string& name,
+                        int64_t value) const;
+  [[nodiscard]] bool has_attr(hid_t loc, std::string_view object_name, const std::string& name) const;
+  [[nodiscard]] std::string read_string_attr(hid_t loc, std::string_view object_name,
+                                             const std::string& name) const;
+  [[nodiscard]] std::vector<std::string> read_strings_attr(hid_t loc, std::string_view object_name,
+                                                           const std::string& name) const;
+  [[nodiscard]] int64_t read_int64_attr(hid_t loc, std::string_view object_name,
+                                        const std::string& name) const;
+
+  /// Creates a contiguous 1-D dataset `name` of `n` elements in `loc` and writes `data` (may be
+  /// null when n == 0) given in memory type `mem_type`.
+  void write_1d(hid_t loc, const std::string& name, hid_t file_type, hid_t mem_type, const void* data,
+                int64_t n) const;
+  /// Dimensions of dataset `ds` (named `object` in messages).
+  [[nodiscard]] std::vector<int64_t> dims(hid_t ds, std::string_view object) const;
+  /// Reads the whole 1-D dataset `name` of `loc`, which must hold `n` elements (else IoError), into
+  /// `out` in memory type `mem_type`.
+  void read_1d(hid_t loc, const std::string& name, hid_t mem_type, void* out, int64_t n) const;
+
+ private:
+  std::string file_;
+};
+
+/// Opens `ctx.file()` read-only. First as a plain reader with file locking off (a cleanly closed
+/// file: HDF5 checks it for truncation, and a later writer is not locked out); when that fails
+/// (the file is marked as being written by a live or killed SWMR writer), as an SWMR reader with
+/// a bounded number of metadata read attempts (HDF5's default of 100 doubles a sleep on each
+/// retry and never ends on a damaged file). Sets `*swmr` to the mode used. Throws IoError with the
+/// plain open's message when both fail.
+Handle open_for_read(const FileContext& ctx, bool* swmr);
+
+/// A new IEEE 754 binary16 little-endian datatype (HDF5 1.10 has no predefined one; h5py reads it
+/// as numpy float16).
+Handle make_float16_type(const FileContext& ctx);
+
+/// Float to IEEE half, round to nearest even; overflow gives +-inf, NaN stays NaN.
+uint16_t float_to_half(float value);
+/// IEEE half to float (exact).
+float half_to_float(uint16_t bits);
+
+}  // namespace mapd::record::detail

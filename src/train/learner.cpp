@@ -1,0 +1,176 @@
+#include "mapd/train/learner.hpp"
+
+#include <fmt/format.h>
+#include <torch/torch.h>
+
+#include <algorithm>
+#include <limits>
+
+#include "mapd/core/error.hpp"
+
+namespace mapd::train {
+
+namespace F = torch::nn::functional;
+
+EpochRecord::EpochRecord(int64_t num_examples, const torch::Device& device)
+    : loss_(torch::empty({num_examples}, torch::TensorOptions().dtype(torch::kFloat32).device(device))),
+      pred_(torch::empty({num_examples}, torch::TensorOptions().dtype(torch::kInt32).device(device))) {
+  reset();
+}
+
+void EpochRecord::reset() {
+  loss_.fill_(std::numeric_limits<float>::quiet_NaN());
+  pred_.fill_(-1);
+  rows_written_ = 0;
+}
+
+void EpochRecord::write(const torch::Tensor& indices, const torch::Tensor& loss, const torch::Tensor& pred) {
+  loss_.index_copy_(0, indices, loss);
+  pred_.index_copy_(0, indices, pred.to(torch::kInt32));
+  rows_written_ += indices.size(0);
+}
+
+EpochRecord::Host EpochRecord::to_host() const {
+  Host host;
+  const auto n = static_cast<size_t>(loss_.size(0));
+  auto loss = loss_.to(torch::kCPU).contiguous();
+  auto true_prob = torch::exp(-loss).contiguous();
+  auto pred = pred_.to(torch::kCPU).contiguous();
+  host.loss.assign(loss.data_ptr<float>(), loss.data_ptr<float>() + n);
+  host.true_prob.assign(true_prob.data_ptr<float>(), true_prob.data_ptr<float>() + n);
+  host.pred.assign(pred.data_ptr<int32_t>(), pred.data_ptr<int32_t>() + n);
+  return host;
+}
+
+EpochTotals EpochTotals::zeros(const torch::Device& device) {
+  EpochTotals totals;
+  totals.loss_sum = torch::zeros({}, torch::TensorOptions().dtype(torch::kFloat64).device(device));
+  totals.correct = torch::zeros({}, torch::TensorOptions().dtype(torch::kInt64).device(device));
+  return totals;
+}
+
+double EpochTotals::mean_loss() const {
+  return count > 0 ? loss_sum.item<double>() / static_cast<double>(count) : 0.0;
+}
+
+double EpochTotals::accuracy() const {
+  return count > 0 ? static_cast<double>(correct.item<int64_t>()) / static_cast<double>(count) : 0.0;
+}
+
+namespace {
+
+std::unique_ptr<torch::optim::Optimizer> make_optimizer(const config::OptimizerConfig& config,
+                                                        const std::vector<torch::Tensor>& parameters) {
+  if (config.name == "sgd") {
+    return std::make_unique<torch::optim::SGD>(parameters, torch::optim::SGDOptions(config.lr)
+                                                               .momentum(config.momentum)
+                                                               .nesterov(config.nesterov)
+                                                               .weight_decay(config.weight_decay));
+  }
+  if (config.name == "adamw") {
+    return std::make_unique<torch::optim::AdamW>(parameters, torch::optim::AdamWOptions(config.lr)
+                                                                 .betas({config.beta1, config.beta2})
+                                                                 .eps(config.eps)
+                                                                 .weight_decay(config.weight_decay));
+  }
+  throw ConfigError(
+      fmt::format("optimizer.name: unknown optimizer '{}' (expected sgd or adamw)", config.name));
+}
+
+}  // namespace
+
+Learner::Learner(const config::RunConfig& config, int64_t in_channels, int64_t num_classes,
+                 const torch::Device& device)
+    : device_(device),
+      amp_(parse_amp_mode(config.train.amp)),
+      channels_last_(config.train.channels_last && device.is_cuda()),
+      model_(models::make_model(config.model, in_channels, num_classes)),
+      scaler_(device.is_cuda() && amp_ == AmpMode::kFp16) {
+  model_->to(device_);
+  if (channels_last_) {
+    torch::NoGradGuard no_grad;
+    for (auto& p : model_->parameters()) {
+      if (p.dim() == 4) p.set_data(p.contiguous(torch::MemoryFormat::ChannelsLast));
+    }
+  }
+  parameters_ = model_->parameters();
+  optimizer_ = make_optimizer(config.optimizer, parameters_);
+}
+
+torch::Tensor Learner::prepare(const torch::Tensor& images) const {
+  auto x = images.device() == device_ ? images : images.to(device_, /*non_blocking=*/true);
+  if (x.scalar_type() != torch::kFloat32) x = x.to(torch::kFloat32);
+  return channels_last_ ? x.contiguous(torch::MemoryFormat::ChannelsLast) : x;
+}
+
+torch::Tensor Learner::forward(const torch::Tensor& images) {
+  AutocastGuard autocast(device_, amp_);
+  return model_->forward(images);
+}
+
+torch::Tensor Learner::train_step(const data::Batch& batch, double lr, EpochTotals& totals,
+                                  EpochRecord* record) {
+  model_->train();
+  for (auto& group : optimizer_->param_groups()) group.options().set_lr(lr);
+  auto labels = batch.labels.to(device_, /*non_blocking=*/true);
+  auto logits = forward(prepare(batch.images));
+  if (logits.scalar_type() != torch::kFloat32) logits = logits.to(torch::kFloat32);
+  auto per_example = F::cross_entropy(logits, labels, F::CrossEntropyFuncOptions().reduction(torch::kNone));
+  auto loss = per_example.mean();
+
+  for (auto& p : parameters_) p.mutable_grad() = torch::Tensor();  // set_to_none, as in PyTorch 2.x
+  scaler_.scale_loss(loss).backward();
+  const bool finite = scaler_.unscale_and_check(parameters_);
+  if (finite) optimizer_->step();
+  scaler_.update(finite);
+
+  torch::NoGradGuard no_grad;
+  auto per = per_example.detach();
+  auto pred = logits.detach().argmax(1);
+  totals.loss_sum.add_(per.sum());
+  totals.correct.add_(pred.eq(labels).sum());
+  totals.count += labels.size(0);
+  if (record != nullptr) record->write(batch.indices.to(device_, /*non_blocking=*/true), per, pred);
+  return loss.detach();
+}
+
+EpochTotals Learner::evaluate(data::Loader& loader, int64_t epoch, EpochRecord* record,
+                              const std::function<bool()>& should_stop) {
+  torch::NoGradGuard no_grad;
+  model_->eval();
+  auto totals = EpochTotals::zeros(device_);
+  loader.start_epoch(epoch);
+  while (auto batch = loader.next()) {
+    auto labels = batch->labels.to(device_, /*non_blocking=*/true);
+    auto logits = forward(prepare(batch->images)).to(torch::kFloat32);
+    auto per = F::cross_entropy(logits, labels, F::CrossEntropyFuncOptions().reduction(torch::kNone));
+    auto pred = logits.argmax(1);
+    totals.loss_sum.add_(per.sum());
+    totals.correct.add_(pred.eq(labels).sum());
+    totals.count += labels.size(0);
+    if (record != nullptr) record->write(batch->indices.to(device_, /*non_blocking=*/true), per, pred);
+    if (should_stop && should_stop()) break;
+  }
+  model_->train();
+  return totals;
+}
+
+int64_t input_channels(const config::RunConfig& config, const data::TrainingSet& set) {
+  if (config.data.channels > 0) return config.data.channels;
+  if (set.base != nullptr && set.base->channels > 0) return set.base->channels;
+  MAPD_CHECK(set.fixed_images.defined() && set.fixed_images.dim() == 4, DataError,
+             "training set has neither a base dataset nor fixed images: nothing to train on");
+  return set.fixed_images.size(1);
+}
+
+int64_t class_count(const data::TrainingSet& set, const std::vector<std::string>& class_names) {
+  int64_t classes = static_cast<int64_t>(class_names.size());
+  if (classes == 0 && set.base != nullptr) classes = set.base->num_classes();
+  for (int64_t label : set.labels) {
+    MAPD_CHECK(label >= 0, DataError, fmt::format("training set: negative label {}", label));
+    classes = std::max(classes, label + 1);
+  }
+  return classes;
+}
+
+}  // namespace mapd::train

@@ -1,0 +1,337 @@
+#include "mapd/data/loader.hpp"
+
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include <algorithm>
+
+#include "mapd/core/error.hpp"
+#include "mapd/data/augment.hpp"
+#include "mapd/data/rng.hpp"
+
+namespace mapd::data {
+namespace {
+
+/// N images of C x H x W; every pixel of image i is i % 256; label i % classes.
+ImageSet synthetic(int64_t n, int64_t c, int64_t h, int64_t w, int64_t classes) {
+  ImageSet set;
+  set.channels = c;
+  set.height = h;
+  set.width = w;
+  for (int64_t i = 0; i < n; ++i) {
+    set.examples.id.push_back(i);
+    set.examples.label.push_back(i % classes);
+    set.examples.source.push_back("mem#" + std::to_string(i));
+    for (int64_t p = 0; p < c * h * w; ++p) {
+      set.pixels.push_back(static_cast<uint8_t>((i + p) % 256));
+    }
+  }
+  set.examples.original_label = set.examples.label;
+  for (int64_t k = 0; k < classes; ++k) {
+    set.class_names.push_back(std::to_string(k));
+  }
+  return set;
+}
+
+std::vector<int64_t> collect_indices(Loader& loader, int64_t epoch,
+                                     std::vector<torch::Tensor>* images = nullptr) {
+  loader.start_epoch(epoch);
+  std::vector<int64_t> rows;
+  while (auto batch = loader.next()) {
+    auto idx = batch->indices;
+    rows.insert(rows.end(), idx.data_ptr<int64_t>(), idx.data_ptr<int64_t>() + idx.numel());
+    if (images != nullptr) {
+      images->push_back(batch->images);
+    }
+  }
+  return rows;
+}
+
+TEST(Rng, PermutationIsStableAcrossPlatforms) {
+  // Pinned values: splitmix64 + Fisher-Yates is fully specified, so these never change.
+  SplitMix64 rng(0);
+  EXPECT_EQ(rng.next(), 0xe220a8397b1dcdafULL);
+  const auto p = permutation(10, 42);
+  auto sorted = p;
+  std::sort(sorted.begin(), sorted.end());
+  for (int64_t i = 0; i < 10; ++i) {
+    EXPECT_EQ(sorted[i], i);
+  }
+  EXPECT_EQ(p, permutation(10, 42));
+  EXPECT_NE(p, permutation(10, 43));
+}
+
+TEST(Loader, BatchShapesTypesAndValues) {
+  const auto set = synthetic(10, 1, 4, 5, 3);
+  const auto ts = TrainingSet::from_image_set(set);
+  LoaderOptions opt;
+  opt.batch_size = 4;
+  opt.shuffle = false;
+  opt.workers = 0;
+  Loader loader(ts, opt);
+  EXPECT_EQ(loader.num_batches(), 3);
+  loader.start_epoch(0);
+  auto b = loader.next();
+  ASSERT_TRUE(b);
+  EXPECT_EQ(b->images.sizes(), (std::vector<int64_t>{4, 1, 4, 5}));
+  EXPECT_EQ(b->images.scalar_type(), torch::kFloat);
+  EXPECT_EQ(b->labels.scalar_type(), torch::kLong);
+  EXPECT_EQ(b->indices.scalar_type(), torch::kLong);
+  EXPECT_FLOAT_EQ(b->images[2][0][0][0].item<float>(), 2.0F / 255.0F);
+  EXPECT_FLOAT_EQ(b->images[2][0][1][1].item<float>(), 8.0F / 255.0F);
+  EXPECT_EQ(b->labels[2].item<int64_t>(), 2);
+  loader.next();
+  auto last = loader.next();
+  ASSERT_TRUE(last);
+  EXPECT_EQ(last->images.size(0), 2);
+  EXPECT_FALSE(loader.next());
+}
+
+TEST(Loader, DropLast) {
+  const auto set = synthetic(10, 1, 2, 2, 2);
+  const auto ts = TrainingSet::from_image_set(set);
+  LoaderOptions opt;
+  opt.batch_size = 4;
+  opt.drop_last = true;
+  Loader loader(ts, opt);
+  EXPECT_EQ(loader.num_batches(), 2);
+  EXPECT_EQ(collect_indices(loader, 0).size(), 8U);
+}
+
+TEST(Loader, SameOrderAndPixelsForAnyWorkerCount) {
+  const auto set = synthetic(203, 3, 8, 8, 5);
+  const auto ts = TrainingSet::from_image_set(set);
+  std::vector<std::vector<int64_t>> orders;
+  std::vector<std::vector<torch::Tensor>> pixels;
+  for (const int64_t workers : {0, 1, 2, 4}) {
+    LoaderOptions opt;
+    opt.batch_size = 16;
+    opt.workers = workers;
+    opt.prefetch = 2;
+    opt.seed = 7;
+    opt.augment_config.crop_padding = 2;
+    opt.augment_config.hflip = true;
+    Loader loader(ts, opt);
+    std::vector<torch::Tensor> images;
+    orders.push_back(collect_indices(loader, 3, &images));
+    pixels.push_back(images);
+    EXPECT_EQ(orders.back(), loader.epoch_order(3));
+  }
+  for (size_t k = 1; k < orders.size(); ++k) {
+    EXPECT_EQ(orders[k], orders[0]) << "worker setting " << k;
+    ASSERT_EQ(pixels[k].size(), pixels[0].size());
+    for (size_t b = 0; b < pixels[0].size(); ++b) {
+      EXPECT_TRUE(torch::equal(pixels[k][b], pixels[0][b])) << "batch " << b;
+    }
+  }
+}
+
+TEST(Loader, EveryRowOncePerEpochAndEpochsDiffer) {
+  const auto set = synthetic(257, 1, 2, 2, 3);
+  const auto ts = TrainingSet::from_image_set(set);
+  LoaderOptions opt;
+  opt.batch_size = 32;
+  opt.workers = 2;
+  Loader loader(ts, opt);
+  const auto e0 = collect_indices(loader, 0);
+  const auto e1 = collect_indices(loader, 1);
+  for (const auto& e : {e0, e1}) {
+    auto sorted = e;
+    std::sort(sorted.begin(), sorted.end());
+    ASSERT_EQ(sorted.size(), 257U);
+    for (int64_t i = 0; i < 257; ++i) {
+      EXPECT_EQ(sorted[i], i);
+    }
+  }
+  EXPECT_NE(e0, e1);
+  EXPECT_EQ(collect_indices(loader, 0), e0);  // replaying an epoch gives the same order
+}
+
+TEST(Loader, RestartingMidEpochIsSafe) {
+  const auto set = synthetic(100, 1, 2, 2, 3);
+  const auto ts = TrainingSet::from_image_set(set);
+  LoaderOptions opt;
+  opt.batch_size = 8;
+  opt.workers = 2;
+  Loader loader(ts, opt);
+  loader.start_epoch(0);
+  loader.next();
+  EXPECT_EQ(collect_indices(loader, 5), loader.epoch_order(5));
+}
+
+TEST(Loader, FixedRowsCopiedAsIsAndNotAugmented) {
+  const auto set = synthetic(6, 1, 6, 6, 2);
+  TrainingSet ts;
+  ts.base = &set;
+  ts.base_rows = {5, 0, 3};
+  ts.fixed_images = torch::full({2, 1, 6, 6}, 0.25F);
+  ts.fixed_images[1].fill_(0.75F);
+  ts.labels = {1, 0, 1, 0, 1};
+  LoaderOptions opt;
+  opt.batch_size = 5;
+  opt.shuffle = false;
+  opt.workers = 1;
+  opt.augment_config.crop_padding = 3;
+  opt.augment_config.padding_mode = "zero";
+  opt.augment_config.hflip = true;
+  opt.channels = 3;
+  Loader loader(ts, opt);
+  loader.start_epoch(0);
+  const auto b = loader.next();
+  ASSERT_TRUE(b);
+  EXPECT_EQ(b->images.sizes(), (std::vector<int64_t>{5, 3, 6, 6}));
+  EXPECT_TRUE(torch::allclose(b->images[3], torch::full({3, 6, 6}, 0.25F)));
+  EXPECT_TRUE(torch::allclose(b->images[4], torch::full({3, 6, 6}, 0.75F)));
+  EXPECT_EQ(b->labels[4].item<int64_t>(), 1);
+  EXPECT_EQ(b->indices[4].item<int64_t>(), 4);
+}
+
+TEST(Loader, NoAugmentationReturnsExactPixels) {
+  const auto set = synthetic(4, 3, 5, 5, 2);
+  const auto ts = TrainingSet::from_image_set(set);
+  LoaderOptions opt;
+  opt.batch_size = 4;
+  opt.shuffle = false;
+  opt.augment = false;
+  opt.augment_config.crop_padding = 4;
+  opt.augment_config.hflip = true;
+  Loader loader(ts, opt);
+  loader.start_epoch(0);
+  const auto b = loader.next();
+  const auto expected = torch::from_blob(const_cast<uint8_t*>(set.pixels.data()), {4, 3, 5, 5}, torch::kByte)
+                            .to(torch::kFloat)
+                            .div(255.0);
+  EXPECT_TRUE(torch::allclose(b->images, expected));
+}
+
+TEST(Loader, NormalizeUsesGivenStats) {
+  const auto set = synthetic(2, 1, 2, 2, 2);
+  const auto ts = TrainingSet::from_image_set(set);
+  LoaderOptions opt;
+  opt.shuffle = false;
+  opt.augment_config.normalize = true;
+  opt.augment_config.mean = {0.5};
+  opt.augment_config.std_dev = {0.25};
+  Loader loader(ts, opt);
+  loader.start_epoch(0);
+  const auto b = loader.next();
+  EXPECT_NEAR(b->images[1][0][0][0].item<float>(), (1.0 / 255.0 - 0.5) / 0.25, 1e-5);
+  const auto stats = channel_stats(set);
+  EXPECT_NEAR(stats.first[0], (0 + 1 + 2 + 3 + 1 + 2 + 3 + 4) / 8.0 / 255.0, 1e-9);
+}
+
+TEST(Loader, MismatchedLabelsAreDataError) {
+  const auto set = synthetic(3, 1, 2, 2, 2);
+  auto ts = TrainingSet::from_image_set(set);
+  ts.labels.push_back(0);
+  EXPECT_THROW(Loader(ts, LoaderOptions{}), DataError);
+}
+
+TEST(Augment, CropAndFlipShapesAndSeeding) {
+  const auto x = torch::rand({8, 3, 10, 12});
+  config::AugmentConfig cfg;
+  cfg.crop_padding = 4;
+  cfg.hflip = true;
+  const std::vector<uint8_t> all(8, 1);
+  const auto p1 = draw_augmentation(cfg, 8, 10, 12, augment_seed(1, 2, 3), all);
+  const auto p2 = draw_augmentation(cfg, 8, 10, 12, augment_seed(1, 2, 3), all);
+  const auto p3 = draw_augmentation(cfg, 8, 10, 12, augment_seed(1, 2, 4), all);
+  EXPECT_EQ(p1.crop_y, p2.crop_y);
+  EXPECT_EQ(p1.flip, p2.flip);
+  EXPECT_TRUE(p1.crop_y != p3.crop_y || p1.crop_x != p3.crop_x || p1.flip != p3.flip);
+  for (int i = 0; i < 8; ++i) {
+    EXPECT_GE(p1.crop_y[i], 0);
+    EXPECT_LE(p1.crop_y[i], 8);
+  }
+  const auto y = apply_augmentation(x, p1, cfg);
+  EXPECT_EQ(y.sizes(), x.sizes());
+  EXPECT_TRUE(torch::equal(y, apply_augmentation(x, p2, cfg)));
+}
+
+TEST(Augment, CropMatchesManualPadAndSlice) {
+  const auto x = torch::rand({2, 1, 5, 5});
+  config::AugmentConfig cfg;
+  cfg.crop_padding = 2;
+  cfg.padding_mode = "zero";
+  cfg.hflip = true;
+  AugmentPlan plan;
+  plan.apply = {1, 1};
+  plan.crop_y = {0, 4};
+  plan.crop_x = {3, 1};
+  plan.flip = {0, 1};
+  plan.box.assign(8, 0.0);
+  const auto y = apply_augmentation(x, plan, cfg);
+  const auto padded = torch::constant_pad_nd(x, {2, 2, 2, 2}, 0);
+  const auto e0 = padded[0].slice(1, 0, 5).slice(2, 3, 8);
+  const auto e1 = padded[1].slice(1, 4, 9).slice(2, 1, 6).flip({2});
+  EXPECT_TRUE(torch::equal(y[0], e0));
+  EXPECT_TRUE(torch::equal(y[1], e1));
+}
+
+TEST(Augment, ReflectPaddingAndIdentityRows) {
+  const auto x = torch::rand({2, 2, 6, 6});
+  config::AugmentConfig cfg;
+  cfg.crop_padding = 3;
+  cfg.hflip = true;
+  const auto plan = draw_augmentation(cfg, 2, 6, 6, 99, {0, 1});
+  EXPECT_EQ(plan.crop_y[0], 3);
+  EXPECT_EQ(plan.flip[0], 0);
+  const auto y = apply_augmentation(x, plan, cfg);
+  EXPECT_TRUE(torch::equal(y[0], x[0]));
+  const auto padded = torch::reflection_pad2d(x, {3, 3, 3, 3});
+  auto e1 =
+      padded[1].slice(1, plan.crop_y[1], plan.crop_y[1] + 6).slice(2, plan.crop_x[1], plan.crop_x[1] + 6);
+  if (plan.flip[1] != 0) {
+    e1 = e1.flip({2});
+  }
+  EXPECT_TRUE(torch::equal(y[1], e1));
+}
+
+TEST(Augment, CpuFastPathMatchesTensorOps) {
+  const auto x = torch::rand({16, 3, 7, 9});
+  for (const std::string mode : {"reflect", "zero"}) {
+    config::AugmentConfig cfg;
+    cfg.crop_padding = 4;
+    cfg.padding_mode = mode;
+    cfg.hflip = true;
+    std::vector<uint8_t> apply(16, 1);
+    apply[3] = 0;
+    const auto plan = draw_augmentation(cfg, 16, 7, 9, 11, apply);
+    EXPECT_TRUE(torch::equal(apply_augmentation(x, plan, cfg, true), apply_augmentation(x, plan, cfg, false)))
+        << mode;
+  }
+  config::AugmentConfig flip_only;
+  flip_only.hflip = true;
+  const auto plan = draw_augmentation(flip_only, 16, 7, 9, 12, std::vector<uint8_t>(16, 1));
+  EXPECT_TRUE(torch::equal(apply_augmentation(x, plan, flip_only, true),
+                           apply_augmentation(x, plan, flip_only, false)));
+}
+
+TEST(Augment, RandomResizedCropKeepsShapeAndIdentityBox) {
+  const auto x = torch::rand({4, 3, 16, 16});
+  config::AugmentConfig cfg;
+  cfg.random_resized_crop = true;
+  cfg.rrc_scale_min = 0.2;
+  const auto plan = draw_augmentation(cfg, 4, 16, 16, 5, {1, 1, 1, 0});
+  for (int i = 0; i < 3; ++i) {
+    const double area = plan.box[i * 4 + 2] * plan.box[i * 4 + 3];
+    EXPECT_GE(area, 0.15 * 256);
+    EXPECT_LE(plan.box[i * 4 + 0] + plan.box[i * 4 + 2], 16.0);
+    EXPECT_LE(plan.box[i * 4 + 1] + plan.box[i * 4 + 3], 16.0);
+  }
+  const auto y = apply_augmentation(x, plan, cfg);
+  EXPECT_EQ(y.sizes(), x.sizes());
+  EXPECT_TRUE(torch::allclose(y[3], x[3], 1e-5, 1e-5));
+}
+
+TEST(Augment, ChannelConversion) {
+  const auto grey = torch::rand({2, 1, 3, 3});
+  const auto rgb = convert_channels(grey, 3);
+  EXPECT_EQ(rgb.size(1), 3);
+  EXPECT_TRUE(torch::equal(rgb[1][2], grey[1][0]));
+  EXPECT_TRUE(torch::allclose(convert_channels(rgb, 1), grey, 1e-5, 1e-5));
+  EXPECT_THROW(convert_channels(torch::rand({1, 2, 3, 3}), 3), DataError);
+}
+
+}  // namespace
+}  // namespace mapd::data

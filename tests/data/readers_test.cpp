@@ -1,0 +1,333 @@
+#include "mapd/data/readers.hpp"
+
+#include <gtest/gtest.h>
+
+#include <fstream>
+
+#include "mapd/core/error.hpp"
+#include "mapd/core/fs.hpp"
+#include "mapd/data/dataset.hpp"
+
+#include "fixtures.hpp"
+
+namespace mapd::data {
+namespace {
+
+using testing::temp_dir;
+
+config::DataConfig idx_config(const std::filesystem::path& dir) {
+  config::DataConfig c;
+  c.format = "idx";
+  c.path = dir.string();
+  c.name = "tiny";
+  return c;
+}
+
+template <class F>
+std::string error_of(F&& f) {
+  try {
+    f();
+  } catch (const DataError& e) {
+    return e.what();
+  }
+  return "<no DataError>";
+}
+
+TEST(IdxReader, ReadsGzippedTrainAndTest) {
+  const auto dir = temp_dir("idx_gz");
+  testing::write_idx(dir, "train", 30, 5, 4, 3, /*gzip=*/true);
+  testing::write_idx(dir, "t10k", 9, 5, 4, 3, /*gzip=*/true);
+  const auto ds = load_dataset(idx_config(dir), {});
+  EXPECT_EQ(ds.train.size(), 30);
+  ASSERT_TRUE(ds.test.has_value());
+  EXPECT_EQ(ds.test->size(), 9);
+  EXPECT_EQ(ds.train.channels, 1);
+  EXPECT_EQ(ds.train.height, 5);
+  EXPECT_EQ(ds.train.width, 4);
+  EXPECT_EQ(ds.train.class_names, (std::vector<std::string>{"0", "1", "2"}));
+  EXPECT_EQ(ds.train.examples.id[7], 7);
+  EXPECT_EQ(ds.train.examples.label[7], 1);
+  EXPECT_EQ(ds.train.examples.original_label[7], 1);
+  EXPECT_EQ(ds.train.examples.source[7], "train-images-idx3-ubyte.gz#7");
+  std::vector<uint8_t> image(20);
+  ds.train.read(7, image.data());
+  EXPECT_EQ(image[0], (7 * 7 + 1) % 256);
+  EXPECT_EQ(image[19], (7 * 7 + 1) % 256);
+}
+
+TEST(IdxReader, ReadsPlainFilesAndConvertsChannels) {
+  const auto dir = temp_dir("idx_plain");
+  testing::write_idx(dir, "train", 12, 3, 3, 4, /*gzip=*/false);
+  auto cfg = idx_config(dir);
+  cfg.channels = 3;
+  const auto ds = load_dataset(cfg, {});
+  EXPECT_EQ(ds.train.size(), 12);
+  EXPECT_FALSE(ds.test.has_value());
+  EXPECT_EQ(ds.train.channels, 3);
+  std::vector<uint8_t> image(27);
+  ds.train.read(2, image.data());
+  EXPECT_EQ(image[0], 2 * 7 + 2);
+  EXPECT_EQ(image[26], 2 * 7 + 2);
+}
+
+TEST(IdxReader, WrongMagicIsDataError) {
+  const auto dir = temp_dir("idx_magic");
+  testing::write_idx(dir, "train", 4, 2, 2, 2, false, /*image_magic=*/0x801);
+  const auto message = error_of([&] { load_dataset(idx_config(dir), {}); });
+  EXPECT_NE(message.find("magic number"), std::string::npos) << message;
+  EXPECT_NE(message.find("train-images-idx3-ubyte"), std::string::npos) << message;
+}
+
+TEST(IdxReader, TruncatedFileIsDataError) {
+  const auto dir = temp_dir("idx_size");
+  testing::write_idx(dir, "train", 10, 4, 4, 2, false);
+  std::filesystem::resize_file(dir / "train-images-idx3-ubyte", 16 + 9 * 16 + 3);
+  const auto message = error_of([&] { load_dataset(idx_config(dir), {}); });
+  EXPECT_NE(message.find("truncated"), std::string::npos) << message;
+}
+
+TEST(IdxReader, MissingFolderNamesPathAndExpectation) {
+  const auto message = error_of([] { load_dataset(idx_config("/nonexistent/mapd/idx"), {}); });
+  EXPECT_NE(message.find("/nonexistent/mapd/idx"), std::string::npos) << message;
+  EXPECT_NE(message.find("train-images-idx3-ubyte"), std::string::npos) << message;
+}
+
+TEST(IdxReader, RealFashionMnist) {
+  const std::filesystem::path dir = "/usr/share/datasets/fashion-mnist";
+  if (!std::filesystem::exists(dir / "train-images-idx3-ubyte.gz")) {
+    GTEST_SKIP() << "Fashion-MNIST not installed (Debian package dataset-fashion-mnist)";
+  }
+  config::DataConfig cfg;  // the defaults are Fashion-MNIST
+  const auto ds = load_dataset(cfg, {});
+  ASSERT_EQ(ds.train.size(), 60000);
+  ASSERT_TRUE(ds.test.has_value());
+  EXPECT_EQ(ds.test->size(), 10000);
+  EXPECT_EQ(ds.train.height, 28);
+  EXPECT_EQ(ds.train.channels, 1);
+  ASSERT_EQ(ds.train.num_classes(), 10);
+  EXPECT_EQ(ds.train.class_names[0], "T-shirt/top");
+  EXPECT_EQ(ds.train.class_names[9], "Ankle boot");
+  std::vector<int64_t> counts(10, 0);
+  for (const auto l : ds.train.examples.label) {
+    ++counts[l];
+  }
+  for (const auto c : counts) {
+    EXPECT_EQ(c, 6000);
+  }
+}
+
+TEST(CifarReader, ReadsCifar10WithClassNames) {
+  const auto dir = temp_dir("cifar10");
+  for (int b = 1; b <= 5; ++b) {
+    testing::write_cifar(dir / ("data_batch_" + std::to_string(b) + ".bin"), 4, false, 10);
+  }
+  testing::write_cifar(dir / "test_batch.bin", 3, false, 10);
+  std::ofstream(dir / "batches.meta.txt")
+      << "airplane\nautomobile\nbird\ncat\ndeer\ndog\nfrog\nhorse\nship\ntruck\n\n";
+  config::DataConfig cfg;
+  cfg.format = "cifar";
+  cfg.path = dir.string();
+  cfg.name = "cifar-10";
+  const auto ds = load_dataset(cfg, {});
+  EXPECT_EQ(ds.train.size(), 20);
+  EXPECT_EQ(ds.test->size(), 3);
+  EXPECT_EQ(ds.train.channels, 3);
+  EXPECT_EQ(ds.train.height, 32);
+  EXPECT_EQ(ds.train.class_names[9], "truck");
+  EXPECT_EQ(ds.train.examples.source[5], "data_batch_2.bin#1");
+  EXPECT_EQ(ds.train.examples.id[5], 5);
+  std::vector<uint8_t> image(3072);
+  ds.train.read(3, image.data());
+  EXPECT_EQ(image[0], 3);       // R plane
+  EXPECT_EQ(image[1024], 100);  // G plane
+  EXPECT_EQ(image[2048], 200);  // B plane
+}
+
+TEST(CifarReader, ReadsCifar100FineAndCoarse) {
+  const auto dir = temp_dir("cifar100");
+  testing::write_cifar(dir / "train.bin", 250, true, 100);
+  testing::write_cifar(dir / "test.bin", 10, true, 100);
+  config::DataConfig cfg;
+  cfg.format = "cifar";
+  cfg.path = dir.string();
+  auto ds = load_dataset(cfg, {});
+  EXPECT_EQ(ds.train.num_classes(), 100);
+  EXPECT_EQ(ds.train.examples.label[150], 50);
+  cfg.cifar_labels = "coarse";
+  ds = load_dataset(cfg, {});
+  EXPECT_EQ(ds.train.num_classes(), 20);
+  EXPECT_EQ(ds.train.examples.label[150], 150 % 20);
+}
+
+TEST(CifarReader, PartialRecordIsDataError) {
+  const auto dir = temp_dir("cifar_bad");
+  testing::write_cifar(dir / "train.bin", 3, true, 100);
+  std::filesystem::resize_file(dir / "train.bin", 3 * 3074 - 10);
+  config::DataConfig cfg;
+  cfg.format = "cifar";
+  cfg.path = dir.string();
+  const auto message = error_of([&] { load_dataset(cfg, {}); });
+  EXPECT_NE(message.find("whole number"), std::string::npos) << message;
+}
+
+TEST(FolderReader, LoadsPngAndJpegAndListsTruncatedJpeg) {
+  const auto dir = temp_dir("folder");
+  const auto root = dir / "images";
+  testing::write_image(root / "cat" / "a.png", 40, 30, 1);
+  testing::write_image(root / "cat" / "b.jpg", 20, 50, 2);
+  testing::write_image(root / "dog" / "c.png", 16, 16, 3, /*grey=*/true);
+  testing::write_image(root / "dog" / "d.jpg", 64, 64, 4);
+  testing::write_image(root / "dog" / "e.jpg", 64, 64, 5);
+  testing::truncate_half(root / "dog" / "d.jpg");
+  std::ofstream(root / "dog" / "notes.txt") << "not an image";
+  config::DataConfig cfg;
+  cfg.format = "folder";
+  cfg.path = root.string();
+  cfg.image_size = 24;
+  const auto run_dir = dir / "run";
+  std::filesystem::create_directories(run_dir);
+  const auto ds = load_dataset(cfg, run_dir);
+  EXPECT_EQ(ds.train.size(), 4);
+  EXPECT_EQ(ds.train.class_names, (std::vector<std::string>{"cat", "dog"}));
+  EXPECT_EQ(ds.train.channels, 3);
+  EXPECT_EQ(ds.train.height, 24);
+  EXPECT_EQ(ds.train.width, 24);
+  EXPECT_EQ(ds.train.examples.id, (std::vector<int64_t>{0, 1, 2, 4}));  // d.jpg (id 3) excluded
+  EXPECT_EQ(ds.train.examples.label, (std::vector<int64_t>{0, 0, 1, 1}));
+  ASSERT_EQ(ds.bad_inputs.size(), 1U);
+  EXPECT_NE(ds.bad_inputs[0].path.find("d.jpg"), std::string::npos);
+  std::ifstream csv(run_dir / "bad_inputs.csv");
+  std::string header;
+  std::string row;
+  std::getline(csv, header);
+  std::getline(csv, row);
+  EXPECT_EQ(header, "path,reason");
+  EXPECT_NE(row.find("d.jpg"), std::string::npos) << row;
+  EXPECT_NE(row.find("truncated JPEG"), std::string::npos) << row;
+}
+
+TEST(FolderReader, OnDemandDecodingMatchesInMemory) {
+  const auto dir = temp_dir("folder_lazy");
+  testing::write_image(dir / "a" / "1.png", 30, 20, 1);
+  testing::write_image(dir / "b" / "2.png", 20, 30, 2, true);
+  config::DataConfig cfg;
+  cfg.format = "folder";
+  cfg.path = dir.string();
+  cfg.image_size = 8;
+  cfg.channels = 1;
+  const auto eager = load_dataset(cfg, {});
+  cfg.memory_budget_mb = 0;
+  const auto lazy = load_dataset(cfg, {});
+  ASSERT_TRUE(eager.train.in_memory());
+  ASSERT_FALSE(lazy.train.in_memory());
+  ASSERT_EQ(lazy.train.size(), 2);
+  EXPECT_EQ(lazy.train.channels, 1);
+  for (int64_t i = 0; i < 2; ++i) {
+    std::vector<uint8_t> a(64);
+    std::vector<uint8_t> b(64);
+    eager.train.read(i, a.data());
+    lazy.train.read(i, b.data());
+    EXPECT_EQ(a, b);
+  }
+}
+
+TEST(FolderReader, MissingFolderIsDataError) {
+  config::DataConfig cfg;
+  cfg.format = "folder";
+  cfg.path = "/nonexistent/mapd/folder";
+  const auto message = error_of([&] { load_dataset(cfg, {}); });
+  EXPECT_NE(message.find("/nonexistent/mapd/folder"), std::string::npos) << message;
+  EXPECT_NE(message.find("<class>"), std::string::npos) << message;
+}
+
+TEST(FolderReader, EmptyFolderIsDataError) {
+  const auto dir = temp_dir("folder_empty");
+  config::DataConfig cfg;
+  cfg.format = "folder";
+  cfg.path = dir.string();
+  const auto message = error_of([&] { load_dataset(cfg, {}); });
+  EXPECT_NE(message.find("no class folders"), std::string::npos) << message;
+}
+
+class ManifestReader : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = temp_dir(::testing::UnitTest::GetInstance()->current_test_info()->name());
+    testing::write_image(dir_ / "img" / "x.png", 10, 10, 1);
+    testing::write_image(dir_ / "img" / "y.png", 12, 10, 2);
+    testing::write_image(dir_ / "img" / "z.jpg", 10, 14, 3);
+  }
+  config::DataConfig manifest(const std::string& text) {
+    std::ofstream(dir_ / "train.csv") << text;
+    config::DataConfig cfg;
+    cfg.format = "manifest";
+    cfg.path = (dir_ / "train.csv").string();
+    cfg.image_size = 8;
+    return cfg;
+  }
+  std::filesystem::path dir_;
+};
+
+TEST_F(ManifestReader, ReadsIdsLabelsAndRelativePaths) {
+  auto cfg = manifest("id,path,label\n100,img/x.png,0\n200,\"img/y.png\",2\n\n300,img/z.jpg,1\n");
+  const auto ds = load_dataset(cfg, {});
+  EXPECT_EQ(ds.train.size(), 3);
+  EXPECT_EQ(ds.train.examples.id, (std::vector<int64_t>{100, 200, 300}));
+  EXPECT_EQ(ds.train.examples.label, (std::vector<int64_t>{0, 2, 1}));
+  EXPECT_EQ(ds.train.num_classes(), 3);
+  EXPECT_EQ(ds.train.height, 8);
+}
+
+TEST_F(ManifestReader, IdDefaultsToRowAndNamesComeFromClassesTxt) {
+  std::ofstream(dir_ / "classes.txt") << "apple\nbanana\n";
+  auto cfg = manifest("path,label\nimg/x.png,1\nimg/y.png,0\n");
+  const auto ds = load_dataset(cfg, {});
+  EXPECT_EQ(ds.train.examples.id, (std::vector<int64_t>{0, 1}));
+  EXPECT_EQ(ds.train.class_names, (std::vector<std::string>{"apple", "banana"}));
+}
+
+TEST_F(ManifestReader, LabelOutOfRangeIsDataErrorWithLineNumber) {
+  auto cfg = manifest("path,label\nimg/x.png,0\nimg/y.png,1\nimg/z.jpg,3\n");
+  cfg.num_classes = 3;
+  const auto message = error_of([&] { load_dataset(cfg, {}); });
+  EXPECT_NE(message.find("train.csv:4"), std::string::npos) << message;
+  EXPECT_NE(message.find("outside [0, 3)"), std::string::npos) << message;
+}
+
+TEST_F(ManifestReader, NegativeLabelIsDataError) {
+  auto cfg = manifest("path,label\nimg/x.png,-1\n");
+  const auto message = error_of([&] { load_dataset(cfg, {}); });
+  EXPECT_NE(message.find("train.csv:2"), std::string::npos) << message;
+}
+
+TEST_F(ManifestReader, MissingImageIsDataErrorWithLineNumber) {
+  auto cfg = manifest("path,label\nimg/x.png,0\nimg/missing.png,0\n");
+  const auto message = error_of([&] { load_dataset(cfg, {}); });
+  EXPECT_NE(message.find("train.csv:3"), std::string::npos) << message;
+  EXPECT_NE(message.find("missing.png"), std::string::npos) << message;
+}
+
+TEST_F(ManifestReader, BadHeaderDuplicateIdAndNonIntegerLabel) {
+  EXPECT_NE(error_of([&] { load_dataset(manifest("file,class\nimg/x.png,0\n"), {}); }).find("path and label"),
+            std::string::npos);
+  EXPECT_NE(error_of([&] {
+              load_dataset(manifest("id,path,label\n1,img/x.png,0\n1,img/y.png,0\n"), {});
+            }).find("appears twice"),
+            std::string::npos);
+  EXPECT_NE(
+      error_of([&] { load_dataset(manifest("path,label\nimg/x.png,cat\n"), {}); }).find("not an integer"),
+      std::string::npos);
+  EXPECT_NE(
+      error_of([&] { load_dataset(manifest("path,label\nimg/x.png\n"), {}); }).find("expected 2 fields"),
+      std::string::npos);
+}
+
+TEST(BadInputs, WritesHeaderAndQuotesFields) {
+  const auto dir = temp_dir("bad_inputs");
+  write_bad_inputs(dir / "bad_inputs.csv", {{"a,b.jpg", "say \"hi\""}});
+  const auto all = fs::read_file(dir / "bad_inputs.csv");
+  EXPECT_EQ(all, "path,reason\n\"a,b.jpg\",\"say \"\"hi\"\"\"\n");
+}
+
+}  // namespace
+}  // namespace mapd::data

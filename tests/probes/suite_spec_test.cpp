@@ -1,0 +1,102 @@
+#include "mapd/probes/suite_spec.hpp"
+
+#include <gtest/gtest.h>
+
+#include <fstream>
+
+#include "mapd/core/error.hpp"
+
+#include "synthetic.hpp"
+
+namespace mapd::probes {
+namespace {
+
+using testing::temp_dir;
+using testing::write_text;
+
+std::string error_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const std::exception& e) {
+    return e.what();
+  }
+  return "";
+}
+
+TEST(SuiteSpec, DefaultSuiteFileListsAllSixCategories) {
+  const auto spec = load_suite_spec(std::string(MAPD_SOURCE_DIR) + "/probes/default.yaml");
+  EXPECT_EQ(spec.name, "default");
+  EXPECT_EQ(spec.categories, builtin_categories());
+  // By name (source tree) and the built-in fallback give the same list.
+  EXPECT_EQ(load_suite_spec("default").categories, builtin_categories());
+  EXPECT_TRUE(load_suite_spec("none").categories.empty());
+  EXPECT_EQ(load_suite_spec("paper4").categories.size(), 4U);
+}
+
+TEST(SuiteSpec, UnknownCategoryIsAConfigErrorWithASuggestion) {
+  const auto msg = error_of([] { parse_suite_spec("categories: [typical, corupted]", "s.yaml"); });
+  EXPECT_NE(msg.find("s.yaml: categories[1]: unknown probe category 'corupted'"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("did you mean 'corrupted'?"), std::string::npos) << msg;
+  EXPECT_THROW(parse_suite_spec("categories: [ood, ood]", "s.yaml"), ConfigError);
+  EXPECT_THROW(parse_suite_spec("categories: typical", "s.yaml"), ConfigError);
+  const auto key = error_of([] { parse_suite_spec("categorys: [ood]", "s.yaml"); });
+  EXPECT_NE(key.find("did you mean 'categories'?"), std::string::npos) << key;
+}
+
+TEST(SuiteSpec, MissingSuiteListsTheAvailableOnes) {
+  const auto msg = error_of([] { load_suite_spec("no_such_suite"); });
+  EXPECT_NE(msg.find("no probe suite 'no_such_suite'"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("default"), std::string::npos) << msg;
+}
+
+TEST(UserProbes, ReadsCsvAndBothJsonShapes) {
+  const auto dir = temp_dir("user");
+  write_text(dir / "u.csv", "id,category\n5,duplicate\n7,watermark\n\"9\",duplicate\n");
+  auto csv = read_user_probes(dir / "u.csv");
+  ASSERT_EQ(csv.size(), 3U);
+  EXPECT_EQ(csv[2].id, 9);
+  EXPECT_EQ(csv[2].category, "duplicate");
+  write_text(dir / "a.json", R"([{"id": 1, "category": "watermark"}, {"id": 2, "category": "mislabeled"}])");
+  EXPECT_EQ(read_user_probes(dir / "a.json").size(), 2U);
+  write_text(dir / "o.json", R"({"duplicate": [3, 4], "watermark": [8]})");
+  const auto o = read_user_probes(dir / "o.json");
+  ASSERT_EQ(o.size(), 3U);
+  EXPECT_EQ(o[0].category, "duplicate");
+}
+
+TEST(UserProbes, MalformedFilesAreDataErrorsWithTheLine) {
+  const auto dir = temp_dir("user_bad");
+  write_text(dir / "h.csv", "example,cat\n1,a\n");
+  EXPECT_THROW(read_user_probes(dir / "h.csv"), DataError);
+  write_text(dir / "n.csv", "id,category\nabc,a\n");
+  const auto msg = error_of([&] { read_user_probes(dir / "n.csv"); });
+  EXPECT_NE(msg.find("n.csv:2"), std::string::npos) << msg;
+  write_text(dir / "d.csv", "id,category\n1,a\n1,b\n");
+  EXPECT_THROW(read_user_probes(dir / "d.csv"), DataError);
+  write_text(dir / "b.json", R"([{"id": "x", "category": "a"}])");
+  EXPECT_THROW(read_user_probes(dir / "b.json"), DataError);
+  EXPECT_THROW(read_user_probes(dir / "missing.csv"), IoError);
+}
+
+TEST(SizePlan, KeepsScalesOrRefuses) {
+  auto keep = plan_sizes(250, 250, 5, 60000, 0.1, 2);
+  EXPECT_EQ(keep.fit, 250);
+  EXPECT_EQ(keep.val, 250);
+  EXPECT_FALSE(keep.scaled);
+  // 10k examples, 10% = 1000 for 5 categories -> 200 each.
+  auto scaled = plan_sizes(250, 250, 5, 10000, 0.1, 2);
+  EXPECT_TRUE(scaled.scaled);
+  EXPECT_EQ(scaled.fit, 100);
+  EXPECT_EQ(scaled.val, 100);
+  EXPECT_LE((scaled.fit + scaled.val) * 5, 1000);
+  const auto msg = error_of([] { plan_sizes(250, 250, 5, 50, 0.1, 2); });
+  EXPECT_NE(msg.find("too few training examples"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("2500"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("of the 50 available allows 5"), std::string::npos) << msg;
+  EXPECT_THROW(plan_sizes(250, 250, 5, 50, 0.1, 2), ConfigError);
+  // Only synthetic categories: nothing to scale.
+  EXPECT_FALSE(plan_sizes(250, 250, 0, 10, 0.1, 2).scaled);
+}
+
+}  // namespace
+}  // namespace mapd::probes

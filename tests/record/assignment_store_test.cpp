@@ -1,0 +1,174 @@
+#include "mapd/record/assignment_store.hpp"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <fstream>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "mapd/core/error.hpp"
+#include "mapd/record/dynamics_store.hpp"
+
+#include "test_util.hpp"
+
+namespace mapd::record {
+namespace {
+
+using testing::make_examples;
+using testing::make_meta;
+using testing::TempDir;
+
+AssignmentMeta make_assignment_meta() {
+  AssignmentMeta meta;
+  meta.category_names = {"typical", "atypical", "mislabeled"};
+  meta.config_json = R"({"knn": {"k": 5}})";
+  meta.mapd_version = "0.1.0-test";
+  meta.k = 5;
+  meta.epoch_begin = 2;
+  meta.epoch_end = 9;
+  return meta;
+}
+
+/// Column values for rows [offset, offset + count) with C = 3 categories.
+struct Rows {
+  std::vector<int64_t> id, row, label;
+  std::vector<int16_t> assigned;
+  std::vector<float> max_prob, prob, score, label_issue;
+
+  Rows(int64_t offset, int64_t count) {
+    for (int64_t i = offset; i < offset + count; ++i) {
+      id.push_back(500 + i);
+      row.push_back(i);
+      label.push_back(i % 7);
+      assigned.push_back(static_cast<int16_t>(i % 3));
+      max_prob.push_back(0.5F + 0.01F * static_cast<float>(i));
+      for (int64_t c = 0; c < 3; ++c) {
+        prob.push_back(static_cast<float>(i * 3 + c) / 100.0F);
+        score.push_back(-static_cast<float>(i * 3 + c));
+      }
+      label_issue.push_back(static_cast<float>(i) * 0.25F);
+    }
+  }
+  [[nodiscard]] AssignmentStore::Block block() const {
+    AssignmentStore::Block b;
+    b.count = static_cast<int64_t>(id.size());
+    b.id = id.data();
+    b.row = row.data();
+    b.label = label.data();
+    b.assigned = assigned.data();
+    b.max_prob = max_prob.data();
+    b.prob = prob.data();
+    b.score = score.data();
+    b.label_issue = label_issue.data();
+    return b;
+  }
+};
+
+TEST(AssignmentStore, RoundTripInBlocks) {
+  TempDir dir;
+  const auto path = dir / "assignments.h5";
+  {
+    AssignmentStore store = AssignmentStore::create(path, make_assignment_meta(), 10);
+    store.write(6, Rows(6, 4).block());  // blocks may arrive in any order
+    store.write(0, Rows(0, 6).block());
+    store.close();
+    store.close();  // idempotent
+  }
+  AssignmentMeta meta;
+  const AssignmentStore::Columns got = AssignmentStore::read(path, &meta);
+  const AssignmentMeta want_meta = make_assignment_meta();
+  EXPECT_EQ(meta.category_names, want_meta.category_names);
+  EXPECT_EQ(meta.config_json, want_meta.config_json);
+  EXPECT_EQ(meta.mapd_version, want_meta.mapd_version);
+  EXPECT_EQ(meta.format_version, 1);
+  EXPECT_EQ(meta.k, 5);
+  EXPECT_EQ(meta.epoch_begin, 2);
+  EXPECT_EQ(meta.epoch_end, 9);
+  const Rows want(0, 10);
+  EXPECT_EQ(got.id, want.id);
+  EXPECT_EQ(got.row, want.row);
+  EXPECT_EQ(got.label, want.label);
+  EXPECT_EQ(got.assigned, want.assigned);
+  EXPECT_EQ(got.max_prob, want.max_prob);
+  EXPECT_EQ(got.prob, want.prob);
+  EXPECT_EQ(got.score, want.score);
+  EXPECT_EQ(got.label_issue, want.label_issue);
+  EXPECT_NO_THROW(AssignmentStore::read(path, nullptr));
+}
+
+TEST(AssignmentStore, UnwrittenRowsAndColumnsKeepFillValues) {
+  TempDir dir;
+  const auto path = dir / "assignments.h5";
+  {
+    AssignmentStore store = AssignmentStore::create(path, make_assignment_meta(), 4);
+    Rows rows(0, 2);
+    AssignmentStore::Block block = rows.block();
+    block.score = nullptr;  // optional columns
+    block.label_issue = nullptr;
+    store.write(0, block);
+  }  // the destructor closes
+  const AssignmentStore::Columns got = AssignmentStore::read(path, nullptr);
+  ASSERT_EQ(got.id.size(), 4U);
+  EXPECT_EQ(got.id[1], 501);
+  EXPECT_EQ(got.id[2], -1);
+  EXPECT_EQ(got.assigned[3], -1);
+  EXPECT_TRUE(std::isnan(got.max_prob[2]));
+  EXPECT_TRUE(std::isnan(got.score[0]));
+  EXPECT_TRUE(std::isnan(got.label_issue[1]));
+  EXPECT_FLOAT_EQ(got.prob[3], 0.03F);
+}
+
+TEST(AssignmentStore, EmptyFile) {
+  TempDir dir;
+  const auto path = dir / "assignments.h5";
+  AssignmentStore::create(path, make_assignment_meta(), 0).close();
+  const AssignmentStore::Columns got = AssignmentStore::read(path, nullptr);
+  EXPECT_TRUE(got.id.empty());
+  EXPECT_TRUE(got.prob.empty());
+}
+
+TEST(AssignmentStore, RejectsRowsOutsideTheFile) {
+  TempDir dir;
+  AssignmentStore store = AssignmentStore::create(dir / "a.h5", make_assignment_meta(), 5);
+  EXPECT_THROW(store.write(3, Rows(3, 3).block()), std::invalid_argument);
+  EXPECT_THROW(store.write(-1, Rows(0, 1).block()), std::invalid_argument);
+  store.close();
+  EXPECT_THROW(store.write(0, Rows(0, 1).block()), IoError);
+  EXPECT_THROW(AssignmentStore::create(dir / "b.h5", make_assignment_meta(), -1), std::invalid_argument);
+}
+
+TEST(AssignmentStore, BadFilesAreIoErrors) {
+  TempDir dir;
+  EXPECT_THROW(AssignmentStore::read(dir / "missing.h5", nullptr), IoError);
+  const auto text = dir / "text.h5";
+  std::ofstream(text) << "not hdf5";
+  try {
+    AssignmentStore::read(text, nullptr);
+    FAIL() << "expected IoError";
+  } catch (const IoError& e) {
+    EXPECT_NE(std::string(e.what()).find("text.h5"), std::string::npos) << e.what();
+  }
+  // A dynamics file is not an assignment file, and the other way round.
+  const auto dynamics = dir / "dynamics.h5";
+  DynamicsStore::create(dynamics, make_meta("fp16"), make_examples(5));
+  try {
+    AssignmentStore::read(dynamics, nullptr);
+    FAIL() << "expected IoError";
+  } catch (const IoError& e) {
+    EXPECT_NE(std::string(e.what()).find("not a mapd assignment file"), std::string::npos) << e.what();
+  }
+  const auto assignments = dir / "assignments.h5";
+  AssignmentStore::create(assignments, make_assignment_meta(), 2).close();
+  try {
+    (void)DynamicsStore::open_read(assignments);
+    FAIL() << "expected IoError";
+  } catch (const IoError& e) {
+    EXPECT_NE(std::string(e.what()).find("not a mapd dynamics file"), std::string::npos) << e.what();
+  }
+  EXPECT_THROW(AssignmentStore::create(dir / "no_dir" / "a.h5", make_assignment_meta(), 2), IoError);
+}
+
+}  // namespace
+}  // namespace mapd::record

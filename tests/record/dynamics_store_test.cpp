@@ -1,0 +1,498 @@
+#include "mapd/record/dynamics_store.hpp"
+
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "mapd/core/error.hpp"
+
+#include "test_util.hpp"
+
+namespace mapd::record {
+namespace {
+
+using testing::append_row;
+using testing::EpochRow;
+using testing::fp16_tolerance;
+using testing::make_examples;
+using testing::make_meta;
+using testing::make_row;
+using testing::TempDir;
+
+/// Checks every committed value of `store` (epochs [0, epochs)) against make_row.
+void expect_rows(const DynamicsStore& store, int64_t epochs, bool fp16) {
+  const int64_t n = store.num_examples();
+  std::vector<float> loss(static_cast<size_t>(n * epochs));
+  std::vector<float> prob(static_cast<size_t>(n * epochs));
+  std::vector<int32_t> pred(static_cast<size_t>(n * epochs));
+  store.read_losses(0, n, 0, epochs, loss.data());
+  store.read_true_probs(0, n, 0, epochs, prob.data());
+  store.read_preds(0, n, 0, epochs, pred.data());
+  for (int64_t e = 0; e < epochs; ++e) {
+    const EpochRow row = make_row(n, e);
+    for (int64_t i = 0; i < n; ++i) {
+      const size_t at = static_cast<size_t>(i * epochs + e);
+      const float want_loss = row.loss[static_cast<size_t>(i)];
+      const float want_prob = row.true_prob[static_cast<size_t>(i)];
+      if (fp16) {
+        ASSERT_NEAR(loss[at], want_loss, fp16_tolerance(want_loss)) << "example " << i << " epoch " << e;
+        ASSERT_NEAR(prob[at], want_prob, fp16_tolerance(want_prob)) << "example " << i << " epoch " << e;
+      } else {
+        ASSERT_EQ(loss[at], want_loss) << "example " << i << " epoch " << e;
+        ASSERT_EQ(prob[at], want_prob) << "example " << i << " epoch " << e;
+      }
+      ASSERT_EQ(pred[at], row.pred[static_cast<size_t>(i)]) << "example " << i << " epoch " << e;
+    }
+  }
+}
+
+class DynamicsRoundTrip : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(DynamicsRoundTrip, ValuesMetaAndExamplesSurviveReopen) {
+  const std::string dtype = GetParam();
+  TempDir dir;
+  const auto path = dir / "dynamics.h5";
+  const ExampleColumns examples = make_examples(257, 16);
+  {
+    DynamicsStore store = DynamicsStore::create(path, make_meta(dtype, "eval"), examples);
+    EXPECT_EQ(store.num_examples(), 257);
+    EXPECT_EQ(store.complete_epochs(), 0);
+    for (int64_t e = 0; e < 4; ++e) {
+      append_row(store, e);
+      EXPECT_EQ(store.complete_epochs(), e + 1);
+    }
+    expect_rows(store, 4, dtype == "fp16");  // the writer reads its own rows
+  }
+  const DynamicsStore store = DynamicsStore::open_read(path);
+  EXPECT_EQ(store.complete_epochs(), 4);
+  EXPECT_EQ(store.num_examples(), 257);
+  const DynamicsMeta& meta = store.meta();
+  const DynamicsMeta want = make_meta(dtype, "eval");
+  EXPECT_EQ(meta.config_json, want.config_json);
+  EXPECT_EQ(meta.mapd_version, want.mapd_version);
+  EXPECT_EQ(meta.torch_version, want.torch_version);
+  EXPECT_EQ(meta.view, "eval");
+  EXPECT_EQ(meta.dtype, dtype);
+  EXPECT_EQ(meta.seed, 1234);
+  EXPECT_EQ(meta.format_version, 1);
+  EXPECT_EQ(meta.category_names, want.category_names);
+  EXPECT_EQ(meta.class_names, want.class_names);
+  const ExampleColumns& got = store.examples();
+  EXPECT_EQ(got.id, examples.id);
+  EXPECT_EQ(got.label, examples.label);
+  EXPECT_EQ(got.original_label, examples.original_label);
+  EXPECT_EQ(got.role, examples.role);
+  EXPECT_EQ(got.probe_category, examples.probe_category);
+  EXPECT_EQ(got.source_index, examples.source_index);
+  EXPECT_EQ(store.path(), path);
+  expect_rows(store, 4, dtype == "fp16");
+}
+
+INSTANTIATE_TEST_SUITE_P(Dtypes, DynamicsRoundTrip, ::testing::Values("fp16", "fp32"));
+
+TEST(DynamicsStore, Fp16RoundsToNearestAndKeepsSpecialValues) {
+  TempDir dir;
+  const auto path = dir / "dynamics.h5";
+  // 1 + 2^-11 is a tie between 1 and 1 + 2^-10: round to even gives 1. 65520 overflows to inf.
+  const std::vector<float> loss = {0.0F,
+                                   -0.0F,
+                                   1.0F,
+                                   1.0F + 0.00048828125F,
+                                   1.0F + 3 * 0.00048828125F,
+                                   65504.0F,
+                                   65520.0F,
+                                   INFINITY,
+                                   NAN,
+                                   1e-7F,
+                                   3.0e-5F,
+                                   2.302585F};
+  const auto n = static_cast<int64_t>(loss.size());
+  const std::vector<float> want = {0.0F,
+                                   -0.0F,
+                                   1.0F,
+                                   1.0F,
+                                   1.0F + 4 * 0.00048828125F,
+                                   65504.0F,
+                                   INFINITY,
+                                   INFINITY,
+                                   NAN,
+                                   1.1920928955078125e-07F,
+                                   2.9981136322021484e-05F,
+                                   2.302734375F};
+  std::vector<int32_t> pred(loss.size(), 0);
+  {
+    DynamicsStore store = DynamicsStore::create(path, make_meta("fp16"), make_examples(n));
+    store.append_epoch(loss.data(), pred.data(), loss.data());
+  }
+  const DynamicsStore store = DynamicsStore::open_read(path);
+  std::vector<float> got(loss.size());
+  store.read_losses(0, n, 0, 1, got.data());
+  for (size_t i = 0; i < got.size(); ++i) {
+    if (std::isnan(want[i])) {
+      EXPECT_TRUE(std::isnan(got[i])) << i;
+    } else {
+      EXPECT_EQ(got[i], want[i]) << "value " << loss[i];
+      EXPECT_EQ(std::signbit(got[i]), std::signbit(want[i])) << i;
+    }
+  }
+}
+
+TEST(DynamicsStore, ReadsSubRangesExampleMajor) {
+  TempDir dir;
+  const auto path = dir / "dynamics.h5";
+  DynamicsStore store = DynamicsStore::create(path, make_meta("fp32"), make_examples(50));
+  for (int64_t e = 0; e < 5; ++e) {
+    append_row(store, e);
+  }
+  // Examples [10, 13), epochs [1, 4): out[(i - 10) * 3 + (e - 1)].
+  std::vector<float> out(9, -1.0F);
+  store.read_losses(10, 13, 1, 4, out.data());
+  std::vector<int32_t> preds(9, -1);
+  store.read_preds(10, 13, 1, 4, preds.data());
+  for (int64_t i = 10; i < 13; ++i) {
+    for (int64_t e = 1; e < 4; ++e) {
+      const EpochRow row = make_row(50, e);
+      EXPECT_EQ(out[static_cast<size_t>((i - 10) * 3 + (e - 1))], row.loss[static_cast<size_t>(i)]);
+      EXPECT_EQ(preds[static_cast<size_t>((i - 10) * 3 + (e - 1))], row.pred[static_cast<size_t>(i)]);
+    }
+  }
+  // Empty ranges are fine and write nothing.
+  store.read_losses(5, 5, 0, 5, out.data());
+  store.read_losses(0, 50, 2, 2, out.data());
+}
+
+TEST(DynamicsStore, ReadingBeyondCommittedEpochsIsIoError) {
+  TempDir dir;
+  DynamicsStore store = DynamicsStore::create(dir / "d.h5", make_meta("fp16"), make_examples(8));
+  std::vector<float> out(64);
+  EXPECT_THROW(store.read_losses(0, 8, 0, 1, out.data()), IoError);  // nothing committed yet
+  append_row(store, 0);
+  append_row(store, 1);
+  store.read_losses(0, 8, 0, 2, out.data());
+  try {
+    store.read_losses(0, 8, 0, 3, out.data());
+    FAIL() << "expected IoError";
+  } catch (const IoError& e) {
+    EXPECT_NE(std::string(e.what()).find("only 2 epochs are committed"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("d.h5"), std::string::npos) << e.what();
+  }
+  EXPECT_THROW(store.read_losses(0, 9, 0, 1, out.data()), IoError);   // beyond N
+  EXPECT_THROW(store.read_losses(4, 2, 0, 1, out.data()), IoError);   // reversed
+  EXPECT_THROW(store.read_losses(-1, 2, 0, 1, out.data()), IoError);  // negative
+  EXPECT_THROW(store.read_preds(0, 8, 1, 0, nullptr), IoError);       // reversed epochs
+}
+
+TEST(DynamicsStore, CommitMarkerCountsAppendedEpochs) {
+  TempDir dir;
+  const auto path = dir / "dynamics.h5";
+  {
+    DynamicsStore store = DynamicsStore::create(path, make_meta("fp16"), make_examples(20));
+    EXPECT_EQ(DynamicsStore::open_read(path).complete_epochs(), 0);
+    append_row(store, 0);
+    EXPECT_EQ(DynamicsStore::open_read(path).complete_epochs(), 1);
+    append_row(store, 1);
+    append_row(store, 2);
+  }
+  EXPECT_EQ(DynamicsStore::open_read(path).complete_epochs(), 3);
+}
+
+TEST(DynamicsStore, OpenAppendTruncatesToCheckpointAndContinues) {
+  TempDir dir;
+  const auto path = dir / "dynamics.h5";
+  {
+    DynamicsStore store = DynamicsStore::create(path, make_meta("fp32"), make_examples(33, 4));
+    for (int64_t e = 0; e < 5; ++e) {
+      append_row(store, e);
+    }
+  }
+  {
+    DynamicsStore store = DynamicsStore::open_append(path, 3);
+    EXPECT_EQ(store.complete_epochs(), 3);
+    EXPECT_EQ(store.meta().dtype, "fp32");
+    EXPECT_EQ(store.examples().id, make_examples(33, 4).id);
+    std::vector<float> out(33 * 4);
+    EXPECT_THROW(store.read_losses(0, 33, 0, 4, out.data()), IoError);
+    // Epoch 3 is written again (a resumed run recomputes it); the new values replace the old.
+    append_row(store, 3);
+    EXPECT_EQ(store.complete_epochs(), 4);
+  }
+  {
+    const DynamicsStore store = DynamicsStore::open_read(path);
+    EXPECT_EQ(store.complete_epochs(), 4);
+    expect_rows(store, 4, false);
+  }
+  // keep_epochs beyond the committed count keeps everything committed.
+  {
+    DynamicsStore store = DynamicsStore::open_append(path, 100);
+    EXPECT_EQ(store.complete_epochs(), 4);
+  }
+  {
+    DynamicsStore store = DynamicsStore::open_append(path, 0);
+    EXPECT_EQ(store.complete_epochs(), 0);
+    append_row(store, 0);
+  }
+  EXPECT_EQ(DynamicsStore::open_read(path).complete_epochs(), 1);
+  EXPECT_THROW(DynamicsStore::open_append(path, -1), std::invalid_argument);
+  EXPECT_THROW(DynamicsStore::open_append(dir / "missing.h5", 1), IoError);
+}
+
+TEST(DynamicsStore, SwmrReaderInSameProcessSeesCommittedRows) {
+  TempDir dir;
+  const auto path = dir / "dynamics.h5";
+  DynamicsStore writer = DynamicsStore::create(path, make_meta("fp16"), make_examples(100, 10));
+  DynamicsStore reader = DynamicsStore::open_read(path);
+  EXPECT_EQ(reader.complete_epochs(), 0);
+  EXPECT_EQ(reader.examples().id, writer.examples().id);
+  for (int64_t e = 0; e < 3; ++e) {
+    append_row(writer, e);
+    EXPECT_EQ(reader.complete_epochs(), e + 1);
+    expect_rows(reader, e + 1, true);
+  }
+  EXPECT_THROW(reader.append_epoch(nullptr, nullptr, nullptr), IoError);
+}
+
+/// Blocks until one byte arrives on `fd`; false on EOF.
+bool wait_byte(int fd) {
+  char byte = 0;
+  return ::read(fd, &byte, 1) == 1;
+}
+
+void send_byte(int fd) {
+  const char byte = 1;
+  if (::write(fd, &byte, 1) != 1) {
+    std::perror("write");
+  }
+}
+
+TEST(DynamicsStore, SwmrReaderInAnotherProcessFollowsWriter) {
+  TempDir dir;
+  const auto path = dir / "dynamics.h5";
+  int to_parent[2];
+  int to_child[2];
+  ASSERT_EQ(::pipe(to_parent), 0);
+  ASSERT_EQ(::pipe(to_child), 0);
+  const pid_t pid = ::fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    // Writer: create, then append one epoch per request from the parent.
+    ::close(to_parent[0]);
+    ::close(to_child[1]);
+    int code = 0;
+    try {
+      DynamicsStore store = DynamicsStore::create(path, make_meta("fp16"), make_examples(5000, 100));
+      send_byte(to_parent[1]);
+      for (int64_t e = 0; wait_byte(to_child[0]); ++e) {
+        append_row(store, e);
+        send_byte(to_parent[1]);
+      }
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "writer failed: %s\n", e.what());
+      code = 1;
+    }
+    ::_exit(code);
+  }
+  ::close(to_parent[1]);
+  ::close(to_child[0]);
+  ASSERT_TRUE(wait_byte(to_parent[0]));
+  {
+    DynamicsStore reader = DynamicsStore::open_read(path);
+    EXPECT_EQ(reader.complete_epochs(), 0);
+    for (int64_t e = 0; e < 3; ++e) {
+      send_byte(to_child[1]);
+      ASSERT_TRUE(wait_byte(to_parent[0]));
+      EXPECT_EQ(reader.complete_epochs(), e + 1);
+      expect_rows(reader, e + 1, true);
+    }
+  }
+  ::close(to_child[1]);  // EOF: the writer closes its file and exits
+  int status = 0;
+  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  ::close(to_parent[0]);
+  EXPECT_EQ(DynamicsStore::open_read(path).complete_epochs(), 3);
+}
+
+TEST(DynamicsStore, KillNineKeepsCommittedEpochs) {
+  // The child appends epochs in a loop and reports each commit; SIGKILL lands at a different
+  // point of the append each round. Every reported epoch must stay readable, and a resumed
+  // writer must be able to continue the file.
+  const int64_t n = 60000;
+  for (int round = 0; round < 3; ++round) {
+    TempDir dir;
+    const auto path = dir / "dynamics.h5";
+    int to_parent[2];
+    ASSERT_EQ(::pipe(to_parent), 0);
+    const pid_t pid = ::fork();
+    ASSERT_GE(pid, 0);
+    if (pid == 0) {
+      ::close(to_parent[0]);
+      try {
+        DynamicsStore store =
+            DynamicsStore::create(path, make_meta(round == 1 ? "fp32" : "fp16"), make_examples(n, 50));
+        for (int64_t e = 0; e < 10000; ++e) {
+          append_row(store, e);
+          const int64_t committed = e + 1;
+          if (::write(to_parent[1], &committed, sizeof committed) != sizeof committed) {
+            ::_exit(2);
+          }
+        }
+      } catch (const std::exception& e) {
+        std::fprintf(stderr, "writer failed: %s\n", e.what());
+        ::_exit(1);
+      }
+      ::_exit(0);
+    }
+    ::close(to_parent[1]);
+    int64_t reported = 0;
+    while (reported < 3 + round) {
+      ASSERT_EQ(::read(to_parent[0], &reported, sizeof reported), static_cast<ssize_t>(sizeof reported));
+    }
+    std::this_thread::sleep_for(std::chrono::microseconds(700 * round));
+    ASSERT_EQ(::kill(pid, SIGKILL), 0);
+    int status = 0;
+    ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+    ASSERT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+    // Commits the child made after the last report we read are fine too.
+    int64_t later = 0;
+    while (::read(to_parent[0], &later, sizeof later) == static_cast<ssize_t>(sizeof later)) {
+      reported = later;
+    }
+    ::close(to_parent[0]);
+
+    int64_t complete = 0;
+    {
+      const DynamicsStore store = DynamicsStore::open_read(path);
+      complete = store.complete_epochs();
+      EXPECT_GE(complete, reported) << "round " << round;
+      EXPECT_LE(complete, reported + 1) << "round " << round;
+      expect_rows(store, complete, round != 1);
+    }
+    {
+      DynamicsStore store = DynamicsStore::open_append(path, complete);
+      EXPECT_EQ(store.complete_epochs(), complete);
+      append_row(store, complete);
+    }
+    const DynamicsStore store = DynamicsStore::open_read(path);
+    EXPECT_EQ(store.complete_epochs(), complete + 1);
+    expect_rows(store, complete + 1, round != 1);
+  }
+}
+
+/// Writes a valid file with a few epochs and returns its bytes.
+std::string valid_file_bytes(const std::filesystem::path& path) {
+  {
+    DynamicsStore store = DynamicsStore::create(path, make_meta("fp16"), make_examples(500, 20));
+    for (int64_t e = 0; e < 3; ++e) {
+      append_row(store, e);
+    }
+  }
+  std::string bytes(std::filesystem::file_size(path), '\0');
+  std::ifstream in(path, std::ios::binary);
+  in.read(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+  return bytes;
+}
+
+void write_bytes(const std::filesystem::path& path, const std::string& bytes) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+}
+
+/// Opens and reads everything; must throw IoError (and nothing else, and not crash).
+void expect_io_error_on_full_read(const std::filesystem::path& path, const std::string& what) {
+  try {
+    const DynamicsStore store = DynamicsStore::open_read(path);
+    const int64_t n = store.num_examples();
+    const int64_t epochs = store.complete_epochs();
+    std::vector<float> out(static_cast<size_t>(n * epochs));
+    store.read_losses(0, n, 0, epochs, out.data());
+    ADD_FAILURE() << what << ": no IoError";
+  } catch (const IoError& e) {
+    EXPECT_NE(std::string(e.what()).find(path.filename().string()), std::string::npos)
+        << what << ": message does not name the file: " << e.what();
+  } catch (const std::exception& e) {
+    ADD_FAILURE() << what << ": unexpected exception " << e.what();
+  }
+}
+
+TEST(DynamicsStore, TruncatedFileIsIoError) {
+  TempDir dir;
+  const std::string bytes = valid_file_bytes(dir / "valid.h5");
+  for (const double fraction : {0.0, 0.001, 0.02, 0.1, 0.5, 0.9, 0.999}) {
+    const auto size = static_cast<size_t>(static_cast<double>(bytes.size()) * fraction);
+    const auto path = dir / ("truncated_" + std::to_string(size) + ".h5");
+    write_bytes(path, bytes.substr(0, size));
+    expect_io_error_on_full_read(path, "truncated to " + std::to_string(size) + " bytes");
+  }
+}
+
+TEST(DynamicsStore, GarbageFileIsIoError) {
+  TempDir dir;
+  const auto text = dir / "notes.h5";
+  write_bytes(text, "this is not an HDF5 file\n");
+  expect_io_error_on_full_read(text, "text file");
+
+  std::mt19937 rng(7);
+  std::string noise(100000, '\0');
+  for (auto& c : noise) {
+    c = static_cast<char>(rng() & 0xff);
+  }
+  const auto random = dir / "random.h5";
+  write_bytes(random, noise);
+  expect_io_error_on_full_read(random, "random bytes");
+
+  // A valid superblock followed by noise.
+  std::string bytes = valid_file_bytes(dir / "valid.h5");
+  for (size_t i = 200; i < bytes.size(); ++i) {
+    bytes[i] = noise[i % noise.size()];
+  }
+  const auto damaged = dir / "damaged.h5";
+  write_bytes(damaged, bytes);
+  expect_io_error_on_full_read(damaged, "damaged after the superblock");
+
+  try {
+    (void)DynamicsStore::open_read(dir / "missing.h5");
+    ADD_FAILURE() << "missing file: no IoError";
+  } catch (const IoError& e) {
+    EXPECT_NE(std::string(e.what()).find("missing.h5"), std::string::npos) << e.what();
+  }
+}
+
+TEST(DynamicsStore, CreateRejectsBadArguments) {
+  TempDir dir;
+  EXPECT_THROW(DynamicsStore::create(dir / "a.h5", make_meta("fp16"), make_examples(0)), DataError);
+  EXPECT_THROW(DynamicsStore::create(dir / "b.h5", make_meta("bf16"), make_examples(4)), ConfigError);
+  ExampleColumns ragged = make_examples(4);
+  ragged.label.pop_back();
+  EXPECT_THROW(DynamicsStore::create(dir / "c.h5", make_meta("fp16"), ragged), std::invalid_argument);
+  try {
+    (void)DynamicsStore::create(dir / "no_such_dir" / "d.h5", make_meta("fp16"), make_examples(4));
+    FAIL() << "expected IoError";
+  } catch (const IoError& e) {
+    EXPECT_NE(std::string(e.what()).find("no_such_dir/d.h5"), std::string::npos) << e.what();
+  }
+}
+
+TEST(DynamicsStore, MovedStoreKeepsWorking) {
+  TempDir dir;
+  DynamicsStore store = DynamicsStore::create(dir / "d.h5", make_meta("fp32"), make_examples(10));
+  DynamicsStore moved = std::move(store);
+  append_row(moved, 0);
+  DynamicsStore assigned = DynamicsStore::open_read(dir / "d.h5");
+  assigned = std::move(moved);
+  append_row(assigned, 1);
+  EXPECT_EQ(assigned.complete_epochs(), 2);
+}
+
+}  // namespace
+}  // namespace mapd::record

@@ -1,0 +1,249 @@
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "mapd/config/config.hpp"
+#include "mapd/config/loader.hpp"
+#include "mapd/record/assignment_store.hpp"
+#include "mapd/record/dynamics_store.hpp"
+
+/// A small synthetic run directory, written with the real stores, for the report tests.
+namespace mapd::report::testing {
+
+/// Shape of the synthetic run: 30 training rows (dataset examples 0..29, rows 0..2 with an injected
+/// wrong label) and 5 + 5 probes of categories {typical, mislabeled} (dataset examples 30..39;
+/// 3 fit + 2 val each), 8x8 grey images, 2 classes.
+struct SyntheticRun {
+  static constexpr int64_t kTrain = 30;
+  static constexpr int64_t kProbes = 10;
+  static constexpr int64_t kRows = kTrain + kProbes;
+  static constexpr int64_t kImages = 40;
+  static constexpr int64_t kSide = 8;
+
+  std::filesystem::path dir;
+  int64_t epochs = 0;  ///< committed epochs
+  record::ExampleColumns examples;
+  std::vector<std::vector<float>> loss;    ///< [epoch][row]
+  std::vector<std::vector<int32_t>> pred;  ///< [epoch][row]
+  std::vector<int64_t> assigned_rows;      ///< rows in assignments.h5, in file order
+  std::vector<float> prob;                 ///< [assigned_rows, 2]
+};
+
+inline void write_be32(std::ofstream& out, uint32_t v) {
+  const char bytes[4] = {static_cast<char>(v >> 24), static_cast<char>(v >> 16), static_cast<char>(v >> 8),
+                         static_cast<char>(v)};
+  out.write(bytes, 4);
+}
+
+/// Writes an uncompressed IDX split `<prefix>-images-idx3-ubyte` / `<prefix>-labels-idx1-ubyte`.
+inline void write_idx(const std::filesystem::path& dir, const std::string& prefix, int64_t n, int64_t side) {
+  std::ofstream images(dir / (prefix + "-images-idx3-ubyte"), std::ios::binary);
+  write_be32(images, 0x00000803);
+  write_be32(images, static_cast<uint32_t>(n));
+  write_be32(images, static_cast<uint32_t>(side));
+  write_be32(images, static_cast<uint32_t>(side));
+  for (int64_t i = 0; i < n; ++i) {
+    for (int64_t p = 0; p < side * side; ++p) {
+      // A diagonal stripe whose position depends on the example, so grids are visibly non-blank.
+      const bool on = ((p / side) + (p % side) + i) % 4 == 0;
+      images.put(static_cast<char>(on ? 250 : 20 + (i * 5) % 60));
+    }
+  }
+  std::ofstream labels(dir / (prefix + "-labels-idx1-ubyte"), std::ios::binary);
+  write_be32(labels, 0x00000801);
+  write_be32(labels, static_cast<uint32_t>(n));
+  for (int64_t i = 0; i < n; ++i) {
+    labels.put(static_cast<char>(i % 2));
+  }
+}
+
+/// Creates the run directory `dir` with `committed` epochs of `configured` recorded. With
+/// `with_assignments` false, assignments.h5, selftest.json and detection.json are left out.
+inline SyntheticRun make_synthetic_run(const std::filesystem::path& dir, int64_t committed,
+                                       int64_t configured, bool with_assignments = true) {
+  SyntheticRun run;
+  run.dir = dir;
+  run.epochs = committed;
+  std::filesystem::create_directories(dir / "data");
+  write_idx(dir / "data", "train", SyntheticRun::kImages, SyntheticRun::kSide);
+  write_idx(dir / "data", "t10k", 10, SyntheticRun::kSide);
+
+  config::RunConfig cfg;
+  cfg.data.format = "idx";
+  cfg.data.path = (dir / "data").string();
+  cfg.data.name = "synthetic";
+  cfg.train.epochs = configured;
+  cfg.probes.fit_per_category = 3;
+  cfg.probes.val_per_category = 2;
+  const auto resolved = config::to_json(cfg);
+  std::ofstream(dir / "config.resolved.json") << resolved.dump(2) << "\n";
+
+  auto& ex = run.examples;
+  for (int64_t r = 0; r < SyntheticRun::kRows; ++r) {
+    const bool probe = r >= SyntheticRun::kTrain;
+    const int64_t original = r % 2;
+    ex.id.push_back(1000 + r);
+    ex.original_label.push_back(original);
+    ex.source_index.push_back(r);
+    if (!probe) {
+      ex.label.push_back(r < 3 ? 1 - original : original);
+      ex.role.push_back(static_cast<int8_t>(record::Role::kTrain));
+      ex.probe_category.push_back(-1);
+    } else {
+      const int64_t p = r - SyntheticRun::kTrain;
+      const int16_t category = p < 5 ? 0 : 1;
+      ex.label.push_back(category == 1 ? 1 - original : original);
+      ex.role.push_back(static_cast<int8_t>(p % 5 < 3 ? record::Role::kProbeFit : record::Role::kProbeVal));
+      ex.probe_category.push_back(category);
+    }
+  }
+  record::DynamicsMeta meta;
+  meta.config_json = resolved.dump();
+  meta.mapd_version = "test";
+  meta.torch_version = "none";
+  meta.dtype = "fp32";
+  meta.category_names = {"typical", "mislabeled"};
+  meta.class_names = {"even", "odd"};
+  auto store = record::DynamicsStore::create(dir / "dynamics.h5", meta, ex);
+  std::mt19937 rng(7);
+  std::uniform_real_distribution<float> jitter(0.0F, 0.01F);
+  for (int64_t e = 0; e < committed; ++e) {
+    std::vector<float> loss(SyntheticRun::kRows);
+    std::vector<int32_t> pred(SyntheticRun::kRows);
+    std::vector<float> true_prob(SyntheticRun::kRows);
+    for (int64_t r = 0; r < SyntheticRun::kRows; ++r) {
+      const auto ur = static_cast<size_t>(r);
+      const bool mislabeled_probe = ex.probe_category[ur] == 1;
+      const bool typical_probe = ex.probe_category[ur] == 0;
+      if (typical_probe) {
+        loss[ur] = 0.1F / static_cast<float>(e + 1) + jitter(rng);
+      } else if (mislabeled_probe) {
+        loss[ur] = 3.0F - 0.2F * static_cast<float>(e) + jitter(rng);
+      } else {
+        loss[ur] = static_cast<float>(r + 1) * 0.1F / static_cast<float>(e + 1);
+      }
+      // Training row r is first learned at epoch r % 5; rows r % 7 == 0 are wrong again at epoch 2.
+      bool correct = e >= r % 5;
+      if (r < SyntheticRun::kTrain && r % 7 == 0 && e == 2) {
+        correct = false;
+      }
+      if (mislabeled_probe) {
+        correct = e >= 2;
+      }
+      const int64_t label = ex.label[ur];
+      pred[ur] = static_cast<int32_t>(correct ? label : 1 - label);
+      true_prob[ur] = std::exp(-loss[ur]);
+    }
+    store.append_epoch(loss.data(), pred.data(), true_prob.data());
+    run.loss.push_back(loss);
+    run.pred.push_back(pred);
+  }
+
+  std::ofstream metrics(dir / "metrics.jsonl");
+  for (int64_t e = 0; e < committed; ++e) {
+    metrics << nlohmann::json{{"epoch", e},
+                              {"loss", 1.0 / (e + 1)},
+                              {"acc", 0.5 + 0.1 * e},
+                              {"test_acc", 0.45 + 0.1 * e},
+                              {"test_loss", 1.2 / (e + 1)},
+                              {"img_per_s", 5000.0},
+                              {"seconds", 1.5},
+                              {"lr", 0.05}}
+                   .dump()
+            << "\n";
+  }
+  metrics << "{\"epoch\": " << committed << ", \"loss\":";  // a live run's partial line
+  metrics.close();
+
+  if (!with_assignments) {
+    return run;
+  }
+  record::AssignmentMeta ameta;
+  ameta.category_names = meta.category_names;
+  ameta.config_json = meta.config_json;
+  ameta.mapd_version = "test";
+  ameta.k = 3;
+  ameta.epoch_begin = 0;
+  ameta.epoch_end = committed;
+  std::vector<int64_t> id, row, label;
+  std::vector<int16_t> assigned;
+  std::vector<float> max_prob, prob, score, issue;
+  for (int64_t r = 0; r < SyntheticRun::kRows; ++r) {
+    const auto ur = static_cast<size_t>(r);
+    if (ex.role[ur] == static_cast<int8_t>(record::Role::kProbeFit)) {
+      continue;
+    }
+    // P(mislabeled) grows with the row; rows 0..2 (the injected noise) get the top scores.
+    float p_mis = r < 3 ? 1.0F : static_cast<float>(r) / 40.0F;
+    if (r >= SyntheticRun::kTrain) {
+      p_mis = ex.probe_category[ur] == 1 ? 1.0F : 0.0F;
+    }
+    id.push_back(ex.id[ur]);
+    row.push_back(r);
+    label.push_back(ex.label[ur]);
+    assigned.push_back(static_cast<int16_t>(p_mis > 0.5F ? 1 : 0));
+    max_prob.push_back(std::max(p_mis, 1.0F - p_mis));
+    prob.push_back(1.0F - p_mis);
+    prob.push_back(p_mis);
+    score.push_back(1.0F - p_mis - 0.001F * static_cast<float>(r));
+    score.push_back(p_mis + 0.001F * static_cast<float>(r));
+    issue.push_back(p_mis);
+  }
+  auto assignments =
+      record::AssignmentStore::create(dir / "assignments.h5", ameta, static_cast<int64_t>(id.size()));
+  record::AssignmentStore::Block block;
+  block.count = static_cast<int64_t>(id.size());
+  block.id = id.data();
+  block.row = row.data();
+  block.label = label.data();
+  block.assigned = assigned.data();
+  block.max_prob = max_prob.data();
+  block.prob = prob.data();
+  block.score = score.data();
+  block.label_issue = issue.data();
+  assignments.write(0, block);
+  assignments.close();
+  run.assigned_rows = row;
+  run.prob = prob;
+
+  nlohmann::json selftest = {
+      {"accuracy", 0.75},
+      {"total", 4},
+      {"labels", meta.category_names},
+      {"counts", {{2, 0}, {1, 1}}},
+      {"row_normalized", {{1.0, 0.0}, {0.5, 0.5}}},
+      {"per_category",
+       {{{"name", "typical"}, {"precision", 0.667}, {"recall", 1.0}, {"support", 2}},
+        {{"name", "mislabeled"}, {"precision", 1.0}, {"recall", 0.5}, {"support", 2}}}},
+      {"k", 3},
+      {"epoch_begin", 0},
+      {"epoch_end", committed},
+      {"fit_probes", 6},
+      {"val_probes", 4},
+      {"boundary_ties", 0}};
+  std::ofstream(dir / "selftest.json") << selftest.dump(2) << "\n";
+  nlohmann::json detection = {
+      {"train_examples", 30},
+      {"flipped", 3},
+      {"rate", 0.1},
+      {"epoch_begin", 0},
+      {"epoch_end", committed},
+      {"k", 3},
+      {"rankings",
+       {{"p_mislabeled",
+         {{"auroc", 0.93}, {"average_precision", 0.71}, {"description", "the paper's P(mislabeled)"}}},
+        {"mean_loss",
+         {{"auroc", 0.88}, {"average_precision", 0.52}, {"description", "baseline: mean loss"}}}}},
+      {"argmax_mislabeled", {{"predicted", 3}, {"true_positives", 3}, {"precision", 1.0}, {"recall", 1.0}}}};
+  std::ofstream(dir / "detection.json") << detection.dump(2) << "\n";
+  return run;
+}
+
+}  // namespace mapd::report::testing

@@ -1,0 +1,272 @@
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+#include <torch/torch.h>
+
+#include <chrono>
+#include <cmath>
+#include <csignal>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <thread>
+
+#include "mapd/core/error.hpp"
+#include "mapd/core/log.hpp"
+#include "mapd/train/learner.hpp"
+
+#include "synthetic.hpp"
+
+namespace mapd::train {
+namespace {
+
+namespace fsys = std::filesystem;
+
+class TrainerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    log::init(std::getenv("MAPD_TEST_LOG") ? std::getenv("MAPD_TEST_LOG") : "warn");
+    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+    dir_ = fsys::temp_directory_path() /
+           (std::string("mapd_trainer_") + info->name() + "_" + std::to_string(::getpid()));
+    fsys::remove_all(dir_);
+    fsys::create_directories(dir_);
+  }
+  void TearDown() override { fsys::remove_all(dir_); }
+
+  static std::vector<nlohmann::json> metrics(const fsys::path& run_dir) {
+    std::vector<nlohmann::json> lines;
+    std::ifstream in(run_dir / "metrics.jsonl");
+    for (std::string line; std::getline(in, line);) lines.push_back(nlohmann::json::parse(line));
+    return lines;
+  }
+
+  fsys::path dir_;
+};
+
+TEST_F(TrainerTest, TinyRunLossFallsAndRecordsEveryExampleEveryEpoch) {
+  const auto images = test::make_image_set(128);
+  const auto test_images = test::make_image_set(32, 4, 12, 99);
+  const auto inputs = test::make_inputs(images, &test_images);
+  const auto summary = train(test::tiny_config(5), inputs, dir_, false);
+  EXPECT_EQ(summary.epochs_completed, 5);
+  EXPECT_GT(summary.test_accuracy, 0.5);
+  EXPECT_GT(summary.images_per_second, 0.0);
+
+  const auto lines = metrics(dir_);
+  ASSERT_EQ(lines.size(), 5U);
+  EXPECT_LT(lines[4]["loss"].get<double>(), 0.5 * lines[0]["loss"].get<double>());
+  for (const char* key :
+       {"epoch", "loss", "acc", "test_acc", "test_loss", "img_s", "seconds", "lr", "probe_acc"}) {
+    EXPECT_TRUE(lines[0].contains(key)) << key;
+  }
+
+  auto store = record::DynamicsStore::open_read(dir_ / "dynamics.h5");
+  ASSERT_EQ(store.complete_epochs(), 5);
+  ASSERT_EQ(store.num_examples(), 128);
+  EXPECT_EQ(store.meta().view, "online");
+  const auto losses = test::read_losses(dir_ / "dynamics.h5");
+  std::vector<float> probs(128 * 5);
+  std::vector<int32_t> preds(128 * 5);
+  store.read_true_probs(0, 128, 0, 5, probs.data());
+  store.read_preds(0, 128, 0, 5, preds.data());
+  double first = 0, last = 0;
+  for (int64_t i = 0; i < 128; ++i) {
+    for (int64_t e = 0; e < 5; ++e) {
+      const float loss = losses[static_cast<size_t>(e)][static_cast<size_t>(i)];
+      ASSERT_TRUE(std::isfinite(loss));
+      ASSERT_GE(loss, 0.0F);
+      EXPECT_NEAR(probs[static_cast<size_t>(i * 5 + e)], std::exp(-loss), 1e-5);
+      ASSERT_GE(preds[static_cast<size_t>(i * 5 + e)], 0);
+      ASSERT_LT(preds[static_cast<size_t>(i * 5 + e)], 4);
+    }
+    first += losses[0][static_cast<size_t>(i)];
+    last += losses[4][static_cast<size_t>(i)];
+  }
+  EXPECT_LT(last, 0.5 * first);
+  EXPECT_TRUE(fsys::exists(dir_ / "checkpoints" / "last.pt"));
+}
+
+TEST_F(TrainerTest, EvalViewRecordsANoAugmentationEvalPassThatDiffersFromOnline) {
+  const auto images = test::make_image_set(96);
+  const auto inputs = test::make_inputs(images);
+  auto online = test::tiny_config(2);
+  auto eval = online;
+  eval.record.view = "eval";
+  train(online, inputs, dir_ / "online", false);
+  train(eval, inputs, dir_ / "eval", false);
+  EXPECT_EQ(record::DynamicsStore::open_read(dir_ / "eval" / "dynamics.h5").meta().view, "eval");
+  const auto a = test::read_losses(dir_ / "online" / "dynamics.h5");
+  const auto b = test::read_losses(dir_ / "eval" / "dynamics.h5");
+  ASSERT_EQ(b.size(), 2U);
+  for (float v : b[1]) ASSERT_TRUE(std::isfinite(v));
+  // Same weights trajectory (same seed, the eval pass changes no state), different view of it.
+  EXPECT_NE(a[1], b[1]);
+  const auto ma = metrics(dir_ / "online"), mb = metrics(dir_ / "eval");
+  EXPECT_DOUBLE_EQ(ma[1]["loss"].get<double>(), mb[1]["loss"].get<double>());
+}
+
+TEST_F(TrainerTest, ResumeGivesBitwiseTheSameTrajectories) {
+  const auto images = test::make_image_set(96);
+  const auto inputs = test::make_inputs(images);
+  auto config = test::tiny_config(4);
+  config.schedule.name = "constant";  // the 2-epoch run has the same schedule as the 4-epoch run
+  config.data.augment.hflip = true;
+  train(config, inputs, dir_ / "full", false);
+  auto first_half = config;
+  first_half.train.epochs = 2;
+  train(first_half, inputs, dir_ / "split", false);
+  EXPECT_EQ(test::read_losses(dir_ / "split" / "dynamics.h5").size(), 2U);
+  train(config, inputs, dir_ / "split", true);
+  const auto full = test::read_losses(dir_ / "full" / "dynamics.h5");
+  const auto split = test::read_losses(dir_ / "split" / "dynamics.h5");
+  ASSERT_EQ(full.size(), 4U);
+  ASSERT_EQ(split.size(), 4U);
+  for (size_t e = 0; e < 4; ++e) EXPECT_EQ(full[e], split[e]) << "epoch " << e;  // bitwise
+  EXPECT_EQ(metrics(dir_ / "split").size(), 4U);
+  // Resuming a finished run does nothing.
+  EXPECT_EQ(train(config, inputs, dir_ / "split", true).epochs_completed, 4);
+}
+
+int run_child(const fsys::path& run_dir, int epochs, bool resume, int term_after_lines = -1) {
+  const pid_t pid = fork();
+  if (pid == 0) {
+    execl(MAPD_TRAIN_CHILD, MAPD_TRAIN_CHILD, run_dir.c_str(), std::to_string(epochs).c_str(),
+          resume ? "1" : "0", static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  if (term_after_lines >= 0) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+    while (std::chrono::steady_clock::now() < deadline) {
+      std::ifstream in(run_dir / "metrics.jsonl");
+      int lines = 0;
+      for (std::string line; std::getline(in, line);) ++lines;
+      if (lines >= term_after_lines) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(30));  // mid-epoch
+    kill(pid, SIGTERM);
+  }
+  int status = 0;
+  waitpid(pid, &status, 0);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+TEST_F(TrainerTest, SigtermKeepsTheLastCompleteEpochAndResumeMatchesAnUninterruptedRun) {
+  ASSERT_EQ(run_child(dir_ / "full", 5, false), 0);
+  const int code = run_child(dir_ / "killed", 5, false, 1);
+  ASSERT_EQ(code, 128 + SIGTERM) << "the child should stop with 128+SIGTERM after a clean checkpoint";
+  const auto partial = test::read_losses(dir_ / "killed" / "dynamics.h5");
+  ASSERT_GE(partial.size(), 1U);
+  ASSERT_LT(partial.size(), 5U);
+  EXPECT_EQ(metrics(dir_ / "killed").size(), partial.size());
+  ASSERT_EQ(run_child(dir_ / "killed", 5, true), 0);
+  const auto full = test::read_losses(dir_ / "full" / "dynamics.h5");
+  const auto resumed = test::read_losses(dir_ / "killed" / "dynamics.h5");
+  ASSERT_EQ(resumed.size(), 5U);
+  for (size_t e = 0; e < 5; ++e) EXPECT_EQ(full[e], resumed[e]) << "epoch " << e;  // bitwise
+}
+
+TEST_F(TrainerTest, SigusrOneStopsInProcessWithItsOwnMessageAndExitCode) {
+  const auto images = test::make_image_set(256);
+  const auto inputs = test::make_inputs(images);
+  auto config = test::tiny_config(200);
+  config.train.batch_size = 8;
+  std::thread sender([&] {
+    for (int i = 0; i < 6000 && !fsys::exists(dir_ / "metrics.jsonl"); ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    kill(getpid(), SIGUSR1);
+  });
+  try {
+    train(config, inputs, dir_, false);
+    sender.join();
+    FAIL() << "expected InterruptedError";
+  } catch (const InterruptedError& e) {
+    sender.join();
+    EXPECT_EQ(e.signal_number(), SIGUSR1);
+    EXPECT_EQ(static_cast<int>(e.exit_code()), 128 + SIGUSR1);
+    EXPECT_NE(std::string(e.what()).find("SIGUSR1"), std::string::npos);
+    EXPECT_NE(std::string(e.what()).find("mapd resume"), std::string::npos);
+  }
+  const auto committed = record::DynamicsStore::open_read(dir_ / "dynamics.h5").complete_epochs();
+  EXPECT_GE(committed, 0);
+  EXPECT_LT(committed, 200);
+}
+
+TEST_F(TrainerTest, HugeLearningRateDivergesNamingEpochStepAndExamplesAndKeepsEarlierEpochs) {
+  const auto images = test::make_image_set(96);
+  const auto inputs = test::make_inputs(images);
+  auto config = test::tiny_config(1);
+  config.schedule.name = "constant";
+  train(config, inputs, dir_, false);
+  config.train.epochs = 3;
+  config.optimizer.lr = 1e12;
+  config.optimizer.momentum = 0.0;
+  try {
+    train(config, inputs, dir_, true);
+    FAIL() << "expected DivergedError";
+  } catch (const DivergedError& e) {
+    const std::string message = e.what();
+    EXPECT_NE(message.find("epoch 1"), std::string::npos) << message;
+    EXPECT_NE(message.find("step"), std::string::npos) << message;
+    EXPECT_NE(message.find("example indices"), std::string::npos) << message;
+    EXPECT_EQ(static_cast<int>(e.exit_code()), 5);
+  }
+  EXPECT_EQ(test::read_losses(dir_ / "dynamics.h5").size(), 1U);  // epoch 0 is kept
+}
+
+TEST_F(TrainerTest, RejectsOnlineViewWithDropLastUnknownAmpAndMissingCuda) {
+  const auto images = test::make_image_set(32);
+  const auto inputs = test::make_inputs(images);
+  auto config = test::tiny_config(1);
+  config.data.drop_last = true;
+  EXPECT_THROW(train(config, inputs, dir_ / "a", false), ConfigError);
+  config = test::tiny_config(1);
+  config.train.amp = "fp8";
+  EXPECT_THROW(train(config, inputs, dir_ / "b", false), ConfigError);
+  if (!torch::cuda::is_available()) {
+    config = test::tiny_config(1);
+    config.train.device = "cuda";
+    EXPECT_THROW(train(config, inputs, dir_ / "c", false), ConfigError);
+  }
+  config = test::tiny_config(1);
+  EXPECT_THROW(train(config, inputs, dir_ / "never_trained", true), IoError);  // nothing to resume
+}
+
+TEST_F(TrainerTest, FitAndScoreReturnsDeterministicLabelProbabilitiesPerEpoch) {
+  const auto images = test::make_image_set(96);
+  const auto score_images = test::make_image_set(40, 4, 12, 5);
+  const auto fit = data::TrainingSet::from_image_set(images);
+  const auto score = data::TrainingSet::from_image_set(score_images);
+  const auto config = test::tiny_config(1);
+  const auto a = fit_and_score(config, fit, score, 3, 11);
+  const auto b = fit_and_score(config, fit, score, 3, 11);
+  ASSERT_EQ(a.sizes(), (std::vector<int64_t>{3, 40}));
+  EXPECT_TRUE(torch::equal(a, b));
+  EXPECT_TRUE(((a >= 0) & (a <= 1)).all().item<bool>());
+  EXPECT_GT(a[2].mean().item<float>(), a[0].mean().item<float>() - 0.05F);
+}
+
+TEST(EpochRecord, WritesByExampleIndexAndCopiesToHostOnce) {
+  EpochRecord record(5, torch::kCPU);
+  record.write(torch::tensor({3, 0}, torch::kInt64), torch::tensor({0.5F, 2.0F}),
+               torch::tensor({1, 2}, torch::kInt64));
+  EXPECT_EQ(record.rows_written(), 2);
+  const auto host = record.to_host();
+  EXPECT_FLOAT_EQ(host.loss[3], 0.5F);
+  EXPECT_FLOAT_EQ(host.loss[0], 2.0F);
+  EXPECT_TRUE(std::isnan(host.loss[1]));
+  EXPECT_EQ(host.pred[3], 1);
+  EXPECT_EQ(host.pred[1], -1);
+  EXPECT_NEAR(host.true_prob[3], std::exp(-0.5F), 1e-7);
+  record.reset();
+  EXPECT_EQ(record.rows_written(), 0);
+  EXPECT_TRUE(std::isnan(record.to_host().loss[3]));
+}
+
+}  // namespace
+}  // namespace mapd::train
