@@ -310,7 +310,7 @@ json collect_report_data(const stdfs::path& run_dir, const config::ReportConfig&
       {"test_acc", number_or_nan(last, "test_acc")},
       {"test_loss", number_or_nan(last, "test_loss")},
       {"train_acc", number_or_nan(last, "acc")},
-      {"img_per_s", number_or_nan(last, "img_per_s")},
+      {"img_per_s", number_or_nan(last, "img_s")},
       {"wall_seconds", wall},
       {"examples", n},
       {"train_examples", train_rows},

@@ -153,7 +153,7 @@ inline SyntheticRun make_synthetic_run(const std::filesystem::path& dir, int64_t
                               {"acc", 0.5 + 0.1 * e},
                               {"test_acc", 0.45 + 0.1 * e},
                               {"test_loss", 1.2 / (e + 1)},
-                              {"img_per_s", 5000.0},
+                              {"img_s", 5000.0},
                               {"seconds", 1.5},
                               {"lr", 0.05}}
                    .dump()
