@@ -1,0 +1,334 @@
+// End-to-end: the real mapd binary through whole pipelines on a tiny dataset the test writes —
+// audit outputs, label-noise detection, kill -9 / SIGTERM and resume (bitwise), exit codes,
+// report on a partial run, inspect (issues 4 and 7, DESIGN.md §3-§4).
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include <cstring>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "mapd/record/dynamics_store.hpp"
+
+#include "pipeline_fixtures.hpp"
+
+namespace mapd::cli {
+namespace {
+
+using nlohmann::json;
+using testing::read_lines;
+using testing::read_text;
+using testing::Result;
+using testing::run_mapd;
+namespace fsys = std::filesystem;
+
+/// A run directory under a per-test temp folder that holds the dataset and the config.
+class PipelineTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+    dir_ = testing::temp_dir(info->name());
+    data_ = dir_ / "data";
+    fsys::create_directories(data_);
+  }
+  void TearDown() override {
+    if (!HasFailure()) fsys::remove_all(dir_);
+  }
+
+  /// The tiny dataset (`train_images` training images, 100 test images) and a config for it.
+  /// `slow` makes each epoch long enough (~0.5 s) for a signal to land inside it.
+  /// `data_keys` go inside the data section ("augment: {hflip: true}"), `extra` is appended as is.
+  fsys::path write_config(int train_images, int epochs, bool slow = false, const std::string& extra = "",
+                          const std::string& data_keys = "") {
+    testing::write_pattern_idx(data_, "train", train_images, 1);
+    testing::write_pattern_idx(data_, "t10k", 100, 2);
+    const auto path = dir_ / "tiny.yaml";
+    std::ofstream(path) << "data: {format: idx, path: " << data_.string() << ", name: tiny, workers: 1"
+                        << (data_keys.empty() ? "" : ", " + data_keys)
+                        << "}\n"
+                           "model: {arch: small_cnn, width: "
+                        << (slow ? 32 : 8)
+                        << "}\n"
+                           "optimizer: {lr: 0.05}\n"
+                           "train: {epochs: "
+                        << epochs << ", batch_size: " << (slow ? 8 : 32)
+                        << ", threads: 1}\n"
+                           "probes: {fit_per_category: 10, val_per_category: 10, pilot_epochs: 1, "
+                           "max_fraction: 0.3}\n"
+                           "knn: {k: 5}\n"
+                        << extra;
+    return path;
+  }
+
+  fsys::path dir_;
+  fsys::path data_;
+};
+
+std::string quoted(const fsys::path& path) { return "'" + path.string() + "'"; }
+
+/// The JSON the report embeds in index.html (<script id="mapd-data">).
+json report_data(const fsys::path& index_html) {
+  const std::string html = read_text(index_html);
+  const std::string open = "<script id=\"mapd-data\" type=\"application/json\">";
+  const auto begin = html.find(open);
+  if (begin == std::string::npos) return json();
+  const auto start = begin + open.size();
+  const auto end = html.find("</script>", start);
+  return json::parse(html.substr(start, end - start));
+}
+
+void expect_bitwise_equal(const testing::Trajectories& a, const testing::Trajectories& b) {
+  ASSERT_EQ(a.epochs, b.epochs);
+  ASSERT_EQ(a.examples, b.examples);
+  const auto bytes = a.loss.size() * sizeof(float);
+  EXPECT_EQ(std::memcmp(a.loss.data(), b.loss.data(), bytes), 0) << "/epochs/loss differs";
+  EXPECT_EQ(std::memcmp(a.true_prob.data(), b.true_prob.data(), bytes), 0) << "/epochs/true_prob differs";
+  EXPECT_EQ(a.pred, b.pred) << "/epochs/pred differs";
+  if (a.loss != b.loss) {
+    for (size_t i = 0; i < a.loss.size(); ++i) {
+      if (a.loss[i] != b.loss[i]) {
+        ADD_FAILURE() << "first loss difference: example " << i / static_cast<size_t>(a.epochs) << " epoch "
+                      << i % static_cast<size_t>(a.epochs) << ": " << a.loss[i] << " vs " << b.loss[i];
+        break;
+      }
+    }
+  }
+}
+
+TEST_F(PipelineTest, AuditWritesEveryOutputOfTheRunDirectory) {
+  constexpr int kEpochs = 4;
+  const auto config = write_config(600, kEpochs);
+  const auto run = dir_ / "run";
+  const Result r = run_mapd("audit -c " + quoted(config) + " --run-dir " + quoted(run));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+
+  const auto resolved = json::parse(read_text(run / "config.resolved.json"));
+  EXPECT_EQ(resolved["train"]["epochs"].get<int>(), kEpochs);
+  EXPECT_EQ(resolved["knn"]["k"].get<int>(), 5);
+  EXPECT_NE(read_text(run / "train.log").find("audit finished"), std::string::npos);
+
+  const auto metrics = read_lines(run / "metrics.jsonl");
+  ASSERT_EQ(metrics.size(), static_cast<size_t>(kEpochs));
+  for (size_t e = 0; e < metrics.size(); ++e) {
+    const auto m = json::parse(metrics[e]);
+    EXPECT_TRUE(m.contains("loss")) << metrics[e];
+  }
+  // The classes are learnable: the loss falls.
+  EXPECT_LT(json::parse(metrics.back())["loss"].get<double>(),
+            json::parse(metrics.front())["loss"].get<double>());
+
+  // dynamics.h5: [E, N] with N = training rows + probes, every role present.
+  const auto store = record::DynamicsStore::open_read(run / "dynamics.h5");
+  EXPECT_EQ(store.complete_epochs(), kEpochs);
+  const auto& ex = store.examples();
+  int64_t train = 0, fit = 0, val = 0;
+  for (const int8_t role : ex.role) {
+    train += role == static_cast<int8_t>(record::Role::kTrain) ? 1 : 0;
+    fit += role == static_cast<int8_t>(record::Role::kProbeFit) ? 1 : 0;
+    val += role == static_cast<int8_t>(record::Role::kProbeVal) ? 1 : 0;
+  }
+  const auto categories = static_cast<int64_t>(store.meta().category_names.size());
+  EXPECT_EQ(categories, 6);
+  EXPECT_EQ(fit, 10 * categories);
+  EXPECT_EQ(val, 10 * categories);
+  EXPECT_GT(train, 0);
+  EXPECT_EQ(store.num_examples(), train + fit + val);
+  const auto t = testing::read_trajectories(run / "dynamics.h5");
+  for (const float v : t.loss) ASSERT_TRUE(std::isfinite(v));
+
+  // assignments: one CSV row per training example, header as DESIGN.md §4.
+  const auto csv = read_lines(run / "assignments.csv");
+  ASSERT_FALSE(csv.empty());
+  EXPECT_EQ(csv[0].rfind("id,label,assigned,max_prob,p_typical,", 0), 0U) << csv[0];
+  EXPECT_EQ(static_cast<int64_t>(csv.size()) - 1, train + val);  // val probes are assigned too
+  EXPECT_TRUE(fsys::exists(run / "assignments.h5"));
+  const auto selftest = json::parse(read_text(run / "selftest.json"));
+  EXPECT_TRUE(selftest.contains("accuracy"));
+
+  // report/index.html with every section the template defines, and the run's numbers in it.
+  const auto html = read_text(run / "report" / "index.html");
+  ASSERT_FALSE(html.empty());
+  for (const char* id : {"summary", "selftest", "trajectories", "assignments", "surfaced", "learning"}) {
+    EXPECT_NE(html.find(std::string("<section id=\"") + id + "\""), std::string::npos) << id;
+  }
+  const auto page = report_data(run / "report" / "index.html");
+  EXPECT_EQ(page["summary"]["epochs_committed"].get<int64_t>(), kEpochs);
+  EXPECT_TRUE(page["summary"]["complete"].get<bool>());
+  EXPECT_EQ(page["summary"]["examples"].get<int64_t>(), store.num_examples());
+  for (const auto& category : store.meta().category_names) {
+    EXPECT_TRUE(fsys::exists(run / "report" / (category + ".png"))) << category;
+  }
+
+  // inspect prints the shape and committed epochs.
+  const Result inspect = run_mapd("inspect " + quoted(run / "dynamics.h5"));
+  ASSERT_EQ(inspect.exit_code, 0) << inspect.output;
+  const std::string shape = "[" + std::to_string(kEpochs) + ", " + std::to_string(store.num_examples()) + "]";
+  EXPECT_NE(inspect.output.find(shape), std::string::npos) << inspect.output;
+  EXPECT_NE(inspect.output.find("committed epochs: " + std::to_string(kEpochs)), std::string::npos)
+      << inspect.output;
+}
+
+TEST_F(PipelineTest, AuditWithInjectedLabelNoiseWritesDetectionMetrics) {
+  const auto config = write_config(600, 4, false, "");
+  const auto run = dir_ / "run";
+  const Result r =
+      run_mapd("audit -c " + quoted(config) + " --set data.label_noise.rate=0.2 --run-dir " + quoted(run));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  ASSERT_TRUE(fsys::exists(run / "detection.json")) << r.output;
+  const auto detection = json::parse(read_text(run / "detection.json"));
+  EXPECT_GT(detection["flipped"].get<int64_t>(), 0);
+  for (const char* ranking : {"p_mislabeled", "mean_loss", "label_issue"}) {
+    ASSERT_TRUE(detection["rankings"].contains(ranking)) << detection.dump(2);
+    const double auroc = detection["rankings"][ranking]["auroc"].get<double>();
+    EXPECT_GE(auroc, 0.0);
+    EXPECT_LE(auroc, 1.0);
+    EXPECT_TRUE(detection["rankings"][ranking].contains("average_precision"));
+  }
+  // Flipped labels of a learnable dataset stand out by their loss.
+  EXPECT_GT(detection["rankings"]["mean_loss"]["auroc"].get<double>(), 0.8);
+  const auto page = report_data(run / "report" / "index.html");
+  EXPECT_FALSE(page["detection"].is_null());
+}
+
+TEST_F(PipelineTest, KillNineDuringEpochThreeThenResumeMatchesAnUninterruptedRunBitwise) {
+  constexpr int kEpochs = 5;
+  // Augmentation draws from the loader's RNG, which the checkpoint must restore exactly.
+  const auto config =
+      write_config(800, kEpochs, /*slow=*/true, "", "augment: {crop_padding: 2, hflip: true}");
+  const auto full = dir_ / "full";
+  const auto killed = dir_ / "killed";
+  const Result reference = run_mapd("train -c " + quoted(config) + " --run-dir " + quoted(full));
+  ASSERT_EQ(reference.exit_code, 0) << reference.output;
+
+  const pid_t pid = testing::spawn_mapd({"train", "-c", config.string(), "--run-dir", killed.string()},
+                                        dir_ / "killed.out");
+  ASSERT_GT(pid, 0);
+  const bool reached = testing::wait_for_epochs(killed / "dynamics.h5", 2, pid);
+  ::kill(pid, SIGKILL);
+  const int code = testing::wait_exit(pid);
+  ASSERT_TRUE(reached) << "training ended before committing 2 epochs: " << read_text(dir_ / "killed.out");
+  ASSERT_EQ(code, 128 + SIGKILL) << read_text(dir_ / "killed.out");
+  const int64_t kept = testing::committed_epochs(killed / "dynamics.h5");
+  ASSERT_GE(kept, 2);
+  ASSERT_LT(kept, kEpochs) << "kill -9 landed after the run finished; epochs are too short";
+
+  // The killed run is readable: inspect and report show the committed epochs only.
+  const Result inspect = run_mapd("inspect " + quoted(killed / "dynamics.h5"));
+  ASSERT_EQ(inspect.exit_code, 0) << inspect.output;
+  EXPECT_NE(inspect.output.find("committed epochs: " + std::to_string(kept)), std::string::npos)
+      << inspect.output;
+  const Result report = run_mapd("report " + quoted(killed));
+  ASSERT_EQ(report.exit_code, 0) << report.output;
+  const auto page = report_data(killed / "report" / "index.html");
+  ASSERT_TRUE(page.is_object()) << "no embedded report data";
+  EXPECT_EQ(page["summary"]["epochs_committed"].get<int64_t>(), kept);
+  EXPECT_FALSE(page["summary"]["complete"].get<bool>());
+  EXPECT_NE(page["notes"].dump().find("Training is not finished"), std::string::npos) << page["notes"].dump();
+
+  const Result resume = run_mapd("resume " + quoted(killed));
+  ASSERT_EQ(resume.exit_code, 0) << resume.output;
+  EXPECT_EQ(read_lines(killed / "metrics.jsonl").size(), static_cast<size_t>(kEpochs));
+  const auto a = testing::read_trajectories(full / "dynamics.h5");
+  const auto b = testing::read_trajectories(killed / "dynamics.h5");
+  ASSERT_EQ(a.epochs, kEpochs);
+  expect_bitwise_equal(a, b);
+  const auto ea = record::DynamicsStore::open_read(full / "dynamics.h5").examples();
+  const auto eb = record::DynamicsStore::open_read(killed / "dynamics.h5").examples();
+  EXPECT_EQ(ea.id, eb.id);
+  EXPECT_EQ(ea.label, eb.label);
+  EXPECT_EQ(ea.role, eb.role);
+}
+
+TEST_F(PipelineTest, SigtermExits143KeepsTheLastCompleteEpochAndResumeCompletes) {
+  constexpr int kEpochs = 10;  // room for a live report before the signal
+  const auto config = write_config(1000, kEpochs, /*slow=*/true);
+  const auto run = dir_ / "run";
+  const pid_t pid =
+      testing::spawn_mapd({"train", "-c", config.string(), "--run-dir", run.string()}, dir_ / "run.out");
+  ASSERT_GT(pid, 0);
+  const bool reached = testing::wait_for_epochs(run / "dynamics.h5", 1, pid);
+  // `mapd report` reads the live run (SWMR) and shows its committed epochs.
+  const Result live = run_mapd("report " + quoted(run));
+  ::kill(pid, SIGTERM);
+  const int code = testing::wait_exit(pid);
+  const std::string out = read_text(dir_ / "run.out");
+  ASSERT_TRUE(reached) << out;
+  ASSERT_EQ(code, 128 + SIGTERM) << out;
+  EXPECT_NE(out.find("SIGTERM"), std::string::npos) << out;
+  ASSERT_EQ(live.exit_code, 0) << live.output;
+  const auto page = report_data(run / "report" / "index.html");
+  ASSERT_TRUE(page.is_object()) << "no embedded report data";
+  EXPECT_GE(page["summary"]["epochs_committed"].get<int64_t>(), 1);
+  EXPECT_FALSE(page["summary"]["complete"].get<bool>());
+  const int64_t kept = testing::committed_epochs(run / "dynamics.h5");
+  ASSERT_GE(kept, 1);
+  ASSERT_LT(kept, kEpochs);
+  // The last complete epoch is kept everywhere: dynamics rows, metrics lines, checkpoint.
+  EXPECT_EQ(static_cast<int64_t>(read_lines(run / "metrics.jsonl").size()), kept);
+  EXPECT_TRUE(fsys::exists(run / "checkpoints" / "last.pt"));
+
+  const Result resume = run_mapd("resume " + quoted(run));
+  ASSERT_EQ(resume.exit_code, 0) << resume.output;
+  EXPECT_EQ(testing::committed_epochs(run / "dynamics.h5"), kEpochs);
+  EXPECT_EQ(read_lines(run / "metrics.jsonl").size(), static_cast<size_t>(kEpochs));
+  const auto t = testing::read_trajectories(run / "dynamics.h5");
+  for (const float v : t.loss) ASSERT_TRUE(std::isfinite(v));
+}
+
+TEST_F(PipelineTest, HugeLearningRateExitsFiveNamingEpochAndStep) {
+  const auto config = write_config(300, 3);
+  // Without probes the main trainer (not the pilot run) is the one that diverges.
+  const Result r =
+      run_mapd("train -c " + quoted(config) + " --set optimizer.lr=1e6 --set probes.suite=none --run-dir " +
+               quoted(dir_ / "run"));
+  EXPECT_EQ(r.exit_code, 5) << r.output;
+  EXPECT_NE(r.output.find("diverged"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("epoch"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("step"), std::string::npos) << r.output;
+  // The pilot run of the difficulty estimator diverges the same way.
+  const Result pilot =
+      run_mapd("train -c " + quoted(config) + " --set optimizer.lr=1e6 --run-dir " + quoted(dir_ / "pilot"));
+  EXPECT_EQ(pilot.exit_code, 5) << pilot.output;
+  EXPECT_NE(pilot.output.find("step"), std::string::npos) << pilot.output;
+}
+
+TEST_F(PipelineTest, DataFolderWithoutIdxFilesExitsThreeNamingThePath) {
+  const auto config = write_config(100, 1);
+  const auto empty = dir_ / "no_idx_here";
+  fsys::create_directories(empty);
+  const Result r = run_mapd("audit -c " + quoted(config) + " --set data.path=" + empty.string() +
+                            " --run-dir " + quoted(dir_ / "run"));
+  EXPECT_EQ(r.exit_code, 3) << r.output;
+  EXPECT_NE(r.output.find(empty.string()), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("train-images-idx3-ubyte"), std::string::npos) << r.output;
+}
+
+TEST_F(PipelineTest, BadConfigKeyExitsTwoBeforeCreatingARun) {
+  const auto config = write_config(100, 1, false, "knn_extra: 1\n");
+  const Result r = run_mapd("audit -c " + quoted(config) + " --run-dir " + quoted(dir_ / "run"));
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_NE(r.output.find("knn_extra"), std::string::npos) << r.output;
+  const Result set =
+      run_mapd("train -c " + quoted(config) + " --set train.epohcs=2 --run-dir " + quoted(dir_ / "run2"));
+  EXPECT_EQ(set.exit_code, 2) << set.output;
+  EXPECT_NE(set.output.find("did you mean 'train.epochs'"), std::string::npos) << set.output;
+  EXPECT_FALSE(fsys::exists(dir_ / "run2" / "dynamics.h5"));
+}
+
+TEST_F(PipelineTest, AssignAndResumeOnARunDirectoryWithoutDynamicsFailClearly) {
+  const auto run = dir_ / "run";
+  fsys::create_directories(run);
+  const Result assign = run_mapd("assign " + quoted(run));
+  EXPECT_NE(assign.exit_code, 0) << assign.output;
+  EXPECT_NE(assign.output.find("dynamics.h5"), std::string::npos) << assign.output;
+  const Result report = run_mapd("report " + quoted(run));
+  EXPECT_NE(report.exit_code, 0) << report.output;
+  EXPECT_NE(report.output.find("dynamics.h5"), std::string::npos) << report.output;
+  const Result resume = run_mapd("resume " + quoted(run));
+  EXPECT_EQ(resume.exit_code, 2) << resume.output;
+  EXPECT_NE(resume.output.find("config.resolved.json"), std::string::npos) << resume.output;
+}
+
+}  // namespace
+}  // namespace mapd::cli
