@@ -1,16 +1,18 @@
 // The real mapd binary on good and bad configs: output and exit codes (DESIGN.md §3).
-#include <gtest/gtest.h>
+#include "mapd/cli/cli.hpp"
+
 #include <sys/wait.h>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 #include <array>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
-#include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
 
-#include "mapd/cli/cli.hpp"
 #include "mapd/core/error.hpp"
 
 namespace mapd::cli {

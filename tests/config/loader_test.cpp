@@ -56,8 +56,10 @@ TEST(ConfigDefaults, AreTheDefaultAudit) {
 }
 
 TEST_F(ConfigFiles, YamlAndJsonParseToTheSameConfig) {
-  const auto yaml = write("a.yaml", "train:\n  epochs: 7\n  device: cpu\ndata:\n  augment:\n    hflip: true\n");
-  const auto json = write("a.json", R"({"train": {"epochs": 7, "device": "cpu"}, "data": {"augment": {"hflip": true}}})");
+  const auto yaml =
+      write("a.yaml", "train:\n  epochs: 7\n  device: cpu\ndata:\n  augment:\n    hflip: true\n");
+  const auto json =
+      write("a.json", R"({"train": {"epochs": 7, "device": "cpu"}, "data": {"augment": {"hflip": true}}})");
   EXPECT_EQ(to_json(resolve({yaml}, {})), to_json(resolve({json}, {})));
   EXPECT_EQ(resolve({yaml}, {}).train.epochs, 7);
   EXPECT_TRUE(resolve({yaml}, {}).data.augment.hflip);
@@ -115,29 +117,35 @@ TEST_F(ConfigFiles, AllProblemsAreReportedTogether) {
 }
 
 TEST_F(ConfigFiles, WrongTypesAreRejected) {
-  EXPECT_NE(config_error([&] { resolve({write("a.yaml", "train: {device: [1]}\n")}, {}); })
-                .find("train.device: expected a string"),
+  EXPECT_NE(config_error([&] {
+              resolve({write("a.yaml", "train: {device: [1]}\n")}, {});
+            }).find("train.device: expected a string"),
             std::string::npos);
-  EXPECT_NE(config_error([&] { resolve({write("b.yaml", "knn: {standardize: 1}\n")}, {}); })
-                .find("knn.standardize: expected a boolean"),
+  EXPECT_NE(config_error([&] {
+              resolve({write("b.yaml", "knn: {standardize: 1}\n")}, {});
+            }).find("knn.standardize: expected a boolean"),
             std::string::npos);
-  EXPECT_NE(config_error([&] { resolve({write("c.yaml", "optimizer: {lr: fast}\n")}, {}); })
-                .find("optimizer.lr: expected a number"),
+  EXPECT_NE(config_error([&] {
+              resolve({write("c.yaml", "optimizer: {lr: fast}\n")}, {});
+            }).find("optimizer.lr: expected a number"),
             std::string::npos);
-  EXPECT_NE(config_error([&] { resolve({write("d.yaml", "train: 3\n")}, {}); })
-                .find("train: expected a section"),
+  EXPECT_NE(
+      config_error([&] { resolve({write("d.yaml", "train: 3\n")}, {}); }).find("train: expected a section"),
+      std::string::npos);
+  EXPECT_NE(config_error([&] {
+              resolve({write("e.yaml", "schedule: {milestones: [1, x]}\n")}, {});
+            }).find("schedule.milestones: expected a list of integers"),
             std::string::npos);
-  EXPECT_NE(config_error([&] { resolve({write("e.yaml", "schedule: {milestones: [1, x]}\n")}, {}); })
-                .find("schedule.milestones: expected a list of integers"),
-            std::string::npos);
-  EXPECT_NE(config_error([&] { resolve({write("f.yaml", "train: {epochs: 2.5}\n")}, {}); })
-                .find("train.epochs: expected an integer"),
+  EXPECT_NE(config_error([&] {
+              resolve({write("f.yaml", "train: {epochs: 2.5}\n")}, {});
+            }).find("train.epochs: expected an integer"),
             std::string::npos);
 }
 
 TEST_F(ConfigFiles, TopLevelMustBeAMapping) {
-  EXPECT_NE(config_error([&] { resolve({write("a.yaml", "- 1\n- 2\n")}, {}); }).find("top level must be a mapping"),
-            std::string::npos);
+  EXPECT_NE(
+      config_error([&] { resolve({write("a.yaml", "- 1\n- 2\n")}, {}); }).find("top level must be a mapping"),
+      std::string::npos);
 }
 
 TEST_F(ConfigFiles, SyntaxErrorsNameFileAndLine) {
@@ -150,14 +158,17 @@ TEST_F(ConfigFiles, SyntaxErrorsNameFileAndLine) {
 }
 
 TEST_F(ConfigFiles, MissingFileAndUnknownExtension) {
-  EXPECT_NE(config_error([&] { resolve({(dir_ / "nope.yaml").string()}, {}); }).find("cannot read config file"),
-            std::string::npos);
-  EXPECT_NE(config_error([&] { resolve({write("a.toml", "x = 1\n")}, {}); }).find("unknown extension '.toml'"),
-            std::string::npos);
+  EXPECT_NE(
+      config_error([&] { resolve({(dir_ / "nope.yaml").string()}, {}); }).find("cannot read config file"),
+      std::string::npos);
+  EXPECT_NE(
+      config_error([&] { resolve({write("a.toml", "x = 1\n")}, {}); }).find("unknown extension '.toml'"),
+      std::string::npos);
 }
 
 TEST(ConfigOverrides, MalformedAssignment) {
-  EXPECT_NE(config_error([] { resolve({}, {"train.epochs"}); }).find("expected key.path=value"), std::string::npos);
+  EXPECT_NE(config_error([] { resolve({}, {"train.epochs"}); }).find("expected key.path=value"),
+            std::string::npos);
   EXPECT_NE(config_error([] { resolve({}, {"=3"}); }).find("expected key.path=value"), std::string::npos);
 }
 
@@ -175,8 +186,9 @@ TEST(ConfigOverrides, SectionCannotBeSet) {
 TEST(ConfigOverrides, TypeChecked) {
   EXPECT_NE(config_error([] { resolve({}, {"train.epochs=abc"}); }).find("train.epochs: expected an integer"),
             std::string::npos);
-  EXPECT_NE(config_error([] { resolve({}, {"data.augment.hflip=maybe"}); })
-                .find("data.augment.hflip: expected a boolean"),
+  EXPECT_NE(config_error([] {
+              resolve({}, {"data.augment.hflip=maybe"});
+            }).find("data.augment.hflip: expected a boolean"),
             std::string::npos);
 }
 
@@ -208,38 +220,39 @@ TEST_P(ConfigRanges, RejectsOutOfRangeValue) {
 
 INSTANTIATE_TEST_SUITE_P(
     EveryRule, ConfigRanges,
-    ::testing::Values(RangeCase{"data.label_noise.rate=1.5", "data.label_noise.rate"},
-                      RangeCase{"data.label_noise.rate=-0.1", "data.label_noise.rate"},
-                      RangeCase{"data.limit=-1", "data.limit"}, RangeCase{"data.channels=2", "data.channels"},
-                      RangeCase{"data.image_size=2", "data.image_size"},
-                      RangeCase{"data.workers=-1", "data.workers"}, RangeCase{"data.prefetch=0", "data.prefetch"},
-                      RangeCase{"data.memory_budget_mb=-1", "data.memory_budget_mb"},
-                      RangeCase{"data.augment.crop_padding=-1", "data.augment.crop_padding"},
-                      RangeCase{"data.augment.rrc_scale_min=0", "data.augment.rrc_scale_min"},
-                      RangeCase{"data.augment.mean=[0.5]", "data.augment.mean and data.augment.std"},
-                      RangeCase{"model.width=0", "model.width"}, RangeCase{"optimizer.lr=0", "optimizer.lr"},
-                      RangeCase{"optimizer.momentum=1", "optimizer.momentum"},
-                      RangeCase{"optimizer.weight_decay=-1", "optimizer.weight_decay"},
-                      RangeCase{"schedule.warmup_epochs=-1", "schedule.warmup_epochs"},
-                      RangeCase{"schedule.milestones=[5, 2]", "schedule.milestones"},
-                      RangeCase{"train.epochs=0", "train.epochs"}, RangeCase{"train.batch_size=0", "train.batch_size"},
-                      RangeCase{"train.threads=-1", "train.threads"},
-                      RangeCase{"probes.fit_per_category=0", "probes.fit_per_category"},
-                      RangeCase{"probes.val_per_category=-1", "probes.val_per_category"},
-                      RangeCase{"probes.corrupted_sigma=0", "probes.corrupted_sigma"},
-                      RangeCase{"probes.ood_source=dataset", "probes.ood_path"},
-                      RangeCase{"probes.difficulty=file", "probes.score_file"},
-                      RangeCase{"probes.holdout_models=1", "probes.holdout_models"},
-                      RangeCase{"probes.holdout_epochs=0", "probes.holdout_epochs"},
-                      RangeCase{"probes.pilot_epochs=0", "probes.pilot_epochs"}, RangeCase{"knn.k=0", "knn.k"},
-                      RangeCase{"knn.epoch_begin=-1", "knn.epoch_begin"},
-                      RangeCase{"knn.epoch_end=-2", "knn.epoch_end"},
-                      RangeCase{"knn.memory_budget_mb=1", "knn.memory_budget_mb"},
-                      RangeCase{"knn.block_size=-1", "knn.block_size"}, RangeCase{"report.top_n=0", "report.top_n"}));
+    ::testing::Values(
+        RangeCase{"data.label_noise.rate=1.5", "data.label_noise.rate"},
+        RangeCase{"data.label_noise.rate=-0.1", "data.label_noise.rate"},
+        RangeCase{"data.limit=-1", "data.limit"}, RangeCase{"data.channels=2", "data.channels"},
+        RangeCase{"data.image_size=2", "data.image_size"}, RangeCase{"data.workers=-1", "data.workers"},
+        RangeCase{"data.prefetch=0", "data.prefetch"},
+        RangeCase{"data.memory_budget_mb=-1", "data.memory_budget_mb"},
+        RangeCase{"data.augment.crop_padding=-1", "data.augment.crop_padding"},
+        RangeCase{"data.augment.rrc_scale_min=0", "data.augment.rrc_scale_min"},
+        RangeCase{"data.augment.mean=[0.5]", "data.augment.mean and data.augment.std"},
+        RangeCase{"model.width=0", "model.width"}, RangeCase{"optimizer.lr=0", "optimizer.lr"},
+        RangeCase{"optimizer.momentum=1", "optimizer.momentum"},
+        RangeCase{"optimizer.weight_decay=-1", "optimizer.weight_decay"},
+        RangeCase{"schedule.warmup_epochs=-1", "schedule.warmup_epochs"},
+        RangeCase{"schedule.milestones=[5, 2]", "schedule.milestones"},
+        RangeCase{"train.epochs=0", "train.epochs"}, RangeCase{"train.batch_size=0", "train.batch_size"},
+        RangeCase{"train.threads=-1", "train.threads"},
+        RangeCase{"probes.fit_per_category=0", "probes.fit_per_category"},
+        RangeCase{"probes.val_per_category=-1", "probes.val_per_category"},
+        RangeCase{"probes.corrupted_sigma=0", "probes.corrupted_sigma"},
+        RangeCase{"probes.ood_source=dataset", "probes.ood_path"},
+        RangeCase{"probes.difficulty=file", "probes.score_file"},
+        RangeCase{"probes.holdout_models=1", "probes.holdout_models"},
+        RangeCase{"probes.holdout_epochs=0", "probes.holdout_epochs"},
+        RangeCase{"probes.pilot_epochs=0", "probes.pilot_epochs"}, RangeCase{"knn.k=0", "knn.k"},
+        RangeCase{"knn.epoch_begin=-1", "knn.epoch_begin"}, RangeCase{"knn.epoch_end=-2", "knn.epoch_end"},
+        RangeCase{"knn.memory_budget_mb=1", "knn.memory_budget_mb"},
+        RangeCase{"knn.block_size=-1", "knn.block_size"}, RangeCase{"report.top_n=0", "report.top_n"}));
 
 TEST(ConfigNesterov, NeedsMomentum) {
-  EXPECT_NE(config_error([] { resolve({}, {"optimizer.nesterov=true", "optimizer.momentum=0"}); })
-                .find("optimizer.nesterov"),
+  EXPECT_NE(config_error([] {
+              resolve({}, {"optimizer.nesterov=true", "optimizer.momentum=0"});
+            }).find("optimizer.nesterov"),
             std::string::npos);
 }
 

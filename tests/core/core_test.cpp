@@ -1,8 +1,8 @@
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 #include <filesystem>
 #include <fstream>
-#include <nlohmann/json.hpp>
 #include <string>
 
 #include "mapd/core/error.hpp"
@@ -16,7 +16,8 @@ namespace {
 namespace fsys = std::filesystem;
 
 fsys::path fresh_dir(const std::string& name) {
-  const auto dir = fsys::temp_directory_path() / ("mapd_core_test_" + name + "_" + std::to_string(::getpid()));
+  const auto dir =
+      fsys::temp_directory_path() / ("mapd_core_test_" + name + "_" + std::to_string(::getpid()));
   fsys::remove_all(dir);
   fsys::create_directories(dir);
   return dir;

@@ -276,7 +276,9 @@ struct KnnConfig {
     v("weights", weights, "neighbour votes: uniform (the paper) or distance-weighted",
       Choices{"uniform", "distance"});
     v("standardize", standardize, "standardise each epoch's losses with the fit set's mean and std");
-    v("backend", backend, "exact search backend: auto/faiss = CPU BLAS GEMM shortlist + exact double re-rank; torch = LibTorch GEMM + top-k (CUDA when available)",
+    v("backend", backend,
+      "exact search backend: auto/faiss = CPU BLAS GEMM shortlist + exact double re-rank; torch = LibTorch "
+      "GEMM + top-k (CUDA when available)",
       Choices{"auto", "faiss", "torch"});
     v("memory_budget_mb", memory_budget_mb, "memory bound of streamed assignment");
     v("block_size", block_size, "queries per block (0 = derived from memory_budget_mb)");
