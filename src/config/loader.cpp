@@ -454,7 +454,7 @@ std::vector<std::string> validate(const RunConfig& c) {
   need(c.data.channels == 0 || c.data.channels == 1 || c.data.channels == 3,
        "data.channels: must be 0 (as stored), 1 or 3, got " + std::to_string(c.data.channels));
   need(c.data.image_size >= 4, "data.image_size: must be >= 4, got " + std::to_string(c.data.image_size));
-  need(c.data.workers >= 0, "data.workers: must be >= 0");
+  need(c.data.workers >= -1, "data.workers: must be >= 0, or -1 (auto)");
   need(c.data.prefetch >= 1, "data.prefetch: must be >= 1");
   need(c.data.memory_budget_mb >= 0, "data.memory_budget_mb: must be >= 0");
   need(c.data.augment.crop_padding >= 0, "data.augment.crop_padding: must be >= 0");

@@ -182,7 +182,7 @@ Dataset load_dataset(const config::DataConfig& config, const stdfs::path& run_di
   decode.channels = config.channels == 0 ? 3 : config.channels;
   decode.image_size = config.image_size;
   decode.memory_budget_mb = config.memory_budget_mb;
-  decode.workers = std::max<int64_t>(1, config.workers);
+  decode.workers = config.workers < 0 ? 2 : std::max<int64_t>(1, config.workers);  // -1 = auto
 
   if (config.format == "idx") {
     const bool fashion = lower(config.name).find("fashion") != std::string::npos ||

@@ -27,6 +27,7 @@ using record::Role;
 
 constexpr int64_t kMiB = 1024 * 1024;
 constexpr int64_t kMaxBlock = 16384;
+constexpr float kIssueVoteWeight = 0.01F;     ///< weight of P(mislabeled) in the label-issue score
 constexpr int64_t kMeanLossSample = 1 << 20;  ///< mean losses kept to rank new ones (percentiles)
 
 /// Reads the losses of `rows` (ascending) over [e0, e1), grouping consecutive rows into one read.
@@ -305,7 +306,10 @@ AssignSummary assign_run(const std::filesystem::path& run_dir, const config::Knn
       const float rank = percentile(mean_sample, mean_loss);
       const float score_mis =
           mislabeled >= 0 ? p.score[static_cast<size_t>(i * categories + mislabeled)] : 0.0F;
-      const float issue = mislabeled >= 0 ? 0.5F * (rank + score_mis) : rank;
+      const float p_mis = mislabeled >= 0 ? p.prob[static_cast<size_t>(i * categories + mislabeled)] : 0.0F;
+      // The mean loss ranks flipped labels best of every signal we measured (docs/detection.md);
+      // P(mislabeled) only orders examples whose mean losses are close.
+      const float issue = (1.0F - kIssueVoteWeight) * rank + kIssueVoteWeight * p_mis;
       q_issue[static_cast<size_t>(i)] = issue;
       const auto role = static_cast<Role>(ex.role[r]);
       const int16_t assigned = p.assigned[static_cast<size_t>(i)];
@@ -318,8 +322,7 @@ AssignSummary assign_run(const std::filesystem::path& run_dir, const config::Knn
       } else if (noisy) {
         det.flipped.push_back(ex.label[r] != ex.original_label[r] ? 1 : 0);
         det.argmax_mislabeled.push_back(assigned == mislabeled ? 1 : 0);
-        det.p_mislabeled.push_back(mislabeled >= 0 ? p.prob[static_cast<size_t>(i * categories + mislabeled)]
-                                                   : 0.0F);
+        det.p_mislabeled.push_back(p_mis);
         det.score_mislabeled.push_back(score_mis);
         det.label_issue.push_back(issue);
         det.mean_loss.push_back(mean_loss);
@@ -399,7 +402,7 @@ AssignSummary assign_run(const std::filesystem::path& run_dir, const config::Knn
         {"p_mislabeled", "the paper's P(mislabeled): share of the k neighbours", &det.p_mislabeled},
         {"score_mislabeled", "mapd continuous score: softmax of -nearest distance per category",
          &det.score_mislabeled},
-        {"label_issue", "mapd label-issue score: (mean-loss percentile + score_mislabeled) / 2",
+        {"label_issue", "mapd label-issue score: 0.99 * mean-loss percentile + 0.01 * P(mislabeled)",
          &det.label_issue},
         {"mean_loss", "baseline: mean loss over the epochs used", &det.mean_loss},
         {"last_loss", "baseline: loss at the last epoch used", &det.last_loss},

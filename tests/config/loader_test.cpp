@@ -224,7 +224,7 @@ INSTANTIATE_TEST_SUITE_P(
         RangeCase{"data.label_noise.rate=1.5", "data.label_noise.rate"},
         RangeCase{"data.label_noise.rate=-0.1", "data.label_noise.rate"},
         RangeCase{"data.limit=-1", "data.limit"}, RangeCase{"data.channels=2", "data.channels"},
-        RangeCase{"data.image_size=2", "data.image_size"}, RangeCase{"data.workers=-1", "data.workers"},
+        RangeCase{"data.image_size=2", "data.image_size"}, RangeCase{"data.workers=-2", "data.workers"},
         RangeCase{"data.prefetch=0", "data.prefetch"},
         RangeCase{"data.memory_budget_mb=-1", "data.memory_budget_mb"},
         RangeCase{"data.augment.crop_padding=-1", "data.augment.crop_padding"},

@@ -67,7 +67,7 @@ struct DataConfig {
   int64_t limit = 0;
   int64_t seed = 0;
   int64_t memory_budget_mb = 8192;
-  int64_t workers = 2;
+  int64_t workers = -1;
   int64_t prefetch = 4;
   bool drop_last = false;
   AugmentConfig augment;
@@ -94,7 +94,9 @@ struct DataConfig {
     v("memory_budget_mb", memory_budget_mb,
       "datasets up to this size are decoded once and held in memory as uint8; larger image folders "
       "are decoded on the fly by the loader's workers");
-    v("workers", workers, "loader worker threads");
+    v("workers", workers,
+      "loader worker threads (-1 = auto: none for images held in memory, which are batched in the "
+      "training thread, 2 for images decoded on demand)");
     v("prefetch", prefetch, "batches prepared ahead of the trainer (bounded queue)");
     v("drop_last", drop_last, "drop the last incomplete batch of each epoch");
     v("augment", augment, "batched augmentation of training examples");
