@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <map>
 #include <numeric>
 #include <unordered_map>
@@ -31,6 +32,7 @@ enum Stream : uint64_t {
   kRandomLabels = 5,
   kOodDraw = 6,
   kOodLabels = 7,
+  kTypicalDraw = 8,
   kSplit = 1000,
 };
 
@@ -74,26 +76,42 @@ std::vector<int64_t> class_quotas(int64_t n, const std::vector<int64_t>& availab
 }
 
 /// The `n` unused examples at one end of the easiness order (easiest first when `easiest`),
-/// per class (balanced quotas) or globally. Ties break by index.
+/// per class (balanced quotas) or globally. Ties break by index. With `pool` > 0 the examples are a
+/// seeded random draw from the first `pool` share of each group instead of its first members.
 std::vector<int64_t> select_extreme(const std::vector<double>& easiness, const std::vector<int64_t>& labels,
                                     int64_t num_classes, const std::vector<char>& used, int64_t n,
-                                    bool per_class, bool easiest) {
+                                    bool per_class, bool easiest, double pool = 0.0, uint64_t seed = 0) {
   auto better = [&](int64_t a, int64_t b) {
     const double ea = easiness[static_cast<size_t>(a)];
     const double eb = easiness[static_cast<size_t>(b)];
     if (ea != eb) return easiest ? ea > eb : ea < eb;
     return a < b;
   };
+  // The `take` members of `group` at the chosen end (or drawn from its first `pool` share).
+  auto take_from_end = [&](std::vector<int64_t>& group, int64_t take, uint64_t stream) {
+    const auto size = static_cast<int64_t>(group.size());
+    int64_t window = take;
+    if (pool > 0.0) {
+      window = std::max<int64_t>(take, static_cast<int64_t>(std::ceil(pool * static_cast<double>(size))));
+      window = std::min(window, size);
+    }
+    std::partial_sort(group.begin(), group.begin() + window, group.end(), better);
+    std::vector<int64_t> head(group.begin(), group.begin() + window);
+    if (window > take) {
+      detail::Rng rng(mix_seed(seed, kTypicalDraw * 1000 + stream));
+      rng.shuffle(head);
+      head.resize(static_cast<size_t>(take));
+    }
+    return head;
+  };
   std::vector<int64_t> chosen;
   if (!per_class) {
-    std::vector<int64_t> pool;
+    std::vector<int64_t> group;
     for (size_t i = 0; i < used.size(); ++i) {
-      if (!used[i]) pool.push_back(static_cast<int64_t>(i));
+      if (!used[i]) group.push_back(static_cast<int64_t>(i));
     }
-    const auto take = std::min<int64_t>(n, static_cast<int64_t>(pool.size()));
-    std::partial_sort(pool.begin(), pool.begin() + take, pool.end(), better);
-    chosen.assign(pool.begin(), pool.begin() + take);
-    return chosen;
+    const auto take = std::min<int64_t>(n, static_cast<int64_t>(group.size()));
+    return take_from_end(group, take, 0);
   }
   std::vector<std::vector<int64_t>> by_class(static_cast<size_t>(num_classes));
   for (size_t i = 0; i < used.size(); ++i) {
@@ -103,9 +121,8 @@ std::vector<int64_t> select_extreme(const std::vector<double>& easiness, const s
   for (const auto& members : by_class) available.push_back(static_cast<int64_t>(members.size()));
   const auto quota = class_quotas(n, available);
   for (size_t c = 0; c < by_class.size(); ++c) {
-    auto& members = by_class[c];
-    std::partial_sort(members.begin(), members.begin() + quota[c], members.end(), better);
-    chosen.insert(chosen.end(), members.begin(), members.begin() + quota[c]);
+    const auto picked = take_from_end(by_class[c], quota[c], c + 1);
+    chosen.insert(chosen.end(), picked.begin(), picked.end());
   }
   return chosen;
 }
@@ -273,7 +290,8 @@ ProbeSuite build_probe_suite(const config::RunConfig& config, const data::Datase
   for (const char* name : {"typical", "atypical"}) {
     if (!contains(spec.categories, name)) continue;
     const bool easiest = std::string(name) == "typical";
-    const auto idx = select_extreme(difficulty.easiness, labels, num_classes, used, per, per_class, easiest);
+    const auto idx = select_extreme(difficulty.easiness, labels, num_classes, used, per, per_class, easiest,
+                                    easiest ? pc.typical_pool : 0.0, seed);
     for (auto i : idx) used[static_cast<size_t>(i)] = 1;
     auto& d = draft_of(name);
     d.fit = plan.fit;

@@ -210,6 +210,36 @@ TEST(ProbeSuite, TypicalAndAtypicalArePerClassByDefaultAndGlobalOnRequest) {
   EXPECT_EQ(flipped, bottom);
 }
 
+TEST(ProbeSuite, TypicalPoolDrawsTypicalProbesFromTheEasiestShareOfEachClass) {
+  auto f = make_fixture("typical_pool");
+  f.config.probes.suite = (f.dir / "t.yaml").string();
+  write_text(f.dir / "t.yaml", "categories: [typical]\n");
+  f.config.probes.typical_pool = 0.5;
+  const auto typical = sources_of(build_probe_suite(f.config, f.dataset, f.dir), "typical");
+  const auto& labels = f.dataset.train.examples.label;
+  std::vector<int64_t> per_class(4, 0);
+  int64_t beyond_the_extreme = 0;
+  for (int64_t c = 0; c < 4; ++c) {
+    std::vector<int64_t> members;
+    for (int64_t i = c; i < 600; i += 4) members.push_back(i);
+    std::sort(members.begin(), members.end(),
+              [&](int64_t a, int64_t b) { return f.easiness[a] > f.easiness[b]; });
+    for (auto s : typical) {
+      if (labels[static_cast<size_t>(s)] != c) continue;
+      ++per_class[static_cast<size_t>(c)];
+      const auto rank = std::find(members.begin(), members.end(), s) - members.begin();
+      EXPECT_LT(rank, static_cast<std::ptrdiff_t>(members.size() / 2)) << "source " << s << " of class " << c;
+      if (rank >= 4) ++beyond_the_extreme;
+    }
+  }
+  EXPECT_EQ(per_class, (std::vector<int64_t>{4, 4, 4, 4}));
+  EXPECT_GT(beyond_the_extreme, 0) << "a draw from the easy half, not only its 4 easiest";
+  // Seeded: the same config draws the same probes; another seed draws others.
+  EXPECT_EQ(sources_of(build_probe_suite(f.config, f.dataset, f.dir), "typical"), typical);
+  f.config.probes.seed = 7;
+  EXPECT_NE(sources_of(build_probe_suite(f.config, f.dataset, f.dir), "typical"), typical);
+}
+
 TEST(ProbeSuite, EasySourcePoolDrawsFromTheEasyHalfOfEachClass) {
   auto f = make_fixture("easy_pool");
   f.config.probes.source_pool = "easy";

@@ -198,6 +198,7 @@ struct ProbesConfig {
   std::string ood_format = "";
   std::string ood_path = "";
   std::string selection = "per_class";
+  double typical_pool = 0.0;
   std::string difficulty = "learning_speed";
   std::string score_file = "";
   std::string score_typical_end = "high";
@@ -226,6 +227,10 @@ struct ProbesConfig {
     v("selection", selection,
       "typical/atypical from the ends of the difficulty score per class or globally (paper)",
       Choices{"per_class", "global"});
+    v("typical_pool", typical_pool,
+      "typical probes: 0 = the easiest examples (the paper); q in (0, 1] = a seeded random draw from the "
+      "easiest q share of each class (of the dataset with selection=global), so they stand for the easy "
+      "bulk of the data rather than its extreme");
     v("difficulty", difficulty, "difficulty score for typical/atypical",
       Choices{"file", "holdout", "learning_speed"});
     v("score_file", score_file,
