@@ -15,28 +15,15 @@
 
 #include "mapd/core/error.hpp"
 
+#include "pipeline_fixtures.hpp"
+
 namespace mapd::cli {
 namespace {
 
 namespace fsys = std::filesystem;
 
-struct Result {
-  int exit_code = -1;
-  std::string output;  // stdout and stderr together
-};
-
-Result run_mapd(const std::string& arguments) {
-  const std::string command = std::string(MAPD_BINARY) + " " + arguments + " 2>&1";
-  Result result;
-  FILE* pipe = ::popen(command.c_str(), "r");
-  if (pipe == nullptr) return result;
-  std::array<char, 4096> buffer{};
-  size_t n = 0;
-  while ((n = std::fread(buffer.data(), 1, buffer.size(), pipe)) > 0) result.output.append(buffer.data(), n);
-  const int status = ::pclose(pipe);
-  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return result;
-}
+using testing::Result;
+using testing::run_mapd;
 
 fsys::path temp_dir(const std::string& name) {
   const auto dir = fsys::temp_directory_path() / ("mapd_cli_test_" + name + "_" + std::to_string(::getpid()));
