@@ -13,6 +13,7 @@
 #include "mapd/core/error.hpp"
 #include "mapd/core/fs.hpp"
 #include "mapd/core/log.hpp"
+#include "mapd/core/process.hpp"
 #include "mapd/core/version.hpp"
 #include "mapd/knn/knn.hpp"
 #include "mapd/knn/metrics.hpp"
@@ -153,20 +154,24 @@ AssignSummary assign_run(const std::filesystem::path& run_dir, const config::Knn
   }
   TrajectoryKnn knn(std::move(fit), options);
 
-  // Memory plan: fixed costs first, the rest sizes the blocks.
+  // Memory plan against the whole process: what it holds now (libraries, the /examples table, the
+  // fit index), what it will still allocate whatever the block size, and per query row the rest.
   const int64_t budget = options.memory_budget_mb * kMiB;
   const int64_t example_table = n_rows * 35;  // /examples columns held by the store
+  const int64_t held = process::resident_bytes();
+  const int64_t resident = held > 0 ? held : example_table + knn.index_bytes() + 192 * kMiB;
   const int64_t detection = noisy ? n_train * 22 : 0;
   const int64_t sample_stride = std::max<int64_t>(1, (n_train + kMeanLossSample - 1) / kMeanLossSample);
   const int64_t sample = (n_train / sample_stride + 1) * 4;
-  const int64_t fixed = knn.index_bytes() + example_table + detection + sample + 16 * kMiB;
+  const int64_t fixed = resident + detection + sample + 32 * kMiB;  // 32 MiB: HDF5 caches, output buffers
   const int64_t per_row = dim * 4 + knn.bytes_per_query() + categories * 8 + 64 + 60 * (categories + 2);
   MAPD_CHECK(
       fixed + per_row <= budget, ConfigError,
-      fmt::format("knn.memory_budget_mb = {} is too small: the fit index, example table and detection "
-                  "columns of '{}' ({} examples, {} fit probes, {} epochs) need {} MB before any query "
-                  "block; raise it with --set knn.memory_budget_mb=N",
-                  options.memory_budget_mb, file, n_rows, n_fit, dim, (fixed + per_row) / kMiB + 1));
+      fmt::format("knn.memory_budget_mb = {} is too small for '{}' ({} examples, {} fit probes, {} epochs): "
+                  "the process already holds {} MB (libraries, the /examples table, the fit index) and needs "
+                  "{} MB more before any query block; raise it with --set knn.memory_budget_mb=N (N >= {})",
+                  options.memory_budget_mb, file, n_rows, n_fit, dim, resident / kMiB,
+                  (fixed - resident) / kMiB + 1, (fixed + per_row) / kMiB + 1));
   int64_t block = options.block_size > 0 ? options.block_size
                                          : std::clamp<int64_t>((budget - fixed) / per_row, 1, kMaxBlock);
   if (options.block_size > 0 && fixed + block * per_row > budget) {

@@ -250,7 +250,7 @@ ProbeSuite build_probe_suite(const config::RunConfig& config, const data::Datase
 
   int64_t sourced = 0;
   for (const auto& c : spec.categories) {
-    if (c == "random_input" || (c == "ood" && pc.ood_source == "dataset")) continue;
+    if (c == "random_input" || (c == "ood" && pc.ood_source != "sketch")) continue;
     ++sourced;
   }
   const SizePlan plan = plan_sizes(pc.fit_per_category, pc.val_per_category, sourced, pool, pc.max_fraction,
@@ -330,6 +330,12 @@ ProbeSuite build_probe_suite(const config::RunConfig& config, const data::Datase
     } else if (name == "ood" && pc.ood_source == "sketch") {
       const auto idx = draw(name);
       add_sources(d, idx, pencil_sketch(gather_images(train, idx), channels), labels_of(labels, idx));
+    } else if (name == "ood" && pc.ood_source == "glyphs") {
+      auto drawn = draw_labels(per, num_classes, mix_seed(seed, kOodLabels));
+      d.images = render_glyphs(per, channels, train.height, train.width, mix_seed(seed, kOodDraw));
+      d.labels = drawn;
+      d.original_labels = drawn;
+      d.source_index.assign(static_cast<size_t>(per), -1);
     } else if (name == "ood") {
       const auto ood_config = ood_data_config(config);
       const data::Dataset other = data::load_dataset(ood_config, {});

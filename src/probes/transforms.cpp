@@ -1,11 +1,15 @@
 #include "mapd/probes/transforms.hpp"
 
+#include <fmt/format.h>
 #include <opencv2/core.hpp>
 #include <opencv2/imgproc.hpp>
 
+#include <algorithm>
 #include <cmath>
+#include <iterator>
 #include <random>
 #include <string>
+#include <string_view>
 
 #include "mapd/core/error.hpp"
 
@@ -155,6 +159,68 @@ torch::Tensor random_inputs(int64_t n, int64_t c, int64_t h, int64_t w, uint64_t
   NormalStream normal(seed);
   for (int64_t i = 0, m = out.numel(); i < m; ++i) {
     data[i] = std::min(1.0F, std::max(0.0F, normal.next()));
+  }
+  return out;
+}
+
+torch::Tensor render_glyphs(int64_t n, int64_t c, int64_t h, int64_t w, uint64_t seed) {
+  MAPD_CHECK(c == 1 || c == 3, ConfigError,
+             "render_glyphs: images need 1 or 3 channels, got " + std::to_string(c));
+  MAPD_CHECK(h >= 8 && w >= 8, ConfigError,
+             fmt::format("render_glyphs: images of {}x{} are too small for glyphs (at least 8x8)", h, w));
+  static constexpr std::string_view kCharacters = "ABCDEFGHJKLMNPQRSTUVWXYZabdefghkmnqrt23456789&?#@%$";
+  static constexpr int kFonts[] = {cv::FONT_HERSHEY_SIMPLEX,       cv::FONT_HERSHEY_PLAIN,
+                                   cv::FONT_HERSHEY_DUPLEX,        cv::FONT_HERSHEY_COMPLEX,
+                                   cv::FONT_HERSHEY_TRIPLEX,       cv::FONT_HERSHEY_SCRIPT_SIMPLEX,
+                                   cv::FONT_HERSHEY_SCRIPT_COMPLEX};
+  // Drawn at 4x (at least 64 px) and shrunk with area interpolation: anti-aliased strokes.
+  const int scale = std::max(4, static_cast<int>((64 + std::min(h, w) - 1) / std::min(h, w)));
+  const int ch = static_cast<int>(h) * scale;
+  const int cw = static_cast<int>(w) * scale;
+  std::mt19937_64 rng(seed);
+  auto uniform = [&rng](double lo, double hi) {
+    return lo + (hi - lo) * static_cast<double>(rng() >> 11) * 0x1.0p-53;
+  };
+  auto out = torch::empty({n, c, h, w}, torch::kFloat32);
+  float* data = out.data_ptr<float>();
+  cv::Mat canvas(ch, cw, CV_8UC1);
+  cv::Mat rotated;
+  cv::Mat small;
+  for (int64_t i = 0; i < n; ++i) {
+    canvas.setTo(0);
+    std::string text(
+        1, kCharacters[static_cast<size_t>(uniform_below(rng, static_cast<int64_t>(kCharacters.size())))]);
+    if (uniform_below(rng, 3) == 0)
+      text += kCharacters[static_cast<size_t>(uniform_below(rng, static_cast<int64_t>(kCharacters.size())))];
+    int font = kFonts[uniform_below(rng, static_cast<int64_t>(std::size(kFonts)))];
+    if (uniform_below(rng, 4) == 0) font |= cv::FONT_ITALIC;
+    const int thickness = std::max(1, static_cast<int>(std::lround(uniform(0.5, 1.6) * scale)));
+    int baseline = 0;
+    const cv::Size unit = cv::getTextSize(text, font, 1.0, thickness, &baseline);
+    // Glyph height 45-85% of the canvas, never wider than 90% of it.
+    const double font_scale =
+        std::min(uniform(0.45, 0.85) * ch / std::max(1, unit.height), 0.9 * cw / std::max(1, unit.width));
+    const cv::Size size = cv::getTextSize(text, font, font_scale, thickness, &baseline);
+    const int x = static_cast<int>(uniform(0.0, std::max(1, cw - size.width)));
+    const int y = size.height + static_cast<int>(uniform(0.0, std::max(1, ch - size.height - baseline / 2)));
+    cv::putText(canvas, text, cv::Point(x, y), font, font_scale, cv::Scalar(255), thickness, cv::LINE_AA);
+    const cv::Mat turn =
+        cv::getRotationMatrix2D(cv::Point2f(cw / 2.0F, ch / 2.0F), uniform(-25.0, 25.0), 1.0);
+    cv::warpAffine(canvas, rotated, turn, canvas.size(), cv::INTER_LINEAR, cv::BORDER_CONSTANT,
+                   cv::Scalar(0));
+    cv::resize(rotated, small, cv::Size(static_cast<int>(w), static_cast<int>(h)), 0, 0, cv::INTER_AREA);
+    // Grey level 0.55-1 (per channel for colour images) on a black background.
+    float level[3];
+    for (auto& l : level) l = static_cast<float>(uniform(0.55, 1.0));
+    if (c == 1) level[0] = level[1] = level[2] = std::max({level[0], level[1], level[2]});
+    for (int64_t k = 0; k < c; ++k) {
+      float* plane = data + (i * c + k) * h * w;
+      for (int64_t r = 0; r < h; ++r) {
+        const uint8_t* row = small.ptr<uint8_t>(static_cast<int>(r));
+        for (int64_t col = 0; col < w; ++col)
+          plane[r * w + col] = level[k] * static_cast<float>(row[col]) / 255.0F;
+      }
+    }
   }
   return out;
 }

@@ -190,6 +190,23 @@ TEST_F(AssignRun, BlockSizeDoesNotChangeTheOutput) {
   EXPECT_EQ(read_lines(dir_ / kAssignmentsCsv), whole);
 }
 
+TEST_F(AssignRun, BudgetBelowWhatTheProcessHoldsIsAConfigErrorWithTheNumbers) {
+  const auto s = make_run(300, 25, 5, 10, 0.0, 5);
+  { write_run(dir_, s); }
+  cli::CommonOptions options;
+  options.overrides = {"knn.memory_budget_mb=16"};  // less than this test process already holds
+  std::ostringstream out;
+  try {
+    cli::assign_command(options, dir_.string(), 5, out);
+    FAIL() << "expected ConfigError";
+  } catch (const ConfigError& e) {
+    const std::string what = e.what();
+    EXPECT_NE(what.find("knn.memory_budget_mb = 16 is too small"), std::string::npos) << what;
+    EXPECT_NE(what.find("the process already holds"), std::string::npos) << what;
+    EXPECT_NE(what.find("N >= "), std::string::npos) << what;
+  }
+}
+
 TEST_F(AssignRun, LiveRunUsesCommittedEpochsOnly) {
   const auto s = make_run(300, 25, 5, 10, 0.0, 3);
   auto writer = write_run(dir_, s, 4);  // the writer stays open, as in a running training

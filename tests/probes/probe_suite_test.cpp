@@ -89,9 +89,12 @@ TEST(ProbeSuite, DefaultSuiteHasSixCategoriesWithFitAndValSizes) {
   EXPECT_EQ(suite.images.sizes(), (std::vector<int64_t>{96, 1, 8, 8}));
   EXPECT_GE(suite.images.min().item<float>(), 0.0F);
   EXPECT_LE(suite.images.max().item<float>(), 1.0F);
-  // random_input probes are synthetic; the five others come from the dataset.
+  // random_input and (glyph) ood probes are synthetic; the four others come from the dataset.
   for (auto s : sources_of(suite, "random_input")) EXPECT_EQ(s, -1);
-  EXPECT_EQ(suite.removed.size(), 5U * 16U);
+  for (auto s : sources_of(suite, "ood")) EXPECT_EQ(s, -1);
+  EXPECT_EQ(suite.removed.size(), 4U * 16U);
+  f.config.probes.ood_source = "sketch";  // the paper's ood transforms training images
+  EXPECT_EQ(build_probe_suite(f.config, f.dataset, f.dir).removed.size(), 5U * 16U);
 }
 
 TEST(ProbeSuite, SourcesDoNotOverlapAndAreRemoved) {
@@ -141,6 +144,7 @@ TEST(ProbeSuite, DeterministicBySeed) {
 
 TEST(ProbeSuite, TransformsAreAppliedPerCategory) {
   auto f = make_fixture("transforms");
+  f.config.probes.ood_source = "sketch";
   const auto suite = build_probe_suite(f.config, f.dataset, f.dir);
   const auto& train = f.dataset.train;
   for (int64_t p = 0; p < suite.size(); ++p) {
@@ -169,6 +173,7 @@ TEST(ProbeSuite, TransformsAreAppliedPerCategory) {
 
 TEST(ProbeSuite, TypicalAndAtypicalArePerClassByDefaultAndGlobalOnRequest) {
   auto f = make_fixture("per_class");
+  f.config.probes.typical_pool = 0.0;  // the paper's extreme ends (the default draws from the easy half)
   f.config.probes.suite = (f.dir / "ta.yaml").string();
   write_text(f.dir / "ta.yaml", "categories: [typical, atypical]\n");
   const auto suite = build_probe_suite(f.config, f.dataset, f.dir);
@@ -243,6 +248,7 @@ TEST(ProbeSuite, TypicalPoolDrawsTypicalProbesFromTheEasiestShareOfEachClass) {
 TEST(ProbeSuite, EasySourcePoolDrawsFromTheEasyHalfOfEachClass) {
   auto f = make_fixture("easy_pool");
   f.config.probes.source_pool = "easy";
+  f.config.probes.ood_source = "sketch";  // glyph ood probes have no source
   f.config.probes.suite = (f.dir / "t.yaml").string();
   write_text(f.dir / "t.yaml", "categories: [corrupted, mislabeled, ood]\n");
   const auto suite = build_probe_suite(f.config, f.dataset, f.dir);
@@ -263,10 +269,10 @@ TEST(ProbeSuite, ScaledDownOnSmallDatasetsAndRefusedWhenTooSmall) {
   auto f = make_fixture("small", 200, 4);
   f.config.probes.fit_per_category = 250;
   f.config.probes.val_per_category = 250;
-  f.config.probes.max_fraction = 0.5;  // 100 examples for 5 categories -> 10 + 10 each
+  f.config.probes.max_fraction = 0.5;  // 100 examples for 4 drawn categories (ood is rendered) -> 12 + 12
   const auto suite = build_probe_suite(f.config, f.dataset, f.dir);
-  EXPECT_EQ(count_of(suite, "typical", record::Role::kProbeFit), 10);
-  EXPECT_EQ(count_of(suite, "ood", record::Role::kProbeVal), 10);
+  EXPECT_EQ(count_of(suite, "typical", record::Role::kProbeFit), 12);
+  EXPECT_EQ(count_of(suite, "ood", record::Role::kProbeVal), 12);
   EXPECT_LE(suite.removed.size(), 100U);
   f.config.probes.max_fraction = 0.01;
   const auto msg = error_of([&] { build_probe_suite(f.config, f.dataset, f.dir); });
@@ -365,6 +371,16 @@ TEST(ProbeSuite, OodFromAnotherDatasetIsResizedToTheTrainingShape) {
   f.config.probes.fit_per_category = 40;
   const auto msg = error_of([&] { build_probe_suite(f.config, f.dataset, f.dir); });
   EXPECT_NE(msg.find("has 40 images but the ood category needs 46"), std::string::npos) << msg;
+}
+
+TEST(ProbeSuite, OodGlyphsNeedNoSourceImages) {
+  auto f = make_fixture("ood_glyphs");  // the default ood source
+  const auto suite = build_probe_suite(f.config, f.dataset, f.dir);
+  EXPECT_EQ(suite.images.sizes(), (std::vector<int64_t>{96, 1, 8, 8}));
+  for (auto s : sources_of(suite, "ood")) EXPECT_EQ(s, -1);
+  EXPECT_EQ(suite.removed.size(), 4U * 16U);  // ood no longer draws from the training split
+  const auto again = build_probe_suite(f.config, f.dataset, f.dir);
+  EXPECT_TRUE(torch::equal(suite.images, again.images));
 }
 
 TEST(ProbeSuite, NoneSuiteAndPreviewGrids) {

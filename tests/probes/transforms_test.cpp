@@ -74,6 +74,28 @@ TEST(Transforms, RandomInputsAreClippedStandardNormals) {
   EXPECT_EQ(*std::max_element(labels.begin(), labels.end()), 9);
 }
 
+TEST(Transforms, GlyphsAreLightStrokesOnBlackAndDeterministicBySeed) {
+  const auto x = render_glyphs(64, 1, 28, 28, 7);
+  ASSERT_EQ(x.sizes(), (std::vector<int64_t>{64, 1, 28, 28}));
+  EXPECT_GE(x.min().item<float>(), 0.0F);
+  EXPECT_LE(x.max().item<float>(), 1.0F);
+  for (int64_t i = 0; i < 64; ++i) {
+    const auto image = x[i];
+    EXPECT_GE(image.max().item<float>(), 0.5F) << "image " << i << " has no stroke";
+    const double ink = (image > 0.05F).to(torch::kFloat64).mean().item<double>();
+    EXPECT_GT(ink, 0.02) << "image " << i;
+    EXPECT_LT(ink, 0.6) << "image " << i << " is not mostly background";
+    for (int64_t j = 0; j < i; ++j) EXPECT_FALSE(torch::equal(image, x[j])) << i << " repeats " << j;
+  }
+  EXPECT_TRUE(torch::equal(x, render_glyphs(64, 1, 28, 28, 7)));
+  EXPECT_FALSE(torch::equal(x, render_glyphs(64, 1, 28, 28, 8)));
+  const auto colour = render_glyphs(16, 3, 32, 40, 7);
+  ASSERT_EQ(colour.sizes(), (std::vector<int64_t>{16, 3, 32, 40}));
+  EXPECT_FALSE(torch::equal(colour.select(1, 0), colour.select(1, 1)));  // a colour per image
+  EXPECT_THROW(render_glyphs(1, 2, 28, 28, 7), ConfigError);
+  EXPECT_THROW(render_glyphs(1, 1, 4, 28, 7), ConfigError);
+}
+
 TEST(Transforms, SketchKeepsShapeAndRangeAndWhitensFlatRegions) {
   // A flat grey image: blur == inverse, so gray * 256 / (255 - (255 - gray)) = 256 -> saturates to 255.
   auto flat = torch::full({2, 3, 32, 32}, 100.0F / 255.0F);

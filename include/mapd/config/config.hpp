@@ -194,11 +194,11 @@ struct ProbesConfig {
   int64_t val_per_category = 250;
   int64_t seed = 0;
   double corrupted_sigma = 0.1;
-  std::string ood_source = "sketch";
+  std::string ood_source = "glyphs";
   std::string ood_format = "";
   std::string ood_path = "";
   std::string selection = "per_class";
-  double typical_pool = 0.0;
+  double typical_pool = 0.5;
   std::string difficulty = "learning_speed";
   std::string score_file = "";
   std::string score_typical_end = "high";
@@ -220,8 +220,10 @@ struct ProbesConfig {
     v("corrupted_sigma", corrupted_sigma,
       "std of the Gaussian pixel noise of corrupted probes, on [0, 1] pixels");
     v("ood_source", ood_source,
-      "ood probes: sketch transform of training images, or images of another dataset",
-      Choices{"sketch", "dataset"});
+      "ood probes: rendered glyphs (letters, digits, symbols with random labels; needs no data), the "
+      "paper's sketch transform of training images (weak on grey images: docs/probes.md), or images of "
+      "another dataset (ood_format/ood_path; the strongest when you have one)",
+      Choices{"sketch", "glyphs", "dataset"});
     v("ood_format", ood_format, "ood_source=dataset: format of the other dataset (as data.format)");
     v("ood_path", ood_path, "ood_source=dataset: path of the other dataset (as data.path)");
     v("selection", selection,

@@ -33,6 +33,13 @@ torch::Tensor pencil_sketch(const torch::Tensor& images, int64_t out_channels);
 /// `random_input`: clip(randn, 0, 1) images [n, c, h, w] (about half the pixels exactly 0).
 torch::Tensor random_inputs(int64_t n, int64_t c, int64_t h, int64_t w, uint64_t seed);
 
+/// `ood` (glyphs): `n` images [n, c, h, w] of one or two characters (letters, digits, symbols)
+/// in a random Hershey font, size, stroke width, position and rotation (+-25 degrees), drawn
+/// anti-aliased at 4x and shrunk, light strokes (grey level 0.55-1, per channel when c = 3) on
+/// black. Needs no source images, so it works for any dataset. Throws ConfigError for c not 1
+/// or 3 or images smaller than 8x8.
+torch::Tensor render_glyphs(int64_t n, int64_t c, int64_t h, int64_t w, uint64_t seed);
+
 /// Converts [N, C, H, W] images to `channels` (1: OpenCV grey weights; 3: grey replicated).
 /// Returns the input when C already equals `channels`. Throws ConfigError for other counts.
 torch::Tensor convert_channels(const torch::Tensor& images, int64_t channels);
