@@ -159,11 +159,16 @@ AssignSummary assign_run(const std::filesystem::path& run_dir, const config::Knn
   const int64_t budget = options.memory_budget_mb * kMiB;
   const int64_t example_table = n_rows * 35;  // /examples columns held by the store
   const int64_t held = process::resident_bytes();
-  const int64_t resident = held > 0 ? held : example_table + knn.index_bytes() + 192 * kMiB;
+  const int64_t resident = held > 0 ? held : example_table + 192 * kMiB;
   const int64_t detection = noisy ? n_train * 22 : 0;
   const int64_t sample_stride = std::max<int64_t>(1, (n_train + kMeanLossSample - 1) / kMeanLossSample);
   const int64_t sample = (n_train / sample_stride + 1) * 4;
-  const int64_t fixed = resident + detection + sample + 32 * kMiB;  // 32 MiB: HDF5 caches, output buffers
+  // Still to come whatever the block size: the k-NN's per-thread scratch (index_bytes() also counts the
+  // fit copies already held: a few MB of margin), the detection columns, the mean-loss sample, and
+  // 64 MiB + 4 B per row for HDF5 caches and chunk indexes of both files, conversion and output
+  // buffers and allocator slack (measured at 10M x 100 epochs: 10 MB above the plan without the 4 B
+  // per row).
+  const int64_t fixed = resident + knn.index_bytes() + detection + sample + 64 * kMiB + 4 * n_rows;
   const int64_t per_row = dim * 4 + knn.bytes_per_query() + categories * 8 + 64 + 60 * (categories + 2);
   MAPD_CHECK(
       fixed + per_row <= budget, ConfigError,
@@ -182,6 +187,8 @@ AssignSummary assign_run(const std::filesystem::path& run_dir, const config::Knn
       "assigning {} queries ({} train, {} val probes) against {} fit probes, {} categories, epochs [{}, {}), "
       "k = {}, backend {}, blocks of {}",
       n_queries, n_train, n_val, n_fit, categories, e0, e1, options.k, knn.backend_name(), block);
+  logger->debug("memory plan: held {} MB, fixed {} MB, {} B per query row, budget {} MB", resident / kMiB,
+                fixed / kMiB, per_row, options.memory_budget_mb);
 
   // Pass 1: mean loss of the train rows (a subsample of them, sorted, to rank by percentile).
   std::vector<float> buffer(static_cast<size_t>(block * dim));
@@ -446,6 +453,7 @@ AssignSummary assign_run(const std::filesystem::path& run_dir, const config::Knn
     fs::write_file_atomic(run_dir / kDetectionJson, d.dump(2) + "\n");
     summary.detection_table = table;
   }
+  logger->debug("resident at the end: {} MB", process::resident_bytes() / kMiB);
   summary.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   logger->info(
       "assigned {} queries in {:.2f} s ({} exact distance ties at the k-th neighbour, {} re-scanned); "

@@ -274,6 +274,7 @@ TrainSummary train(const config::RunConfig& config, const TrainInputs& inputs,
     test_set = data::TrainingSet::from_image_set(*inputs.test);
     test_loader.emplace(*test_set, loader_options(config, *test_set, device, false, config.train.seed));
   }
+  if (resume) MetricsWriter::keep_epochs_before(run_dir / "metrics.jsonl", start_epoch);
   MetricsWriter metrics(run_dir / "metrics.jsonl");
   log->info("training {} on {} examples ({} steps/epoch) on {}, {} threads, view={}, epochs {}..{}",
             config.model.arch, n, train_loader.num_batches(), device.str(), torch::get_num_threads(),
@@ -323,11 +324,6 @@ TrainSummary train(const config::RunConfig& config, const TrainInputs& inputs,
                fmt::format("internal error: epoch {} recorded {} rows for {} examples (duplicates)", epoch,
                            record.rows_written(), n));
 
-    // Commit order matters: the dynamics row first, then the checkpoint that points past it.
-    store->append_epoch(host.loss.data(), host.pred.data(), host.true_prob.data());
-    save_checkpoint(checkpoint_path, learner.model(), learner.optimizer(),
-                    CheckpointInfo{epoch + 1, config_json, learner.scaler().scale()});
-
     const double loss = result.totals.mean_loss();
     const double acc = result.totals.accuracy();
     const double img_s =
@@ -339,7 +335,12 @@ TrainSummary train(const config::RunConfig& config, const TrainInputs& inputs,
                            {"test_acc", test_acc}, {"test_loss", test_loss}, {"img_s", img_s},
                            {"seconds", seconds},   {"lr", result.lr},        {"view", config.record.view}};
     line["probe_acc"] = probe_accuracy(inputs, host);
+    // Commit order matters: the dynamics row, the metrics line, then the checkpoint that points
+    // past both. A kill before the checkpoint redoes the epoch; resume drops its row and line.
+    store->append_epoch(host.loss.data(), host.pred.data(), host.true_prob.data());
     metrics.write(line);
+    save_checkpoint(checkpoint_path, learner.model(), learner.optimizer(),
+                    CheckpointInfo{epoch + 1, config_json, learner.scaler().scale()});
     log->info(
         "epoch {}/{}  loss {:.4f}  acc {:.2f}%{}  lr {:.4g}  {:.0f} img/s  {:.1f} s", epoch + 1, epochs, loss,
         100.0 * acc,

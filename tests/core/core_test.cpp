@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <vector>
 
 #include "mapd/core/error.hpp"
 #include "mapd/core/fs.hpp"
@@ -64,6 +65,26 @@ TEST(Metrics, WritesOneJsonObjectPerLineAndAppends) {
     ++count;
   }
   EXPECT_EQ(count, 2);
+  fsys::remove_all(dir);
+}
+
+TEST(Metrics, ResumeKeepsTheLinesOfEarlierEpochsAndDropsACutLine) {
+  const auto dir = fresh_dir("metrics_resume");
+  const auto path = dir / "metrics.jsonl";
+  std::ofstream(path) << "{\"epoch\":0,\"loss\":2}\n{\"epoch\":1,\"loss\":1}\nnot json\n"
+                         "{\"epoch\":2,\"loss\":0.5}\n{\"epoch\":3,\"lo";
+  MetricsWriter::keep_epochs_before(path, 2);  // epoch 2 will be trained again
+  {
+    MetricsWriter writer(path);
+    writer.write({{"epoch", 2}, {"loss", 0.4}});
+  }
+  std::ifstream in(path);
+  std::vector<int> epochs;
+  for (std::string line; std::getline(in, line);)
+    epochs.push_back(nlohmann::json::parse(line)["epoch"].get<int>());
+  EXPECT_EQ(epochs, (std::vector<int>{0, 1, 2}));
+  MetricsWriter::keep_epochs_before(dir / "missing.jsonl", 3);
+  EXPECT_FALSE(fsys::exists(dir / "missing.jsonl"));
   fsys::remove_all(dir);
 }
 

@@ -2,6 +2,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <cstdint>
 #include <cstdio>
 #include <filesystem>
 #include <string>
@@ -20,6 +21,11 @@ class MetricsWriter {
 
   /// Writes `record` as one line. Throws IoError on a write failure.
   void write(const nlohmann::json& record);
+
+  /// Resume: rewrites `path` (atomically) keeping only the complete lines whose "epoch" is below
+  /// `epochs`, dropping a partial last line and lines of epochs that will be trained again.
+  /// A missing file is left missing. Throws IoError when the file cannot be read or written.
+  static void keep_epochs_before(const std::filesystem::path& path, int64_t epochs);
 
   [[nodiscard]] const std::filesystem::path& path() const { return path_; }
 
