@@ -212,18 +212,35 @@ class BlasBackend final : public SearchBackend {
   const CentredFit& fit_;
 };
 
-/// Squared distances in double from `q` [dim] to the fit rows `rows` [count] of `fit` [m, dim].
-MAPD_KNN_CLONES void exact_distances(const double* q, const double* fit, const int32_t* rows, int64_t count,
-                                     int64_t dim, double* out) {
-  for (int64_t c = 0; c < count; ++c) {
-    const double* xr = fit + static_cast<int64_t>(rows[c]) * dim;
-    double acc = 0.0;
+/// Squared distances in double from `q` [dim] to the fit rows `rows` [count] of `fit` [m, dim]
+/// (vectorised along each row), or to rows 0..count-1 when `rows` is null: the exhaustive re-scan,
+/// vectorised across rows over the transposed copy `fit_t` [dim, m] (4-5x faster for 1,500 rows
+/// of 20 epochs than row by row). The two paths may round the same distance differently in the
+/// last bit; one query only ever uses one of them.
+MAPD_KNN_CLONES void exact_distances(const double* q, const double* fit, const double* fit_t, int64_t m,
+                                     const int32_t* rows, int64_t count, int64_t dim, double* out) {
+  if (rows != nullptr) {  // the usual few candidates: row by row from `fit` [m, dim]
+    for (int64_t c = 0; c < count; ++c) {
+      const double* xr = fit + static_cast<int64_t>(rows[c]) * dim;
+      double acc = 0.0;
 #pragma omp simd reduction(+ : acc)
-    for (int64_t t = 0; t < dim; ++t) {
-      const double d = q[t] - xr[t];
-      acc += d * d;
+      for (int64_t t = 0; t < dim; ++t) {
+        const double d = q[t] - xr[t];
+        acc += d * d;
+      }
+      out[c] = acc;
     }
-    out[c] = acc;
+    return;
+  }
+  std::fill(out, out + count, 0.0);
+  for (int64_t t = 0; t < dim; ++t) {
+    const double qt = q[t];
+    const double* column = fit_t + t * m;
+#pragma omp simd
+    for (int64_t c = 0; c < count; ++c) {
+      const double d = qt - column[c];
+      out[c] += d * d;
+    }
   }
 }
 
@@ -245,9 +262,9 @@ struct TrajectoryKnn::Impl {
   std::vector<double> scale_inv_std;  ///< [dim] (1 when off)
   std::vector<float> centre;          ///< [dim] mean of the (standardised) fit rows
   std::vector<double> exact;          ///< [m, dim] (standardised) fit rows, sorted order
+  std::vector<double> exact_t;        ///< [dim, m] the same, transposed (exact distances)
   std::vector<int32_t> category;      ///< [m] sorted order
   double max_norm = 0.0;              ///< max ||x - centre|| over fit rows
-  std::vector<int32_t> all_rows;      ///< [m] 0..m-1 (the exhaustive re-scan)
   detail::CentredFit fit;
   std::unique_ptr<detail::SearchBackend> backend;
 
@@ -346,8 +363,13 @@ TrajectoryKnn::TrajectoryKnn(FitSet fit_set, const config::KnnConfig& options)
     s.fit.norm2[static_cast<size_t>(r)] = static_cast<float>(n2);
     s.max_norm = std::max(s.max_norm, std::sqrt(n2));
   }
-  s.all_rows.resize(static_cast<size_t>(m));
-  std::iota(s.all_rows.begin(), s.all_rows.end(), 0);
+  s.exact_t.resize(static_cast<size_t>(m) * dim);
+  for (int64_t r = 0; r < m; ++r) {
+    for (size_t t = 0; t < dim; ++t) {
+      s.exact_t[t * static_cast<size_t>(m) + static_cast<size_t>(r)] =
+          s.exact[static_cast<size_t>(r) * dim + t];
+    }
+  }
   s.fit.category_begin.assign(static_cast<size_t>(s.categories + 1), 0);
   for (int64_t r = 0; r < m; ++r) {
     s.fit.category_begin[static_cast<size_t>(s.category[static_cast<size_t>(r)]) + 1]++;
@@ -383,7 +405,7 @@ int64_t TrajectoryKnn::bytes_per_query() const {
 int64_t TrajectoryKnn::index_bytes() const {
   const Impl& s = *impl_;
   // One fp32 distance tile and the selection / re-rank scratch (~24 B per fit row) per thread.
-  return s.fit.n * s.dim * 12 + s.fit.n * 12 +
+  return s.fit.n * s.dim * 20 + s.fit.n * 12 +
          (detail::kTileQueries * s.fit.n * 4 + s.fit.n * 24 + s.dim * 8) * omp_get_max_threads();
 }
 
@@ -468,21 +490,24 @@ Prediction TrajectoryKnn::predict(const float* x, int64_t n) const {
       // The shortlist holds every row that can be among the exact `keep` nearest; a query whose
       // shortlist overflowed (many rows within the fp32 error of each other) is re-scanned.
       const int32_t length = list.length[static_cast<size_t>(i)];
-      const int32_t* cand = length >= 0 ? list.index.data() + i * width : s.all_rows.data();
+      const int32_t* cand = length >= 0 ? list.index.data() + i * width : nullptr;
       const int64_t count = length >= 0 ? length : m;
       if (length < 0) {
         ++rescanned;
       }
-      detail::exact_distances(qd.data(), s.exact.data(), cand, count, dim, exact.data());
+      detail::exact_distances(qd.data(), s.exact.data(), s.exact_t.data(), m, cand, count, dim, exact.data());
       for (int64_t c = 0; c < count; ++c) {
-        pool[static_cast<size_t>(c)] = {exact[static_cast<size_t>(c)], cand[c]};
+        pool[static_cast<size_t>(c)] = {exact[static_cast<size_t>(c)],
+                                        cand != nullptr ? cand[c] : int32_t(c)};
       }
       // Ascending (distance, fit row): ties by fit row order, as a stable exhaustive sort would.
       const auto take = std::min<int64_t>(count, k + 1);
-      if (count <= 4 * (k + 1)) {
-        std::sort(pool.begin(), pool.begin() + count);  // the usual few candidates
+      if (count > 4 * (k + 1)) {
+        // The re-scan: the `take` smallest pairs to the front in linear time, then sort those.
+        std::nth_element(pool.begin(), pool.begin() + (take - 1), pool.begin() + count);
+        std::sort(pool.begin(), pool.begin() + take);
       } else {
-        std::partial_sort(pool.begin(), pool.begin() + take, pool.begin() + count);
+        std::sort(pool.begin(), pool.begin() + count);  // the usual few candidates
       }
       if (take > k && pool[static_cast<size_t>(k)].first == pool[static_cast<size_t>(k - 1)].first) {
         out.boundary_tie[static_cast<size_t>(i)] = 1;
