@@ -268,8 +268,11 @@ struct TrajectoryKnn::Impl {
   detail::CentredFit fit;
   std::unique_ptr<detail::SearchBackend> backend;
 
-  /// Shortlist capacity per query; the shortlist typically holds k + 1 to k + 4 rows.
-  [[nodiscard]] int64_t width() const { return std::min<int64_t>(fit.n, 2 * k + 8); }
+  /// Shortlist capacity per query. The shortlist typically holds k + 1 to k + 4 rows, but on real
+  /// trajectories near-zero losses put up to ~250 typical probes within the fp32 error bound of the
+  /// k-th (default audit: 39% of queries over 2k + 8 rows, none over 256); a query beyond the width
+  /// is re-scanned exhaustively.
+  [[nodiscard]] int64_t width() const { return std::min<int64_t>(fit.n, std::max<int64_t>(2 * k + 8, 256)); }
   /// Neighbours the exact stage ranks: k, and the next one to detect a tie at the k-th.
   [[nodiscard]] int64_t keep() const { return std::min<int64_t>(fit.n, k + 1); }
 };
@@ -469,7 +472,10 @@ Prediction TrajectoryKnn::predict(const float* x, int64_t n) const {
     const double eps = bound_factor * radius * radius;
     slack[i] = std::nextafter(static_cast<float>(2.0 * eps), std::numeric_limits<float>::infinity());
   }
-  detail::Shortlist list;
+  // Reused across calls from this thread: resizing a fresh [n, width] index would zero up to 16 MB
+  // per block. (A reference, so that the OpenMP threads below share the caller's instance.)
+  thread_local detail::Shortlist reused;
+  detail::Shortlist& list = reused;
   s.backend->search(qc.get(), qn.get(), slack.get(), n, keep, width, list);
 
   int64_t rescanned = 0;
