@@ -2,7 +2,11 @@
 """bench/assign: mapd's exact k-NN vs scikit-learn's batched predict_proba and one NumPy GEMM of
 the same shape (the arithmetic floor), on the same arrays, in one script.
 
-usage: /usr/bin/python3 bench/assign/run.py BUILD_DIR [N ...]   (default N: 100000 1280000)
+usage: /usr/bin/python3 bench/assign/run.py BUILD_DIR [N ...] [--from-run RUN_DIR]
+       (default N: 100000 1280000)
+--from-run uses a recorded run instead of synthetic curves: its fit-half probes and its query
+trajectories (train rows and val probes of RUN_DIR/dynamics.h5, all committed epochs) repeated up to
+N rows -- real losses, which synthetic curves do not imitate (near-zero losses of easy examples).
 Prints one JSON line per N and a markdown table. Needs python3-sklearn and numpy (Debian).
 """
 import json, os, resource, subprocess, sys, tempfile, time
@@ -35,6 +39,29 @@ def make_arrays(d, n, rng):
     return fit, cat, np.load(os.path.join(d, "q.npy"), mmap_mode="r")
 
 
+def arrays_from_run(d, n, run):
+    import h5py
+    global T, FIT, C
+    with h5py.File(os.path.join(run, "dynamics.h5"), "r") as f:
+        role = f["/examples/role"][:]
+        cat_all = f["/examples/probe_category"][:]
+        committed = int(np.asarray(f["/epochs/complete"]).reshape(-1)[0])
+        loss = f["/epochs/loss"][:committed].astype(np.float32).T
+        C = len(f["/examples"].attrs["category_names"])
+    fit = np.ascontiguousarray(loss[role == 1])
+    cat = cat_all[role == 1].astype(np.int32)
+    base = loss[role != 1]
+    T, FIT = loss.shape[1], fit.shape[0]
+    fit.tofile(os.path.join(d, "fit.f32"))
+    cat.tofile(os.path.join(d, "cat.i32"))
+    q = np.lib.format.open_memmap(os.path.join(d, "q.npy"), mode="w+", dtype=np.float32, shape=(n, T))
+    for s in range(0, n, len(base)):
+        q[s:min(n, s + len(base))] = base[:min(n, s + len(base)) - s]
+    q.flush()
+    np.asarray(q).tofile(os.path.join(d, "query.f32"))
+    return fit, cat, np.load(os.path.join(d, "q.npy"), mmap_mode="r")
+
+
 def median_time(fn, repeats):
     times = []
     for _ in range(repeats):
@@ -45,8 +72,14 @@ def median_time(fn, repeats):
 
 
 def main():
+    args = sys.argv[2:]
+    run = None
+    if "--from-run" in args:
+        i = args.index("--from-run")
+        run = args[i + 1]
+        args = args[:i] + args[i + 2:]
     build = sys.argv[1]
-    sizes = [int(a) for a in sys.argv[2:]] or [100000, 1280000]
+    sizes = [int(a) for a in args] or [100000, 1280000]
     from sklearn.neighbors import KNeighborsClassifier
     try:
         from threadpoolctl import threadpool_info
@@ -57,7 +90,7 @@ def main():
     rows = []
     for n in sizes:
         with tempfile.TemporaryDirectory(dir=os.environ.get("BENCH_TMP", "/tmp")) as d:
-            fit, cat, q = make_arrays(d, n, rng)
+            fit, cat, q = arrays_from_run(d, n, run) if run else make_arrays(d, n, rng)
             out = subprocess.run([os.path.join(build, "bench", "assign", "bench_assign"), d, str(n), str(T), str(FIT),
                                   str(C), str(K), str(REPEATS)], check=True, capture_output=True, text=True)
             mapd = json.loads(out.stdout.strip().splitlines()[-1])
