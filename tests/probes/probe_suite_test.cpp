@@ -17,18 +17,10 @@
 namespace mapd::probes {
 namespace {
 
+using testing::error_of;
 using testing::make_image_set;
 using testing::temp_dir;
 using testing::write_text;
-
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const std::exception& e) {
-    return e.what();
-  }
-  return "";
-}
 
 /// A dataset of `n` examples in `classes` classes plus a score file whose easiness is planted:
 /// score = (i * 7919) % n (a fixed scramble), so the expected typical/atypical sets are known.

@@ -12,19 +12,11 @@
 namespace mapd::probes {
 namespace {
 
+using testing::error_of;
 using testing::temp_dir;
 using testing::write_text;
 
 constexpr const char* kPython = "/usr/bin/python3";
-
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const std::exception& e) {
-    return e.what();
-  }
-  return "";
-}
 
 /// A float64 .npy written by hand (format version 1.0).
 void write_npy(const std::filesystem::path& path, const std::vector<double>& values) {

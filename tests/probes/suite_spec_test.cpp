@@ -11,17 +11,9 @@
 namespace mapd::probes {
 namespace {
 
+using testing::error_of;
 using testing::temp_dir;
 using testing::write_text;
-
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const std::exception& e) {
-    return e.what();
-  }
-  return "";
-}
 
 TEST(SuiteSpec, DefaultSuiteFileListsAllSixCategories) {
   const auto spec = load_suite_spec(std::string(MAPD_SOURCE_DIR) + "/probes/default.yaml");

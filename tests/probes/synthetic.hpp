@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <exception>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -52,6 +53,16 @@ inline std::filesystem::path temp_dir(const std::string& name) {
 
 inline void write_text(const std::filesystem::path& path, const std::string& text) {
   std::ofstream(path) << text;
+}
+
+/// The message of the exception `f` throws ("" when it throws none).
+inline std::string error_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const std::exception& e) {
+    return e.what();
+  }
+  return "";
 }
 
 }  // namespace mapd::probes::testing
