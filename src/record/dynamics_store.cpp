@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <atomic>
 #include <stdexcept>
 
 static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
@@ -44,7 +45,17 @@ hsize_t chunk_elements(int64_t n) {
   return static_cast<hsize_t>((n + parts - 1) / parts);
 }
 
+std::atomic<void (*)(fault::AppendStage)> append_hook{nullptr};
+
+void at_stage(fault::AppendStage stage) {
+  if (auto* hook = append_hook.load(std::memory_order_relaxed)) {
+    hook(stage);
+  }
+}
+
 }  // namespace
+
+void fault::set_append_hook(void (*hook)(AppendStage)) { append_hook.store(hook); }
 
 struct DynamicsStore::Impl {
   explicit Impl(const std::filesystem::path& file) : path(file), ctx(file.string()) {}
@@ -470,6 +481,7 @@ DynamicsStore DynamicsStore::open_append(const std::filesystem::path& path, int6
   Impl& s = *impl;
   const FileContext& ctx = s.ctx;
   s.writer = true;
+  bool recovered = false;
   {
     Handle fapl = latest_format_fapl(ctx);
     hid_t id = H5Fopen(path.c_str(), H5F_ACC_RDWR, fapl.get());
@@ -491,12 +503,23 @@ DynamicsStore DynamicsStore::open_append(const std::filesystem::path& path, int6
       }
       log::get("record")->warn(
           "'{}' was not closed cleanly (a killed run); continuing from its committed epochs", path.string());
+      recovered = true;
     }
     s.file = Handle(id, H5Fclose);
   }
   s.read_meta_and_examples();
   s.float16 = detail::make_float16_type(ctx);
   s.open_epoch_datasets();
+  if (recovered) {
+    // A kill inside a flush can leave the grown datasets and their chunk index on disk but not
+    // the superblock's end of allocated space, so the uncommitted epoch's chunks lie beyond that
+    // end. Shrinking the datasets frees them, the next append reuses the space past the end, and
+    // the write fails ("addr overflow"). Move the end past anything one epoch can allocate (three
+    // rows of at most 4 bytes, plus index metadata), as `h5clear --increment` does; the gap stays
+    // unused.
+    const auto increment = static_cast<hsize_t>(s.n) * 12 + (hsize_t{1} << 20);
+    ctx.check(H5Fincrement_filesize(s.file.get(), increment), "/", "extend the allocated space of");
+  }
   const int64_t complete = s.read_complete();
   s.check_complete(complete);
   const int64_t keep = std::min(complete, keep_epochs);
@@ -551,11 +574,14 @@ void DynamicsStore::append_epoch(const float* loss, const int32_t* pred, const f
   s.write_float_row(s.loss, kEpochDatasets[0], epoch, loss);
   s.write_pred_row(epoch, pred);
   s.write_float_row(s.true_prob, kEpochDatasets[2], epoch, true_prob);
+  at_stage(fault::AppendStage::kRowsWritten);
   // The row must be on disk before the commit marker that makes it visible.
   s.flush_and_sync();
+  at_stage(fault::AppendStage::kRowsSynced);
   s.write_complete(epoch + 1);
   s.flush_and_sync();
   s.complete = epoch + 1;
+  at_stage(fault::AppendStage::kCommitted);
 }
 
 void DynamicsStore::read_losses(int64_t begin, int64_t end, int64_t epoch_begin, int64_t epoch_end,

@@ -323,12 +323,128 @@ TEST(DynamicsStore, SwmrReaderInAnotherProcessFollowsWriter) {
   EXPECT_EQ(DynamicsStore::open_read(path).complete_epochs(), 3);
 }
 
+/// After a writer was killed: every epoch it reported committed (`reported`, or one more it
+/// committed before the kill landed) reads back, and a resumed writer continues the file.
+void expect_resumable_after_kill(const std::filesystem::path& path, int64_t reported, bool fp16,
+                                 const std::string& what) {
+  SCOPED_TRACE(what);
+  int64_t complete = 0;
+  {
+    const DynamicsStore store = DynamicsStore::open_read(path);
+    complete = store.complete_epochs();
+    EXPECT_GE(complete, reported);
+    EXPECT_LE(complete, reported + 1);
+    expect_rows(store, complete, fp16);
+  }
+  {
+    DynamicsStore store = DynamicsStore::open_append(path, complete);
+    EXPECT_EQ(store.complete_epochs(), complete);
+    append_row(store, complete);
+  }
+  const DynamicsStore store = DynamicsStore::open_read(path);
+  EXPECT_EQ(store.complete_epochs(), complete + 1);
+  expect_rows(store, complete + 1, fp16);
+}
+
+/// Waits for the killed child `pid`; fails unless SIGKILL ended it.
+void expect_killed(pid_t pid) {
+  int status = 0;
+  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL) << "status " << status;
+}
+
+fault::AppendStage kill_stage = fault::AppendStage::kRowsWritten;
+int kill_delay_us = -1;  ///< < 0: kill at kill_stage; else that many microseconds after it
+void kill_at_stage(fault::AppendStage stage) {
+  if (stage != kill_stage) {
+    return;
+  }
+  if (kill_delay_us < 0) {
+    ::raise(SIGKILL);
+  }
+  std::thread([] {
+    std::this_thread::sleep_for(std::chrono::microseconds(kill_delay_us));
+    ::raise(SIGKILL);
+  }).detach();
+}
+
+TEST(DynamicsStore, KilledAtEachStageOfAnAppendResumes) {
+  // Deterministic kills inside append_epoch: after the rows are written, after they are synced
+  // (the uncommitted epoch's chunks are on disk, beyond the end of allocated space the
+  // superblock knew at the last commit; resuming once failed there with "addr overflow"), and
+  // after the commit.
+  const int64_t n = 60000;
+  const int64_t before = 3;
+  const fault::AppendStage stages[] = {fault::AppendStage::kRowsWritten, fault::AppendStage::kRowsSynced,
+                                       fault::AppendStage::kCommitted};
+  for (const std::string dtype : {"fp16", "fp32"}) {
+    for (const fault::AppendStage stage : stages) {
+      TempDir dir;
+      const auto path = dir / "dynamics.h5";
+      const pid_t pid = ::fork();
+      ASSERT_GE(pid, 0);
+      if (pid == 0) {
+        try {
+          DynamicsStore store = DynamicsStore::create(path, make_meta(dtype), make_examples(n, 50));
+          for (int64_t e = 0; e < before; ++e) {
+            append_row(store, e);
+          }
+          kill_stage = stage;
+          fault::set_append_hook(kill_at_stage);
+          append_row(store, before);
+        } catch (const std::exception& e) {
+          std::fprintf(stderr, "writer failed: %s\n", e.what());
+        }
+        ::_exit(1);
+      }
+      ASSERT_NO_FATAL_FAILURE(expect_killed(pid));
+      const bool committed = stage == fault::AppendStage::kCommitted;
+      const std::string what = dtype + ", stage " + std::to_string(static_cast<int>(stage));
+      expect_resumable_after_kill(path, committed ? before + 1 : before, dtype == "fp16", what);
+      EXPECT_EQ(DynamicsStore::open_read(path).complete_epochs(), (committed ? before + 1 : before) + 1)
+          << what;
+    }
+  }
+}
+
+TEST(DynamicsStore, KilledWhileFlushingAnEpochResumes) {
+  // SIGKILL at a sweep of delays after the rows are written, so that it lands inside the flush
+  // that follows: HDF5 may have written the grown dataset and its chunk index but not the
+  // superblock's end of allocated space. Resuming such a file once failed with "addr overflow".
+  const int64_t n = 60000;
+  for (int attempt = 0; attempt < 40; ++attempt) {
+    TempDir dir;
+    const auto path = dir / "dynamics.h5";
+    const pid_t pid = ::fork();
+    ASSERT_GE(pid, 0);
+    if (pid == 0) {
+      try {
+        DynamicsStore store = DynamicsStore::create(path, make_meta("fp16"), make_examples(n, 50));
+        for (int64_t e = 0; e < 3; ++e) {
+          append_row(store, e);
+        }
+        kill_stage = fault::AppendStage::kRowsWritten;
+        kill_delay_us = (attempt % 5) * 4;
+        fault::set_append_hook(kill_at_stage);
+        append_row(store, 3);
+        ::pause();  // until the kill lands
+      } catch (const std::exception& e) {
+        std::fprintf(stderr, "writer failed: %s\n", e.what());
+      }
+      ::_exit(1);
+    }
+    ASSERT_NO_FATAL_FAILURE(expect_killed(pid));
+    expect_resumable_after_kill(path, 3, true, "delay " + std::to_string((attempt % 5) * 4) + " us");
+  }
+}
+
 TEST(DynamicsStore, KillNineKeepsCommittedEpochs) {
   // The child appends epochs in a loop and reports each commit; SIGKILL lands at a different
-  // point of the append each round. Every reported epoch must stay readable, and a resumed
+  // point of the append each attempt. Every reported epoch must stay readable, and a resumed
   // writer must be able to continue the file.
   const int64_t n = 60000;
-  for (int round = 0; round < 3; ++round) {
+  for (int attempt = 0; attempt < 9; ++attempt) {
+    const bool fp16 = attempt % 3 != 1;
     TempDir dir;
     const auto path = dir / "dynamics.h5";
     int to_parent[2];
@@ -339,7 +455,7 @@ TEST(DynamicsStore, KillNineKeepsCommittedEpochs) {
       ::close(to_parent[0]);
       try {
         DynamicsStore store =
-            DynamicsStore::create(path, make_meta(round == 1 ? "fp32" : "fp16"), make_examples(n, 50));
+            DynamicsStore::create(path, make_meta(fp16 ? "fp16" : "fp32"), make_examples(n, 50));
         for (int64_t e = 0; e < 10000; ++e) {
           append_row(store, e);
           const int64_t committed = e + 1;
@@ -355,37 +471,19 @@ TEST(DynamicsStore, KillNineKeepsCommittedEpochs) {
     }
     ::close(to_parent[1]);
     int64_t reported = 0;
-    while (reported < 3 + round) {
+    while (reported < 3 + attempt % 3) {
       ASSERT_EQ(::read(to_parent[0], &reported, sizeof reported), static_cast<ssize_t>(sizeof reported));
     }
-    std::this_thread::sleep_for(std::chrono::microseconds(700 * round));
+    std::this_thread::sleep_for(std::chrono::microseconds(450 * attempt));
     ASSERT_EQ(::kill(pid, SIGKILL), 0);
-    int status = 0;
-    ASSERT_EQ(::waitpid(pid, &status, 0), pid);
-    ASSERT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+    ASSERT_NO_FATAL_FAILURE(expect_killed(pid));
     // Commits the child made after the last report we read are fine too.
     int64_t later = 0;
     while (::read(to_parent[0], &later, sizeof later) == static_cast<ssize_t>(sizeof later)) {
       reported = later;
     }
     ::close(to_parent[0]);
-
-    int64_t complete = 0;
-    {
-      const DynamicsStore store = DynamicsStore::open_read(path);
-      complete = store.complete_epochs();
-      EXPECT_GE(complete, reported) << "round " << round;
-      EXPECT_LE(complete, reported + 1) << "round " << round;
-      expect_rows(store, complete, round != 1);
-    }
-    {
-      DynamicsStore store = DynamicsStore::open_append(path, complete);
-      EXPECT_EQ(store.complete_epochs(), complete);
-      append_row(store, complete);
-    }
-    const DynamicsStore store = DynamicsStore::open_read(path);
-    EXPECT_EQ(store.complete_epochs(), complete + 1);
-    expect_rows(store, complete + 1, round != 1);
+    expect_resumable_after_kill(path, reported, fp16, "attempt " + std::to_string(attempt));
   }
 }
 

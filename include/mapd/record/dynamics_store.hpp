@@ -100,4 +100,15 @@ class DynamicsStore {
   std::unique_ptr<Impl> impl_;
 };
 
+/// Crash tests: points inside DynamicsStore::append_epoch where a test may kill its process.
+namespace fault {
+enum class AppendStage {
+  kRowsWritten,  ///< the three rows are written, not yet flushed
+  kRowsSynced,   ///< the rows are flushed and fsynced, the commit marker is not yet written
+  kCommitted,    ///< the commit marker is flushed and fsynced
+};
+/// Calls `hook` at each stage of every append in this process (nullptr: none, the default).
+void set_append_hook(void (*hook)(AppendStage));
+}  // namespace fault
+
 }  // namespace mapd::record
