@@ -9,7 +9,10 @@ from Debian packages (dataset-fashion-mnist, python3-sklearn, python3-pil). Then
 once per OOD probe source and seed and reports, per run:
   - the probe self-test recall of the ood probes and the overall self-test accuracy;
   - the share of clean / flipped Fashion-MNIST images assigned `ood` (false alarms);
-  - for each planted kind: recall of argmax == ood and AUROC of score_ood (planted vs clean).
+  - for each planted kind: recall of argmax == ood and AUROC of score_ood (planted vs clean);
+  - a second table: atypical probes whose source had a flipped label, atypical / mislabeled probe
+    recall, where clean and flipped images go, and the ground-truth detection of the flipped labels
+    (docs/probes.md, "atypical_floor").
 Probe sources: sketch (the paper), glyphs (rendered characters, built in), and `dataset` with
 digits or photo crops disjoint from the planted ones -- a dataset source of the same kind as a
 planted kind is marked "same kind" (optimistic: a user rarely has OOD probes of the exact kind
@@ -123,7 +126,10 @@ def analyse(run, planted):
     with h5py.File(os.path.join(run, "dynamics.h5"), "r") as f:
         ex = f["/examples"]
         role, ids, lab, orig = ex["role"][:], ex["id"][:], ex["label"][:], ex["original_label"][:]
+        cat = ex["probe_category"][:]
+        names = [n.decode() if isinstance(n, bytes) else str(n) for n in ex.attrs["category_names"]]
     train = role == 0
+    atypical = (role > 0) & (cat == names.index("atypical")) if "atypical" in names else role < 0
     flipped = {int(i): bool(a != b) for i, a, b in zip(ids[train], lab[train], orig[train])}
     rows = {}
     with open(os.path.join(run, "assignments.csv")) as fh:
@@ -139,7 +145,18 @@ def analyse(run, planted):
                clean_ood=np.mean([rows[i][0] == "ood" for i in clean]),
                flipped_ood=np.mean([rows[i][0] == "ood" for i in dirty]),
                clean_typical=np.mean([rows[i][0] == "typical" for i in clean]),
-               clean_corrupted=np.mean([rows[i][0] == "corrupted" for i in clean]))
+               clean_corrupted=np.mean([rows[i][0] == "corrupted" for i in clean]),
+               clean_atypical=np.mean([rows[i][0] == "atypical" for i in clean]),
+               flipped_mislabeled=np.mean([rows[i][0] == "mislabeled" for i in dirty]),
+               flipped_atypical=np.mean([rows[i][0] == "atypical" for i in dirty]),
+               atypical_recall=recall.get("atypical"), mislabeled_recall=recall.get("mislabeled"),
+               atypical_flipped=int((lab[atypical] != orig[atypical]).sum()), atypical_probes=int(atypical.sum()))
+    det = json.load(open(os.path.join(run, "detection.json")))
+    res.update(p_mislabeled_auroc=det["rankings"]["p_mislabeled"]["auroc"],
+               p_mislabeled_ap=det["rankings"]["p_mislabeled"]["average_precision"],
+               label_issue_auroc=det["rankings"]["label_issue"]["auroc"],
+               argmax_precision=det["argmax_mislabeled"]["precision"],
+               argmax_recall=det["argmax_mislabeled"]["recall"])
     clean_score = np.array([rows[i][1] for i in clean])
     for kind in sorted(set(planted.values())):
         ids_k = [i for i, k in planted.items() if k == kind and i in rows]
@@ -199,6 +216,16 @@ def main():
         print(f"| {r['source']} | {r['seed']} | {r['selftest']:.3f} | {r['ood_recall']:.2f} | "
               f"{100 * r['clean_ood']:.1f}% | {100 * r['flipped_ood']:.1f}% | " + " | ".join(cells)
               + f" | {100 * r['clean_typical']:.1f}% / {100 * r['clean_corrupted']:.1f}% |")
+    print("\n| run | seed | flipped atypical probes | atypical / mislabeled probe recall | clean -> atypical "
+          "| flipped -> mislabeled / atypical | AUROC / AP P(mislabeled) | argmax-mislabeled precision / recall "
+          "| AUROC label_issue |")
+    print("|---" * 9 + "|")
+    for r in results:
+        print(f"| {r['source']}{a.tag} | {r['seed']} | {r['atypical_flipped']} of {r['atypical_probes']} | "
+              f"{r['atypical_recall']:.2f} / {r['mislabeled_recall']:.2f} | {100 * r['clean_atypical']:.1f}% | "
+              f"{100 * r['flipped_mislabeled']:.1f}% / {100 * r['flipped_atypical']:.1f}% | "
+              f"{r['p_mislabeled_auroc']:.3f} / {r['p_mislabeled_ap']:.3f} | "
+              f"{r['argmax_precision']:.3f} / {r['argmax_recall']:.3f} | {r['label_issue_auroc']:.4f} |")
 
 
 if __name__ == "__main__":

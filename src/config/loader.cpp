@@ -479,6 +479,7 @@ std::vector<std::string> validate(const RunConfig& c) {
   need(c.probes.corrupted_sigma > 0.0, "probes.corrupted_sigma: must be > 0");
   need(c.probes.typical_pool >= 0.0 && c.probes.typical_pool <= 1.0,
        "probes.typical_pool: must be in [0, 1]");
+  need(c.probes.atypical_floor >= 0.0, "probes.atypical_floor: must be >= 0");
   need(c.probes.ood_source != "dataset" || !c.probes.ood_path.empty(),
        "probes.ood_path: must be set when probes.ood_source is 'dataset'");
   need(c.probes.difficulty != "file" || !c.probes.score_file.empty(),

@@ -177,11 +177,15 @@ DifficultyScores compute_difficulty(const config::RunConfig& config, const data:
   const auto& pc = config.probes;
   DifficultyScores out;
   out.method = pc.difficulty;
+  out.label_probability = pc.difficulty != "file";
   if (pc.difficulty == "file") {
     out.easiness = read_score_file(pc.score_file, train.examples.id, config.data.limit > 0);
     if (pc.score_typical_end == "low") {
       for (auto& v : out.easiness) v = -v;
     }
+    out.label_probability =
+        pc.score_typical_end == "high" &&
+        std::all_of(out.easiness.begin(), out.easiness.end(), [](double v) { return v >= 0.0 && v <= 1.0; });
     logger->info("difficulty: {} scores from {} (typical end: {})", out.easiness.size(), pc.score_file,
                  pc.score_typical_end);
     return out;

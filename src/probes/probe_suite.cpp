@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <limits>
 #include <map>
 #include <numeric>
 #include <unordered_map>
@@ -78,12 +79,15 @@ std::vector<int64_t> class_quotas(int64_t n, const std::vector<int64_t>& availab
 /// The `n` unused examples at one end of the easiness order (easiest first when `easiest`),
 /// per class (balanced quotas) or globally. Ties break by index. With `pool` > 0 the examples are a
 /// seeded random draw from the first `pool` share of each group instead of its first members.
+/// With `floor` (hardest end only), examples whose easiness is below it come after all others.
 std::vector<int64_t> select_extreme(const std::vector<double>& easiness, const std::vector<int64_t>& labels,
                                     int64_t num_classes, const std::vector<char>& used, int64_t n,
-                                    bool per_class, bool easiest, double pool = 0.0, uint64_t seed = 0) {
+                                    bool per_class, bool easiest, double pool = 0.0, uint64_t seed = 0,
+                                    double floor = -std::numeric_limits<double>::infinity()) {
   auto better = [&](int64_t a, int64_t b) {
     const double ea = easiness[static_cast<size_t>(a)];
     const double eb = easiness[static_cast<size_t>(b)];
+    if (!easiest && (ea < floor) != (eb < floor)) return eb < floor;
     if (ea != eb) return easiest ? ea > eb : ea < eb;
     return a < b;
   };
@@ -286,12 +290,28 @@ ProbeSuite build_probe_suite(const config::RunConfig& config, const data::Datase
     d.source_index.insert(d.source_index.end(), idx.begin(), idx.end());
   };
 
-  // typical / atypical from the ends of the easiness order.
+  // typical / atypical from the ends of the easiness order. Atypical probes skip examples whose
+  // label gets less than atypical_floor x chance: with label noise (or out-of-distribution images
+  // with arbitrary labels) the hardest examples are those, and atypical probes drawn from them
+  // duplicate the `mislabeled` probes and hide the contamination (docs/probes.md).
+  double atypical_floor = -std::numeric_limits<double>::infinity();
+  if (contains(spec.categories, "atypical") && difficulty.label_probability && pc.atypical_floor > 0.0) {
+    atypical_floor = pc.atypical_floor / static_cast<double>(num_classes);
+    int64_t below = 0;
+    for (int64_t i = 0; i < n; ++i)
+      below += !used[static_cast<size_t>(i)] && difficulty.easiness[static_cast<size_t>(i)] < atypical_floor;
+    logger->info(
+        "probes: {} of {} examples ({:.1f}%) have a difficulty score below probes.atypical_floor = {} x "
+        "chance = {:.3f} (mislabeled and out-of-distribution examples lie there); atypical probes come "
+        "from the hardest above it",
+        below, pool, 100.0 * static_cast<double>(below) / static_cast<double>(std::max<int64_t>(pool, 1)),
+        pc.atypical_floor, atypical_floor);
+  }
   for (const char* name : {"typical", "atypical"}) {
     if (!contains(spec.categories, name)) continue;
     const bool easiest = std::string(name) == "typical";
     const auto idx = select_extreme(difficulty.easiness, labels, num_classes, used, per, per_class, easiest,
-                                    easiest ? pc.typical_pool : 0.0, seed);
+                                    easiest ? pc.typical_pool : 0.0, seed, atypical_floor);
     for (auto i : idx) used[static_cast<size_t>(i)] = 1;
     auto& d = draft_of(name);
     d.fit = plan.fit;

@@ -241,6 +241,7 @@ INSTANTIATE_TEST_SUITE_P(
         RangeCase{"probes.val_per_category=-1", "probes.val_per_category"},
         RangeCase{"probes.corrupted_sigma=0", "probes.corrupted_sigma"},
         RangeCase{"probes.typical_pool=1.5", "probes.typical_pool"},
+        RangeCase{"probes.atypical_floor=-1", "probes.atypical_floor"},
         RangeCase{"probes.ood_source=dataset", "probes.ood_path"},
         RangeCase{"probes.difficulty=file", "probes.score_file"},
         RangeCase{"probes.holdout_models=1", "probes.holdout_models"},

@@ -12,19 +12,15 @@
 #include <string>
 #include <vector>
 
+#include "../common/scratch_dir.hpp"
+
 /// Tiny dataset files written by the tests themselves.
 namespace mapd::data::testing {
 
 namespace stdfs = std::filesystem;
 
-/// A fresh, empty temporary folder named after the running test.
-inline stdfs::path temp_dir(const std::string& name) {
-  const auto dir =
-      stdfs::temp_directory_path() / ("mapd_data_test_" + name + "_" + std::to_string(::getpid()));
-  stdfs::remove_all(dir);
-  stdfs::create_directories(dir);
-  return dir;
-}
+/// A fresh, empty temporary folder named after the running test, removed when the process exits.
+inline stdfs::path temp_dir(const std::string& name) { return test::scratch_dir("mapd_data_test_", name); }
 
 inline void put_be32(std::vector<uint8_t>& b, uint32_t v) {
   b.push_back(static_cast<uint8_t>(v >> 24U));

@@ -237,6 +237,44 @@ TEST(ProbeSuite, TypicalPoolDrawsTypicalProbesFromTheEasiestShareOfEachClass) {
   EXPECT_NE(sources_of(build_probe_suite(f.config, f.dataset, f.dir), "typical"), typical);
 }
 
+TEST(ProbeSuite, AtypicalProbesSkipExamplesBelowTheFloor) {
+  // Scores in [0, 1] (a probability of the label, like C-scores): with 4 classes chance is 0.25,
+  // and atypical_floor = 2 puts the floor at 0.5. Atypical probes are the hardest examples at or
+  // above it; atypical_floor = 0 takes the hardest whatever their score (the paper). Scores
+  // outside [0, 1] never get a floor.
+  auto f = make_fixture("atypical_floor");
+  for (auto& e : f.easiness) e /= 600.0;
+  write_score_csv(f.dir / "scores.csv", f.dataset.train.examples.id, f.easiness);
+  f.config.probes.suite = (f.dir / "t.yaml").string();
+  write_text(f.dir / "t.yaml", "categories: [atypical]\n");
+  f.config.probes.atypical_floor = 2.0;
+  const auto& labels = f.dataset.train.examples.label;
+  const double floor = 0.5;
+  auto check = [&](const std::vector<int64_t>& atypical, bool above) {
+    ASSERT_EQ(atypical.size(), 16U);
+    for (auto s : atypical) {
+      const double e = f.easiness[static_cast<size_t>(s)];
+      EXPECT_EQ(e >= floor, above) << "source " << s << " easiness " << e;
+      // Every example of its class between the floor (or 0) and it is atypical too: the hardest.
+      for (int64_t i = labels[static_cast<size_t>(s)]; i < 600; i += 4) {
+        const double ei = f.easiness[static_cast<size_t>(i)];
+        if (ei < e && (!above || ei >= floor)) {
+          EXPECT_NE(std::find(atypical.begin(), atypical.end(), i), atypical.end())
+              << "example " << i << " (" << ei << ") is harder than atypical " << s << " (" << e << ")";
+        }
+      }
+    }
+  };
+  check(sources_of(build_probe_suite(f.config, f.dataset, f.dir), "atypical"), true);
+  f.config.probes.atypical_floor = 0.0;
+  check(sources_of(build_probe_suite(f.config, f.dataset, f.dir), "atypical"), false);
+  f.config.probes.atypical_floor = 2.0;
+  f.config.probes.score_typical_end = "low";  // a loss-like score: no probability, no floor
+  for (auto s : sources_of(build_probe_suite(f.config, f.dataset, f.dir), "atypical")) {
+    EXPECT_GT(f.easiness[static_cast<size_t>(s)], 0.9) << "the highest scores are the hardest now";
+  }
+}
+
 TEST(ProbeSuite, EasySourcePoolDrawsFromTheEasyHalfOfEachClass) {
   auto f = make_fixture("easy_pool");
   f.config.probes.source_pool = "easy";

@@ -14,6 +14,8 @@
 
 #include "mapd/data/dataset.hpp"
 
+#include "../common/scratch_dir.hpp"
+
 namespace mapd::probes::testing {
 
 /// A synthetic in-memory split: `n` examples, labels i % classes, ids 1000 + i, each image a
@@ -42,13 +44,9 @@ inline data::ImageSet make_image_set(int64_t n, int64_t classes, int64_t c = 1, 
   return set;
 }
 
-/// A fresh empty directory under the system temp dir.
+/// A fresh empty directory under the system temp dir, removed when the test process exits.
 inline std::filesystem::path temp_dir(const std::string& name) {
-  auto dir =
-      std::filesystem::temp_directory_path() / ("mapd_probes_" + name + "_" + std::to_string(::getpid()));
-  std::filesystem::remove_all(dir);
-  std::filesystem::create_directories(dir);
-  return dir;
+  return test::scratch_dir("mapd_probes_", name);
 }
 
 inline void write_text(const std::filesystem::path& path, const std::string& text) {

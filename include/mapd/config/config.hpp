@@ -199,6 +199,7 @@ struct ProbesConfig {
   std::string ood_path = "";
   std::string selection = "per_class";
   double typical_pool = 0.5;
+  double atypical_floor = 3.0;
   std::string difficulty = "learning_speed";
   std::string score_file = "";
   std::string score_typical_end = "high";
@@ -233,6 +234,12 @@ struct ProbesConfig {
       "typical probes: 0 = the easiest examples (the paper); q in (0, 1] = a seeded random draw from the "
       "easiest q share of each class (of the dataset with selection=global), so they stand for the easy "
       "bulk of the data rather than its extreme");
+    v("atypical_floor", atypical_floor,
+      "atypical probes: the hardest examples whose difficulty score (the probability of their label) "
+      "is at least this multiple of chance (1/classes); below it lie the mislabeled and out-of-"
+      "distribution examples, which come last (docs/probes.md). Applies to the built-in estimators and "
+      "to score files with values in [0, 1] and score_typical_end=high; 0 = the paper (the hardest, "
+      "whatever their score)");
     v("difficulty", difficulty, "difficulty score for typical/atypical",
       Choices{"file", "holdout", "learning_speed"});
     v("score_file", score_file,

@@ -15,7 +15,10 @@ namespace mapd::probes {
 struct DifficultyScores {
   std::vector<double> easiness;  ///< one per example of the training split, higher = easier
   std::string method;            ///< file | holdout | learning_speed
-  double seconds = 0.0;          ///< cost of computing them (0 when read from a file or cache)
+  /// The scores are probabilities of the example's label (the estimators; a score file with values
+  /// in [0, 1] and score_typical_end=high, e.g. C-scores), so "below chance" means something.
+  bool label_probability = false;
+  double seconds = 0.0;  ///< cost of computing them (0 when read from a file or cache)
   bool from_cache = false;
 };
 
