@@ -312,6 +312,18 @@ ProbeSuite build_probe_suite(const config::RunConfig& config, const data::Datase
     const bool easiest = std::string(name) == "typical";
     const auto idx = select_extreme(difficulty.easiness, labels, num_classes, used, per, per_class, easiest,
                                     easiest ? pc.typical_pool : 0.0, seed, atypical_floor);
+    if (!easiest) {
+      const auto short_of = std::count_if(idx.begin(), idx.end(), [&](int64_t i) {
+        return difficulty.easiness[static_cast<size_t>(i)] < atypical_floor;
+      });
+      if (short_of > 0) {
+        logger->warn(
+            "probes: {} of {} atypical probes come from below probes.atypical_floor ({:.3f}): too few "
+            "examples{} score above it; they may be mislabeled rather than atypical (lower the floor, or "
+            "check the difficulty scores)",
+            short_of, idx.size(), atypical_floor, per_class ? " of some classes" : "");
+      }
+    }
     for (auto i : idx) used[static_cast<size_t>(i)] = 1;
     auto& d = draft_of(name);
     d.fit = plan.fit;

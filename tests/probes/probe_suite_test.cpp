@@ -267,7 +267,11 @@ TEST(ProbeSuite, AtypicalProbesSkipExamplesBelowTheFloor) {
   };
   check(sources_of(build_probe_suite(f.config, f.dataset, f.dir), "atypical"), true);
   f.config.probes.atypical_floor = 0.0;
-  check(sources_of(build_probe_suite(f.config, f.dataset, f.dir), "atypical"), false);
+  const auto paper = sources_of(build_probe_suite(f.config, f.dataset, f.dir), "atypical");
+  check(paper, false);
+  // A floor above every score leaves nothing above it: the hardest below it are taken (with a warning).
+  f.config.probes.atypical_floor = 4.0;
+  EXPECT_EQ(sources_of(build_probe_suite(f.config, f.dataset, f.dir), "atypical"), paper);
   f.config.probes.atypical_floor = 2.0;
   f.config.probes.score_typical_end = "low";  // a loss-like score: no probability, no floor
   for (auto s : sources_of(build_probe_suite(f.config, f.dataset, f.dir), "atypical")) {
