@@ -96,6 +96,32 @@ std::vector<double> average_ranks(const std::vector<double>& v) {
 
 }  // namespace
 
+BelowChance below_chance(const std::vector<double>& easiness, const std::vector<int64_t>& labels,
+                         int64_t num_classes) {
+  MAPD_CHECK(easiness.size() == labels.size() && num_classes >= 1, DataError,
+             "below_chance: need one score per label and at least one class");
+  BelowChance out;
+  out.chance = 1.0 / static_cast<double>(num_classes);
+  std::vector<int64_t> below(static_cast<size_t>(num_classes), 0);
+  std::vector<int64_t> count(static_cast<size_t>(num_classes), 0);
+  int64_t total = 0;
+  for (size_t i = 0; i < labels.size(); ++i) {
+    const auto y = static_cast<size_t>(labels[i]);
+    MAPD_CHECK(labels[i] >= 0 && labels[i] < num_classes, DataError,
+               fmt::format("below_chance: label {} outside [0, {})", labels[i], num_classes));
+    const bool doubtful = easiness[i] < out.chance;
+    below[y] += doubtful;
+    ++count[y];
+    total += doubtful;
+  }
+  out.share = labels.empty() ? 0.0 : static_cast<double>(total) / static_cast<double>(labels.size());
+  for (size_t c = 0; c < below.size(); ++c) {
+    out.per_class.push_back(count[c] > 0 ? static_cast<double>(below[c]) / static_cast<double>(count[c])
+                                         : 0.0);
+  }
+  return out;
+}
+
 double spearman(const std::vector<double>& a, const std::vector<double>& b) {
   MAPD_CHECK(a.size() == b.size() && a.size() > 1, DataError, "spearman: need two equally long vectors");
   const auto ra = average_ranks(a);
@@ -225,11 +251,24 @@ DifficultyScores compute_difficulty(const config::RunConfig& config, const data:
   }
   out.seconds = std::chrono::duration<double>(Clock::now() - start).count();
   logger->info("difficulty: {} scores computed in {:.1f} s", pc.difficulty, out.seconds);
+  int64_t num_classes = train.num_classes();
+  for (auto y : train.examples.label) num_classes = std::max(num_classes, y + 1);
+  const BelowChance doubt = below_chance(out.easiness, train.examples.label, num_classes);
+  const auto [low, high] = std::minmax_element(doubt.per_class.begin(), doubt.per_class.end());
+  logger->info(
+      "difficulty: {:.1f}% of the labels get less than chance probability (1/{}) from the {} models, "
+      "{:.1f}-{:.1f}% per class: mislabeled, ambiguous or out-of-distribution examples (with label "
+      "noise, about the noise rate)",
+      100.0 * doubt.share, num_classes, pc.difficulty, 100.0 * *low, 100.0 * *high);
   if (!run_dir.empty()) {
     write_score_csv(csv, train.examples.id, out.easiness);
     json m;
     m["key"] = key;
     m["seconds"] = out.seconds;
+    m["below_chance"] = {{"chance", doubt.chance},
+                         {"share", doubt.share},
+                         {"per_class", doubt.per_class},
+                         {"class_names", train.class_names}};
     m["orientation"] = "higher = easier (typical); usable as probes.score_file with score_typical_end=high";
     fs::write_file_atomic(meta, m.dump(2) + "\n");
   }

@@ -330,6 +330,13 @@ json collect_report_data(const stdfs::path& run_dir, const config::ReportConfig&
                     "this report shows the committed epochs only.",
                     epochs, configured_epochs.is_number() ? configured_epochs.dump() : "?"));
   }
+  // The difficulty pilot's doubtful labels (probes::below_chance), when the pilot ran in this run.
+  if (auto pilot = read_json_file(run_dir / "difficulty_scores.json", notes);
+      pilot && pilot->contains("below_chance") && (*pilot)["below_chance"].is_object()) {
+    json doubt = (*pilot)["below_chance"];
+    doubt["method"] = pilot->value("key", json::object()).value("method", std::string("?"));
+    page["summary"]["pilot_below_chance"] = doubt;
+  }
   page["bad_inputs"] = read_bad_inputs(run_dir / "bad_inputs.csv");
 
   // Probe self-test and detection, as the assigner wrote them.

@@ -1,10 +1,14 @@
 #include "mapd/probes/difficulty.hpp"
 
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 #include <torch/torch.h>
 
 #include <chrono>
+#include <fstream>
 #include <numeric>
+
+#include "mapd/core/error.hpp"
 
 #include "synthetic.hpp"
 
@@ -87,6 +91,11 @@ TEST(Difficulty, EstimatedScoresAreCachedInTheRunDirectory) {
   EXPECT_FALSE(first.from_cache);
   EXPECT_TRUE(std::filesystem::exists(dir / "difficulty_scores.csv"));
   EXPECT_TRUE(std::filesystem::exists(dir / "difficulty_scores.json"));
+  // The json also says which share of the labels the pilot doubts (below chance), per class.
+  const auto meta = nlohmann::json::parse(std::ifstream(dir / "difficulty_scores.json"));
+  const auto doubt = below_chance(first.easiness, set.examples.label, set.num_classes());
+  EXPECT_NEAR(meta["below_chance"]["share"].get<double>(), doubt.share, 1e-12);
+  EXPECT_EQ(meta["below_chance"]["per_class"].size(), static_cast<size_t>(set.num_classes()));
   const auto second = compute_difficulty(config, set, dir);
   EXPECT_TRUE(second.from_cache);
   ASSERT_EQ(second.easiness.size(), first.easiness.size());
@@ -97,6 +106,18 @@ TEST(Difficulty, EstimatedScoresAreCachedInTheRunDirectory) {
   auto relabelled = set;
   relabelled.examples.label[1] = 0;
   EXPECT_FALSE(compute_difficulty(config, relabelled, dir).from_cache);
+}
+
+TEST(Difficulty, BelowChanceCountsDoubtfulLabelsOverallAndPerClass) {
+  // 4 classes: chance = 0.25. Class 0: 1 of 2 below; class 1: 0 of 1; class 2: 2 of 2; class 3: none.
+  const std::vector<double> scores = {0.1, 0.9, 0.25, 0.0, 0.24};
+  const std::vector<int64_t> labels = {0, 0, 1, 2, 2};
+  const auto doubt = below_chance(scores, labels, 4);
+  EXPECT_DOUBLE_EQ(doubt.chance, 0.25);
+  EXPECT_DOUBLE_EQ(doubt.share, 3.0 / 5.0);
+  EXPECT_EQ(doubt.per_class, (std::vector<double>{0.5, 0.0, 1.0, 0.0}));
+  EXPECT_THROW(below_chance(scores, {0, 0, 1, 2, 4}, 4), DataError);
+  EXPECT_THROW(below_chance(scores, {0, 0}, 4), DataError);
 }
 
 TEST(Difficulty, SpearmanOfRankings) {

@@ -195,6 +195,8 @@ TEST_F(ReportTest, CollectsEverySectionFromTheRunDirectory) {
   EXPECT_EQ(s["train_examples"], 30);
   EXPECT_EQ(s["probe_examples"], 10);
   EXPECT_EQ(s["injected_noise"], 3);
+  EXPECT_EQ(s["pilot_below_chance"]["share"], 0.1);
+  EXPECT_EQ(s["pilot_below_chance"]["method"], "learning_speed");
   EXPECT_EQ(page["metrics"].size(), 4U);  // the partial last line is skipped
   EXPECT_EQ(page["classes"], (nlohmann::json{"even", "odd"}));
   EXPECT_EQ(page["selftest"]["accuracy"], 0.75);

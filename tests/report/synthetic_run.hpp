@@ -243,6 +243,12 @@ inline SyntheticRun make_synthetic_run(const std::filesystem::path& dir, int64_t
          {{"auroc", 0.88}, {"average_precision", 0.52}, {"description", "baseline: mean loss"}}}}},
       {"argmax_mislabeled", {{"predicted", 3}, {"true_positives", 3}, {"precision", 1.0}, {"recall", 1.0}}}};
   std::ofstream(dir / "detection.json") << detection.dump(2) << "\n";
+  nlohmann::json pilot = {
+      {"key", {{"method", "learning_speed"}}},
+      {"seconds", 1.5},
+      {"below_chance",
+       {{"chance", 0.5}, {"share", 0.1}, {"per_class", {0.05, 0.15}}, {"class_names", {"even", "odd"}}}}};
+  std::ofstream(dir / "difficulty_scores.json") << pilot.dump(2) << "\n";
   return run;
 }
 

@@ -42,6 +42,17 @@ std::vector<double> learning_speed_scores(const config::RunConfig& config, const
 DifficultyScores compute_difficulty(const config::RunConfig& config, const data::ImageSet& train,
                                     const std::filesystem::path& run_dir);
 
+/// Examples whose score, a probability of their label, is below chance (1 / num_classes): the
+/// pilot's doubtful labels, i.e. mislabeled, ambiguous or out-of-distribution examples. With
+/// injected symmetric noise the share tracks the noise rate (docs/probes.md).
+struct BelowChance {
+  double chance = 0.0;            ///< 1 / num_classes
+  double share = 0.0;             ///< of all examples
+  std::vector<double> per_class;  ///< share within each label (index = label; 0 for empty classes)
+};
+BelowChance below_chance(const std::vector<double>& easiness, const std::vector<int64_t>& labels,
+                         int64_t num_classes);
+
 /// Spearman rank correlation of two equally long score vectors (ties get average ranks).
 double spearman(const std::vector<double>& a, const std::vector<double>& b);
 
