@@ -9,12 +9,14 @@ repeats="${2:-5}"
 steps="${3:-200}"
 threads="${4:-2}"
 exe="$build/bench/vs_python/mapd_bench_vs_python"
+# The Python side runs the same torch as mapd's LibTorch: the virtual environment of scripts/setup.
+python="${MAPD_VENV:-$HOME/.cache/mapd/venv-torch-2.11.0}/bin/python"
 [[ -x "$exe" ]] || { echo "build it first: cmake --build $build --target mapd_bench_vs_python" >&2; exit 1; }
 out="$(mktemp)"
 trap 'rm -f "$out"' EXIT
 for ((r = 0; r < repeats; r++)); do
   "$exe" --steps "$steps" --threads "$threads" --mode step | tee -a "$out"
-  /usr/bin/python3 "$here/train_small_cnn.py" --steps "$steps" --threads "$threads" | tee -a "$out"
+  "$python" "$here/train_small_cnn.py" --steps "$steps" --threads "$threads" | tee -a "$out"
   "$exe" --steps "$steps" --threads "$threads" --mode loader | tee -a "$out"
 done
 /usr/bin/python3 - "$out" <<'PY'

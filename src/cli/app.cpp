@@ -13,8 +13,18 @@
 namespace mapd::cli {
 
 std::string version_text() {
-  return std::string("mapd ") + kVersion + "\nLibTorch " + torch_version() +
-         "\nCUDA available: " + (cuda_available() ? "yes" : "no") + "\n";
+  const auto info = build_info();
+  std::string text = std::string("mapd ") + kVersion + "\nLibTorch " + info.torch_version + "\n";
+  if (info.cuda_built) {
+    text += "built with CUDA " +
+            (info.cuda_version.empty() ? std::string("(version unknown)") : info.cuda_version) + ", cuDNN " +
+            (info.cudnn_version.empty() ? std::string("none") : info.cudnn_version) + "\n";
+  } else {
+    text += "built without CUDA (CPU only)\n";
+  }
+  text +=
+      "GPU: " + (info.gpus > 0 ? std::to_string(info.gpus) + " visible" : std::string("none visible")) + "\n";
+  return text;
 }
 
 void add_common_options(CLI::App& command, CommonOptions& options, bool with_config) {

@@ -9,6 +9,7 @@
 #include "mapd/cli/commands.hpp"
 #include "mapd/cli/pipeline.hpp"
 #include "mapd/config/loader.hpp"
+#include "mapd/core/device.hpp"
 #include "mapd/core/error.hpp"
 #include "mapd/core/fs.hpp"
 #include "mapd/core/log.hpp"
@@ -36,15 +37,11 @@ struct Prepared {
   probes::TrainedSet trained;
 };
 
-void set_threads(const config::RunConfig& config) {
-  const auto cores = static_cast<int64_t>(std::thread::hardware_concurrency());
-  torch::set_num_threads(
-      static_cast<int>(config.train.threads > 0 ? config.train.threads : std::max<int64_t>(1, cores)));
-}
-
 void prepare(const config::RunConfig& config, const std::filesystem::path& run_dir, Prepared& out) {
   auto logger = log::get("cli");
   const auto start = Clock::now();
+  // A device this machine cannot give fails before the dataset is read and the pilot trained.
+  (void)resolve_device(config.train.device);
   out.dataset = data::load_dataset(config.data, run_dir);
   logger->info("dataset {}: {} training examples, {} classes, {}x{}x{}{} ({:.1f} s)", out.dataset.name,
                out.dataset.train.size(), out.dataset.train.num_classes(), out.dataset.train.channels,
@@ -96,7 +93,7 @@ void log_summary(const train::TrainSummary& summary) {
 
 int train_command(const CommonOptions& options) {
   const RunContext context = prepare_run(options);
-  set_threads(context.config);
+  set_compute_threads(context.config.train.threads);
   Prepared prepared;
   prepare(context.config, context.run_dir, prepared);
   log_summary(train::train(context.config, inputs_of(prepared), context.run_dir, /*resume=*/false));
@@ -112,7 +109,7 @@ int resume_command(const std::filesystem::path& run_dir, const std::string& log_
   const auto config = config::from_json(config::read_config_file(config_path));
   log::attach_run_dir(run_dir);
   log::get("cli")->info("resuming {}", run_dir.string());
-  set_threads(config);
+  set_compute_threads(config.train.threads);
   Prepared prepared;
   prepare(config, run_dir, prepared);
   check_same_examples(run_dir, prepared.trained.examples);
@@ -124,7 +121,7 @@ int audit_command(const CommonOptions& options) {
   const auto start = Clock::now();
   const RunContext context = prepare_run(options);
   auto logger = log::get("cli");
-  set_threads(context.config);
+  set_compute_threads(context.config.train.threads);
   {
     Prepared prepared;
     prepare(context.config, context.run_dir, prepared);

@@ -11,6 +11,10 @@
 
 #include "mapd/core/error.hpp"
 
+#ifndef MAPD_SOURCE_DIR
+#define MAPD_SOURCE_DIR ""
+#endif
+
 namespace mapd::fs {
 namespace {
 
@@ -77,6 +81,28 @@ std::string timestamp() {
   char buffer[32];
   std::strftime(buffer, sizeof(buffer), "%Y%m%d-%H%M%S", &local);
   return buffer;
+}
+
+std::filesystem::path executable_dir() {
+  std::error_code ec;
+  const auto exe = std::filesystem::read_symlink("/proc/self/exe", ec);
+  return ec ? std::filesystem::path() : exe.parent_path();
+}
+
+std::vector<std::filesystem::path> resource_dirs() {
+  std::vector<std::filesystem::path> candidates;
+  if (const auto exe = executable_dir(); !exe.empty()) {
+    candidates.push_back((exe / ".." / "share" / "mapd").lexically_normal());
+  }
+  if (const std::string source = MAPD_SOURCE_DIR; !source.empty()) {
+    candidates.emplace_back(source);
+  }
+  std::vector<std::filesystem::path> dirs;
+  for (auto& dir : candidates) {
+    std::error_code ec;
+    if (std::filesystem::is_directory(dir, ec)) dirs.push_back(std::move(dir));
+  }
+  return dirs;
 }
 
 }  // namespace mapd::fs

@@ -1,6 +1,8 @@
 #include <fmt/format.h>
 #include <opencv2/core.hpp>
+#if MAPD_HAVE_IMGCODECS
 #include <opencv2/imgcodecs.hpp>
+#endif
 #include <opencv2/imgproc.hpp>
 
 #include <algorithm>
@@ -19,6 +21,12 @@
 
 namespace mapd::data {
 namespace {
+
+/// Image decoding is OpenCV's imgcodecs; the lean build (MAPD_IMGCODECS=OFF, for carrying mapd to
+/// a machine without Debian's libraries) reads IDX and CIFAR data only.
+constexpr const char* kNoImageDecoding =
+    "data.format folder/manifest: this mapd was built with MAPD_IMGCODECS=OFF (the lean variant that "
+    "reads IDX and CIFAR data only) and cannot decode image files; use the default build (scripts/setup)";
 
 namespace stdfs = std::filesystem;
 
@@ -82,6 +90,7 @@ std::string quick_check(const stdfs::path& path) {
 /// appended to `bad` and left out.
 ImageSet decode_entries(const std::vector<Entry>& entries, const DecodeOptions& options,
                         std::vector<BadInput>& bad) {
+  MAPD_CHECK(MAPD_HAVE_IMGCODECS, ConfigError, kNoImageDecoding);
   auto logger = log::get("data");
   ImageSet set;
   set.channels = options.channels;
@@ -206,11 +215,15 @@ std::string decode_image(const stdfs::path& path, int64_t channels, int64_t size
     return "truncated JPEG (no end-of-image marker)";
   }
   cv::Mat image;
+#if MAPD_HAVE_IMGCODECS
   try {
     image = cv::imdecode(bytes, channels == 1 ? cv::IMREAD_GRAYSCALE : cv::IMREAD_COLOR);
   } catch (const cv::Exception& e) {
     return std::string("cannot be decoded: ") + e.what();
   }
+#else
+  return std::string(kNoImageDecoding);
+#endif
   if (image.empty() || image.rows == 0 || image.cols == 0) {
     return "cannot be decoded (corrupt, truncated or unsupported image format)";
   }

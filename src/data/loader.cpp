@@ -78,7 +78,8 @@ struct Loader::Impl {
   int64_t channels = 0;  // output channels
   int64_t height = 0;
   int64_t width = 0;
-  torch::Tensor fixed;  // fixed rows converted to `channels`, CPU float
+  torch::Tensor fixed;          // fixed rows converted to `channels`, CPU float (on the device when resident)
+  torch::Tensor resident_base;  // [M, C, H, W] uint8 on the device: every image of *set.base (resident)
   std::vector<double> mean;
   std::vector<double> std_dev;
   bool augment = false;
@@ -105,6 +106,62 @@ struct Loader::Impl {
     const int64_t n = set.size();
     const int64_t bs = options.batch_size;
     return options.drop_last ? n / bs : (n + bs - 1) / bs;
+  }
+
+  /// A batch gathered on the device from the resident images. Index lists are built on the host
+  /// (from the host copy of the order) and sent with the batch, so nothing waits on the device.
+  PendingBatch build_resident(int64_t b) {
+    const int64_t bs = options.batch_size;
+    const int64_t begin = b * bs;
+    const int64_t end = std::min<int64_t>(begin + bs, static_cast<int64_t>(order.size()));
+    const int64_t size = end - begin;
+    const int64_t nb = num_base();
+    PendingBatch out;
+    out.index = b;
+    out.apply.resize(static_cast<size_t>(size));
+    std::vector<int64_t> labels(static_cast<size_t>(size));
+    std::vector<int64_t> rows(order.begin() + begin, order.begin() + end);
+    std::vector<int64_t> base_pos;
+    std::vector<int64_t> base_src;
+    std::vector<int64_t> fixed_pos;
+    std::vector<int64_t> fixed_src;
+    for (int64_t k = 0; k < size; ++k) {
+      const int64_t row = rows[static_cast<size_t>(k)];
+      labels[static_cast<size_t>(k)] = set.labels[row];
+      if (row < nb) {
+        base_pos.push_back(k);
+        base_src.push_back(set.base_rows[row]);
+        out.apply[k] = options.augment ? 1 : 0;
+      } else {
+        fixed_pos.push_back(k);
+        fixed_src.push_back(row - nb);
+        out.apply[k] = options.augment && set.augment_fixed ? 1 : 0;
+      }
+    }
+    const auto to_device = [&](const std::vector<int64_t>& v) {
+      return torch::tensor(v, torch::kLong).to(options.device, /*non_blocking=*/true);
+    };
+    torch::Tensor images;
+    if (fixed_pos.empty()) {
+      images = convert_channels(
+          resident_base.index_select(0, to_device(base_src)).to(torch::kFloat).mul_(1.0F / 255.0F), channels);
+    } else {
+      images =
+          torch::empty({size, channels, height, width}, torch::dtype(torch::kFloat).device(options.device));
+      if (!base_pos.empty()) {
+        images.index_copy_(
+            0, to_device(base_pos),
+            convert_channels(
+                resident_base.index_select(0, to_device(base_src)).to(torch::kFloat).mul_(1.0F / 255.0F),
+                channels));
+      }
+      images.index_copy_(0, to_device(fixed_pos), fixed.index_select(0, to_device(fixed_src)));
+    }
+    out.batch.images = images;
+    out.batch.labels = to_device(labels);
+    out.batch.indices = to_device(rows);
+    finish(out);
+    return out;
   }
 
   PendingBatch build(int64_t b) {
@@ -181,7 +238,7 @@ struct Loader::Impl {
   /// Device step: transfer (CUDA), augmentation and normalisation on the batch's device.
   void finish(PendingBatch& p) {
     auto& batch = p.batch;
-    if (options.device.is_cuda()) {
+    if (options.device.is_cuda() && !options.resident) {
       batch.images = batch.images.to(options.device, /*non_blocking=*/true);
       batch.labels = batch.labels.to(options.device, /*non_blocking=*/true);
       batch.indices = batch.indices.to(options.device, /*non_blocking=*/true);
@@ -277,6 +334,20 @@ Loader::Loader(const TrainingSet& set, LoaderOptions options)
                            s.width));
     s.fixed = convert_channels(s.set.fixed_images.to(torch::kCPU, torch::kFloat), s.channels).contiguous();
   }
+  if (s.options.resident) {
+    MAPD_CHECK(nb == 0 || s.set.base->in_memory(), ConfigError,
+               "data.resident: the dataset is decoded on demand (larger than data.memory_budget_mb), so it "
+               "cannot be held on the device; use data.resident=auto or off");
+    if (nb > 0) {
+      const auto& base = *s.set.base;
+      // The host pixels outlive the loader (the set refers to them), so on the CPU this is a view.
+      s.resident_base = torch::from_blob(const_cast<uint8_t*>(base.pixels.data()),
+                                         {base.size(), base.channels, base.height, base.width}, torch::kByte)
+                            .to(s.options.device);
+    }
+    if (s.fixed.defined()) s.fixed = s.fixed.to(s.options.device);
+    s.options.workers = 0;
+  }
   s.augment = s.options.augment && augmentation_enabled(s.options.augment_config);
   if (s.options.augment_config.normalize) {
     s.mean = s.options.augment_config.mean;
@@ -329,6 +400,11 @@ std::optional<Batch> Loader::next() {
     return std::nullopt;
   }
   PendingBatch pending;
+  if (s.options.resident) {
+    pending = s.build_resident(s.next_deliver);
+    ++s.next_deliver;
+    return std::move(pending.batch);
+  }
   if (s.workers.empty()) {
     pending = s.build(s.next_deliver);
     ++s.next_deliver;

@@ -2,12 +2,12 @@
 
 #include <fmt/format.h>
 #include <opencv2/core.hpp>
-#include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
 #include <algorithm>
 
 #include "mapd/core/error.hpp"
+#include "mapd/data/png.hpp"
 
 namespace mapd::data {
 
@@ -82,13 +82,8 @@ void write_sample_grid(const ImageSet& set, const std::filesystem::path& png, in
       scaled.copyTo(grid(cv::Rect(x0, y0, cell_w, cell_h)));
     }
   }
-  bool written = false;
-  try {
-    written = cv::imwrite(png.string(), grid);
-  } catch (const cv::Exception& e) {
-    throw IoError(fmt::format("cannot write {}: {}", png.string(), e.what()));
-  }
-  MAPD_CHECK(written, IoError, fmt::format("cannot write {} (is the folder writable?)", png.string()));
+  write_png(png, PixelView{grid.data, grid.rows, grid.cols, grid.channels(), static_cast<int64_t>(grid.step),
+                           true});
 }
 
 }  // namespace mapd::data

@@ -31,7 +31,7 @@ namespace {
 /// Adds ||x||^2 to the distance row `row` [m] (fit rows sorted by category, `begin` [C + 1]) and
 /// writes the minimum of each category plus `qn` to `cmin` [C] (infinity for an empty category).
 MAPD_KNN_CLONES void finish_row(float* row, const float* xn, const int64_t* begin, int64_t categories,
-                                float qn, float* cmin) {
+                                float qn, float* cmin, float* row_min) {
   for (int64_t c = 0; c < categories; ++c) {
     // Eight independent minima let the compiler vectorise the reduction.
     const int64_t b = begin[c];
@@ -50,7 +50,8 @@ MAPD_KNN_CLONES void finish_row(float* row, const float* xn, const int64_t* begi
       row[j] += xn[j];
       lane[0] = lane[0] < row[j] ? lane[0] : row[j];
     }
-    cmin[c] = *std::min_element(lane, lane + 8) + qn;
+    row_min[c] = *std::min_element(lane, lane + 8);
+    cmin[c] = row_min[c] + qn;
   }
 }
 
@@ -151,6 +152,30 @@ MAPD_KNN_CLONES int64_t select_candidates(const float* row, int64_t m, int64_t k
   return kept;
 }
 
+/// The rows of each category within `slack` of its fp32 minimum `row_min` [C] (`row` [m] as
+/// finish_row left it): at most kCategoryCandidates each into `rows` [C, kCategoryCandidates],
+/// their number (or -1 when more qualify) into `counts` [C].
+void category_candidates(const float* row, const int64_t* begin, int64_t categories, const float* row_min,
+                         float slack, int32_t* rows, int32_t* counts) {
+  for (int64_t c = 0; c < categories; ++c) {
+    int32_t found = 0;
+    if (std::isfinite(row_min[c])) {
+      const float bound = upper_bound_of(row_min[c], slack);
+      int32_t* out = rows + c * kCategoryCandidates;
+      for (int64_t j = begin[c]; j < begin[c + 1]; ++j) {
+        if (row[j] <= bound) {
+          if (found == kCategoryCandidates) {
+            found = -1;
+            break;
+          }
+          out[found++] = static_cast<int32_t>(j);
+        }
+      }
+    }
+    counts[c] = found;
+  }
+}
+
 class BlasBackend final : public SearchBackend {
  public:
   explicit BlasBackend(const CentredFit& fit) : fit_(fit) {}
@@ -166,6 +191,8 @@ class BlasBackend final : public SearchBackend {
     out.length.resize(static_cast<size_t>(count));
     out.index.resize(static_cast<size_t>(count * width));
     out.category_min.resize(static_cast<size_t>(count * categories));
+    out.category_rows.resize(static_cast<size_t>(count * categories * kCategoryCandidates));
+    out.category_count.resize(static_cast<size_t>(count * categories));
     // Each OpenMP thread runs single-threaded sgemm on its own tile of queries and selects on it
     // while the tile is in cache; OpenBLAS's own threads are parked meanwhile (two thread pools
     // spinning against each other on few cores cost up to 3x).
@@ -174,23 +201,38 @@ class BlasBackend final : public SearchBackend {
     openblas_set_num_threads(1);
 #pragma omp parallel
     {
-      std::unique_ptr<float[]> dist(new float[static_cast<size_t>(std::min(kTileQueries, count) * m)]);
+      // Every sgemm call has the same shape (a short last tile is padded with zero queries):
+      // OpenBLAS picks its kernel by shape (AMD's AVX2 kernels differ from AVX-512's here), and a
+      // query's fp32 distances, so its continuous score, must not depend on where a block ends.
+      std::unique_ptr<float[]> dist(new float[static_cast<size_t>(kTileQueries * m)]);
+      std::unique_ptr<float[]> padded;
       std::vector<float> group_min(static_cast<size_t>(groups));
       std::vector<float> values(static_cast<size_t>(std::max(m, groups)));
       std::vector<int32_t> cand(static_cast<size_t>(m));
+      std::vector<float> row_min(static_cast<size_t>(categories));
 #pragma omp for schedule(dynamic, 1)
       for (int64_t tile = 0; tile < tiles; ++tile) {
         const int64_t start = tile * kTileQueries;
         const int64_t rows = std::min(kTileQueries, count - start);
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(rows), static_cast<int>(m),
-                    static_cast<int>(dim), -2.0F, q + start * dim, static_cast<int>(dim), fit_.x.data(),
-                    static_cast<int>(dim), 0.0F, dist.get(), static_cast<int>(m));
+        const float* tile_q = q + start * dim;
+        if (rows < kTileQueries) {
+          if (!padded) padded.reset(new float[static_cast<size_t>(kTileQueries * dim)]());
+          std::copy(tile_q, tile_q + rows * dim, padded.get());
+          std::fill(padded.get() + rows * dim, padded.get() + kTileQueries * dim, 0.0F);
+          tile_q = padded.get();
+        }
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(kTileQueries),
+                    static_cast<int>(m), static_cast<int>(dim), -2.0F, tile_q, static_cast<int>(dim),
+                    fit_.x.data(), static_cast<int>(dim), 0.0F, dist.get(), static_cast<int>(m));
         for (int64_t r = 0; r < rows; ++r) {
           const int64_t i = start + r;
           float* row = dist.get() + r * m;
           // ||q||^2 is added to the category minima only: it changes no order.
           finish_row(row, fit_.norm2.data(), fit_.category_begin.data(), categories, q_norm2[i],
-                     out.category_min.data() + i * categories);
+                     out.category_min.data() + i * categories, row_min.data());
+          category_candidates(row, fit_.category_begin.data(), categories, row_min.data(), slack[i],
+                              out.category_rows.data() + i * categories * kCategoryCandidates,
+                              out.category_count.data() + i * categories);
           const int64_t found =
               select_candidates(row, m, keep, slack[i], groups, group_min.data(), values.data(), cand.data());
           if (found > width) {
@@ -399,17 +441,18 @@ TrajectoryKnn& TrajectoryKnn::operator=(TrajectoryKnn&&) noexcept = default;
 int64_t TrajectoryKnn::bytes_per_query() const {
   const Impl& s = *impl_;
   const int64_t w = s.width();
-  // standardised + centred copies, norm and slack, shortlist (length + rows), category minima,
-  // outputs (prob, score, assigned, max_prob, tie flag).
-  return 2 * 4 * s.dim + 8 + 4 + 4 * w + 4 * s.categories + 8 * s.categories + 8 +
-         s.backend->bytes_per_query();
+  // standardised + centred copies, norm and slack, shortlist (length + rows), category minima and
+  // their candidate rows, outputs (prob, score, assigned, max_prob, tie flag).
+  return 2 * 4 * s.dim + 8 + 4 + 4 * w + 4 * s.categories * (2 + detail::kCategoryCandidates) +
+         8 * s.categories + 8 + s.backend->bytes_per_query();
 }
 
 int64_t TrajectoryKnn::index_bytes() const {
   const Impl& s = *impl_;
-  // One fp32 distance tile and the selection / re-rank scratch (~24 B per fit row) per thread.
+  // One fp32 distance tile, a padded query tile and the selection / re-rank scratch (~24 B per fit
+  // row) per thread.
   return s.fit.n * s.dim * 20 + s.fit.n * 12 +
-         (detail::kTileQueries * s.fit.n * 4 + s.fit.n * 24 + s.dim * 8) * omp_get_max_threads();
+         (detail::kTileQueries * (s.fit.n + s.dim) * 4 + s.fit.n * 24 + s.dim * 8) * omp_get_max_threads();
 }
 
 std::string TrajectoryKnn::backend_name() const { return impl_->backend->name(); }
@@ -487,6 +530,8 @@ Prediction TrajectoryKnn::predict(const float* x, int64_t n) const {
     std::vector<double> exact(static_cast<size_t>(m));
     std::vector<std::pair<double, int32_t>> pool(static_cast<size_t>(m));
     std::vector<double> votes(static_cast<size_t>(categories));
+    std::vector<double> cmin(static_cast<size_t>(categories));
+    std::vector<int32_t> category_scan(static_cast<size_t>(m));
 #pragma omp for schedule(dynamic, 64)
     for (int64_t i = 0; i < n; ++i) {
       const float* q = qs + i * dim;
@@ -549,17 +594,46 @@ Prediction TrajectoryKnn::predict(const float* x, int64_t n) const {
       out.max_prob[static_cast<size_t>(i)] = prob[best];
       // Continuous score: softmax over categories of -(distance² to the category's nearest fit row),
       // with the squared distance of the k-th neighbour as temperature (a local, scale-free kernel).
-      const float* cmin = list.category_min.data() + i * categories;
-      const double temperature = std::max(pool[static_cast<size_t>(k - 1)].first, 1e-12);
+      // Both distances are exact (double, row by row): the fp32 GEMM rounds a row's distance
+      // differently with the query's position in its tile, and the score must not depend on blocks.
+      double kth = 0.0;
+      detail::exact_distances(qd.data(), s.exact.data(), s.exact_t.data(), m,
+                              &pool[static_cast<size_t>(k - 1)].second, 1, dim, &kth);
+      const double temperature = std::max(kth, 1e-12);
+      if (!list.category_count.empty()) {
+        for (int64_t c = 0; c < categories; ++c) {
+          const int32_t found = list.category_count[static_cast<size_t>(i * categories + c)];
+          const int32_t* rows =
+              list.category_rows.data() + (i * categories + c) * detail::kCategoryCandidates;
+          int64_t scan = found;
+          if (found < 0) {  // many rows within the fp32 error of the minimum: all of the category
+            scan = s.fit.category_begin[static_cast<size_t>(c + 1)] -
+                   s.fit.category_begin[static_cast<size_t>(c)];
+            for (int64_t j = 0; j < scan; ++j) {
+              category_scan[static_cast<size_t>(j)] =
+                  static_cast<int32_t>(s.fit.category_begin[static_cast<size_t>(c)] + j);
+            }
+            rows = category_scan.data();
+          }
+          detail::exact_distances(qd.data(), s.exact.data(), s.exact_t.data(), m, rows, scan, dim,
+                                  exact.data());
+          double best_d = std::numeric_limits<double>::infinity();
+          for (int64_t j = 0; j < scan; ++j) best_d = std::min(best_d, exact[static_cast<size_t>(j)]);
+          cmin[static_cast<size_t>(c)] = best_d;
+        }
+      } else {
+        const float* approx = list.category_min.data() + i * categories;
+        for (int64_t c = 0; c < categories; ++c) cmin[static_cast<size_t>(c)] = approx[c];
+      }
       double nearest = std::numeric_limits<double>::infinity();
       for (int64_t c = 0; c < categories; ++c) {
-        nearest = std::min(nearest, static_cast<double>(cmin[c]));
+        nearest = std::min(nearest, cmin[static_cast<size_t>(c)]);
       }
       double z = 0.0;
       float* score = out.score.data() + i * categories;
       for (int64_t c = 0; c < categories; ++c) {
-        const double e =
-            std::isfinite(cmin[c]) ? std::exp(-(static_cast<double>(cmin[c]) - nearest) / temperature) : 0.0;
+        const double d = cmin[static_cast<size_t>(c)];
+        const double e = std::isfinite(d) ? std::exp(-(d - nearest) / temperature) : 0.0;
         score[c] = static_cast<float>(e);
         z += e;
       }

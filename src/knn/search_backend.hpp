@@ -30,7 +30,16 @@ struct Shortlist {
                                     ///< qualified (the caller re-scans that query exhaustively)
   std::vector<int32_t> index;       ///< [count, width] fit rows (sorted order), first length[i] valid
   std::vector<float> category_min;  ///< [count, C] approximate squared distance to the nearest row of c
+  /// [count, C, kCategoryCandidates]: the rows of category c whose approximate distance is within
+  /// `slack` of category_min (so the exact nearest row of c is among them); `category_count`
+  /// [count, C] says how many, -1 for more than kCategoryCandidates (the caller scans the category).
+  /// Empty when a backend does not provide them (the score then uses category_min as it is).
+  std::vector<int32_t> category_rows;
+  std::vector<int32_t> category_count;
 };
+
+/// Candidate rows kept per query and category for the exact category minimum.
+constexpr int64_t kCategoryCandidates = 8;
 
 /// Queries per fp32 distance tile of the BLAS backend (scratch = kTileQueries * fit rows * 4 B).
 constexpr int64_t kTileQueries = 256;

@@ -2,13 +2,13 @@
 
 #include <fmt/format.h>
 #include <opencv2/core.hpp>
-#include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
 #include <algorithm>
 
 #include "mapd/core/error.hpp"
 #include "mapd/core/fs.hpp"
+#include "mapd/data/png.hpp"
 
 namespace mapd::probes {
 namespace {
@@ -103,13 +103,8 @@ std::vector<std::filesystem::path> write_probe_grids(const ProbeSuite& suite,
                   is_val ? cv::Scalar(160, 60, 0) : cv::Scalar(0, 0, 0), 1, cv::LINE_AA);
     }
     const auto path = dir / fmt::format("probes_{}.png", suite.category_names[cat]);
-    bool ok = false;
-    try {
-      ok = cv::imwrite(path.string(), canvas);
-    } catch (const cv::Exception& e) {
-      throw IoError(fmt::format("cannot write {}: {}", path.string(), e.what()));
-    }
-    MAPD_CHECK(ok, IoError, fmt::format("cannot write {}", path.string()));
+    data::write_png(path, data::PixelView{canvas.data, canvas.rows, canvas.cols, canvas.channels(),
+                                          static_cast<int64_t>(canvas.step), true});
     written.push_back(path);
   }
   return written;

@@ -14,10 +14,6 @@
 #include "mapd/core/error.hpp"
 #include "mapd/core/fs.hpp"
 
-#ifndef MAPD_PROBES_DIR
-#define MAPD_PROBES_DIR "probes"
-#endif
-
 namespace mapd::probes {
 namespace {
 
@@ -29,9 +25,10 @@ std::string join(const std::vector<std::string>& items, const std::string& sep) 
   return out;
 }
 
+/// Where a suite named without a path is looked for: ./probes, then the shipped probes/ folder.
 std::vector<std::filesystem::path> suite_dirs() {
-  std::vector<std::filesystem::path> dirs{std::filesystem::path("probes"),
-                                          std::filesystem::path(MAPD_PROBES_DIR)};
+  std::vector<std::filesystem::path> dirs{std::filesystem::path("probes")};
+  for (const auto& root : fs::resource_dirs()) dirs.push_back(root / "probes");
   return dirs;
 }
 

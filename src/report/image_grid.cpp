@@ -1,11 +1,11 @@
 #include <fmt/format.h>
 #include <opencv2/core.hpp>
-#include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
 #include <algorithm>
 
 #include "mapd/core/error.hpp"
+#include "mapd/data/png.hpp"
 #include "mapd/report/report.hpp"
 
 namespace mapd::report {
@@ -77,9 +77,9 @@ std::string base64(const std::vector<uint8_t>& bytes) {
 std::vector<uint8_t> encode_png(const std::vector<uint8_t>& pixels, int64_t channels, int64_t height,
                                 int64_t width, int64_t target) {
   const cv::Mat image = scaled(to_bgr(pixels, channels, height, width), target);
-  std::vector<uint8_t> png;
-  MAPD_CHECK(cv::imencode(".png", image, png), IoError, "report: OpenCV could not encode a PNG thumbnail");
-  return png;
+  const std::string png = data::encode_png(data::PixelView{
+      image.data, image.rows, image.cols, image.channels(), static_cast<int64_t>(image.step), true});
+  return {png.begin(), png.end()};
 }
 
 void write_image_grid(const std::filesystem::path& path, const std::vector<GridTile>& tiles, int64_t columns,
@@ -114,14 +114,8 @@ void write_image_grid(const std::filesystem::path& path, const std::vector<GridT
     cv::putText(canvas, t.line2, cv::Point(x, y + kCell + 25), cv::FONT_HERSHEY_PLAIN, 0.8,
                 cv::Scalar(60, 60, 160), 1, cv::LINE_AA);
   }
-  bool ok = false;
-  try {
-    ok = cv::imwrite(path.string(), canvas);
-  } catch (const cv::Exception& e) {
-    throw IoError(fmt::format("{}: could not write the image grid: {}", path.string(), e.what()));
-  }
-  MAPD_CHECK(ok, IoError,
-             fmt::format("{}: could not write the image grid (check the folder is writable)", path.string()));
+  data::write_png(path, data::PixelView{canvas.data, canvas.rows, canvas.cols, canvas.channels(),
+                                        static_cast<int64_t>(canvas.step), true});
 }
 
 }  // namespace mapd::report

@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <fstream>
 #include <numeric>
@@ -19,8 +20,8 @@
 #include "mapd/record/assignment_store.hpp"
 #include "mapd/record/dynamics_store.hpp"
 
-#ifndef MAPD_SOURCE_DIR
-#define MAPD_SOURCE_DIR ""
+#ifndef MAPD_CHART_JS_DIR
+#define MAPD_CHART_JS_DIR "/usr/share/javascript/chart.js"
 #endif
 
 namespace mapd::report {
@@ -35,7 +36,9 @@ namespace {
 using nlohmann::json;
 namespace stdfs = std::filesystem;
 
-constexpr const char* kChartRelative = "node_modules/chart.js/dist/chart.umd.min.js";
+/// File names of Chart.js's UMD build: Debian's libjs-chart.js (3.x) ships chart.min.js, the
+/// upstream 4.x tarball dist/chart.umd.min.js.
+constexpr std::array<const char*, 3> kChartFiles{"chart.min.js", "chart.umd.min.js", "chart.umd.js"};
 constexpr int64_t kThumbnailSide = 64;
 
 std::optional<json> read_json_file(const stdfs::path& path, std::vector<std::string>& notes) {
@@ -165,12 +168,6 @@ json probe_previews(const stdfs::path& run_dir, const std::vector<std::string>& 
   return out;
 }
 
-stdfs::path executable_dir() {
-  std::error_code ec;
-  const auto exe = stdfs::read_symlink("/proc/self/exe", ec);
-  return ec ? stdfs::path() : exe.parent_path();
-}
-
 std::string escape_script(std::string text) {
   // Inside <script>, "</" could close the element early.
   size_t pos = 0;
@@ -190,38 +187,39 @@ void replace_once(std::string& text, const std::string& token, const std::string
 }  // namespace
 
 stdfs::path find_chart_library(const std::string& assets_dir) {
-  std::vector<stdfs::path> roots;
+  // A place the user named is the only one tried: falling back to another copy would hide a typo.
+  std::vector<stdfs::path> places;
+  const char* env = std::getenv("MAPD_ASSETS_DIR");
   if (!assets_dir.empty()) {
-    roots.emplace_back(assets_dir);
-  }
-  if (const char* env = std::getenv("MAPD_ASSETS_DIR"); env != nullptr && *env != '\0') {
-    roots.emplace_back(env);
-  }
-  if (std::string(MAPD_SOURCE_DIR).size() > 0) {
-    roots.emplace_back(MAPD_SOURCE_DIR);
-  }
-  if (const auto exe = executable_dir(); !exe.empty()) {
-    roots.push_back(exe);
-    roots.push_back(exe / "..");
-    roots.push_back(exe / ".." / "..");
-    roots.push_back(exe / ".." / "share" / "mapd");
+    places.emplace_back(assets_dir);
+  } else if (env != nullptr && *env != '\0') {
+    places.emplace_back(env);
+  } else {
+    places.emplace_back(MAPD_CHART_JS_DIR);
+    for (const auto& root : fs::resource_dirs()) {
+      places.push_back(root / "javascript" / "chart.js");
+    }
   }
   std::string tried;
-  for (const auto& root : roots) {
-    const auto candidate = root / kChartRelative;
+  for (const auto& place : places) {
     std::error_code ec;
-    if (stdfs::is_regular_file(candidate, ec)) {
-      return stdfs::weakly_canonical(candidate);
+    if (stdfs::is_regular_file(place, ec)) {
+      return stdfs::weakly_canonical(place);
     }
-    tried += "\n  " + candidate.lexically_normal().string();
+    for (const char* name : kChartFiles) {
+      const auto candidate = place / name;
+      if (stdfs::is_regular_file(candidate, ec)) {
+        return stdfs::weakly_canonical(candidate);
+      }
+    }
+    tried += "\n  " + place.lexically_normal().string() + "/{chart.min.js,chart.umd.min.js,chart.umd.js}";
   }
-  const std::string source =
-      std::string(MAPD_SOURCE_DIR).empty() ? "the mapd source folder" : MAPD_SOURCE_DIR;
   throw IoError(fmt::format(
-      "report: the chart library (Chart.js, pinned in package.json) is not installed; looked for:{}\n"
-      "Install it with `npm ci --prefix {}` (scripts/setup does this), or point report.assets_dir "
-      "(or the MAPD_ASSETS_DIR environment variable) at a folder holding {}.",
-      tried, source, kChartRelative));
+      "report: the chart library (Chart.js) is not installed; looked for:{}\n"
+      "Install Debian's libjs-chart.js (`apt-get install libjs-chart.js`; scripts/setup does this), or "
+      "point report.assets_dir (or the MAPD_ASSETS_DIR environment variable) at Chart.js's UMD build "
+      "(the file, or a folder holding it).",
+      tried));
 }
 
 json collect_report_data(const stdfs::path& run_dir, const config::ReportConfig& options) {

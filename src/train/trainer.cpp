@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cmath>
 #include <map>
+#include <memory>
 #include <optional>
 #include <thread>
 
@@ -16,6 +17,7 @@
 #include "mapd/core/fs.hpp"
 #include "mapd/core/log.hpp"
 #include "mapd/core/metrics.hpp"
+#include "mapd/core/process.hpp"
 #include "mapd/core/version.hpp"
 #include "mapd/train/checkpoint.hpp"
 #include "mapd/train/learner.hpp"
@@ -33,17 +35,22 @@ double seconds_since(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
 }
 
-void set_threads(const config::TrainConfig& train) {
-  const auto cores = static_cast<int64_t>(std::max(1U, std::thread::hardware_concurrency()));
-  torch::set_num_threads(static_cast<int>(train.threads > 0 ? train.threads : cores));
-}
-
 /// data.workers = -1 (auto): images held in memory are batched in the training thread, since
 /// worker threads would only compete with the compute threads for the cores (measured: 30-40%
 /// fewer img/s with 2 workers on 2 cores); images decoded on demand get 2 workers.
 int64_t loader_workers(const config::DataConfig& data, const data::TrainingSet& set) {
   if (data.workers >= 0) return data.workers;
   return set.base == nullptr || set.base->in_memory() ? 0 : 2;
+}
+
+/// data.resident: auto holds in-memory datasets up to resident_max_mb on a CUDA device.
+bool resident_on_device(const config::DataConfig& data, const data::TrainingSet& set,
+                        const torch::Device& device) {
+  const bool in_memory = set.base == nullptr || set.base->in_memory();
+  if (data.resident == "on") return true;
+  if (data.resident == "off" || !device.is_cuda() || !in_memory) return false;
+  const int64_t bytes = set.base == nullptr ? 0 : set.base->size() * set.base->image_bytes();
+  return bytes <= data.resident_max_mb * 1024 * 1024;
 }
 
 data::LoaderOptions loader_options(const config::RunConfig& config, const data::TrainingSet& set,
@@ -57,6 +64,7 @@ data::LoaderOptions loader_options(const config::RunConfig& config, const data::
   options.prefetch = config.data.prefetch;
   options.seed = seed;
   options.device = device;
+  options.resident = resident_on_device(config.data, set, device);
   options.augment_config = config.data.augment;
   options.channels = config.data.channels;
   return options;
@@ -119,10 +127,18 @@ struct EpochResult {
   bool stopped = false;
 };
 
+/// train.threads = 0 on the CPU: the thread count follows the CPUs other processes leave free
+/// (process::CpuShareGovernor); a fixed train.threads is never changed. Null when not adaptive.
+std::unique_ptr<process::CpuShareGovernor> thread_governor(const config::TrainConfig& train,
+                                                           const torch::Device& device) {
+  if (train.threads > 0 || !device.is_cpu()) return nullptr;
+  return std::make_unique<process::CpuShareGovernor>(torch::get_num_threads());
+}
+
 /// One training epoch. Stops after the current batch when a stop signal is pending (`stopped`).
 EpochResult train_epoch(Learner& learner, data::Loader& loader, const config::RunConfig& config,
                         int64_t epoch, int64_t epochs, EpochRecord* record, DivergenceWatch& watch,
-                        detail::ProgressBar* bar) {
+                        detail::ProgressBar* bar, process::CpuShareGovernor* governor) {
   EpochResult result;
   result.totals = EpochTotals::zeros(learner.device());
   const int64_t steps = loader.num_batches();
@@ -135,6 +151,15 @@ EpochResult train_epoch(Learner& learner, data::Loader& loader, const config::Ru
     auto loss = learner.train_step(*batch, result.lr, result.totals, record);
     watch.add(epoch, step, loss, batch->indices);
     if (bar != nullptr) bar->update(step, result.totals.count);
+    if (governor != nullptr) {
+      const auto before = static_cast<int64_t>(torch::get_num_threads());
+      if (const int64_t threads = governor->after_step(); threads != before) {
+        torch::set_num_threads(static_cast<int>(threads));
+        log::get("train")->info(
+            "compute threads {} -> {}: {}", before, threads,
+            threads < before ? "other processes keep the CPUs busy" : "CPUs became free again");
+      }
+    }
     ++step;
     if (StopSignalGuard::pending() != 0) {
       result.stopped = true;
@@ -215,7 +240,7 @@ TrainSummary train(const config::RunConfig& config, const TrainInputs& inputs,
   MAPD_CHECK(epochs > 0 && config.train.batch_size > 0, ConfigError,
              "train.epochs and train.batch_size must be positive");
 
-  set_threads(config.train);
+  set_compute_threads(config.train.threads);
   const torch::Device device = resolve_device(config.train.device);
   seed_torch(static_cast<uint64_t>(config.train.seed));
   Learner learner(config, input_channels(config, set), class_count(set, inputs.class_names), device);
@@ -296,6 +321,7 @@ TrainSummary train(const config::RunConfig& config, const TrainInputs& inputs,
   EpochRecord record(n, device);
   DivergenceWatch watch(device, fmt::format("Epochs before it stay recorded in {}.", dynamics_path.string()));
   detail::ProgressBar bar;
+  const auto governor = thread_governor(config.train, device);
   const auto run_start = Clock::now();
   double total_train_seconds = 0.0;
   int64_t total_images = 0;
@@ -303,8 +329,8 @@ TrainSummary train(const config::RunConfig& config, const TrainInputs& inputs,
   for (int64_t epoch = start_epoch; epoch < epochs; ++epoch) {
     const auto epoch_start = Clock::now();
     record.reset();
-    auto result =
-        train_epoch(learner, train_loader, config, epoch, epochs, eval_view ? nullptr : &record, watch, &bar);
+    auto result = train_epoch(learner, train_loader, config, epoch, epochs, eval_view ? nullptr : &record,
+                              watch, &bar, governor.get());
     if (result.stopped) throw interrupted(epoch, false);
     if (eval_view) {
       learner.evaluate(*eval_loader, epoch, &record, stop_requested);
@@ -331,9 +357,16 @@ TrainSummary train(const config::RunConfig& config, const TrainInputs& inputs,
     const double seconds = seconds_since(epoch_start);
     total_train_seconds += result.train_seconds;
     total_images += result.totals.count;
-    nlohmann::json line = {{"epoch", epoch},       {"loss", loss},           {"acc", acc},
-                           {"test_acc", test_acc}, {"test_loss", test_loss}, {"img_s", img_s},
-                           {"seconds", seconds},   {"lr", result.lr},        {"view", config.record.view}};
+    nlohmann::json line = {{"epoch", epoch},
+                           {"loss", loss},
+                           {"acc", acc},
+                           {"test_acc", test_acc},
+                           {"test_loss", test_loss},
+                           {"img_s", img_s},
+                           {"seconds", seconds},
+                           {"lr", result.lr},
+                           {"view", config.record.view},
+                           {"threads", torch::get_num_threads()}};
     line["probe_acc"] = probe_accuracy(inputs, host);
     // Commit order matters: the dynamics row, the metrics line, then the checkpoint that points
     // past both. A kill before the checkpoint redoes the epoch; resume drops its row and line.
@@ -361,7 +394,7 @@ torch::Tensor fit_and_score(const config::RunConfig& config, const data::Trainin
                             const data::TrainingSet& score, int64_t epochs, int64_t seed) {
   MAPD_CHECK(epochs > 0, ConfigError, fmt::format("fit_and_score: epochs must be positive, got {}", epochs));
   MAPD_CHECK(fit.size() > 0, DataError, "fit_and_score: the training subset is empty");
-  set_threads(config.train);
+  set_compute_threads(config.train.threads);
   const torch::Device device = resolve_device(config.train.device);
   seed_torch(static_cast<uint64_t>(seed));
   const int64_t classes = std::max(class_count(fit, {}), class_count(score, {}));
@@ -371,8 +404,9 @@ torch::Tensor fit_and_score(const config::RunConfig& config, const data::Trainin
   auto out = torch::empty({epochs, score.size()}, torch::kFloat32);
   EpochRecord record(score.size(), device);
   DivergenceWatch watch(device, "(fit_and_score: a short training run for difficulty scores.)");
+  const auto governor = thread_governor(config.train, device);
   for (int64_t epoch = 0; epoch < epochs; ++epoch) {
-    train_epoch(learner, fit_loader, config, epoch, epochs, nullptr, watch, nullptr);
+    train_epoch(learner, fit_loader, config, epoch, epochs, nullptr, watch, nullptr, governor.get());
     if (score.size() == 0) continue;
     record.reset();
     learner.evaluate(score_loader, epoch, &record);

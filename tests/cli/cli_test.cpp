@@ -13,6 +13,7 @@
 #include <sstream>
 #include <string>
 
+#include "mapd/core/device.hpp"
 #include "mapd/core/error.hpp"
 
 #include "pipeline_fixtures.hpp"
@@ -56,8 +57,26 @@ TEST(Binary, VersionNamesLibTorchAndCuda) {
   const Result r = run_mapd("--version");
   ASSERT_EQ(r.exit_code, 0) << r.output;
   EXPECT_NE(r.output.find("mapd "), std::string::npos);
-  EXPECT_NE(r.output.find("LibTorch 1."), std::string::npos) << r.output;
-  EXPECT_NE(r.output.find("CUDA available:"), std::string::npos);
+  EXPECT_NE(r.output.find("LibTorch 2.11.0"), std::string::npos) << r.output;
+  // The wheel's LibTorch: built with CUDA 13 and cuDNN 9, whether or not this machine has a GPU.
+  EXPECT_NE(r.output.find("built with CUDA 13."), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find(", cuDNN 9."), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find(mapd::cuda_available() ? "GPU: " : "GPU: none visible"), std::string::npos)
+      << r.output;
+}
+
+TEST(Binary, CudaDeviceWithoutAGpuIsAClearConfigError) {
+  if (mapd::cuda_available()) GTEST_SKIP() << "a GPU is visible here";
+  const auto dir = temp_dir("no_gpu");
+  // Before any data is read: the data path does not even exist.
+  const Result r = run_mapd("train --run-dir " + (dir / "run").string() + " --set data.path=" +
+                            (dir / "no-such-data").string() + " --set train.device=cuda");
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_NE(r.output.find("train.device: 'cuda' was asked for, but no CUDA device is visible"),
+            std::string::npos)
+      << r.output;
+  EXPECT_NE(r.output.find("use train.device=cpu or auto"), std::string::npos) << r.output;
+  fsys::remove_all(dir);
 }
 
 TEST(Binary, UnknownOptionAndSubcommandExitTwo) {

@@ -126,6 +126,73 @@ TEST(Loader, SameOrderAndPixelsForAnyWorkerCount) {
   }
 }
 
+/// Runs two epochs of a shuffled, augmented, normalised loader over `ts` and returns every batch.
+std::vector<Batch> two_epochs(const TrainingSet& ts, bool resident,
+                              const torch::Device& device = torch::kCPU) {
+  LoaderOptions opt;
+  opt.batch_size = 7;
+  opt.workers = 2;  // ignored by the resident path
+  opt.seed = 3;
+  opt.device = device;
+  opt.resident = resident;
+  opt.channels = 3;
+  opt.augment_config.crop_padding = 2;
+  opt.augment_config.hflip = true;
+  opt.augment_config.normalize = true;
+  opt.augment_config.mean = {0.5, 0.4, 0.3};
+  opt.augment_config.std_dev = {0.2, 0.25, 0.3};
+  Loader loader(ts, opt);
+  std::vector<Batch> out;
+  for (int64_t epoch = 0; epoch < 2; ++epoch) {
+    loader.start_epoch(epoch);
+    while (auto batch = loader.next()) out.push_back(*batch);
+  }
+  return out;
+}
+
+TEST(Loader, ResidentBatchesEqualHostBatchesBitwise) {
+  // Grey base images converted to 3 channels, mixed with fixed (probe) rows, so both gathers,
+  // the channel conversion, augmentation and normalisation take part.
+  const auto set = synthetic(40, 1, 6, 6, 4);
+  TrainingSet ts;
+  ts.base = &set;
+  for (int64_t i = 39; i >= 10; --i) ts.base_rows.push_back(i);
+  ts.fixed_images = torch::rand({9, 1, 6, 6});
+  ts.augment_fixed = true;
+  for (int64_t r = 0; r < 39; ++r) ts.labels.push_back(r % 4);
+  const auto host = two_epochs(ts, false);
+  const auto resident = two_epochs(ts, true);
+  ASSERT_EQ(host.size(), resident.size());
+  for (size_t b = 0; b < host.size(); ++b) {
+    EXPECT_TRUE(torch::equal(host[b].images, resident[b].images)) << "batch " << b;
+    EXPECT_TRUE(torch::equal(host[b].labels, resident[b].labels)) << "batch " << b;
+    EXPECT_TRUE(torch::equal(host[b].indices, resident[b].indices)) << "batch " << b;
+  }
+}
+
+TEST(Loader, ResidentNeedsImagesHeldInMemory) {
+  ImageSet on_disk;
+  on_disk.channels = 1;
+  on_disk.height = 2;
+  on_disk.width = 2;
+  on_disk.examples.id = {0};
+  on_disk.examples.label = {0};
+  on_disk.examples.original_label = {0};
+  on_disk.examples.source = {"/nowhere.png"};
+  on_disk.paths = {"/nowhere.png"};
+  on_disk.class_names = {"a"};
+  ASSERT_FALSE(on_disk.in_memory());
+  const auto ts = TrainingSet::from_image_set(on_disk);
+  LoaderOptions opt;
+  opt.resident = true;
+  try {
+    Loader loader(ts, opt);
+    FAIL() << "expected ConfigError";
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("data.resident"), std::string::npos) << e.what();
+  }
+}
+
 TEST(Loader, EveryRowOncePerEpochAndEpochsDiffer) {
   const auto set = synthetic(257, 1, 2, 2, 3);
   const auto ts = TrainingSet::from_image_set(set);

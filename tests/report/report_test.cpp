@@ -361,14 +361,28 @@ TEST_F(ReportTest, UnreloadableDatasetStillGivesGridsWithIds) {
 }
 
 TEST_F(ReportTest, ChartLibraryLookupPrefersAssetsDir) {
-  const auto lib = dir_ / "node_modules" / "chart.js" / "dist" / "chart.umd.min.js";
+  const auto lib = dir_ / "js" / "chart.umd.min.js";
   stdfs::create_directories(lib.parent_path());
   std::ofstream(lib) << "/* stub */";
-  EXPECT_EQ(find_chart_library(dir_.string()), stdfs::weakly_canonical(lib));
-  // The installed library (npm ci at the repository root) is found without an assets_dir.
+  EXPECT_EQ(find_chart_library((dir_ / "js").string()), stdfs::weakly_canonical(lib));
+  EXPECT_EQ(find_chart_library(lib.string()), stdfs::weakly_canonical(lib));
+  // Without an assets_dir, Debian's libjs-chart.js at its system path.
   const auto found = find_chart_library("");
-  EXPECT_EQ(found.filename(), "chart.umd.min.js");
-  EXPECT_TRUE(stdfs::exists(found));
+  EXPECT_EQ(found.parent_path(), stdfs::path("/usr/share/javascript/chart.js"));
+  EXPECT_NE(fs::read_file(found).find("Chart.js v"), std::string::npos);
+}
+
+TEST_F(ReportTest, ChartLibraryInANamedPlaceThatLacksItIsAnError) {
+  const auto nowhere = dir_ / "no-such-folder";
+  try {
+    (void)find_chart_library(nowhere.string());
+    FAIL() << "expected IoError";
+  } catch (const IoError& e) {
+    const std::string message = e.what();
+    EXPECT_NE(message.find(nowhere.string()), std::string::npos) << message;
+    EXPECT_NE(message.find("libjs-chart.js"), std::string::npos) << message;
+    EXPECT_NE(message.find("report.assets_dir"), std::string::npos) << message;
+  }
 }
 
 }  // namespace

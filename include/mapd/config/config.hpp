@@ -69,6 +69,8 @@ struct DataConfig {
   int64_t memory_budget_mb = 8192;
   int64_t workers = -1;
   int64_t prefetch = 4;
+  std::string resident = "auto";
+  int64_t resident_max_mb = 8192;
   bool drop_last = false;
   AugmentConfig augment;
   LabelNoiseConfig label_noise;
@@ -98,6 +100,13 @@ struct DataConfig {
       "loader worker threads (-1 = auto: none for images held in memory, which are batched in the "
       "training thread, 2 for images decoded on demand)");
     v("prefetch", prefetch, "batches prepared ahead of the trainer (bounded queue)");
+    v("resident", resident,
+      "hold the dataset's uint8 pixels on the training device and gather and augment batches there "
+      "(auto = on CUDA when the dataset is held in memory and fits resident_max_mb; on = also on the "
+      "CPU; off = assemble every batch on the CPU and copy it)",
+      Choices{"auto", "on", "off"});
+    v("resident_max_mb", resident_max_mb,
+      "largest dataset that resident=auto puts on the GPU (MB of uint8 pixels)");
     v("drop_last", drop_last, "drop the last incomplete batch of each epoch");
     v("augment", augment, "batched augmentation of training examples");
     v("label_noise", label_noise, "synthetic label noise, for measuring detection");
@@ -183,7 +192,9 @@ struct TrainConfig {
     v("mode", mode, "training mode", Choices{"standard"});
     v("amp", amp, "mixed precision on CUDA (ignored on CPU)", Choices{"off", "bf16", "fp16"});
     v("channels_last", channels_last, "channels-last memory format on CUDA");
-    v("threads", threads, "intra-op CPU threads (0 = all cores)");
+    v("threads", threads,
+      "intra-op CPU threads (0 = the CPUs this process may use, fewer while other processes keep them "
+      "busy; a fixed number is needed for bitwise-reproducible CPU runs)");
     v("eval_test", eval_test, "evaluate test accuracy and loss after every epoch");
   }
 };
@@ -311,8 +322,8 @@ struct ReportConfig {
     v("enabled", enabled, "mapd audit writes report/index.html");
     v("top_n", top_n, "surfaced examples per category in the image grids");
     v("assets_dir", assets_dir,
-      "folder holding node_modules/chart.js (empty = the source tree mapd was built from, or next to "
-      "the binary); install it with `npm ci` there");
+      "Chart.js UMD build for the report: the file, or a folder holding chart.min.js (empty = "
+      "Debian's libjs-chart.js in /usr/share/javascript/chart.js)");
   }
 };
 

@@ -2,6 +2,7 @@
 
 #include <filesystem>
 #include <string>
+#include <vector>
 
 /// File-system helpers shared by every module.
 namespace mapd::fs {
@@ -22,5 +23,13 @@ void create_directories(const std::filesystem::path& dir);
 
 /// Local time as "YYYYmmdd-HHMMSS", for run directory names.
 std::string timestamp();
+
+/// Folder of the running executable (from /proc/self/exe); empty when it cannot be read.
+std::filesystem::path executable_dir();
+
+/// Folders that hold the files mapd ships (probes/, configs/), in search order: the share folder
+/// of an installed mapd (<exe>/../share/mapd, from `cmake --install`), then the source tree the
+/// binary was built from. Only folders that exist are listed.
+std::vector<std::filesystem::path> resource_dirs();
 
 }  // namespace mapd::fs

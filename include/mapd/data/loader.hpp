@@ -53,13 +53,18 @@ struct LoaderOptions {
   int64_t prefetch = 4;
   int64_t seed = 0;
   torch::Device device = torch::kCPU;
+  /// Upload the base images (uint8, when held in memory) and the fixed rows to `device` once and
+  /// gather every batch there: no per-batch host assembly and copy. Gives the same batches as the
+  /// host path. Needs set.base->in_memory(); workers are not used.
+  bool resident = false;
   config::AugmentConfig augment_config;  ///< normalize applies to every row, also when augment is false
   int64_t channels = 0;                  ///< 0 = as stored; 1 or 3 converts
 };
 
 /// Batches of a TrainingSet. The order of epoch e is a permutation seeded by (seed, e) and does not
 /// depend on the worker count; every row appears exactly once per epoch. Workers fill a bounded
-/// queue of `prefetch` batches; images are pinned when the device is CUDA.
+/// queue of `prefetch` batches; images are pinned when the device is CUDA. With `resident`, batches
+/// are gathered on the device from images uploaded once.
 class Loader {
  public:
   Loader(const TrainingSet& set, LoaderOptions options);

@@ -74,10 +74,11 @@ void write_image_grid(const std::filesystem::path& path, const std::vector<GridT
 /// Base64 (RFC 4648, with padding) of `bytes`.
 std::string base64(const std::vector<uint8_t>& bytes);
 
-/// The UMD build of the pinned chart library (Chart.js, package.json at the repository root):
-/// searched in `assets_dir` (when non-empty), the source tree mapd was built from and next to the
-/// binary (<exe>/.., <exe>/../.., <exe>/../share/mapd), each under node_modules/chart.js/dist/.
-/// Throws IoError naming every path tried and the command that installs it (`npm ci`).
+/// The UMD build of the chart library (Chart.js; Debian's libjs-chart.js): `assets_dir` when
+/// non-empty (the file itself, or a folder holding chart.min.js / chart.umd.min.js), then
+/// $MAPD_ASSETS_DIR, then the system folder found at build time (/usr/share/javascript/chart.js),
+/// then <share>/javascript/chart.js of each resource folder. Throws IoError naming every place
+/// tried and the package that installs it.
 std::filesystem::path find_chart_library(const std::string& assets_dir);
 
 /// Everything the page shows, as JSON (the page's data block): summary, metrics, selftest,
