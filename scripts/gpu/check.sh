@@ -8,7 +8,8 @@
 #   5. the GPU benchmark: small_cnn on Fashion-MNIST and ResNet-18 (CIFAR stem) on CIFAR-shaped
 #      data, mapd (recording on and off, fp32 and bf16, batches gathered on the GPU) against the same
 #      model and batch in PyTorch eager, with the GPU's utilisation sampled during each run.
-# Results go to $OUT (default /tmp/mapd-gpu-out): summary.md, bench.jsonl and results.tar.gz.
+# Results go to $OUT (default /tmp/mapd-gpu-out), at most 8 files: check.log (everything printed),
+# summary.md, bench.jsonl, cuda_tests.xml, audit-time.txt and results.tar.gz (the audit's logs).
 #   scripts/gpu/check.sh [--quick]   (--quick: tiny sizes, for rehearsing the script on a CPU)
 set -uo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -34,9 +35,9 @@ export PATH="$root/bin:$PATH"
 data="$root/data/fashion-mnist"
 
 step "versions"
-mapd --version | tee "$out/version.txt" || fail "mapd --version"
+mapd --version || fail "mapd --version"
 "$python" -c 'import torch; print("python torch", torch.__version__, "cuda", torch.version.cuda, "gpu", torch.cuda.is_available() and torch.cuda.get_device_name(0))'
-nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv 2>/dev/null | tee "$out/gpu.txt" || echo "(no nvidia-smi)"
+nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv 2>/dev/null || echo "(no nvidia-smi)"
 
 step "ctest -L cuda"
 mkdir -p "$root/ctest"
@@ -73,8 +74,12 @@ bench() {  # bench NAME COMMAND...: runs it, prints its JSON line with the mean 
   local util
   util="$(awk '{s+=$1; n++} END {if (n) printf "%.0f", s/n; else print "null"}' "$samples")"
   [[ -n "$line" ]] || { fail "bench $name"; return; }
-  echo "$line" | "$python" -c "import json,sys; r=json.load(sys.stdin); r['name']='$name'; r['gpu_util']=$util; print(json.dumps(r))" |
-    tee -a "$out/bench.jsonl"
+  echo "$line" | "$python" -c '
+import json, sys
+r = json.load(sys.stdin)
+r["name"] = sys.argv[1]
+r["gpu_util"] = None if sys.argv[2] == "null" else float(sys.argv[2])
+print(json.dumps(r))' "$name" "$util" | tee -a "$out/bench.jsonl"
 }
 device=cuda
 [[ $quick -eq 1 ]] && device=cpu
@@ -87,7 +92,7 @@ for arch in small_cnn resnet18; do
   fi
   [[ $quick -eq 1 ]] && { steps=4; d=(--data cifar-synthetic --n 512); md=(--data cifar-synthetic --n 512); }
   common=(--steps "$steps" --warmup 20 --batch "$batch" --threads 8 --arch "$arch")
-  [[ $quick -eq 1 ]] && common=(--steps "$steps" --warmup 1 --batch 32 --threads 1 --arch "$arch")
+  [[ $quick -eq 1 ]] && common=(--steps "$steps" --warmup 1 --batch 8 --threads 1 --arch "$arch")
   for amp in off bf16; do
     bench "$arch-python-$amp" "$python" "$root/train_small_cnn.py" "${common[@]}" "${d[@]}" --device "$device" --amp "$amp"
     bench "$arch-mapd-step-$amp" mapd_bench_vs_python "${common[@]}" "${md[@]}" --device "$device" --amp "$amp" --mode step

@@ -96,10 +96,10 @@ CpuShareGovernor::CpuShareGovernor(int64_t max_threads, double window_seconds)
     : max_threads_(std::max<int64_t>(1, max_threads)),
       threads_(max_threads_),
       window_seconds_(window_seconds) {
-  start_window();
+  restart();
 }
 
-void CpuShareGovernor::start_window() {
+void CpuShareGovernor::restart() {
   window_start_wall_ = wall_seconds_now();
   window_start_cpu_ = process_cpu_seconds();
   window_start_ticks_ = system_cpu_ticks();
@@ -116,7 +116,7 @@ int64_t CpuShareGovernor::after_step() {
                                      static_cast<double>(total) * static_cast<double>(ticks.cpus)
                                : 0.0;
   decide(wall, cpu, idle_cpus);
-  start_window();
+  restart();
   return threads_;
 }
 

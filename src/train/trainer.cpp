@@ -145,6 +145,7 @@ EpochResult train_epoch(Learner& learner, data::Loader& loader, const config::Ru
   if (bar != nullptr) bar->start(epoch, epochs, steps);
   const auto start = Clock::now();
   loader.start_epoch(epoch);
+  if (governor != nullptr) governor->restart();
   int64_t step = 0;
   while (auto batch = loader.next()) {
     result.lr = learning_rate(config.schedule, config.optimizer.lr, epoch, step, steps, epochs);

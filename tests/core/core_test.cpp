@@ -4,12 +4,14 @@
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "mapd/core/error.hpp"
 #include "mapd/core/fs.hpp"
 #include "mapd/core/log.hpp"
 #include "mapd/core/metrics.hpp"
+#include "mapd/core/process.hpp"
 
 namespace mapd {
 namespace {
@@ -134,6 +136,66 @@ TEST(Log, RunDirectoryGetsTrainLogWithModulePrefix) {
   const std::string text = fs::read_file(dir / "train.log");
   EXPECT_NE(text.find("[data] hello 42"), std::string::npos) << text;
   fsys::remove_all(dir);
+}
+
+TEST(Process, CgroupQuotaFromCpuMaxAndCfsFiles) {
+  const auto dir = fresh_dir("cgroup");
+  EXPECT_EQ(process::cgroup_cpu_quota(dir.string()), 0.0);  // no files: no quota
+  std::ofstream(dir / "cpu.max") << "150000 100000\n";
+  EXPECT_DOUBLE_EQ(process::cgroup_cpu_quota(dir.string()), 1.5);
+  std::ofstream(dir / "cpu.max") << "max 100000\n";
+  EXPECT_EQ(process::cgroup_cpu_quota(dir.string()), 0.0);
+  fsys::remove(dir / "cpu.max");
+  fsys::create_directories(dir / "cpu");
+  std::ofstream(dir / "cpu" / "cpu.cfs_quota_us") << "300000\n";
+  std::ofstream(dir / "cpu" / "cpu.cfs_period_us") << "100000\n";
+  EXPECT_DOUBLE_EQ(process::cgroup_cpu_quota(dir.string()), 3.0);
+  std::ofstream(dir / "cpu" / "cpu.cfs_quota_us") << "-1\n";
+  EXPECT_EQ(process::cgroup_cpu_quota(dir.string()), 0.0);
+  fsys::remove_all(dir);
+}
+
+TEST(Process, UsableCpusCountsTheAffinityMask) {
+  const auto cpus = process::usable_cpus();
+  EXPECT_GE(cpus, 1);
+  EXPECT_LE(cpus, static_cast<int64_t>(std::thread::hardware_concurrency()));
+}
+
+TEST(CpuShareGovernor, KeepsItsThreadsWhileItGetsItsCpus) {
+  process::CpuShareGovernor governor(2, 3600.0);
+  for (int w = 0; w < 10; ++w) EXPECT_EQ(governor.decide(2.0, 3.9, 0.0), 2);  // spinning workers count
+}
+
+TEST(CpuShareGovernor, DropsToTheCpusItGotAndRisesWhenCpusAreIdle) {
+  process::CpuShareGovernor governor(4, 3600.0);
+  // 4 threads got 2.2 CPUs on average: two of the cores belong to someone else.
+  EXPECT_EQ(governor.decide(1.0, 2.2, 0.0), 2);
+  EXPECT_EQ(governor.decide(1.0, 2.0, 0.0), 2);  // it has its 2 CPUs: stays
+  // The neighbours stopped: one idle CPU in the machine, a raise after the hold of 2 windows.
+  EXPECT_EQ(governor.decide(1.0, 2.0, 1.5), 3);
+  EXPECT_EQ(governor.decide(1.0, 3.0, 1.0), 3);  // held
+  EXPECT_EQ(governor.decide(1.0, 3.0, 1.0), 4);
+  EXPECT_EQ(governor.decide(1.0, 4.0, 0.0), 4);
+  EXPECT_EQ(governor.threads(), 4);
+}
+
+TEST(CpuShareGovernor, ARaiseThatIsTakenBackDoublesTheHold) {
+  process::CpuShareGovernor governor(2, 3600.0);
+  EXPECT_EQ(governor.decide(1.0, 1.2, 0.0), 1);
+  EXPECT_EQ(governor.decide(1.0, 1.0, 0.9), 1);
+  EXPECT_EQ(governor.decide(1.0, 1.0, 0.9), 2);  // raised after 2 windows
+  EXPECT_EQ(governor.decide(1.0, 1.2, 0.0), 1);  // the CPU was not free after all
+  for (int w = 0; w < 3; ++w) EXPECT_EQ(governor.decide(1.0, 1.0, 0.9), 1) << "window " << w;
+  EXPECT_EQ(governor.decide(1.0, 1.0, 0.9), 2);  // now after 4 windows
+  EXPECT_EQ(governor.decide(1.0, 1.0, 0.0), 1);  // one thread's worth again: taken back
+}
+
+TEST(CpuShareGovernor, NeverGoesBelowOneOrAboveTheMaximum) {
+  process::CpuShareGovernor governor(3, 3600.0);
+  EXPECT_EQ(governor.decide(1.0, 0.0, 0.0), 1);
+  EXPECT_EQ(governor.decide(1.0, 0.0, 0.0), 1);
+  process::CpuShareGovernor single(1, 3600.0);
+  for (int w = 0; w < 5; ++w) EXPECT_EQ(single.decide(1.0, 0.1, 8.0), 1);
 }
 
 }  // namespace

@@ -46,6 +46,9 @@ class CpuShareGovernor {
 
   /// Called after every step; returns the thread count to use from now on (`threads()`).
   int64_t after_step();
+  /// Starts a new measurement window: call where the loop (re)starts, so that set-up and other
+  /// serial work between epochs is not taken for CPUs lost to other processes.
+  void restart();
   [[nodiscard]] int64_t threads() const { return threads_; }
 
   /// The decision for one window, without reading the clock (exposed for tests): `cpu_seconds`
@@ -53,7 +56,6 @@ class CpuShareGovernor {
   int64_t decide(double wall_seconds, double cpu_seconds, double idle_cpus);
 
  private:
-  void start_window();
   int64_t max_threads_;
   int64_t threads_;
   double window_seconds_;
