@@ -108,17 +108,22 @@ struct Loader::Impl {
     return options.drop_last ? n / bs : (n + bs - 1) / bs;
   }
 
-  /// A batch gathered on the device from the resident images. Index lists are built on the host
-  /// (from the host copy of the order) and sent with the batch, so nothing waits on the device.
-  PendingBatch build_resident(int64_t b) {
-    const int64_t bs = options.batch_size;
-    const int64_t begin = b * bs;
-    const int64_t end = std::min<int64_t>(begin + bs, static_cast<int64_t>(order.size()));
-    const int64_t size = end - begin;
-    const int64_t nb = num_base();
+  /// An empty batch `b` of `size` rows (augmentation flags to be set).
+  static PendingBatch pending_batch(int64_t b, int64_t size) {
     PendingBatch out;
     out.index = b;
     out.apply.resize(static_cast<size_t>(size));
+    return out;
+  }
+
+  /// A batch gathered on the device from the resident images. Index lists are built on the host
+  /// (from the host copy of the order) and sent with the batch, so nothing waits on the device.
+  PendingBatch build_resident(int64_t b) {
+    const int64_t begin = b * options.batch_size;
+    const int64_t end = std::min<int64_t>(begin + options.batch_size, static_cast<int64_t>(order.size()));
+    const int64_t size = end - begin;
+    const int64_t nb = num_base();
+    PendingBatch out = pending_batch(b, size);
     std::vector<int64_t> labels(static_cast<size_t>(size));
     std::vector<int64_t> rows(order.begin() + begin, order.begin() + end);
     std::vector<int64_t> base_pos;
@@ -165,14 +170,11 @@ struct Loader::Impl {
   }
 
   PendingBatch build(int64_t b) {
-    const int64_t bs = options.batch_size;
-    const int64_t begin = b * bs;
-    const int64_t end = std::min<int64_t>(begin + bs, static_cast<int64_t>(order.size()));
+    const int64_t begin = b * options.batch_size;
+    const int64_t end = std::min<int64_t>(begin + options.batch_size, static_cast<int64_t>(order.size()));
     const int64_t size = end - begin;
     const int64_t nb = num_base();
-    PendingBatch out;
-    out.index = b;
-    out.apply.resize(static_cast<size_t>(size));
+    PendingBatch out = pending_batch(b, size);
     auto labels = torch::empty({size}, torch::kLong);
     auto indices = torch::empty({size}, torch::kLong);
     auto* lp = labels.data_ptr<int64_t>();
