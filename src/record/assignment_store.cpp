@@ -172,8 +172,8 @@ void AssignmentStore::close() {
 AssignmentStore::Columns AssignmentStore::read(const std::filesystem::path& path, AssignmentMeta* meta) {
   detail::quiet_hdf5();
   const FileContext ctx(path.string());
-  bool swmr = false;
-  Handle file = detail::open_for_read(ctx, &swmr);
+  detail::ReadMode mode = detail::ReadMode::kClosed;
+  Handle file = detail::open_for_read(ctx, &mode);
   hid_t f = file.get();
   if (!ctx.exists(f, "/assigned") || !ctx.exists(f, "/prob")) {
     throw IoError(
@@ -193,11 +193,7 @@ AssignmentStore::Columns AssignmentStore::read(const std::filesystem::path& path
   m.epoch_end = ctx.read_int64_attr(f, "/", "epoch_end");
 
   Handle id_ds = ctx.dataset(H5Dopen2(f, "/id", H5P_DEFAULT), "/id", "open dataset");
-  const auto shape = ctx.dims(id_ds.get(), "/id");
-  if (shape.size() != 1) {
-    throw IoError(fmt::format("dataset '/id' in HDF5 file '{}' is not one-dimensional", ctx.file()));
-  }
-  const int64_t n = shape[0];
+  const int64_t n = ctx.expect_dataset(id_ds.get(), "/id", {detail::kAnyExtent}, H5T_INTEGER)[0];
   const auto categories = static_cast<int64_t>(m.category_names.size());
   const auto size = static_cast<size_t>(n);
   Columns out;
@@ -217,11 +213,7 @@ AssignmentStore::Columns AssignmentStore::read(const std::filesystem::path& path
   ctx.read_1d(f, "/label_issue", H5T_NATIVE_FLOAT, out.label_issue.data(), n);
   for (const char* name : {"/prob", "/score"}) {
     Handle ds = ctx.dataset(H5Dopen2(f, name, H5P_DEFAULT), name, "open dataset");
-    const auto dims = ctx.dims(ds.get(), name);
-    if (dims.size() != 2 || dims[0] != n || dims[1] != categories) {
-      throw IoError(fmt::format("dataset '{}' in HDF5 file '{}' has shape [{}], expected [{}, {}]", name,
-                                ctx.file(), fmt::join(dims, ", "), n, categories));
-    }
+    ctx.expect_dataset(ds.get(), name, {n, categories}, H5T_FLOAT);
     auto& target = std::string_view(name) == "/prob" ? out.prob : out.score;
     if (!target.empty()) {
       ctx.check(H5Dread(ds.get(), H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, target.data()), name,

@@ -22,8 +22,8 @@ using detail::Handle;
 StoreKind detect_store_kind(const std::filesystem::path& path) {
   detail::quiet_hdf5();
   const FileContext ctx(path.string());
-  bool swmr = false;
-  const Handle file = detail::open_for_read(ctx, &swmr);
+  detail::ReadMode mode = detail::ReadMode::kClosed;
+  const Handle file = detail::open_for_read(ctx, &mode);
   if (ctx.has_attr(file.get(), "/", "mapd_file")) {
     const std::string kind = ctx.read_string_attr(file.get(), "/", "mapd_file");
     if (kind == "dynamics") {

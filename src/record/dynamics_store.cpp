@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cmath>
 #include <stdexcept>
 
 static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
@@ -29,6 +30,9 @@ constexpr int64_t kMaxChunkElements = int64_t{1} << 20;
 const char* const kRoleNames[] = {"train", "probe_fit", "probe_val"};
 
 const char* const kEpochDatasets[] = {"/epochs/loss", "/epochs/pred", "/epochs/true_prob"};
+const char* const kCompleteDataset = "/epochs/complete";
+/// Largest finite IEEE binary16 value; from 65520 on, values round to infinity.
+constexpr float kFp16Max = 65504.0F;
 
 /// File access properties: the latest format (needed for SWMR).
 Handle latest_format_fapl(const FileContext& ctx) {
@@ -64,6 +68,10 @@ struct DynamicsStore::Impl {
   FileContext ctx;
   bool writer = false;
   bool swmr_reader = false;
+  /// Opened past HDF5's end-of-file check (an SWMR reader, or a file a killed writer left marked
+  /// open): every committed chunk is checked to lie within the file (verify_chunks).
+  bool unchecked_size = false;
+  int64_t verified_epochs = 0;  ///< committed epochs whose chunks verify_chunks found within the file
   DynamicsMeta meta;
   ExampleColumns examples;
   int64_t n = 0;
@@ -72,7 +80,7 @@ struct DynamicsStore::Impl {
   Handle float16;
   Handle loss, pred, true_prob, complete_ds;
   std::vector<int64_t> rows_known = {0, 0, 0};  ///< extent (rows) of loss, pred, true_prob as last seen
-  std::vector<uint16_t> half_row;               ///< writer scratch for fp16 conversion
+  std::vector<uint16_t> half_loss, half_prob;   ///< writer scratch for fp16 conversion
   std::vector<int16_t> pred_row;                ///< writer scratch for int16 predictions
   std::vector<char> padded_chunk;               ///< writer scratch for the last chunk of a row
   int64_t chunk_columns = 0;                    ///< elements per chunk (a row is whole chunks)
@@ -80,13 +88,15 @@ struct DynamicsStore::Impl {
 
   [[nodiscard]] bool fp16() const { return meta.dtype == "fp16"; }
 
+  /// Opens the /epochs datasets and checks their shape and type (meta.dtype must be known).
   void open_epoch_datasets() {
     hid_t f = file.get();
     loss = ctx.dataset(H5Dopen2(f, kEpochDatasets[0], H5P_DEFAULT), kEpochDatasets[0], "open dataset");
     pred = ctx.dataset(H5Dopen2(f, kEpochDatasets[1], H5P_DEFAULT), kEpochDatasets[1], "open dataset");
     true_prob = ctx.dataset(H5Dopen2(f, kEpochDatasets[2], H5P_DEFAULT), kEpochDatasets[2], "open dataset");
-    complete_ds =
-        ctx.dataset(H5Dopen2(f, "/epochs/complete", H5P_DEFAULT), "/epochs/complete", "open dataset");
+    complete_ds = ctx.dataset(H5Dopen2(f, kCompleteDataset, H5P_DEFAULT), kCompleteDataset, "open dataset");
+    // A scalar: read_complete and write_complete transfer exactly one int64.
+    ctx.expect_dataset(complete_ds.get(), kCompleteDataset, {}, H5T_INTEGER);
     update_rows_known();
   }
 
@@ -97,17 +107,16 @@ struct DynamicsStore::Impl {
     complete_ds.reset();
   }
 
-  /// Reads the extents of the three [epochs, N] datasets and checks their second dimension.
+  /// Reads the extents of the three [epochs, N] datasets and checks their shape and type: loss
+  /// and true_prob floats of the size meta.dtype says, pred a 16- or 32-bit integer.
   void update_rows_known() {
     const Handle* datasets[] = {&loss, &pred, &true_prob};
+    const size_t value_size = fp16() ? 2 : 4;
     for (int i = 0; i < 3; ++i) {
-      const auto shape = ctx.dims(datasets[i]->get(), kEpochDatasets[i]);
-      if (shape.size() != 2 || shape[1] != n) {
-        throw IoError(
-            fmt::format("dataset '{}' in HDF5 file '{}' has shape [{}], expected [epochs, {}]; the "
-                        "file is damaged or was not written by this version of mapd",
-                        kEpochDatasets[i], ctx.file(), fmt::join(shape, ", "), n));
-      }
+      const auto shape = i == 1 ? ctx.expect_dataset(datasets[i]->get(), kEpochDatasets[i],
+                                                     {detail::kAnyExtent, n}, H5T_INTEGER, {2, 4})
+                                : ctx.expect_dataset(datasets[i]->get(), kEpochDatasets[i],
+                                                     {detail::kAnyExtent, n}, H5T_FLOAT, {value_size});
       rows_known[static_cast<size_t>(i)] = shape[0];
     }
   }
@@ -115,13 +124,13 @@ struct DynamicsStore::Impl {
   int64_t read_complete() const {
     int64_t value = 0;
     ctx.check(H5Dread(complete_ds.get(), H5T_NATIVE_INT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, &value),
-              "/epochs/complete", "read dataset");
+              kCompleteDataset, "read dataset");
     return value;
   }
 
   void write_complete(int64_t value) {
     ctx.check(H5Dwrite(complete_ds.get(), H5T_NATIVE_INT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, &value),
-              "/epochs/complete", "write dataset");
+              kCompleteDataset, "write dataset");
   }
 
   /// Checks 0 <= complete <= rows of every epoch dataset (a reader may see more rows than commits).
@@ -177,12 +186,7 @@ struct DynamicsStore::Impl {
     meta.class_names = ctx.read_strings_attr(group.get(), "/examples", "class_names");
 
     Handle id = ctx.dataset(H5Dopen2(f, "/examples/id", H5P_DEFAULT), "/examples/id", "open dataset");
-    const auto shape = ctx.dims(id.get(), "/examples/id");
-    if (shape.size() != 1) {
-      throw IoError(
-          fmt::format("dataset '/examples/id' in HDF5 file '{}' is not one-dimensional", ctx.file()));
-    }
-    n = shape[0];
+    n = ctx.expect_dataset(id.get(), "/examples/id", {detail::kAnyExtent}, H5T_INTEGER)[0];
     const auto size = static_cast<size_t>(n);
     examples.id.resize(size);
     examples.label.resize(size);
@@ -233,10 +237,12 @@ struct DynamicsStore::Impl {
       return;
     }
     if (swmr_reader) {
-      ctx.check(H5Drefresh(complete_ds.get()), "/epochs/complete", "refresh dataset");
+      ctx.check(H5Drefresh(complete_ds.get()), kCompleteDataset, "refresh dataset");
     }
     const int64_t value = read_complete();
-    if (value > *std::min_element(rows_known.begin(), rows_known.end())) {
+    // New commits: an SWMR reader reloads the datasets' metadata, which may be cached from before
+    // the writer wrote the committed rows (the extents, and the chunk index verify_chunks reads).
+    if (value > complete || value > *std::min_element(rows_known.begin(), rows_known.end())) {
       if (swmr_reader) {
         const Handle* datasets[] = {&loss, &pred, &true_prob};
         for (int i = 0; i < 3; ++i) {
@@ -246,7 +252,44 @@ struct DynamicsStore::Impl {
       update_rows_known();
     }
     check_complete(value);
+    verify_chunks(value);
     complete = value;
+  }
+
+  /// A truncated file (e.g. a killed run copied or cut short) reads as zeros where HDF5 skipped
+  /// its end-of-file check: sec2 returns zeros past the end and SWMR readers may read past the
+  /// end of allocated space. So, for such a file, checks that each chunk of epochs
+  /// [verified_epochs, epochs) of the three datasets is allocated and lies within the file.
+  /// Metadata needs no such check (the latest format checksums it). Throws IoError.
+  void verify_chunks(int64_t epochs) {
+    if (!unchecked_size || epochs <= verified_epochs) {
+      return;
+    }
+    const uint64_t size = detail::file_size(ctx);
+    const Handle* datasets[] = {&loss, &pred, &true_prob};
+    for (int64_t e = verified_epochs; e < epochs; ++e) {
+      for (int i = 0; i < 3; ++i) {
+        for (int64_t column = 0; column < n; column += chunk_columns) {
+          const hsize_t offset[2] = {static_cast<hsize_t>(e), static_cast<hsize_t>(column)};
+          unsigned filter_mask = 0;
+          haddr_t address = HADDR_UNDEF;
+          hsize_t bytes = 0;
+          ctx.check(H5Dget_chunk_info_by_coord(datasets[i]->get(), offset, &filter_mask, &address, &bytes),
+                    kEpochDatasets[i], "look up a chunk of");
+          if (address == HADDR_UNDEF || address + bytes > size) {
+            throw IoError(fmt::format(
+                "HDF5 file '{}' is truncated or damaged: epoch {} of {} (committed) {} but the file has "
+                "{} bytes. Epochs before {} may be intact; the file was cut short (a full disk, an "
+                "incomplete copy) after a run was killed",
+                ctx.file(), e, kEpochDatasets[i],
+                address == HADDR_UNDEF ? std::string("was never written")
+                                       : fmt::format("lies at bytes [{}, {})", address, address + bytes),
+                size, e));
+          }
+        }
+      }
+    }
+    verified_epochs = epochs;
   }
 
   template <typename Stored, typename Out, typename Convert>
@@ -298,11 +341,40 @@ struct DynamicsStore::Impl {
     }
   }
 
-  void write_float_row(const Handle& ds, const char* name, int64_t epoch, const float* values) {
+  /// For fp16 storage: converts `values` into `half` and throws DataError, before anything of
+  /// the epoch is written, when a finite value exceeds fp16's range (it would be stored as
+  /// infinity, and `mapd assign` would later fail on a "non-finite loss").
+  void encode_fp16_row(const char* name, int64_t epoch, const float* values,
+                       std::vector<uint16_t>* half) const {
+    half->resize(static_cast<size_t>(n));
+    std::transform(values, values + n, half->begin(), detail::float_to_half);
+    int64_t overflows = 0;
+    int64_t largest_at = -1;
+    for (int64_t i = 0; i < n; ++i) {
+      const float value = values[i];
+      // Infinity in binary16: exponent all ones, mantissa zero (NaN stays NaN).
+      if (((*half)[static_cast<size_t>(i)] & 0x7fffu) == 0x7c00u && std::isfinite(value)) {
+        if (largest_at < 0 || std::abs(value) > std::abs(values[largest_at])) {
+          largest_at = i;
+        }
+        ++overflows;
+      }
+    }
+    if (overflows > 0) {
+      throw DataError(fmt::format(
+          "epoch {}: {} of {} values of {} exceed {}, the largest value record.dtype=fp16 stores (the "
+          "largest is {} at example index {}, id {}); they would be stored as infinity. Nothing of this "
+          "epoch was written to '{}'. Start the run again with record.dtype=fp32 (--set record.dtype=fp32; "
+          "a resumed run keeps the file's fp16)",
+          epoch, overflows, n, name, kFp16Max, values[largest_at], largest_at,
+          examples.id[static_cast<size_t>(largest_at)], ctx.file()));
+    }
+  }
+
+  void write_float_row(const Handle& ds, const char* name, int64_t epoch, const float* values,
+                       const std::vector<uint16_t>& half) {
     if (fp16()) {
-      half_row.resize(static_cast<size_t>(n));
-      std::transform(values, values + n, half_row.begin(), detail::float_to_half);
-      write_row(ds, name, epoch, half_row.data(), sizeof(uint16_t));
+      write_row(ds, name, epoch, half.data(), sizeof(uint16_t));
     } else {
       write_row(ds, name, epoch, values, sizeof(float));
     }
@@ -332,6 +404,20 @@ struct DynamicsStore::Impl {
                       ctx.file()));
     }
     chunk_columns = static_cast<int64_t>(chunk[1]);
+    // write_row and verify_chunks step through a row in chunks of the same width in all three.
+    for (const auto* other : {&pred, &true_prob}) {
+      Handle other_dcpl = ctx.plist(H5Dget_create_plist(other->get()), "/epochs", "get properties of");
+      hsize_t other_chunk[2] = {0, 0};
+      if (H5Pget_layout(other_dcpl.get()) != H5D_CHUNKED ||
+          H5Pget_chunk(other_dcpl.get(), 2, other_chunk) != 2 || other_chunk[0] != chunk[0] ||
+          other_chunk[1] != chunk[1] || chunk_columns < 1) {
+        detail::take_hdf5_error_text();
+        throw IoError(fmt::format(
+            "the datasets of /epochs in HDF5 file '{}' are not chunked by row alike; the file was "
+            "not written by mapd",
+            ctx.file()));
+      }
+    }
     Handle type = ctx.datatype(H5Dget_type(pred.get()), kEpochDatasets[1], "get type of");
     pred_bytes = H5Tget_size(type.get());
     if (H5Tget_class(type.get()) != H5T_INTEGER || (pred_bytes != 2 && pred_bytes != 4) ||
@@ -489,9 +575,7 @@ DynamicsStore DynamicsStore::open_append(const std::filesystem::path& path, int6
       // A writer killed in SWMR mode leaves the file marked "open for writing"; clear that mark
       // (what `h5clear -s` does). The committed rows are intact.
       const std::string first_error = detail::take_hdf5_error_text();
-      hbool_t clear = true;
-      if (H5Pexist(fapl.get(), "clear_status_flags") > 0 &&
-          H5Pset(fapl.get(), "clear_status_flags", &clear) >= 0) {
+      if (detail::set_clear_status_flags(fapl.get())) {
         id = H5Fopen(path.c_str(), H5F_ACC_RDWR, fapl.get());
       }
       if (id < 0) {
@@ -502,7 +586,9 @@ DynamicsStore DynamicsStore::open_append(const std::filesystem::path& path, int6
                         path.string(), first_error));
       }
       log::get("record")->warn(
-          "'{}' was not closed cleanly (a killed run); continuing from its committed epochs", path.string());
+          "'{}' was not closed cleanly (a run killed while writing or reopening it); cleared its \"open for "
+          "writing\" mark as `h5clear -s` does and continuing from its committed epochs",
+          path.string());
       recovered = true;
     }
     s.file = Handle(id, H5Fclose);
@@ -528,6 +614,7 @@ DynamicsStore DynamicsStore::open_append(const std::filesystem::path& path, int6
   s.write_complete(keep);
   s.complete = keep;
   s.flush_and_sync();
+  at_stage(fault::AppendStage::kReopened);
   s.start_swmr_write();
   s.read_layout();
   if (keep < complete) {
@@ -542,12 +629,18 @@ DynamicsStore DynamicsStore::open_read(const std::filesystem::path& path) {
   auto impl = std::make_unique<Impl>(path);
   Impl& s = *impl;
   const FileContext& ctx = s.ctx;
-  s.file = detail::open_for_read(ctx, &s.swmr_reader);
+  detail::ReadMode mode = detail::ReadMode::kClosed;
+  s.file = detail::open_for_read(ctx, &mode);
+  s.swmr_reader = mode == detail::ReadMode::kSwmr;
+  s.unchecked_size = mode != detail::ReadMode::kClosed;
   s.read_meta_and_examples();
   s.float16 = detail::make_float16_type(ctx);
   s.open_epoch_datasets();
-  s.complete = s.read_complete();
-  s.check_complete(s.complete);
+  s.read_layout();
+  const int64_t complete = s.read_complete();
+  s.check_complete(complete);
+  s.verify_chunks(complete);
+  s.complete = complete;
   return DynamicsStore(std::move(impl));
 }
 
@@ -570,10 +663,15 @@ void DynamicsStore::append_epoch(const float* loss, const int32_t* pred, const f
     throw IoError(fmt::format("cannot append to '{}': it was opened read-only", s.ctx.file()));
   }
   const int64_t epoch = s.complete;
+  if (s.fp16()) {
+    // Before the rows grow: an epoch that cannot be stored leaves the file as it was.
+    s.encode_fp16_row(kEpochDatasets[0], epoch, loss, &s.half_loss);
+    s.encode_fp16_row(kEpochDatasets[2], epoch, true_prob, &s.half_prob);
+  }
   s.set_rows(epoch + 1);
-  s.write_float_row(s.loss, kEpochDatasets[0], epoch, loss);
+  s.write_float_row(s.loss, kEpochDatasets[0], epoch, loss, s.half_loss);
   s.write_pred_row(epoch, pred);
-  s.write_float_row(s.true_prob, kEpochDatasets[2], epoch, true_prob);
+  s.write_float_row(s.true_prob, kEpochDatasets[2], epoch, true_prob, s.half_prob);
   at_stage(fault::AppendStage::kRowsWritten);
   // The row must be on disk before the commit marker that makes it visible.
   s.flush_and_sync();

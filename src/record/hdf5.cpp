@@ -1,12 +1,19 @@
 #include "hdf5.hpp"
 
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <cerrno>
 #include <cstring>
 #include <filesystem>
 #include <sstream>
 
 #include "mapd/core/error.hpp"
+#include "mapd/core/log.hpp"
 
 namespace mapd::record::detail {
 
@@ -263,21 +270,137 @@ std::vector<int64_t> FileContext::dims(hid_t ds, std::string_view object) const 
   return {raw.begin(), raw.end()};
 }
 
+namespace {
+
+const char* type_class_name(H5T_class_t type_class) {
+  switch (type_class) {
+    case H5T_INTEGER:
+      return "integer";
+    case H5T_FLOAT:
+      return "float";
+    case H5T_STRING:
+      return "string";
+    case H5T_COMPOUND:
+      return "compound";
+    case H5T_ENUM:
+      return "enum";
+    case H5T_ARRAY:
+      return "array";
+    case H5T_VLEN:
+      return "variable-length";
+    case H5T_OPAQUE:
+      return "opaque";
+    case H5T_BITFIELD:
+      return "bitfield";
+    case H5T_REFERENCE:
+      return "reference";
+    case H5T_TIME:
+      return "time";
+    default:
+      return "unknown";
+  }
+}
+
+std::string shape_text(const std::vector<int64_t>& shape) {
+  if (shape.empty()) {
+    return "[] (a scalar)";
+  }
+  std::vector<std::string> parts;
+  for (const int64_t extent : shape) {
+    parts.push_back(extent == kAnyExtent ? "any" : std::to_string(extent));
+  }
+  return fmt::format("[{}]", fmt::join(parts, ", "));
+}
+
+std::string type_text(H5T_class_t type_class, const std::vector<size_t>& sizes) {
+  // Only the size of a number says how it is stored (a string's is its fixed length).
+  if (sizes.empty() || (type_class != H5T_INTEGER && type_class != H5T_FLOAT)) {
+    return type_class_name(type_class);
+  }
+  std::vector<std::string> bits;
+  for (const size_t size : sizes) {
+    bits.push_back(std::to_string(size * 8));
+  }
+  return fmt::format("{}-bit {}", fmt::join(bits, " or "), type_class_name(type_class));
+}
+
+}  // namespace
+
+std::vector<int64_t> FileContext::expect_dataset(hid_t ds, std::string_view object,
+                                                 const std::vector<int64_t>& shape, H5T_class_t type_class,
+                                                 const std::vector<size_t>& type_sizes) const {
+  Handle space = dataspace(H5Dget_space(ds), object, "get dataspace of");
+  const H5S_class_t space_class = H5Sget_simple_extent_type(space.get());
+  check(static_cast<int>(space_class), object, "get dataspace class of");
+  std::vector<int64_t> found;
+  std::string found_shape;
+  if (space_class == H5S_NULL) {
+    found_shape = "null (no data)";
+  } else {
+    found = dims(ds, object);
+    found_shape = shape_text(found);
+  }
+  Handle type = datatype(H5Dget_type(ds), object, "get type of");
+  const H5T_class_t found_class = H5Tget_class(type.get());
+  check(static_cast<int>(found_class), object, "get type class of");
+  const size_t found_size = H5Tget_size(type.get());
+  bool ok =
+      space_class != H5S_NULL && found.size() == shape.size() && found_class == type_class &&
+      (type_sizes.empty() || std::find(type_sizes.begin(), type_sizes.end(), found_size) != type_sizes.end());
+  for (size_t i = 0; ok && i < shape.size(); ++i) {
+    ok = shape[i] == kAnyExtent || shape[i] == found[i];
+  }
+  if (!ok) {
+    throw DataError(
+        fmt::format("dataset '{}' in HDF5 file '{}' has shape {} and type {}; expected shape {} and type {}. "
+                    "The file is damaged or was not written by this version of mapd",
+                    object, file_, found_shape, type_text(found_class, {found_size}), shape_text(shape),
+                    type_text(type_class, type_sizes)));
+  }
+  return found;
+}
+
 void FileContext::read_1d(hid_t loc, const std::string& name, hid_t mem_type, void* out, int64_t n) const {
   Handle ds = dataset(H5Dopen2(loc, name.c_str(), H5P_DEFAULT), name, "open dataset");
-  const auto shape = dims(ds.get(), name);
-  if (shape.size() != 1 || shape[0] != n) {
-    throw IoError(
-        fmt::format("dataset '{}' in HDF5 file '{}' has shape [{}], expected [{}]; the file is damaged "
-                    "or was not written by this version of mapd",
-                    name, file_, fmt::join(shape, ", "), n));
-  }
+  expect_dataset(ds.get(), name, {n}, H5Tget_class(mem_type));
   if (n > 0) {
     check(H5Dread(ds.get(), mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, out), name, "read dataset");
   }
 }
 
-Handle open_for_read(const FileContext& ctx, bool* swmr) {
+bool set_clear_status_flags(hid_t fapl) {
+  // The property's name in HDF5 1.10 to 1.14 (H5F_ACS_CLEAR_STATUS_FLAGS_NAME, H5Fprivate.h).
+  constexpr const char* kClearStatusFlags = "clear_status_flags";
+  hbool_t clear = true;
+  if (H5Pexist(fapl, kClearStatusFlags) > 0 && H5Pset(fapl, kClearStatusFlags, &clear) >= 0) {
+    return true;
+  }
+  H5Eclear2(H5E_DEFAULT);
+  return false;
+}
+
+bool locked_by_writer(const std::string& path) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    return false;
+  }
+  // HDF5 takes an exclusive flock for a writer until it starts SWMR writing, a shared one for a
+  // reader; a shared probe fails only against a writer.
+  const bool locked = ::flock(fd, LOCK_SH | LOCK_NB) != 0 && errno == EWOULDBLOCK;
+  ::close(fd);
+  return locked;
+}
+
+uint64_t file_size(const FileContext& ctx) {
+  std::error_code ec;
+  const auto size = std::filesystem::file_size(ctx.file(), ec);
+  if (ec) {
+    throw IoError(fmt::format("cannot get the size of '{}': {}", ctx.file(), ec.message()));
+  }
+  return static_cast<uint64_t>(size);
+}
+
+Handle open_for_read(const FileContext& ctx, ReadMode* mode) {
   const std::string& path = ctx.file();
   std::error_code ec;
   if (!std::filesystem::is_regular_file(path, ec)) {
@@ -289,7 +412,7 @@ Handle open_for_read(const FileContext& ctx, bool* swmr) {
 #endif
   hid_t id = H5Fopen(path.c_str(), H5F_ACC_RDONLY, plain_fapl.get());
   if (id >= 0) {
-    *swmr = false;
+    *mode = ReadMode::kClosed;
     return Handle(id, H5Fclose);
   }
   const std::string plain_error = take_hdf5_error_text();
@@ -297,10 +420,32 @@ Handle open_for_read(const FileContext& ctx, bool* swmr) {
   ctx.check(H5Pset_metadata_read_attempts(swmr_fapl.get(), 16), "/", "set read attempts for");
   id = H5Fopen(path.c_str(), H5F_ACC_RDONLY | H5F_ACC_SWMR_READ, swmr_fapl.get());
   if (id >= 0) {
-    *swmr = true;
+    *mode = ReadMode::kSwmr;
     return Handle(id, H5Fclose);
   }
   take_hdf5_error_text();
+  // A writer killed before it started SWMR writing (e.g. `mapd resume` while it reopens the file)
+  // leaves the superblock marked "open for writing", which both opens above refuse. Its data is
+  // intact; read past the mark unless a live writer holds the file.
+  if (locked_by_writer(path)) {
+    throw IoError(
+        fmt::format("cannot read '{}': another process (a running mapd train or resume?) has it "
+                    "open for writing; try again once it records epochs",
+                    path));
+  }
+  if (set_clear_status_flags(plain_fapl.get())) {
+    id = H5Fopen(path.c_str(), H5F_ACC_RDONLY, plain_fapl.get());
+    if (id >= 0) {
+      log::get("record")->warn(
+          "'{}' is still marked as open for writing by a process that was killed (e.g. mapd resume while "
+          "reopening it); reading it anyway. `mapd resume` clears the mark, as does `h5clear -s` (for "
+          "h5py and other HDF5 tools)",
+          path);
+      *mode = ReadMode::kStale;
+      return Handle(id, H5Fclose);
+    }
+    take_hdf5_error_text();
+  }
   throw IoError(fmt::format(
       "cannot open '{}' as an HDF5 file: {}. The file is damaged, truncated or not HDF5", path, plain_error));
 }

@@ -66,6 +66,9 @@ class Handle {
   Closer closer_ = nullptr;
 };
 
+/// An extent of `FileContext::expect_dataset` that matches any size.
+inline constexpr int64_t kAnyExtent = -1;
+
 /// Error context of one file: every helper throws IoError naming `file` and the object.
 class FileContext {
  public:
@@ -113,21 +116,53 @@ class FileContext {
                 int64_t n) const;
   /// Dimensions of dataset `ds` (named `object` in messages).
   [[nodiscard]] std::vector<int64_t> dims(hid_t ds, std::string_view object) const;
-  /// Reads the whole 1-D dataset `name` of `loc`, which must hold `n` elements (else IoError), into
-  /// `out` in memory type `mem_type`.
+  /// Checks the form of dataset `ds` (named `object`) before anything is read from it into a
+  /// buffer: a simple dataspace of rank `shape.size()` (0: a scalar) whose extents equal `shape`
+  /// (kAnyExtent matches any extent), and a datatype of class `type_class` whose size is one of
+  /// `type_sizes` (empty: any size). Returns the extents. Throws DataError naming the file, the
+  /// dataset and the expected and found shape and type.
+  std::vector<int64_t> expect_dataset(hid_t ds, std::string_view object, const std::vector<int64_t>& shape,
+                                      H5T_class_t type_class,
+                                      const std::vector<size_t>& type_sizes = {}) const;
+  /// Reads the whole 1-D dataset `name` of `loc`, which must hold `n` elements of the type class of
+  /// `mem_type` (else DataError), into `out` in memory type `mem_type`.
   void read_1d(hid_t loc, const std::string& name, hid_t mem_type, void* out, int64_t n) const;
 
  private:
   std::string file_;
 };
 
+/// How open_for_read opened a file.
+enum class ReadMode {
+  kClosed,  ///< a cleanly closed file: HDF5 checked its size against its end of allocated space
+  kSwmr,    ///< as an SWMR reader: the file is written by a live or killed SWMR writer
+  kStale,   ///< past a "still open for writing" mark left by a killed non-SWMR writer
+};
+
 /// Opens `ctx.file()` read-only. First as a plain reader with file locking off (a cleanly closed
 /// file: HDF5 checks it for truncation, and a later writer is not locked out); when that fails
 /// (the file is marked as being written by a live or killed SWMR writer), as an SWMR reader with
 /// a bounded number of metadata read attempts (HDF5's default of 100 doubles a sleep on each
-/// retry and never ends on a damaged file). Sets `*swmr` to the mode used. Throws IoError with the
-/// plain open's message when both fail.
-Handle open_for_read(const FileContext& ctx, bool* swmr);
+/// retry and never ends on a damaged file); when that fails too and no process holds a lock on
+/// the file, past the superblock's "open for writing" mark (HDF5's `clear_status_flags` access
+/// property, which `h5clear -s` uses; read-only, so the mark stays on disk) with a warning. HDF5
+/// checks neither of the last two for truncation: callers must check that what they read lies
+/// within the file (file_size). Sets `*mode` to the mode used. Throws IoError with the plain
+/// open's message when all fail, or when another process holds the file open for writing.
+Handle open_for_read(const FileContext& ctx, ReadMode* mode);
+
+/// Sets the private `clear_status_flags` file access property (what `h5clear -s` does; HDF5 has
+/// no public call for it): H5Fopen then ignores and, when opening read-write, clears the
+/// superblock's "file is open for writing" flags. Returns false when this HDF5 lacks it.
+bool set_clear_status_flags(hid_t fapl);
+
+/// True when another process holds an HDF5 (flock) lock on `path` that excludes readers: a
+/// non-SWMR writer is running. False when the file cannot be locked-tested (no flock support).
+bool locked_by_writer(const std::string& path);
+
+/// The current size of `ctx.file()` in bytes (re-read from the file system on each call).
+/// Throws IoError when it cannot be determined.
+uint64_t file_size(const FileContext& ctx);
 
 /// A new IEEE 754 binary16 little-endian datatype (HDF5 1.10 has no predefined one; h5py reads it
 /// as numpy float16).

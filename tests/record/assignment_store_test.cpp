@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <filesystem>
 #include <fstream>
 #include <stdexcept>
 #include <string>
@@ -11,6 +12,7 @@
 #include "mapd/core/error.hpp"
 #include "mapd/record/dynamics_store.hpp"
 
+#include "h5_craft.hpp"
 #include "test_util.hpp"
 
 namespace mapd::record {
@@ -168,6 +170,46 @@ TEST(AssignmentStore, BadFilesAreIoErrors) {
     EXPECT_NE(std::string(e.what()).find("not a mapd dynamics file"), std::string::npos) << e.what();
   }
   EXPECT_THROW(AssignmentStore::create(dir / "no_dir" / "a.h5", make_assignment_meta(), 2), IoError);
+}
+
+TEST(AssignmentStore, DatasetsOfTheWrongShapeOrTypeAreDataErrors) {
+  TempDir dir;
+  const auto valid = dir / "valid.h5";
+  AssignmentStore::create(valid, make_assignment_meta(), 4).close();  // C = 3
+  hid_t fixed_string = H5Tcopy(H5T_C_S1);
+  H5Tset_size(fixed_string, 4);
+  struct Case {
+    std::string dataset;
+    std::vector<hsize_t> dims;
+    hid_t type;
+    std::vector<std::string> parts;
+  };
+  const std::vector<Case> cases = {
+      {"/id", {4, 2}, H5T_STD_I64LE, {"shape [4, 2]", "expected shape [any]"}},
+      {"/row", {5}, H5T_STD_I64LE, {"shape [5]", "expected shape [4]"}},
+      {"/assigned", {4}, fixed_string, {"type string", "type integer"}},
+      {"/max_prob", {4}, H5T_STD_I32LE, {"32-bit integer", "type float"}},
+      {"/prob", {12}, H5T_IEEE_F32LE, {"shape [12]", "expected shape [4, 3]"}},
+      {"/score", {4, 2}, H5T_IEEE_F32LE, {"shape [4, 2]", "expected shape [4, 3]"}},
+      {"/label_issue", {}, H5T_IEEE_F32LE, {"[] (a scalar)", "expected shape [4]"}},
+  };
+  for (const auto& c : cases) {
+    const auto path = dir / "assignments.h5";
+    std::filesystem::copy_file(valid, path, std::filesystem::copy_options::overwrite_existing);
+    ASSERT_NO_FATAL_FAILURE(testing::replace_dataset(path, c.dataset, c.dims, c.type)) << c.dataset;
+    try {
+      (void)AssignmentStore::read(path, nullptr);
+      ADD_FAILURE() << c.dataset << ": no DataError";
+    } catch (const DataError& e) {
+      const std::string message = e.what();
+      EXPECT_NE(message.find("dataset '" + c.dataset + "'"), std::string::npos) << message;
+      EXPECT_NE(message.find(path.string()), std::string::npos) << message;
+      for (const auto& part : c.parts) {
+        EXPECT_NE(message.find(part), std::string::npos) << "no '" << part << "' in: " << message;
+      }
+    }
+  }
+  H5Tclose(fixed_string);
 }
 
 }  // namespace

@@ -11,6 +11,7 @@
 #include "mapd/record/assignment_store.hpp"
 #include "mapd/record/dynamics_store.hpp"
 
+#include "h5_craft.hpp"
 #include "test_util.hpp"
 
 namespace mapd::record {
@@ -18,6 +19,7 @@ namespace {
 
 using testing::make_examples;
 using testing::make_meta;
+using testing::replace_dataset;
 using testing::TempDir;
 
 /// The line of `text` that starts (after indentation) with `prefix`, or "".
@@ -143,6 +145,42 @@ TEST(Describe, NonMapdFilesAreIoErrors) {
   const auto text = dir / "text.h5";
   std::ofstream(text) << "plain text";
   EXPECT_THROW(describe_store(text, std::cout), IoError);
+}
+
+TEST(Describe, CommitMarkerStoredAsAnArrayIsDataError) {
+  // `mapd inspect` on such a file once overwrote its stack.
+  TempDir dir;
+  const auto path = dir / "dynamics.h5";
+  {
+    DynamicsStore store = DynamicsStore::create(path, make_meta("fp16"), make_examples(50, 4));
+    testing::append_row(store, 0);
+  }
+  replace_dataset(path, "/epochs/complete", {4096}, H5T_STD_I64LE);
+  try {
+    std::ostringstream out;
+    describe_store(path, out);
+    FAIL() << "no DataError";
+  } catch (const DataError& e) {
+    const std::string message = e.what();
+    EXPECT_NE(message.find("'/epochs/complete'"), std::string::npos) << message;
+    EXPECT_NE(message.find("shape [4096]"), std::string::npos) << message;
+    EXPECT_NE(message.find(path.string()), std::string::npos) << message;
+  }
+}
+
+TEST(Describe, FileMarkedOpenByAKilledWriterIsDescribed) {
+  TempDir dir;
+  const auto path = dir / "dynamics.h5";
+  {
+    DynamicsStore store = DynamicsStore::create(path, make_meta("fp32"), make_examples(50, 4));
+    testing::append_row(store, 0);
+    testing::append_row(store, 1);
+  }
+  ASSERT_NO_FATAL_FAILURE(testing::leave_marked_open_for_writing(path));
+  ASSERT_FALSE(testing::plain_hdf5_open_works(path));
+  std::ostringstream out;
+  describe_store(path, out);
+  EXPECT_NE(out.str().find("committed epochs: 2"), std::string::npos) << out.str();
 }
 
 }  // namespace

@@ -9,7 +9,9 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
+#include <limits>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -17,17 +19,21 @@
 
 #include "mapd/core/error.hpp"
 
+#include "h5_craft.hpp"
 #include "test_util.hpp"
 
 namespace mapd::record {
 namespace {
 
 using testing::append_row;
+using testing::chunk_location;
 using testing::EpochRow;
 using testing::fp16_tolerance;
 using testing::make_examples;
 using testing::make_meta;
 using testing::make_row;
+using testing::plain_hdf5_open_works;
+using testing::replace_dataset;
 using testing::TempDir;
 
 /// Checks every committed value of `store` (epochs [0, epochs)) against make_row.
@@ -104,14 +110,15 @@ INSTANTIATE_TEST_SUITE_P(Dtypes, DynamicsRoundTrip, ::testing::Values("fp16", "f
 TEST(DynamicsStore, Fp16RoundsToNearestAndKeepsSpecialValues) {
   TempDir dir;
   const auto path = dir / "dynamics.h5";
-  // 1 + 2^-11 is a tie between 1 and 1 + 2^-10: round to even gives 1. 65520 overflows to inf.
+  // 1 + 2^-11 is a tie between 1 and 1 + 2^-10: round to even gives 1. 65519 rounds down to the
+  // largest half, 65504 (65520 would overflow to inf: append_epoch rejects it, see below).
   const std::vector<float> loss = {0.0F,
                                    -0.0F,
                                    1.0F,
                                    1.0F + 0.00048828125F,
                                    1.0F + 3 * 0.00048828125F,
                                    65504.0F,
-                                   65520.0F,
+                                   65519.0F,
                                    INFINITY,
                                    NAN,
                                    1e-7F,
@@ -124,7 +131,7 @@ TEST(DynamicsStore, Fp16RoundsToNearestAndKeepsSpecialValues) {
                                    1.0F,
                                    1.0F + 4 * 0.00048828125F,
                                    65504.0F,
-                                   INFINITY,
+                                   65504.0F,
                                    INFINITY,
                                    NAN,
                                    1.1920928955078125e-07F,
@@ -582,6 +589,238 @@ TEST(DynamicsStore, MovedStoreKeepsWorking) {
   assigned = std::move(moved);
   append_row(assigned, 1);
   EXPECT_EQ(assigned.complete_epochs(), 2);
+}
+
+/// Calls `action` and expects a DataError whose message holds each of `parts` and the file name.
+template <typename Action>
+void expect_data_error(Action action, const std::filesystem::path& path,
+                       const std::vector<std::string>& parts, const std::string& what) {
+  try {
+    action();
+    ADD_FAILURE() << what << ": no DataError";
+  } catch (const DataError& e) {
+    const std::string message = e.what();
+    EXPECT_NE(message.find(path.filename().string()), std::string::npos) << what << ": " << message;
+    for (const auto& part : parts) {
+      EXPECT_NE(message.find(part), std::string::npos) << what << ": no '" << part << "' in: " << message;
+    }
+  } catch (const std::exception& e) {
+    ADD_FAILURE() << what << ": unexpected exception " << e.what();
+  }
+}
+
+TEST(DynamicsStore, CommitMarkerStoredAsAnArrayIsDataError) {
+  // /epochs/complete as an int64 array was once read with H5S_ALL into one int64_t: a stack
+  // overwrite (inspect, assign and report crashed).
+  TempDir dir;
+  const std::string bytes = valid_file_bytes(dir / "valid.h5");
+  const auto path = dir / "dynamics.h5";
+  write_bytes(path, bytes);
+  replace_dataset(path, "/epochs/complete", {65536}, H5T_STD_I64LE);
+  const std::vector<std::string> parts = {"/epochs/complete", "[65536]", "[] (a scalar)"};
+  expect_data_error([&] { (void)DynamicsStore::open_read(path); }, path, parts, "open_read");
+  expect_data_error([&] { (void)DynamicsStore::open_append(path, 3); }, path, parts, "open_append");
+
+  write_bytes(path, bytes);
+  replace_dataset(path, "/epochs/complete", {}, H5T_IEEE_F64LE);
+  expect_data_error([&] { (void)DynamicsStore::open_read(path); }, path,
+                    {"/epochs/complete", "64-bit float", "type integer"}, "float marker");
+}
+
+TEST(DynamicsStore, DatasetsOfTheWrongShapeOrTypeAreDataErrors) {
+  TempDir dir;
+  const std::string bytes = valid_file_bytes(dir / "valid.h5");  // fp16, 500 examples, 3 epochs
+  hid_t fixed_string = H5Tcopy(H5T_C_S1);
+  H5Tset_size(fixed_string, 8);
+  struct Case {
+    std::string dataset;
+    std::vector<hsize_t> dims;
+    hid_t type;
+    std::vector<std::string> parts;
+  };
+  const std::vector<Case> cases = {
+      {"/examples/id", {500, 2}, H5T_STD_I64LE, {"[500, 2]", "expected shape [any]"}},
+      {"/examples/label", {500, 2}, H5T_STD_I64LE, {"[500, 2]", "expected shape [500]"}},
+      {"/examples/label", {499}, H5T_STD_I64LE, {"[499]", "expected shape [500]"}},
+      {"/examples/role", {500}, fixed_string, {"type string", "type integer"}},
+      {"/examples/probe_category", {}, H5T_STD_I16LE, {"[] (a scalar)", "expected shape [500]"}},
+      {"/epochs/loss", {3, 500}, H5T_IEEE_F32LE, {"32-bit float", "16-bit float"}},
+      {"/epochs/loss", {1500}, H5T_NATIVE_UINT16, {"[1500]", "[any, 500]"}},
+      {"/epochs/pred", {3, 500}, H5T_IEEE_F32LE, {"type 32-bit float", "16 or 32-bit integer"}},
+      {"/epochs/true_prob", {3, 499}, H5T_NATIVE_UINT16, {"[3, 499]", "[any, 500]"}},
+  };
+  for (const auto& c : cases) {
+    const std::string what = c.dataset + " " + c.parts.front();
+    const auto path = dir / "dynamics.h5";
+    write_bytes(path, bytes);
+    ASSERT_NO_FATAL_FAILURE(replace_dataset(path, c.dataset, c.dims, c.type)) << what;
+    std::vector<std::string> parts = c.parts;
+    parts.push_back("dataset '" + c.dataset + "'");
+    expect_data_error([&] { (void)DynamicsStore::open_read(path); }, path, parts, what + " (read)");
+    expect_data_error([&] { (void)DynamicsStore::open_append(path, 3); }, path, parts, what + " (append)");
+  }
+  H5Tclose(fixed_string);
+}
+
+TEST(DynamicsStore, KilledWhileReopeningForAppendStaysReadableAndResumable) {
+  // `mapd resume` killed inside open_append, before SWMR writing starts, leaves the superblock
+  // marked "open for writing" in a way that neither a plain nor an SWMR reader accepts (h5py
+  // neither), though the data is intact.
+  TempDir dir;
+  const auto path = dir / "dynamics.h5";
+  {
+    DynamicsStore store = DynamicsStore::create(path, make_meta("fp16"), make_examples(3000, 40));
+    for (int64_t e = 0; e < 4; ++e) {
+      append_row(store, e);
+    }
+  }
+  const pid_t pid = ::fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    try {
+      kill_stage = fault::AppendStage::kReopened;
+      kill_delay_us = -1;
+      fault::set_append_hook(kill_at_stage);
+      DynamicsStore store = DynamicsStore::open_append(path, 3);
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "resume failed: %s\n", e.what());
+    }
+    ::_exit(1);
+  }
+  ASSERT_NO_FATAL_FAILURE(expect_killed(pid));
+  EXPECT_FALSE(plain_hdf5_open_works(path)) << "the kill did not leave the file marked open";
+  {
+    const DynamicsStore store = DynamicsStore::open_read(path);
+    EXPECT_EQ(store.complete_epochs(), 3);  // the kill came after open_append dropped epoch 3
+    expect_rows(store, 3, true);
+  }
+  EXPECT_FALSE(plain_hdf5_open_works(path)) << "a reader must not change the file";
+  {
+    DynamicsStore store = DynamicsStore::open_append(path, 3);
+    EXPECT_EQ(store.complete_epochs(), 3);
+    append_row(store, 3);
+  }
+  EXPECT_TRUE(plain_hdf5_open_works(path)) << "open_append must clear the mark";
+  const DynamicsStore store = DynamicsStore::open_read(path);
+  EXPECT_EQ(store.complete_epochs(), 4);
+  expect_rows(store, 4, true);
+}
+
+TEST(DynamicsStore, FileHeldByALiveNonSwmrWriterIsIoError) {
+  // The "open for writing" mark of a live writer (which holds HDF5's file lock) is not stale: a
+  // reader must not read past it.
+  TempDir dir;
+  const auto path = dir / "dynamics.h5";
+  (void)valid_file_bytes(path);
+  int to_parent[2];
+  ASSERT_EQ(::pipe(to_parent), 0);
+  const pid_t pid = ::fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    ::close(to_parent[0]);
+    const hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+    H5Pset_libver_bounds(fapl, H5F_LIBVER_LATEST, H5F_LIBVER_LATEST);
+    const char opened = H5Fopen(path.c_str(), H5F_ACC_RDWR, fapl) >= 0 ? 1 : 0;
+    if (::write(to_parent[1], &opened, 1) != 1) {
+      ::_exit(2);
+    }
+    ::pause();
+    ::_exit(0);
+  }
+  ::close(to_parent[1]);
+  char opened = 0;
+  ASSERT_EQ(::read(to_parent[0], &opened, 1), 1);
+  ::close(to_parent[0]);
+  ASSERT_EQ(opened, 1);
+  try {
+    (void)DynamicsStore::open_read(path);
+    ADD_FAILURE() << "no IoError";
+  } catch (const IoError& e) {
+    EXPECT_NE(std::string(e.what()).find("open for writing"), std::string::npos) << e.what();
+  }
+  ASSERT_EQ(::kill(pid, SIGKILL), 0);
+  ASSERT_NO_FATAL_FAILURE(expect_killed(pid));
+  // Now the mark is stale.
+  EXPECT_EQ(DynamicsStore::open_read(path).complete_epochs(), 3);
+}
+
+TEST(DynamicsStore, TruncatedFileOfAKilledRunIsIoErrorNotZeros) {
+  // A killed run's file is opened as an SWMR reader, for which HDF5 skips its end-of-file check:
+  // cut inside a committed row, it once read as zeros. A closed file cut the same way was rejected.
+  for (const std::string dtype : {"fp16", "fp32"}) {
+    for (const char* dataset : {"/epochs/loss", "/epochs/true_prob"}) {
+      const std::string what = dtype + " " + dataset;
+      TempDir dir;
+      const auto path = dir / "dynamics.h5";
+      const pid_t pid = fork_writer_killed_at(path, dtype, 60000, 4, fault::AppendStage::kCommitted, -1);
+      ASSERT_GE(pid, 0);
+      ASSERT_NO_FATAL_FAILURE(expect_killed(pid));
+      haddr_t address = HADDR_UNDEF;
+      hsize_t size = 0;
+      ASSERT_NO_FATAL_FAILURE(chunk_location(path, dataset, 4, &address, &size));
+      ASSERT_NE(address, HADDR_UNDEF);
+      std::filesystem::resize_file(path, address + size / 2);
+      try {
+        const DynamicsStore store = DynamicsStore::open_read(path);
+        const int64_t n = store.num_examples();
+        const int64_t epochs = store.complete_epochs();
+        std::vector<float> out(static_cast<size_t>(n * epochs), -1.0F);
+        store.read_losses(0, n, 0, epochs, out.data());
+        store.read_true_probs(0, n, 0, epochs, out.data());
+        ADD_FAILURE() << what << ": no IoError; " << epochs << " epochs read, last value " << out.back();
+      } catch (const IoError& e) {
+        const std::string message = e.what();
+        EXPECT_NE(message.find(path.string()), std::string::npos) << what << ": " << message;
+        EXPECT_NE(message.find("truncated"), std::string::npos) << what << ": " << message;
+      } catch (const std::exception& e) {
+        ADD_FAILURE() << what << ": unexpected exception " << e.what();
+      }
+    }
+  }
+}
+
+TEST(DynamicsStore, Fp16LossBeyondItsRangeIsDataErrorAndWritesNothing) {
+  TempDir dir;
+  const auto path = dir / "dynamics.h5";
+  const int64_t n = 100;
+  DynamicsStore store = DynamicsStore::create(path, make_meta("fp16"), make_examples(n, 10));
+  append_row(store, 0);
+  EpochRow row = make_row(n, 1);
+  row.loss[17] = 70000.0F;
+  row.loss[3] = 1.0e6F;
+  row.loss[40] = 65520.0F;  // the first value that rounds to infinity
+  try {
+    store.append_epoch(row.loss.data(), row.pred.data(), row.true_prob.data());
+    FAIL() << "no DataError";
+  } catch (const DataError& e) {
+    const std::string message = e.what();
+    for (const std::string& part :
+         std::vector<std::string>{"epoch 1", "3 of 100", "/epochs/loss", "65504", "1000000",
+                                  "example index 3", "id 1003", "record.dtype=fp32", path.string()}) {
+      EXPECT_NE(message.find(part), std::string::npos) << "no '" << part << "' in: " << message;
+    }
+  }
+  EXPECT_EQ(store.complete_epochs(), 1);
+  // Values up to 65504 (and those rounding down to it) fit.
+  row.loss[17] = 65504.0F;
+  row.loss[3] = 65519.0F;
+  row.loss[40] = std::numeric_limits<float>::infinity();  // a real infinity stays infinity
+  store.append_epoch(row.loss.data(), row.pred.data(), row.true_prob.data());
+  EXPECT_EQ(store.complete_epochs(), 2);
+  std::vector<float> loss(static_cast<size_t>(n * 2));
+  store.read_losses(0, n, 0, 2, loss.data());
+  EXPECT_EQ(loss[17 * 2 + 1], 65504.0F);
+  EXPECT_EQ(loss[3 * 2 + 1], 65504.0F);
+  EXPECT_TRUE(std::isinf(loss[40 * 2 + 1]));
+  EXPECT_NEAR(loss[5 * 2 + 1], row.loss[5], fp16_tolerance(row.loss[5]));
+
+  // fp32 stores such losses exactly.
+  DynamicsStore wide = DynamicsStore::create(dir / "wide.h5", make_meta("fp32"), make_examples(n, 10));
+  row.loss[3] = 1.0e6F;
+  wide.append_epoch(row.loss.data(), row.pred.data(), row.true_prob.data());
+  std::vector<float> wide_loss(static_cast<size_t>(n));
+  wide.read_losses(0, n, 0, 1, wide_loss.data());
+  EXPECT_EQ(wide_loss[3], 1.0e6F);
 }
 
 }  // namespace

@@ -44,7 +44,8 @@ class AssignmentStore {
 
   /// Creates the file for `n` queries.
   static AssignmentStore create(const std::filesystem::path& path, const AssignmentMeta& meta, int64_t n);
-  /// Reads a whole assignment file (metadata into `meta`). Throws IoError naming the file.
+  /// Reads a whole assignment file (metadata into `meta`). Throws IoError naming the file when it
+  /// cannot be read, DataError naming the file and dataset when a dataset has the wrong shape or type.
   static Columns read(const std::filesystem::path& path, AssignmentMeta* meta);
 
   AssignmentStore(AssignmentStore&&) noexcept;

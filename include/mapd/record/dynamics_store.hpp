@@ -57,11 +57,16 @@ class DynamicsStore {
   static DynamicsStore create(const std::filesystem::path& path, const DynamicsMeta& meta,
                               const ExampleColumns& examples);
   /// Opens an existing store to append (resume): rows at or beyond `keep_epochs` (or beyond
-  /// /epochs/complete if smaller) are discarded. Throws IoError if the file is unreadable.
-  /// A file left "open for writing" by a killed writer is accepted (its committed rows are
-  /// intact); do not call this while another process still writes the file.
+  /// /epochs/complete if smaller) are discarded. Throws IoError if the file is unreadable,
+  /// DataError if a dataset has the wrong shape or type. A file left "open for writing" by a
+  /// killed writer (SWMR or not) is accepted with a warning and the mark cleared (its committed
+  /// rows are intact); do not call this while another process still writes the file.
   static DynamicsStore open_append(const std::filesystem::path& path, int64_t keep_epochs);
   /// Opens read-only (SWMR reader when the writer is live). Only committed rows are visible.
+  /// A file a killed writer left marked "open for writing" is read with a warning (the mark stays).
+  /// Files HDF5 cannot check for truncation (those two cases) have every committed chunk checked
+  /// to lie within the file, on open and on each refresh. Throws IoError when the file is
+  /// unreadable or truncated, DataError when a dataset has the wrong shape or type.
   static DynamicsStore open_read(const std::filesystem::path& path);
 
   DynamicsStore(DynamicsStore&&) noexcept;
@@ -79,7 +84,8 @@ class DynamicsStore {
   /// example index; then flushes and increments /epochs/complete (the commit). The row is
   /// flushed and fsynced before the commit marker, the marker is flushed and fsynced after, so a
   /// crash (kill -9 or power loss) at any point leaves every committed epoch readable. Throws
-  /// IoError on a store opened with open_read.
+  /// IoError on a store opened with open_read; DataError, writing nothing, when the dtype is fp16
+  /// and a finite value exceeds 65504 (it would be stored as infinity): use fp32 for such losses.
   void append_epoch(const float* loss, const int32_t* pred, const float* true_prob);
 
   /// Reads losses of examples [begin, end) over epochs [epoch_begin, epoch_end) into `out`, laid
@@ -100,12 +106,14 @@ class DynamicsStore {
   std::unique_ptr<Impl> impl_;
 };
 
-/// Crash tests: points inside DynamicsStore::append_epoch where a test may kill its process.
+/// Crash tests: points inside DynamicsStore::append_epoch and open_append where a test may kill
+/// its process.
 namespace fault {
 enum class AppendStage {
   kRowsWritten,  ///< the three rows are written, not yet flushed
   kRowsSynced,   ///< the rows are flushed and fsynced, the commit marker is not yet written
   kCommitted,    ///< the commit marker is flushed and fsynced
+  kReopened,     ///< open_append: the file is reopened read-write and shrunk, SWMR writing not yet started
 };
 /// Calls `hook` at each stage of every append in this process (nullptr: none, the default).
 void set_append_hook(void (*hook)(AppendStage));
