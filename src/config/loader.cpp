@@ -474,6 +474,9 @@ std::vector<std::string> validate(const RunConfig& c) {
   need(c.train.epochs >= 1, "train.epochs: must be >= 1, got " + std::to_string(c.train.epochs));
   need(c.train.batch_size >= 1, "train.batch_size: must be >= 1, got " + std::to_string(c.train.batch_size));
   need(c.train.threads >= 0, "train.threads: must be >= 0 (0 = all cores)");
+  need(!(c.record.view == "online" && c.data.drop_last),
+       "record.view=online records losses from the training pass, which must see every example every "
+       "epoch: set data.drop_last=false or record.view=eval");
   need(c.probes.fit_per_category >= 1, "probes.fit_per_category: must be >= 1");
   need(c.probes.val_per_category >= 0, "probes.val_per_category: must be >= 0");
   need(c.probes.corrupted_sigma > 0.0, "probes.corrupted_sigma: must be > 0");

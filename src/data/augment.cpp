@@ -14,9 +14,10 @@ bool augmentation_enabled(const config::AugmentConfig& config) {
   return config.crop_padding > 0 || config.hflip || config.random_resized_crop;
 }
 
-uint64_t augment_seed(int64_t seed, int64_t epoch, int64_t batch) {
-  return mix_seed(mix_seed(static_cast<uint64_t>(seed), 0xa06e47), static_cast<uint64_t>(epoch),
-                  static_cast<uint64_t>(batch));
+uint64_t augment_seed(int64_t seed, int64_t epoch, int64_t batch, int64_t rank) {
+  uint64_t stream = mix_seed(static_cast<uint64_t>(seed), 0xa06e47);
+  if (rank != 0) stream = mix_seed(stream, 0x5a4d, static_cast<uint64_t>(rank));
+  return mix_seed(stream, static_cast<uint64_t>(epoch), static_cast<uint64_t>(batch));
 }
 
 AugmentPlan draw_augmentation(const config::AugmentConfig& config, int64_t batch, int64_t height,

@@ -16,7 +16,6 @@
 #include "mapd/core/error.hpp"
 #include "mapd/core/log.hpp"
 #include "mapd/data/augment.hpp"
-#include "mapd/data/rng.hpp"
 
 namespace mapd::data {
 
@@ -103,7 +102,7 @@ struct Loader::Impl {
   [[nodiscard]] int64_t num_base() const { return set.base == nullptr ? 0 : set.num_base(); }
 
   [[nodiscard]] int64_t count_batches() const {
-    const int64_t n = set.size();
+    const int64_t n = options.sampler->rows_per_epoch();
     const int64_t bs = options.batch_size;
     return options.drop_last ? n / bs : (n + bs - 1) / bs;
   }
@@ -246,8 +245,9 @@ struct Loader::Impl {
       batch.indices = batch.indices.to(options.device, /*non_blocking=*/true);
     }
     if (augment && std::any_of(p.apply.begin(), p.apply.end(), [](uint8_t a) { return a != 0; })) {
-      const auto plan = draw_augmentation(options.augment_config, batch.images.size(0), height, width,
-                                          augment_seed(options.seed, epoch, p.index), p.apply);
+      const auto plan = draw_augmentation(
+          options.augment_config, batch.images.size(0), height, width,
+          augment_seed(options.seed, epoch, p.index, options.sampler->shard().rank), p.apply);
       batch.images = apply_augmentation(batch.images, plan, options.augment_config);
     }
     if (options.augment_config.normalize) {
@@ -309,6 +309,9 @@ Loader::Loader(const TrainingSet& set, LoaderOptions options)
     : impl_(std::make_unique<Impl>(set, std::move(options))) {
   auto& s = *impl_;
   MAPD_CHECK(s.options.batch_size >= 1, ConfigError, "loader: batch_size must be >= 1");
+  if (s.options.sampler == nullptr) {
+    s.options.sampler = std::make_shared<PermutationSampler>(s.set.size(), s.options.shuffle, s.options.seed);
+  }
   MAPD_CHECK(s.options.prefetch >= 1, ConfigError, "data.prefetch: must be >= 1");
   MAPD_CHECK(s.options.workers >= 0, ConfigError, "data.workers: must be >= 0");
   const int64_t nb = s.num_base();
@@ -372,15 +375,18 @@ Loader::~Loader() { impl_->stop_workers(); }
 int64_t Loader::num_batches() const { return impl_->count_batches(); }
 
 std::vector<int64_t> Loader::epoch_order(int64_t epoch) const {
+  auto order = impl_->options.sampler->epoch_order(epoch);
   const int64_t n = impl_->set.size();
-  if (!impl_->options.shuffle) {
-    std::vector<int64_t> order(static_cast<size_t>(n));
-    std::iota(order.begin(), order.end(), 0);
-    return order;
+  MAPD_ASSERT(static_cast<int64_t>(order.size()) == impl_->options.sampler->rows_per_epoch(),
+              fmt::format("sampler: epoch {} has {} rows, rows_per_epoch says {}", epoch, order.size(),
+                          impl_->options.sampler->rows_per_epoch()));
+  for (const int64_t row : order) {
+    MAPD_ASSERT(row >= 0 && row < n, fmt::format("sampler: row {} of a {}-row training set", row, n));
   }
-  return permutation(
-      n, mix_seed(static_cast<uint64_t>(impl_->options.seed), 0x0bde5, static_cast<uint64_t>(epoch)));
+  return order;
 }
+
+const RowSampler& Loader::sampler() const { return *impl_->options.sampler; }
 
 void Loader::start_epoch(int64_t epoch) {
   auto& s = *impl_;

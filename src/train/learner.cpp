@@ -85,7 +85,9 @@ Learner::Learner(const config::RunConfig& config, int64_t in_channels, int64_t n
       amp_(parse_amp_mode(config.train.amp)),
       channels_last_(config.train.channels_last && device.is_cuda()),
       model_(models::make_model(config.model, in_channels, num_classes)),
-      scaler_(device.is_cuda() && amp_ == AmpMode::kFp16) {
+      scaler_(device.is_cuda() && amp_ == AmpMode::kFp16),
+      objective_(std::make_shared<CrossEntropyObjective>()),
+      sync_(std::make_shared<LocalGradientSync>()) {
   model_->to(device_);
   if (channels_last_) {
     torch::NoGradGuard no_grad;
@@ -113,14 +115,15 @@ torch::Tensor Learner::train_step(const data::Batch& batch, double lr, EpochTota
   model_->train();
   for (auto& group : optimizer_->param_groups()) group.options().set_lr(lr);
   auto labels = batch.labels.to(device_, /*non_blocking=*/true);
+  auto indices = batch.indices.to(device_, /*non_blocking=*/true);
   auto logits = forward(prepare(batch.images));
   if (logits.scalar_type() != torch::kFloat32) logits = logits.to(torch::kFloat32);
   auto per_example = F::cross_entropy(logits, labels, F::CrossEntropyFuncOptions().reduction(torch::kNone));
-  auto loss = per_example.mean();
+  auto loss = objective_->loss(ObjectiveInput{logits, labels, indices, per_example});
 
   for (auto& p : parameters_) p.mutable_grad() = torch::Tensor();  // set_to_none, as in PyTorch 2.x
   scaler_.scale_loss(loss).backward();
-  const bool finite = scaler_.unscale_and_check(parameters_);
+  const bool finite = sync_->synchronize(parameters_, scaler_.unscale_and_check(parameters_));
   if (finite) optimizer_->step();
   scaler_.update(finite);
 
@@ -130,29 +133,47 @@ torch::Tensor Learner::train_step(const data::Batch& batch, double lr, EpochTota
   totals.loss_sum.add_(per.sum());
   totals.correct.add_(pred.eq(labels).sum());
   totals.count += labels.size(0);
-  if (record != nullptr) record->write(batch.indices.to(device_, /*non_blocking=*/true), per, pred);
+  if (record != nullptr) record->write(indices, per, pred);
   return loss.detach();
+}
+
+Scores Learner::score(const data::Batch& batch, ScoreMode mode) {
+  torch::NoGradGuard no_grad;
+  if (mode == ScoreMode::kEval) model_->eval();
+  Scores out;
+  out.labels = batch.labels.to(device_, /*non_blocking=*/true);
+  out.indices = batch.indices.to(device_, /*non_blocking=*/true);
+  auto logits = forward(prepare(batch.images)).to(torch::kFloat32);
+  out.cross_entropy =
+      F::cross_entropy(logits, out.labels, F::CrossEntropyFuncOptions().reduction(torch::kNone));
+  out.pred = logits.argmax(1);
+  model_->train();
+  return out;
 }
 
 EpochTotals Learner::evaluate(data::Loader& loader, int64_t epoch, EpochRecord* record,
                               const std::function<bool()>& should_stop) {
-  torch::NoGradGuard no_grad;
-  model_->eval();
   auto totals = EpochTotals::zeros(device_);
   loader.start_epoch(epoch);
   while (auto batch = loader.next()) {
-    auto labels = batch->labels.to(device_, /*non_blocking=*/true);
-    auto logits = forward(prepare(batch->images)).to(torch::kFloat32);
-    auto per = F::cross_entropy(logits, labels, F::CrossEntropyFuncOptions().reduction(torch::kNone));
-    auto pred = logits.argmax(1);
-    totals.loss_sum.add_(per.sum());
-    totals.correct.add_(pred.eq(labels).sum());
-    totals.count += labels.size(0);
-    if (record != nullptr) record->write(batch->indices.to(device_, /*non_blocking=*/true), per, pred);
+    const auto s = score(*batch, ScoreMode::kEval);
+    totals.loss_sum.add_(s.cross_entropy.sum());
+    totals.correct.add_(s.pred.eq(s.labels).sum());
+    totals.count += s.labels.size(0);
+    if (record != nullptr) record->write(s.indices, s.cross_entropy, s.pred);
     if (should_stop && should_stop()) break;
   }
-  model_->train();
   return totals;
+}
+
+void Learner::set_objective(std::shared_ptr<Objective> objective) {
+  MAPD_ASSERT(objective != nullptr, "Learner::set_objective: null objective");
+  objective_ = std::move(objective);
+}
+
+void Learner::set_gradient_sync(std::shared_ptr<GradientSync> sync) {
+  MAPD_ASSERT(sync != nullptr, "Learner::set_gradient_sync: null sync");
+  sync_ = std::move(sync);
 }
 
 int64_t input_channels(const config::RunConfig& config, const data::TrainingSet& set) {

@@ -79,6 +79,15 @@ TEST(Binary, CudaDeviceWithoutAGpuIsAClearConfigError) {
   fsys::remove_all(dir);
 }
 
+TEST(Binary, ConfigRejectsWhatTrainingWouldRejectLater) {
+  // Semantic checks live in config validation: `mapd config` refuses an online view with
+  // drop_last before any data is read, with the way out in the message.
+  const Result r = run_mapd("config --set record.view=online --set data.drop_last=true");
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_NE(r.output.find("data.drop_last=false or record.view=eval"), std::string::npos) << r.output;
+  EXPECT_EQ(run_mapd("config --set record.view=eval --set data.drop_last=true").exit_code, 0);
+}
+
 TEST(Binary, UnknownOptionAndSubcommandExitTwo) {
   EXPECT_EQ(run_mapd("--frobnicate").exit_code, 2);
   EXPECT_EQ(run_mapd("frobnicate").exit_code, 2);

@@ -258,6 +258,13 @@ TEST(ConfigNesterov, NeedsMomentum) {
             std::string::npos);
 }
 
+TEST(ConfigView, OnlineViewRefusesDropLast) {
+  const auto message = config_error([] { resolve({}, {"record.view=online", "data.drop_last=true"}); });
+  EXPECT_NE(message.find("record.view=online"), std::string::npos) << message;
+  EXPECT_NE(message.find("data.drop_last=false"), std::string::npos) << message;
+  EXPECT_NO_THROW(resolve({}, {"record.view=eval", "data.drop_last=true"}));
+}
+
 TEST(EditDistance, CountsSwapsAsOneEdit) {
   EXPECT_EQ(edit_distance("trian", "train"), 1u);
   EXPECT_EQ(edit_distance("", "abc"), 3u);

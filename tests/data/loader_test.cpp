@@ -4,6 +4,7 @@
 #include <torch/torch.h>
 
 #include <algorithm>
+#include <numeric>
 
 #include "mapd/core/error.hpp"
 #include "mapd/data/augment.hpp"
@@ -398,6 +399,71 @@ TEST(Augment, ChannelConversion) {
   EXPECT_TRUE(torch::equal(rgb[1][2], grey[1][0]));
   EXPECT_TRUE(torch::allclose(convert_channels(rgb, 1), grey, 1e-5, 1e-5));
   EXPECT_THROW(convert_channels(torch::rand({1, 2, 3, 3}), 3), DataError);
+}
+
+}  // namespace
+}  // namespace mapd::data
+
+namespace mapd::data {
+namespace {
+
+TEST(PermutationSampler, OneRankIsTheSeededPermutationOfAllRows) {
+  const PermutationSampler sampler(50, true, 7);
+  EXPECT_EQ(sampler.rows_per_epoch(), 50);
+  EXPECT_EQ(sampler.epoch_order(2), sampler.global_order(2));
+  EXPECT_NE(sampler.epoch_order(2), sampler.epoch_order(3));
+  const PermutationSampler ordered(5, false, 7);
+  EXPECT_EQ(ordered.epoch_order(4), (std::vector<int64_t>{0, 1, 2, 3, 4}));
+}
+
+TEST(PermutationSampler, RanksStrideOverTheGlobalPermutationAndCoverEveryRowOnce) {
+  const int64_t rows = 103;
+  const int64_t world = 4;
+  const auto global = PermutationSampler(rows, true, 11).global_order(5);
+  std::vector<int64_t> seen;
+  for (int64_t rank = 0; rank < world; ++rank) {
+    const PermutationSampler shard(rows, true, 11, Shard{rank, world});
+    const auto mine = shard.epoch_order(5);
+    ASSERT_EQ(static_cast<int64_t>(mine.size()), shard.rows_per_epoch());
+    EXPECT_EQ(shard.rows_per_epoch(), rank < rows % world ? rows / world + 1 : rows / world);
+    for (size_t i = 0; i < mine.size(); ++i) {
+      EXPECT_EQ(mine[i], global[static_cast<size_t>(rank) + i * static_cast<size_t>(world)]);
+    }
+    seen.insert(seen.end(), mine.begin(), mine.end());
+  }
+  std::sort(seen.begin(), seen.end());
+  std::vector<int64_t> all(static_cast<size_t>(rows));
+  std::iota(all.begin(), all.end(), 0);
+  EXPECT_EQ(seen, all);
+}
+
+TEST(Loader, FollowsItsSamplerAndSeedsAugmentationByRank) {
+  const auto set = synthetic(40, 1, 8, 8, 4);
+  const auto ts = TrainingSet::from_image_set(set);
+  LoaderOptions opt;
+  opt.batch_size = 8;
+  opt.workers = 0;
+  opt.seed = 3;
+  opt.augment_config.crop_padding = 2;
+  opt.augment_config.hflip = true;
+  // The default sampler gives what PermutationSampler(rank 0 of 1) gives, pixels included.
+  std::vector<torch::Tensor> default_pixels, rank0_pixels, rank1_pixels;
+  Loader plain(ts, opt);
+  const auto plain_rows = collect_indices(plain, 1, &default_pixels);
+  opt.sampler = std::make_shared<PermutationSampler>(ts.size(), true, 3, Shard{0, 1});
+  Loader rank0(ts, opt);
+  EXPECT_EQ(collect_indices(rank0, 1, &rank0_pixels), plain_rows);
+  ASSERT_EQ(rank0_pixels.size(), default_pixels.size());
+  for (size_t b = 0; b < default_pixels.size(); ++b)
+    EXPECT_TRUE(torch::equal(rank0_pixels[b], default_pixels[b]));
+  // Rank 1 of 2 visits its strided half, with augmentation drawn from its own stream.
+  opt.sampler = std::make_shared<PermutationSampler>(ts.size(), true, 3, Shard{1, 2});
+  Loader rank1(ts, opt);
+  EXPECT_EQ(rank1.num_batches(), 3);  // 20 rows in batches of 8
+  const auto rows1 = collect_indices(rank1, 1, &rank1_pixels);
+  EXPECT_EQ(rows1, opt.sampler->epoch_order(1));
+  EXPECT_EQ(augment_seed(3, 1, 0, 0), augment_seed(3, 1, 0));
+  EXPECT_NE(augment_seed(3, 1, 0, 1), augment_seed(3, 1, 0, 0));
 }
 
 }  // namespace

@@ -13,6 +13,7 @@
 #include <string>
 #include <thread>
 
+#include "mapd/core/device.hpp"
 #include "mapd/core/error.hpp"
 #include "mapd/core/log.hpp"
 #include "mapd/train/learner.hpp"
@@ -266,6 +267,95 @@ TEST(EpochRecord, WritesByExampleIndexAndCopiesToHostOnce) {
   record.reset();
   EXPECT_EQ(record.rows_written(), 0);
   EXPECT_TRUE(std::isnan(record.to_host().loss[3]));
+}
+
+}  // namespace
+}  // namespace mapd::train
+
+namespace mapd::train {
+namespace {
+
+/// Back-propagates a constant (zero gradients) so that what is recorded can be told apart from
+/// what is optimised.
+class ConstantObjective final : public Objective {
+ public:
+  torch::Tensor loss(const ObjectiveInput& input) override {
+    return (input.cross_entropy * 0.0).sum() + 42.0;
+  }
+};
+
+/// Refuses every step and remembers what it was asked.
+class RefusingSync final : public GradientSync {
+ public:
+  bool synchronize(const std::vector<torch::Tensor>& parameters, bool finite) override {
+    ++calls;
+    saw_finite = finite;
+    saw_gradients = std::all_of(parameters.begin(), parameters.end(),
+                                [](const torch::Tensor& p) { return p.grad().defined(); });
+    return false;
+  }
+  int calls = 0;
+  bool saw_finite = false;
+  bool saw_gradients = false;
+};
+
+data::Batch first_batch(const data::TrainingSet& set) {
+  data::LoaderOptions options;
+  options.batch_size = 8;
+  options.workers = 0;
+  options.augment = false;
+  data::Loader loader(set, options);
+  loader.start_epoch(0);
+  return *loader.next();
+}
+
+TEST(Learner, RecordsThePlainCrossEntropyWhateverTheObjective) {
+  const auto images = test::make_image_set(16);
+  const auto set = data::TrainingSet::from_image_set(images);
+  const auto config = test::tiny_config(1);
+  const auto batch = first_batch(set);
+  seed_torch(5);
+  Learner reference(config, images.channels, 4, torch::kCPU);
+  const auto expected = reference.score(batch, ScoreMode::kTrain);  // same forward as a training step
+  seed_torch(5);
+  Learner learner(config, images.channels, 4, torch::kCPU);
+  learner.set_objective(std::make_shared<ConstantObjective>());
+  EpochRecord record(set.size(), torch::kCPU);
+  auto totals = EpochTotals::zeros(torch::kCPU);
+  const auto loss = learner.train_step(batch, 0.1, totals, &record);
+  EXPECT_FLOAT_EQ(loss.item<float>(), 42.0F);
+  const auto host = record.to_host();
+  for (int64_t k = 0; k < batch.indices.size(0); ++k) {
+    const auto row = static_cast<size_t>(batch.indices[k].item<int64_t>());
+    EXPECT_EQ(host.loss[row], expected.cross_entropy[k].item<float>()) << "row " << row;
+    EXPECT_EQ(host.pred[row], expected.pred[k].item<int64_t>()) << "row " << row;
+  }
+}
+
+TEST(Learner, TheGradientSyncDecidesWhetherTheOptimizerSteps) {
+  const auto images = test::make_image_set(16);
+  const auto set = data::TrainingSet::from_image_set(images);
+  const auto batch = first_batch(set);
+  seed_torch(5);
+  Learner learner(test::tiny_config(1), images.channels, 4, torch::kCPU);
+  auto sync = std::make_shared<RefusingSync>();
+  learner.set_gradient_sync(sync);
+  std::vector<torch::Tensor> before;
+  for (const auto& p : learner.parameters()) before.push_back(p.detach().clone());
+  auto totals = EpochTotals::zeros(torch::kCPU);
+  learner.train_step(batch, 0.1, totals, nullptr);
+  EXPECT_EQ(sync->calls, 1);
+  EXPECT_TRUE(sync->saw_finite);
+  EXPECT_TRUE(sync->saw_gradients);
+  for (size_t i = 0; i < before.size(); ++i)
+    EXPECT_TRUE(torch::equal(before[i], learner.parameters()[i])) << i;
+  // The default (one process) steps: the parameters move.
+  learner.set_gradient_sync(std::make_shared<LocalGradientSync>());
+  learner.train_step(batch, 0.1, totals, nullptr);
+  bool moved = false;
+  for (size_t i = 0; i < before.size(); ++i)
+    moved = moved || !torch::equal(before[i], learner.parameters()[i]);
+  EXPECT_TRUE(moved);
 }
 
 }  // namespace

@@ -16,6 +16,7 @@ enum class ExitCode : int {
   kDataError = 3,  ///< unreadable or inconsistent input data
   kIoError = 4,    ///< a file could not be read or written
   kDiverged = 5,   ///< training produced a NaN or infinite loss
+  kInternal = 70,  ///< an internal invariant does not hold (a bug in mapd; EX_SOFTWARE)
 };
 
 /// Base class of all mapd errors.
@@ -54,6 +55,16 @@ class DivergedError : public Error {
   [[nodiscard]] ExitCode exit_code() const override { return ExitCode::kDiverged; }
 };
 
+/// An internal invariant does not hold: a bug in mapd, not in the user's input. The message
+/// names the source file and line (thrown through MAPD_ASSERT).
+class InternalError : public Error {
+ public:
+  InternalError(const std::string& message, const char* file, int line)
+      : Error("internal error (" + std::string(file) + ":" + std::to_string(line) + "): " + message +
+              "; please report this as a bug") {}
+  [[nodiscard]] ExitCode exit_code() const override { return ExitCode::kInternal; }
+};
+
 /// Training stopped because of a signal after the last complete epoch was checkpointed.
 class InterruptedError : public Error {
  public:
@@ -75,4 +86,13 @@ class InterruptedError : public Error {
     if (!(condition)) {                           \
       throw ErrorType(message);                   \
     }                                             \
+  } while (false)
+
+/// Throws InternalError(message, __FILE__, __LINE__) unless `condition` holds: for invariants of
+/// mapd's own code, never for what a user can get wrong (that is MAPD_CHECK with a user error).
+#define MAPD_ASSERT(condition, message)                         \
+  do {                                                          \
+    if (!(condition)) {                                         \
+      throw ::mapd::InternalError(message, __FILE__, __LINE__); \
+    }                                                           \
   } while (false)

@@ -39,8 +39,9 @@ torch::Tensor apply_augmentation(const torch::Tensor& images, const AugmentPlan&
 /// True when `config` changes pixels at all (crop, flip or RandomResizedCrop).
 bool augmentation_enabled(const config::AugmentConfig& config);
 
-/// The augmentation seed of batch `batch` of epoch `epoch`.
-uint64_t augment_seed(int64_t seed, int64_t epoch, int64_t batch);
+/// The augmentation seed of batch `batch` of epoch `epoch` on rank `rank` of a data-parallel job
+/// (rank 0 draws what a single process draws; other ranks draw independent streams).
+uint64_t augment_seed(int64_t seed, int64_t epoch, int64_t batch, int64_t rank = 0);
 
 /// Converts [B, C, H, W] float to `channels` (1: ITU-R BT.601 luma of RGB; 3: grey repeated);
 /// unchanged when channels is 0 or already matches. Throws DataError for other combinations.

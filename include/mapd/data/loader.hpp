@@ -10,6 +10,7 @@
 
 #include "mapd/config/config.hpp"
 #include "mapd/data/dataset.hpp"
+#include "mapd/data/sampler.hpp"
 
 namespace mapd::data {
 
@@ -45,8 +46,11 @@ struct Batch {
 };
 
 struct LoaderOptions {
-  int64_t batch_size = 128;
-  bool shuffle = true;
+  int64_t batch_size = 128;  ///< rows per batch (per candidate batch for a prioritized mode)
+  /// The rows of each epoch and their order; null = PermutationSampler(set.size(), shuffle, seed),
+  /// all rows on one rank. Its shard's rank enters the augmentation seeds.
+  std::shared_ptr<const RowSampler> sampler;
+  bool shuffle = true;  ///< for the default sampler
   bool drop_last = false;
   bool augment = true;  ///< apply config.augment to base rows (false for eval passes)
   int64_t workers = 2;
@@ -61,8 +65,9 @@ struct LoaderOptions {
   int64_t channels = 0;                  ///< 0 = as stored; 1 or 3 converts
 };
 
-/// Batches of a TrainingSet. The order of epoch e is a permutation seeded by (seed, e) and does not
-/// depend on the worker count; every row appears exactly once per epoch. Workers fill a bounded
+/// Batches of a TrainingSet. The rows of epoch e and their order come from the sampler (by default a
+/// permutation seeded by (seed, e)) and do not depend on the worker count; every row of the
+/// sampler's epoch_order appears exactly once per epoch. Workers fill a bounded
 /// queue of `prefetch` batches; images are pinned when the device is CUDA. With `resident`, batches
 /// are gathered on the device from images uploaded once.
 class Loader {
@@ -80,6 +85,8 @@ class Loader {
   [[nodiscard]] int64_t num_batches() const;
   /// The row order of `epoch` (what start_epoch will produce).
   [[nodiscard]] std::vector<int64_t> epoch_order(int64_t epoch) const;
+  /// The sampler the batches follow.
+  [[nodiscard]] const RowSampler& sampler() const;
 
  private:
   struct Impl;

@@ -60,22 +60,86 @@ struct EpochTotals {
   [[nodiscard]] double accuracy() const;
 };
 
+/// What an objective sees of one training batch. `logits` are fp32 [B, K] and `cross_entropy` the
+/// plain per-example cross-entropy [B] computed from them, both attached to the graph; `labels`
+/// and `indices` (rows of the trained set) [B] int64 on the device.
+struct ObjectiveInput {
+  const torch::Tensor& logits;
+  const torch::Tensor& labels;
+  const torch::Tensor& indices;
+  const torch::Tensor& cross_entropy;
+};
+
+/// The training objective: the scalar that is back-propagated. Independent of what is recorded:
+/// dynamics.h5 always holds the plain cross-entropy of the same forward pass, whatever the
+/// objective (label correction's bootstrapped loss, mixup, ...) optimises.
+class Objective {
+ public:
+  virtual ~Objective() = default;
+  [[nodiscard]] virtual torch::Tensor loss(const ObjectiveInput& input) = 0;
+};
+
+/// The default objective: the mean per-example cross-entropy of the batch.
+class CrossEntropyObjective final : public Objective {
+ public:
+  [[nodiscard]] torch::Tensor loss(const ObjectiveInput& input) override {
+    return input.cross_entropy.mean();
+  }
+};
+
+/// Runs between backward and the optimizer step. Makes the (unscaled) gradients the ones this
+/// process steps with (a data-parallel implementation averages them over the ranks) and returns
+/// the step decision every process agrees on, given this process's "all gradients finite" from
+/// the loss scaler. One process: nothing to synchronise, the decision is its own.
+class GradientSync {
+ public:
+  virtual ~GradientSync() = default;
+  [[nodiscard]] virtual bool synchronize(const std::vector<torch::Tensor>& parameters, bool finite) = 0;
+};
+
+/// GradientSync of a single process (world size 1): returns `finite` unchanged.
+class LocalGradientSync final : public GradientSync {
+ public:
+  [[nodiscard]] bool synchronize(const std::vector<torch::Tensor>& /*parameters*/, bool finite) override {
+    return finite;
+  }
+};
+
+/// Per-example values of a no-grad pass: plain cross-entropy [B] float and predicted class [B]
+/// int64 from fp32 logits, and the rows [B] int64 they belong to, all on the learner's device.
+struct Scores {
+  torch::Tensor cross_entropy;
+  torch::Tensor pred;
+  torch::Tensor labels;
+  torch::Tensor indices;
+};
+
+/// BatchNorm (and dropout) behaviour of a scoring pass: eval uses the running statistics;
+/// train normalises with the batch's own statistics, as the training pass does (and updates the
+/// running statistics, as a training forward pass would).
+enum class ScoreMode { kEval, kTrain };
+
 /// A model with its optimizer, mixed-precision state and device: one optimisation step or one
-/// eval-mode pass at a time. Used by train(), fit_and_score() and the benchmarks.
+/// no-grad pass at a time. Used by the trainer and its modes, fit_and_score() and the benchmarks.
 class Learner {
  public:
   /// Builds config.model for `in_channels` x `num_classes` on `device` (weights from torch's
-  /// global generator: seed it first) and config.optimizer over all its parameters. Throws
-  /// ConfigError for an unknown optimizer, architecture or amp mode.
+  /// global generator: seed it first) and config.optimizer over all its parameters, with the
+  /// cross-entropy objective and a single-process gradient sync. Throws ConfigError for an unknown
+  /// optimizer, architecture or amp mode.
   Learner(const config::RunConfig& config, int64_t in_channels, int64_t num_classes,
           const torch::Device& device);
 
-  /// One optimisation step at learning rate `lr` on `batch` (images [B, C, H, W] on the device):
-  /// forward (autocast under AMP), per-example cross-entropy, mean, backward, optimizer step
-  /// (skipped by the fp16 loss scaler on overflow). Adds to `totals`; writes per-example loss and
-  /// prediction into `record` when given. Returns the batch mean loss as a detached device scalar
-  /// (no host sync).
+  /// One optimisation step at learning rate `lr` on `batch` (images [B, C, H, W]): forward
+  /// (autocast under AMP), fp32 logits, per-example cross-entropy, the objective's loss, backward,
+  /// unscale (fp16), the gradient sync's decision, optimizer step unless it said skip. Adds the
+  /// cross-entropy and accuracy to `totals`; writes per-example cross-entropy and prediction into
+  /// `record` when given. Returns the objective's loss as a detached device scalar (no host sync).
   torch::Tensor train_step(const data::Batch& batch, double lr, EpochTotals& totals, EpochRecord* record);
+
+  /// No-grad forward of `batch` in `mode`: per-example cross-entropy and prediction. The model is
+  /// left in training mode.
+  Scores score(const data::Batch& batch, ScoreMode mode = ScoreMode::kEval);
 
   /// Eval-mode, no-grad pass over one epoch of `loader` (started at `epoch`), writing per-example
   /// values into `record` when given. `should_stop` is polled after each batch; when it returns
@@ -83,10 +147,17 @@ class Learner {
   EpochTotals evaluate(data::Loader& loader, int64_t epoch, EpochRecord* record,
                        const std::function<bool()>& should_stop = {});
 
+  /// Replaces the objective (default: CrossEntropyObjective).
+  void set_objective(std::shared_ptr<Objective> objective);
+  /// Replaces the gradient sync (default: LocalGradientSync).
+  void set_gradient_sync(std::shared_ptr<GradientSync> sync);
+
   [[nodiscard]] models::ClassifierImpl& model() { return *model_; }
   [[nodiscard]] torch::optim::Optimizer& optimizer() { return *optimizer_; }
   [[nodiscard]] LossScaler& scaler() { return scaler_; }
   [[nodiscard]] const torch::Device& device() const { return device_; }
+  /// The parameters the optimizer steps (what a gradient sync reduces).
+  [[nodiscard]] const std::vector<torch::Tensor>& parameters() const { return parameters_; }
 
  private:
   torch::Tensor prepare(const torch::Tensor& images) const;
@@ -99,6 +170,8 @@ class Learner {
   std::unique_ptr<torch::optim::Optimizer> optimizer_;
   std::vector<torch::Tensor> parameters_;
   LossScaler scaler_;
+  std::shared_ptr<Objective> objective_;
+  std::shared_ptr<GradientSync> sync_;
 };
 
 /// Channels of the images the loader will produce for `set` (data.channels, else as stored).
