@@ -66,10 +66,14 @@ void register_assign(CLI::App& app, CommonOptions& options, std::function<int()>
   auto run_dir = std::make_shared<std::string>();
   auto k = std::make_shared<int64_t>(0);
   command->add_option("run_dir", *run_dir, "run directory holding dynamics.h5");
-  command->add_option("-k,--k", *k, "neighbours per query (knn.k; default from the run's config)");
-  command->callback([&options, &action, run_dir, k] {
-    action = [&options, run_dir, k] {
-      return assign_command(options, *run_dir, *k > 0 ? std::optional<int64_t>(*k) : std::nullopt, std::cout);
+  auto* k_option =
+      command->add_option("-k,--k", *k, "neighbours per query (knn.k; default from the run's config)");
+  command->callback([&options, &action, run_dir, k, k_option] {
+    const bool given = k_option->count() > 0;
+    action = [&options, run_dir, k, given] {
+      MAPD_CHECK(!given || *k >= 1, ConfigError,
+                 fmt::format("mapd assign -k {}: the number of neighbours must be >= 1", *k));
+      return assign_command(options, *run_dir, given ? std::optional<int64_t>(*k) : std::nullopt, std::cout);
     };
   });
 }

@@ -88,6 +88,15 @@ TEST(Binary, ConfigRejectsWhatTrainingWouldRejectLater) {
   EXPECT_EQ(run_mapd("config --set record.view=eval --set data.drop_last=true").exit_code, 0);
 }
 
+TEST(Binary, AssignRefusesANonPositiveK) {
+  // -k 0 and -k -1 were taken as "not given" (k = 20 from the config), silently.
+  const Result zero = run_mapd("assign /nonexistent-run -k 0");
+  EXPECT_EQ(zero.exit_code, 2) << zero.output;
+  EXPECT_NE(zero.output.find("-k 0: the number of neighbours must be >= 1"), std::string::npos)
+      << zero.output;
+  EXPECT_EQ(run_mapd("assign /nonexistent-run -k -1").exit_code, 2);
+}
+
 TEST(Binary, UnknownOptionAndSubcommandExitTwo) {
   EXPECT_EQ(run_mapd("--frobnicate").exit_code, 2);
   EXPECT_EQ(run_mapd("frobnicate").exit_code, 2);
