@@ -137,9 +137,7 @@ torch::Tensor Learner::train_step(const data::Batch& batch, double lr, EpochTota
   return loss.detach();
 }
 
-Scores Learner::score(const data::Batch& batch, ScoreMode mode) {
-  torch::NoGradGuard no_grad;
-  if (mode == ScoreMode::kEval) model_->eval();
+Scores Learner::forward_scores(const data::Batch& batch) {
   Scores out;
   out.labels = batch.labels.to(device_, /*non_blocking=*/true);
   out.indices = batch.indices.to(device_, /*non_blocking=*/true);
@@ -147,22 +145,32 @@ Scores Learner::score(const data::Batch& batch, ScoreMode mode) {
   out.cross_entropy =
       F::cross_entropy(logits, out.labels, F::CrossEntropyFuncOptions().reduction(torch::kNone));
   out.pred = logits.argmax(1);
+  return out;
+}
+
+Scores Learner::score(const data::Batch& batch, ScoreMode mode) {
+  torch::NoGradGuard no_grad;
+  if (mode == ScoreMode::kEval) model_->eval();
+  auto out = forward_scores(batch);
   model_->train();
   return out;
 }
 
 EpochTotals Learner::evaluate(data::Loader& loader, int64_t epoch, EpochRecord* record,
                               const std::function<bool()>& should_stop) {
+  torch::NoGradGuard no_grad;
+  model_->eval();  // once per pass, not per batch
   auto totals = EpochTotals::zeros(device_);
   loader.start_epoch(epoch);
   while (auto batch = loader.next()) {
-    const auto s = score(*batch, ScoreMode::kEval);
+    const auto s = forward_scores(*batch);
     totals.loss_sum.add_(s.cross_entropy.sum());
     totals.correct.add_(s.pred.eq(s.labels).sum());
     totals.count += s.labels.size(0);
     if (record != nullptr) record->write(s.indices, s.cross_entropy, s.pred);
     if (should_stop && should_stop()) break;
   }
+  model_->train();
   return totals;
 }
 

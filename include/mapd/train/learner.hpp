@@ -162,6 +162,8 @@ class Learner {
  private:
   torch::Tensor prepare(const torch::Tensor& images) const;
   torch::Tensor forward(const torch::Tensor& images);
+  /// Per-example values of `batch` in the model's current mode (call under NoGradGuard).
+  Scores forward_scores(const data::Batch& batch);
 
   torch::Device device_;
   AmpMode amp_;
