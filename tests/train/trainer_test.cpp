@@ -19,6 +19,7 @@
 #include "mapd/train/learner.hpp"
 
 #include "synthetic.hpp"
+#include "test_dir.hpp"
 
 namespace mapd::train {
 namespace {
@@ -29,11 +30,7 @@ class TrainerTest : public ::testing::Test {
  protected:
   void SetUp() override {
     log::init(std::getenv("MAPD_TEST_LOG") ? std::getenv("MAPD_TEST_LOG") : "warn");
-    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    dir_ = fsys::temp_directory_path() /
-           (std::string("mapd_trainer_") + info->name() + "_" + std::to_string(::getpid()));
-    fsys::remove_all(dir_);
-    fsys::create_directories(dir_);
+    dir_ = test::fresh_test_dir("mapd_trainer");
   }
   void TearDown() override { fsys::remove_all(dir_); }
 

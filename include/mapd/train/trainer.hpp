@@ -4,7 +4,7 @@
 
 #include <cstdint>
 #include <filesystem>
-#include <optional>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -12,6 +12,8 @@
 #include "mapd/data/dataset.hpp"
 #include "mapd/data/loader.hpp"
 #include "mapd/record/dynamics_store.hpp"
+#include "mapd/train/learner.hpp"
+#include "mapd/train/mode.hpp"
 
 namespace mapd::train {
 
@@ -34,12 +36,64 @@ struct TrainInputs {
   const data::ImageSet* test = nullptr;  ///< may be null
 };
 
+/// One epoch trained and recorded in memory, not yet committed.
+struct EpochResult {
+  int64_t epoch = 0;
+  EpochPass pass;
+  EpochRecord::Host record;     ///< the row every example gets in dynamics.h5
+  double test_accuracy = -1.0;  ///< -1 without a test pass
+  double test_loss = -1.0;
+  double seconds = 0.0;  ///< wall time of the epoch: training, recording and test passes
+};
+
+/// A training run in a run directory: open (a new run, or resume from its checkpoint), then per
+/// epoch run_epoch (the training mode's epoch, the test pass, the checks that every row was
+/// recorded once and finitely) and commit_epoch (the dynamics row, the metrics line, then the
+/// checkpoint that points past both: a kill before the checkpoint redoes the epoch). Observers
+/// see every step and every commit; the mode (config.train.mode) is the first of them.
+///
+/// SIGINT/SIGTERM/SIGUSR1 from construction on only set a flag: the epoch in progress stops
+/// after its current batch and is discarded (InterruptedError), committed epochs stay.
+class Trainer {
+ public:
+  /// Checks the inputs, seeds torch with config.train.seed and builds the model. Touches no file.
+  Trainer(const config::RunConfig& config, const TrainInputs& inputs, std::filesystem::path run_dir);
+  ~Trainer();
+  Trainer(const Trainer&) = delete;
+  Trainer& operator=(const Trainer&) = delete;
+
+  /// Creates `<run_dir>/dynamics.h5` (or, with `resume`, reopens it at the epoch of
+  /// checkpoints/last.pt, dropping rows beyond it), then the mode and its loaders. Returns the
+  /// first epoch to train (config.train.epochs when the run is already complete).
+  int64_t open(bool resume);
+  /// Trains and records `epoch` (the next one). Throws InterruptedError when a stop signal ends it
+  /// early, DivergedError on a NaN/inf loss.
+  EpochResult run_epoch(int64_t epoch);
+  /// Writes `result` to the run directory and tells the observers.
+  void commit_epoch(const EpochResult& result);
+  /// open(resume), then run_epoch + commit_epoch up to config.train.epochs. After a commit, a
+  /// pending stop signal ends the run with InterruptedError.
+  TrainSummary run(bool resume);
+
+  /// Adds an observer (not owned; it must outlive the run), told after the mode and the
+  /// trainer's own observers.
+  void add_observer(TrainingObserver* observer);
+  [[nodiscard]] Learner& learner();
+  /// The mode; only after open().
+  [[nodiscard]] TrainingMode& mode();
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
 /// Trains `config.model` on inputs.train_set for config.train.epochs epochs, recording the
 /// per-example loss, prediction and probability of the label of every row every epoch into
 /// `<run_dir>/dynamics.h5`, then checkpointing `<run_dir>/checkpoints/last.pt` (in that order).
 /// With `resume`, continues from the checkpoint in run_dir (dynamics rows beyond it are dropped).
 /// Throws DivergedError on a NaN/inf loss (naming epoch, step and example indices) and
 /// InterruptedError after SIGINT/SIGTERM/SIGUSR1 once the last complete epoch is saved.
+/// Trainer(config, inputs, run_dir).run(resume).
 TrainSummary train(const config::RunConfig& config, const TrainInputs& inputs,
                    const std::filesystem::path& run_dir, bool resume);
 

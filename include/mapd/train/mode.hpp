@@ -1,0 +1,125 @@
+#pragma once
+
+#include <nlohmann/json_fwd.hpp>
+#include <torch/types.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "mapd/config/config.hpp"
+#include "mapd/data/dataset.hpp"
+#include "mapd/data/loader.hpp"
+#include "mapd/train/learner.hpp"
+
+namespace mapd::record {
+class DynamicsStore;
+}
+
+namespace mapd::train {
+
+/// One optimisation step, as observers see it.
+struct BatchEvent {
+  int64_t epoch = 0;
+  int64_t step = 0;   ///< 0-based within the epoch
+  int64_t steps = 0;  ///< steps of the epoch
+  const data::Batch& batch;
+  const torch::Tensor& loss;  ///< the objective's loss, a detached device scalar (no host sync)
+  double lr = 0.0;
+  const EpochTotals& totals;  ///< the epoch's running sums after this step
+};
+
+/// The run directory is open: dynamics.h5 holds `start_epoch` committed epochs (0 for a new run).
+struct OpenEvent {
+  int64_t start_epoch = 0;
+  bool resumed = false;
+  const record::DynamicsStore& store;
+};
+
+/// An epoch is committed: its dynamics row, metrics line and checkpoint are on disk.
+struct CommitEvent {
+  int64_t epoch = 0;
+  const EpochRecord::Host& record;  ///< the row appended to dynamics.h5
+  const nlohmann::json& metrics;    ///< the line written to metrics.jsonl
+  const record::DynamicsStore& store;
+};
+
+/// Watches a training run (progress display, thread governor, divergence checks, and the modes
+/// that need to act after a commit). Every hook defaults to doing nothing; a hook that throws
+/// ends the run (the epoch in progress is discarded, committed epochs stay).
+class TrainingObserver {
+ public:
+  virtual ~TrainingObserver() = default;
+  virtual void run_opened(const OpenEvent& /*event*/) {}
+  /// Before the first step of `epoch`, which has `steps` steps.
+  virtual void epoch_started(int64_t /*epoch*/, int64_t /*steps*/) {}
+  virtual void batch_done(const BatchEvent& /*event*/) {}
+  /// After the training pass of `epoch` (before its recording and test passes).
+  virtual void pass_done(int64_t /*epoch*/) {}
+  virtual void epoch_committed(const CommitEvent& /*event*/) {}
+};
+
+/// What a mode runs one epoch with. Owned by whoever drives the epochs (Trainer, fit_and_score).
+struct EpochContext {
+  int64_t epoch = 0;
+  int64_t epochs = 0;
+  const config::RunConfig& config;
+  Learner& learner;
+  EpochRecord* record = nullptr;  ///< where the epoch's per-example values go; null: not recorded
+  const std::vector<TrainingObserver*>& observers;  ///< told of every step, in order
+
+  /// The scheduled learning rate at `step` of `steps` in this epoch.
+  [[nodiscard]] double learning_rate(int64_t step, int64_t steps) const;
+  void epoch_started(int64_t steps) const;
+  /// Tells the observers; returns false when a stop signal is pending and the pass must end
+  /// after this batch.
+  [[nodiscard]] bool batch_done(const BatchEvent& event) const;
+  void pass_done() const;
+  /// A stop signal (SIGINT, SIGTERM, SIGUSR1) is pending.
+  [[nodiscard]] static bool stop_requested();
+};
+
+/// What one epoch's training pass did.
+struct EpochPass {
+  EpochTotals totals;          ///< cross-entropy and accuracy of the trained batches
+  double train_seconds = 0.0;  ///< wall time of the training pass alone
+  double lr = 0.0;             ///< the learning rate of the last step
+  bool stopped = false;        ///< ended early on a stop signal: the epoch is not complete
+};
+
+/// One pass of Learner::train_step over an epoch of `loader` (started at ctx.epoch), the
+/// scheduled learning rate per step, the observers after each step; per-example values go to
+/// `record` when given. Stops after the batch at which a stop signal is seen.
+EpochPass run_training_pass(const EpochContext& ctx, data::Loader& loader, EpochRecord* record);
+
+/// A training mode (train.mode): what happens in an epoch, and what "every row recorded exactly
+/// once per epoch" means for it. The trainer checks that promise before it commits the epoch, and
+/// notifies the mode (as the first observer) of the run's open and of every commit.
+class TrainingMode : public TrainingObserver {
+ public:
+  /// The train.mode value.
+  [[nodiscard]] virtual std::string name() const = 0;
+  /// How the recorded losses are measured ("online": in the training pass, "eval": an eval-mode
+  /// pass after it); written into dynamics.h5 and every metrics line.
+  [[nodiscard]] virtual std::string view() const = 0;
+  /// Optimisation steps per epoch.
+  [[nodiscard]] virtual int64_t steps_per_epoch() const = 0;
+  /// Runs one epoch. Unless the result says stopped, ctx.record then holds every row of the
+  /// trained set exactly once.
+  virtual EpochPass run_epoch(const EpochContext& ctx) = 0;
+  /// Adds the mode's own fields to the epoch's metrics line.
+  virtual void add_metrics(nlohmann::json& /*line*/) const {}
+};
+
+/// The mode config.train.mode names, over `set` on `device` (its loaders seeded by
+/// config.train.seed). Throws ConfigError for an unknown mode or view.
+std::unique_ptr<TrainingMode> make_training_mode(const config::RunConfig& config,
+                                                 const data::TrainingSet& set, const torch::Device& device);
+
+/// The loader options of a training (shuffled, augmented) or scoring (fixed order, twice the
+/// batch size) pass over `set` on `device`, following config.data.
+data::LoaderOptions loader_options(const config::RunConfig& config, const data::TrainingSet& set,
+                                   const torch::Device& device, bool training, int64_t seed);
+
+}  // namespace mapd::train

@@ -1,0 +1,134 @@
+#include "mapd/train/mode.hpp"
+
+#include <fmt/format.h>
+#include <torch/torch.h>
+
+#include <chrono>
+#include <optional>
+
+#include "mapd/core/error.hpp"
+#include "mapd/train/schedule.hpp"
+#include "mapd/train/signals.hpp"
+
+namespace mapd::train {
+namespace {
+
+/// data.workers = -1 (auto): images held in memory are batched in the training thread, since
+/// worker threads would only compete with the compute threads for the cores (docs/benchmarks.md);
+/// images decoded on demand get 2 workers.
+int64_t loader_workers(const config::DataConfig& data, const data::TrainingSet& set) {
+  if (data.workers >= 0) return data.workers;
+  return set.base == nullptr || set.base->in_memory() ? 0 : 2;
+}
+
+/// data.resident: auto holds in-memory datasets up to resident_max_mb on a CUDA device.
+bool resident_on_device(const config::DataConfig& data, const data::TrainingSet& set,
+                        const torch::Device& device) {
+  const bool in_memory = set.base == nullptr || set.base->in_memory();
+  if (data.resident == "on") return true;
+  if (data.resident == "off" || !device.is_cuda() || !in_memory) return false;
+  const int64_t bytes = set.base == nullptr ? 0 : set.base->size() * set.base->image_bytes();
+  return bytes <= data.resident_max_mb * 1024 * 1024;
+}
+
+/// train.mode=standard: one training pass over every row per epoch. record.view=online records
+/// each row's loss from the step that trained it (so every row must be trained: no drop_last);
+/// record.view=eval records it from an eval-mode pass over every row after the training pass.
+class StandardMode final : public TrainingMode {
+ public:
+  StandardMode(const config::RunConfig& config, const data::TrainingSet& set, const torch::Device& device)
+      : view_(config.record.view),
+        train_loader_(set, loader_options(config, set, device, /*training=*/true, config.train.seed)) {
+    if (view_ == "eval") {
+      eval_loader_.emplace(set, loader_options(config, set, device, /*training=*/false, config.train.seed));
+    }
+  }
+
+  [[nodiscard]] std::string name() const override { return "standard"; }
+  [[nodiscard]] std::string view() const override { return view_; }
+  [[nodiscard]] int64_t steps_per_epoch() const override { return train_loader_.num_batches(); }
+
+  EpochPass run_epoch(const EpochContext& ctx) override {
+    auto pass = run_training_pass(ctx, train_loader_, eval_loader_ ? nullptr : ctx.record);
+    if (pass.stopped || !eval_loader_) return pass;
+    ctx.learner.evaluate(*eval_loader_, ctx.epoch, ctx.record, &EpochContext::stop_requested);
+    pass.stopped = EpochContext::stop_requested();
+    return pass;
+  }
+
+ private:
+  std::string view_;
+  data::Loader train_loader_;
+  std::optional<data::Loader> eval_loader_;
+};
+
+}  // namespace
+
+double EpochContext::learning_rate(int64_t step, int64_t steps) const {
+  return train::learning_rate(config.schedule, config.optimizer.lr, epoch, step, steps, epochs);
+}
+
+void EpochContext::epoch_started(int64_t steps) const {
+  for (auto* observer : observers) observer->epoch_started(epoch, steps);
+}
+
+bool EpochContext::batch_done(const BatchEvent& event) const {
+  for (auto* observer : observers) observer->batch_done(event);
+  return !stop_requested();
+}
+
+void EpochContext::pass_done() const {
+  for (auto* observer : observers) observer->pass_done(epoch);
+}
+
+bool EpochContext::stop_requested() { return StopSignalGuard::pending() != 0; }
+
+EpochPass run_training_pass(const EpochContext& ctx, data::Loader& loader, EpochRecord* record) {
+  using Clock = std::chrono::steady_clock;
+  EpochPass pass;
+  pass.totals = EpochTotals::zeros(ctx.learner.device());
+  const int64_t steps = loader.num_batches();
+  ctx.epoch_started(steps);
+  const auto start = Clock::now();
+  loader.start_epoch(ctx.epoch);
+  int64_t step = 0;
+  while (auto batch = loader.next()) {
+    pass.lr = ctx.learning_rate(step, steps);
+    const auto loss = ctx.learner.train_step(*batch, pass.lr, pass.totals, record);
+    if (!ctx.batch_done(BatchEvent{ctx.epoch, step, steps, *batch, loss, pass.lr, pass.totals})) {
+      pass.stopped = true;
+      break;
+    }
+    ++step;
+  }
+  ctx.pass_done();
+  pass.train_seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  return pass;
+}
+
+std::unique_ptr<TrainingMode> make_training_mode(const config::RunConfig& config,
+                                                 const data::TrainingSet& set, const torch::Device& device) {
+  MAPD_CHECK(config.record.view == "online" || config.record.view == "eval", ConfigError,
+             fmt::format("record.view: unknown view '{}' (expected online or eval)", config.record.view));
+  if (config.train.mode == "standard") return std::make_unique<StandardMode>(config, set, device);
+  throw ConfigError(fmt::format("train.mode: unknown mode '{}' (expected standard)", config.train.mode));
+}
+
+data::LoaderOptions loader_options(const config::RunConfig& config, const data::TrainingSet& set,
+                                   const torch::Device& device, bool training, int64_t seed) {
+  data::LoaderOptions options;
+  options.batch_size = training ? config.train.batch_size : 2 * config.train.batch_size;
+  options.shuffle = training;
+  options.drop_last = training && config.data.drop_last;
+  options.augment = training;
+  options.workers = loader_workers(config.data, set);
+  options.prefetch = config.data.prefetch;
+  options.seed = seed;
+  options.device = device;
+  options.resident = resident_on_device(config.data, set, device);
+  options.augment_config = config.data.augment;
+  options.channels = config.data.channels;
+  return options;
+}
+
+}  // namespace mapd::train
