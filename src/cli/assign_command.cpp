@@ -19,35 +19,11 @@ namespace mapd::cli {
 
 int assign_command(const CommonOptions& options, const std::string& run_dir, std::optional<int64_t> k,
                    std::ostream& out) {
-  const std::string dir_text = run_dir.empty() ? options.run_dir : run_dir;
-  MAPD_CHECK(!dir_text.empty(), ConfigError,
-             "mapd assign: give the run directory: mapd assign RUN_DIR [-k K]");
-  const std::filesystem::path dir(dir_text);
-  MAPD_CHECK(std::filesystem::is_directory(dir), ConfigError,
-             fmt::format("mapd assign: run directory '{}' does not exist", dir.string()));
-  nlohmann::json tree = config::to_json(config::RunConfig{});
-  const auto resolved = dir / "config.resolved.json";
-  if (std::filesystem::exists(resolved)) {
-    config::merge_into(tree, config::read_config_file(resolved));
-  }
-  for (const auto& file : options.config_files) {
-    config::merge_into(tree, config::read_config_file(file));
-  }
-  for (const auto& assignment : options.overrides) {
-    config::apply_override(tree, assignment);
-  }
-  if (k) {
-    config::apply_override(tree, "knn.k=" + std::to_string(*k));
-  }
-  const auto cfg = config::from_json(tree);
-  const auto problems = config::validate(cfg);
-  if (!problems.empty()) {
-    std::string message = "invalid configuration for mapd assign:";
-    for (const auto& p : problems) {
-      message += "\n  " + p;
-    }
-    throw ConfigError(message);
-  }
+  const std::filesystem::path dir(run_dir.empty() ? options.run_dir : run_dir);
+  auto overrides = options.overrides;
+  if (k) overrides.push_back("knn.k=" + std::to_string(*k));
+  const auto cfg = config::resolve_run_config(dir, "assign", config::RunConfigFile::kOptional,
+                                              options.config_files, overrides);
   log::attach_run_dir(dir);
   const auto summary = knn::assign_run(dir, cfg.knn);
   log::detach_run_dir();

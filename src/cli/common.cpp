@@ -25,7 +25,7 @@ RunContext prepare_run(const CommonOptions& options) {
   context.run_dir = options.run_dir.empty() ? default_run_dir(options, context.config)
                                             : std::filesystem::path(options.run_dir);
   fs::create_directories(context.run_dir);
-  fs::write_file_atomic(context.run_dir / "config.resolved.json", context.resolved.dump(2) + "\n");
+  fs::write_file_atomic(context.run_dir / config::kResolvedConfigFile, context.resolved.dump(2) + "\n");
   log::attach_run_dir(context.run_dir);
   log::get("cli")->info("run directory {}", context.run_dir.string());
   return context;

@@ -102,11 +102,7 @@ int train_command(const CommonOptions& options) {
 
 int resume_command(const std::filesystem::path& run_dir, const std::string& log_level) {
   log::init(log_level);
-  const auto config_path = run_dir / "config.resolved.json";
-  MAPD_CHECK(
-      std::filesystem::exists(config_path), ConfigError,
-      "cannot resume " + run_dir.string() + ": no config.resolved.json there (is it a mapd run directory?)");
-  const auto config = config::from_json(config::read_config_file(config_path));
+  const auto config = config::resolve_run_config(run_dir, "resume", config::RunConfigFile::kRequired);
   log::attach_run_dir(run_dir);
   log::get("cli")->info("resuming {}", run_dir.string());
   set_compute_threads(config.train.threads);

@@ -16,35 +16,10 @@
 namespace mapd::cli {
 
 int report_command(const std::string& run_dir, const CommonOptions& options) {
-  const std::filesystem::path dir =
-      run_dir.empty() ? std::filesystem::path(options.run_dir) : std::filesystem::path(run_dir);
-  MAPD_CHECK(!dir.empty(), ConfigError,
-             "mapd report: give the run directory, e.g. `mapd report runs/default-20240101-120000`");
-  MAPD_CHECK(std::filesystem::is_directory(dir), IoError,
-             fmt::format("mapd report: run directory {} does not exist", dir.string()));
+  const std::filesystem::path dir(run_dir.empty() ? options.run_dir : run_dir);
   // The run's own report settings, with --set overrides on top.
-  nlohmann::json tree = nlohmann::json::object();
-  const auto resolved = dir / "config.resolved.json";
-  if (std::filesystem::exists(resolved)) {
-    try {
-      tree = nlohmann::json::parse(fs::read_file(resolved));
-    } catch (const nlohmann::json::exception& e) {
-      throw ConfigError(
-          fmt::format("{}: not valid JSON ({}); fix or delete it", resolved.string(), e.what()));
-    }
-  }
-  for (const auto& assignment : options.overrides) {
-    config::apply_override(tree, assignment);
-  }
-  const auto config = config::from_json(tree);
-  const auto problems = config::validate(config);
-  if (!problems.empty()) {
-    std::string message = "invalid configuration:";
-    for (const auto& p : problems) {
-      message += "\n  " + p;
-    }
-    throw ConfigError(message);
-  }
+  const auto config =
+      config::resolve_run_config(dir, "report", config::RunConfigFile::kOptional, {}, options.overrides);
   const auto result = report::generate_report(dir, config.report);
   for (const auto& note : result.notes) {
     log::get("report")->warn("{}", note);

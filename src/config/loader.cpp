@@ -536,8 +536,12 @@ json to_json(const RunConfig& config) {
   return tree;
 }
 
-RunConfig resolve(const std::vector<std::string>& files, const std::vector<std::string>& overrides) {
-  json tree = json::object();
+namespace {
+
+/// `tree` < files < overrides, validated; every broken override is reported together with
+/// whatever else is wrong in the merged config.
+RunConfig resolve_layers(json tree, const std::vector<std::string>& files,
+                         const std::vector<std::string>& overrides, const std::string& heading) {
   for (const auto& file : files) {
     json layer = read_config_file(file);
     merge_into(tree, layer);
@@ -551,15 +555,41 @@ RunConfig resolve(const std::vector<std::string>& files, const std::vector<std::
     }
   }
   if (errors.empty()) return from_json(tree);
-  // Report the broken overrides together with whatever else is wrong in the merged config.
   try {
     from_json(tree);
   } catch (const ConfigError& e) {
     errors.emplace_back(e.what());
   }
-  std::string message = "invalid configuration:";
+  std::string message = heading;
   for (const auto& e : errors) message += "\n  - " + e;
   throw ConfigError(message);
+}
+
+}  // namespace
+
+RunConfig resolve(const std::vector<std::string>& files, const std::vector<std::string>& overrides) {
+  return resolve_layers(json::object(), files, overrides, "invalid configuration:");
+}
+
+RunConfig resolve_run_config(const std::filesystem::path& run_dir, const std::string& command,
+                             RunConfigFile need, const std::vector<std::string>& files,
+                             const std::vector<std::string>& overrides) {
+  MAPD_CHECK(!run_dir.empty(), ConfigError,
+             "mapd " + command + ": give the run directory: mapd " + command + " RUN_DIR");
+  MAPD_CHECK(std::filesystem::is_directory(run_dir), IoError,
+             "mapd " + command + ": run directory '" + run_dir.string() + "' does not exist");
+  const auto path = run_dir / kResolvedConfigFile;
+  json tree = json::object();
+  if (std::filesystem::exists(path)) {
+    tree = read_config_file(path);
+  } else {
+    MAPD_CHECK(need == RunConfigFile::kOptional, ConfigError,
+               "mapd " + command + ": no " + std::string(kResolvedConfigFile) + " in " + run_dir.string() +
+                   " (is it a mapd run directory?)");
+  }
+  return resolve_layers(std::move(tree), files, overrides,
+                        "invalid configuration for mapd " + command + " (the run's " +
+                            std::string(kResolvedConfigFile) + ", then -c and --set):");
 }
 
 std::vector<std::string> leaf_keys() { return collect_keys().leaves; }

@@ -85,6 +85,37 @@ TEST_F(ConfigFiles, OverridesWinOverFiles) {
   EXPECT_DOUBLE_EQ(c.optimizer.lr, 1e-3);
 }
 
+TEST_F(ConfigFiles, ARunsConfigIsItsResolvedFileThenFilesThenOverrides) {
+  const auto run = dir_ / "run";
+  fsys::create_directories(run);
+  std::ofstream(run / kResolvedConfigFile)
+      << R"({"train": {"epochs": 7, "batch_size": 64}, "knn": {"k": 9}})";
+  const auto extra = write("extra.yaml", "knn: {k: 11}\n");
+  const RunConfig c =
+      resolve_run_config(run, "assign", RunConfigFile::kRequired, {extra}, {"train.epochs=3"});
+  EXPECT_EQ(c.train.epochs, 3);
+  EXPECT_EQ(c.train.batch_size, 64);
+  EXPECT_EQ(c.knn.k, 11);
+
+  const auto message = config_error(
+      [&] { resolve_run_config(run, "report", RunConfigFile::kOptional, {}, {"report.top_m=3"}); });
+  EXPECT_NE(message.find("invalid configuration for mapd report"), std::string::npos) << message;
+  EXPECT_NE(message.find("top_n"), std::string::npos) << message;
+
+  const auto empty = dir_ / "empty";
+  fsys::create_directories(empty);
+  EXPECT_EQ(resolve_run_config(empty, "report", RunConfigFile::kOptional).train.epochs,
+            RunConfig{}.train.epochs);
+  EXPECT_EQ(config_error([&] { resolve_run_config(empty, "resume", RunConfigFile::kRequired); }),
+            "mapd resume: no config.resolved.json in " + empty.string() + " (is it a mapd run directory?)");
+  try {
+    resolve_run_config(dir_ / "nope", "assign", RunConfigFile::kOptional);
+    ADD_FAILURE() << "expected an IoError";
+  } catch (const IoError& e) {
+    EXPECT_NE(std::string(e.what()).find("mapd assign: run directory"), std::string::npos) << e.what();
+  }
+}
+
 TEST_F(ConfigFiles, UnknownTopLevelKeySuggestsTheSection) {
   const auto bad = write("bad.yaml", "trian:\n  epochs: 3\n");
   const std::string message = config_error([&] { resolve({bad}, {}); });

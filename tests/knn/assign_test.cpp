@@ -281,7 +281,7 @@ TEST_F(AssignRun, RejectsAnUnknownFormatVersion) {
 
 TEST_F(AssignRun, RejectsAMissingRunDirectory) {
   std::ostringstream out;
-  EXPECT_THROW(cli::assign_command(cli::CommonOptions{}, (dir_ / "nope").string(), 5, out), ConfigError);
+  EXPECT_THROW(cli::assign_command(cli::CommonOptions{}, (dir_ / "nope").string(), 5, out), IoError);
   EXPECT_THROW(cli::assign_command(cli::CommonOptions{}, "", 5, out), ConfigError);
 }
 

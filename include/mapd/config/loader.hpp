@@ -38,6 +38,21 @@ nlohmann::json to_json(const RunConfig& config);
 /// defaults < files < overrides, validated. Throws ConfigError listing every problem.
 RunConfig resolve(const std::vector<std::string>& files, const std::vector<std::string>& overrides);
 
+/// The config a run was started with, written into its run directory.
+inline constexpr const char* kResolvedConfigFile = "config.resolved.json";
+
+/// Whether a run directory must hold kResolvedConfigFile.
+enum class RunConfigFile { kRequired, kOptional };
+
+/// The config of an existing run, for every command that continues or reads one (resume, assign,
+/// report): defaults < `<run_dir>/config.resolved.json` < `files` < `overrides`, validated.
+/// Throws IoError when run_dir does not exist, ConfigError (naming `command`) when the file is
+/// required and missing or the result is invalid (every problem listed). Without the file
+/// (kOptional) the defaults are the base.
+RunConfig resolve_run_config(const std::filesystem::path& run_dir, const std::string& command,
+                             RunConfigFile need, const std::vector<std::string>& files = {},
+                             const std::vector<std::string>& overrides = {});
+
 /// Dotted paths of every leaf key ("train.epochs", "data.augment.hflip", ...).
 std::vector<std::string> leaf_keys();
 
