@@ -11,6 +11,7 @@
 #include <type_traits>
 
 #include "mapd/core/error.hpp"
+#include "mapd/core/log.hpp"
 
 namespace mapd::config {
 namespace {
@@ -194,6 +195,28 @@ std::string suggest_for_unknown(const std::string& path, const std::string& key,
   return "unknown key '" + path + "'" + hint;
 }
 
+/// Values that were renamed: still read, with a warning, as their new name.
+struct RenamedValue {
+  const char* path;
+  const char* old_value;
+  const char* new_value;
+  const char* why;
+};
+constexpr RenamedValue kRenamedValues[] = {
+    {"knn.backend", "faiss", "blas",
+     "mapd never used the FAISS library: the CPU search is a BLAS GEMM shortlist with an exact re-rank"},
+};
+
+void rename_value(const std::string& path, std::string& value) {
+  for (const auto& renamed : kRenamedValues) {
+    if (path == renamed.path && value == renamed.old_value) {
+      log::get("config")->warn("{}: '{}' is the old name of '{}' ({}); write {}: {}", path, value,
+                               renamed.new_value, renamed.why, renamed.path, renamed.new_value);
+      value = renamed.new_value;
+    }
+  }
+}
+
 struct FromJson {
   const json* node;
   std::string prefix;
@@ -222,6 +245,7 @@ struct FromJson {
         return;
       }
       if constexpr (std::is_same_v<T, std::string>) {
+        rename_value(path, field);
         if (!choices.empty() && std::find(choices.begin(), choices.end(), field) == choices.end()) {
           std::string list;
           for (const auto& c : choices) list += (list.empty() ? "" : ", ") + c;

@@ -423,14 +423,13 @@ TrajectoryKnn::TrajectoryKnn(FitSet fit_set, const config::KnnConfig& options)
     s.fit.category_begin[static_cast<size_t>(c + 1)] += s.fit.category_begin[static_cast<size_t>(c)];
   }
   std::string backend = options.backend;
-  if (backend == "auto" || backend == "blas" || backend == "faiss") {
-    // FAISS's flat L2 is the same fp32 GEMM + heap selection; the BLAS path adds the exactness
-    // certificate, so both names select it (DESIGN.md §6 measures them at equal speed).
+  if (backend == "auto" || backend == "blas") {
+    // An fp32 GEMM shortlist (what a flat L2 index computes) with the exactness certificate.
     s.backend = detail::make_blas_backend(s.fit);
   } else if (backend == "torch" || backend.rfind("torch:", 0) == 0) {
     s.backend = detail::make_torch_backend(s.fit, backend == "torch" ? "auto" : backend.substr(6));
   } else {
-    throw ConfigError(fmt::format("knn.backend: unknown backend '{}'; use auto, faiss or torch", backend));
+    throw ConfigError(fmt::format("knn.backend: unknown backend '{}'; use auto, blas or torch", backend));
   }
 }
 

@@ -116,6 +116,14 @@ TEST_F(ConfigFiles, ARunsConfigIsItsResolvedFileThenFilesThenOverrides) {
   }
 }
 
+TEST_F(ConfigFiles, TheOldFaissBackendNameReadsAsBlas) {
+  EXPECT_EQ(resolve({}, {"knn.backend=faiss"}).knn.backend, "blas");
+  EXPECT_EQ(resolve({}, {"knn.backend=blas"}).knn.backend, "blas");
+  const auto message = config_error([] { resolve({}, {"knn.backend=blass"}); });
+  EXPECT_NE(message.find("'blass' is not one of auto, blas, torch; did you mean 'blas'?"), std::string::npos)
+      << message;
+}
+
 TEST_F(ConfigFiles, UnknownTopLevelKeySuggestsTheSection) {
   const auto bad = write("bad.yaml", "trian:\n  epochs: 3\n");
   const std::string message = config_error([&] { resolve({bad}, {}); });

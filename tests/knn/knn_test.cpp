@@ -276,7 +276,7 @@ TEST(TrajectoryKnn, StandardisationMakesPerEpochScaleIrrelevant) {
 TEST(TrajectoryKnn, TorchBackendAgreesWithBlas) {
   const auto fit = random_fit(400, 30, 6, 7, 2.0F);
   const auto q = random_rows(300, 30, 8, 2.0F);
-  const auto blas = TrajectoryKnn(fit, options(20, "faiss")).predict(q.data(), 300);
+  const auto blas = TrajectoryKnn(fit, options(20, "blas")).predict(q.data(), 300);
   TrajectoryKnn torch_knn(fit, options(20, "torch:cpu"));
   EXPECT_EQ(torch_knn.backend_name(), "torch:cpu");
   const auto torch_p = torch_knn.predict(q.data(), 300);

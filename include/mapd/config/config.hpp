@@ -304,9 +304,9 @@ struct KnnConfig {
       Choices{"uniform", "distance"});
     v("standardize", standardize, "standardise each epoch's losses with the fit set's mean and std");
     v("backend", backend,
-      "exact search backend: auto/faiss = CPU BLAS GEMM shortlist + exact double re-rank; torch = LibTorch "
-      "GEMM + top-k (CUDA when available)",
-      Choices{"auto", "faiss", "torch"});
+      "exact search backend: auto/blas = CPU BLAS GEMM shortlist + exact double re-rank; torch = LibTorch "
+      "GEMM + top-k (CUDA when available); the old name faiss still means blas, with a warning",
+      Choices{"auto", "blas", "torch"});
     v("memory_budget_mb", memory_budget_mb, "memory bound of streamed assignment");
     v("block_size", block_size, "queries per block (0 = derived from memory_budget_mb)");
   }
