@@ -13,6 +13,7 @@
 #include "mapd/core/error.hpp"
 #include "mapd/core/fs.hpp"
 #include "mapd/core/log.hpp"
+#include "mapd/core/run_layout.hpp"
 #include "mapd/knn/knn.hpp"
 
 namespace mapd::cli {
@@ -32,7 +33,7 @@ int assign_command(const CommonOptions& options, const std::string& run_dir, std
     out << "\n" << summary.detection_table;
   }
   out << fmt::format("\nassigned {} examples over {} epochs in {:.2f} s -> {}\n", summary.queries,
-                     summary.epochs_used, summary.seconds, (dir / knn::kAssignmentsCsv).string());
+                     summary.epochs_used, summary.seconds, RunLayout(dir).assignments_csv().string());
   return 0;
 }
 

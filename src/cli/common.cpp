@@ -6,6 +6,7 @@
 #include "mapd/core/error.hpp"
 #include "mapd/core/fs.hpp"
 #include "mapd/core/log.hpp"
+#include "mapd/pipeline/pipeline.hpp"
 
 namespace mapd::cli {
 
@@ -18,16 +19,13 @@ std::filesystem::path default_run_dir(const CommonOptions& options, const config
   return std::filesystem::path(config.output.root) / (name + "-" + fs::timestamp());
 }
 
-RunContext prepare_run(const CommonOptions& options) {
+RunContext prepare_run(const CommonOptions& options, const std::string& command) {
   RunContext context;
   context.config = config::resolve(options.config_files, options.overrides);
   context.resolved = config::to_json(context.config);
   context.run_dir = options.run_dir.empty() ? default_run_dir(options, context.config)
                                             : std::filesystem::path(options.run_dir);
-  fs::create_directories(context.run_dir);
-  fs::write_file_atomic(context.run_dir / config::kResolvedConfigFile, context.resolved.dump(2) + "\n");
-  log::attach_run_dir(context.run_dir);
-  log::get("cli")->info("run directory {}", context.run_dir.string());
+  context.lock.emplace(pipeline::create_run(context.config, context.run_dir, command));
   return context;
 }
 

@@ -7,13 +7,14 @@
 #include <ostream>
 
 #include "mapd/cli/commands.hpp"
+#include "mapd/core/run_layout.hpp"
 #include "mapd/data/dataset.hpp"
 #include "mapd/data/preview.hpp"
 
 namespace mapd::cli {
 
 int data_command(const CommonOptions& options, std::ostream& out) {
-  const auto context = prepare_run(options);
+  const auto context = prepare_run(options, "mapd data");
   const auto& cfg = context.config.data;
   const auto dataset = data::load_dataset(cfg, context.run_dir);
   const auto& train = dataset.train;
@@ -39,9 +40,10 @@ int data_command(const CommonOptions& options, std::ostream& out) {
     }
     out << "\n";
   }
-  out << fmt::format(
-      "bad inputs: {}{}\n", dataset.bad_inputs.size(),
-      dataset.bad_inputs.empty() ? "" : " (listed in " + (context.run_dir / "bad_inputs.csv").string() + ")");
+  out << fmt::format("bad inputs: {}{}\n", dataset.bad_inputs.size(),
+                     dataset.bad_inputs.empty()
+                         ? ""
+                         : " (listed in " + RunLayout(context.run_dir).bad_inputs().string() + ")");
   for (size_t i = 0; i < std::min<size_t>(dataset.bad_inputs.size(), 10); ++i) {
     out << fmt::format("  {}: {}\n", dataset.bad_inputs[i].path, dataset.bad_inputs[i].reason);
   }

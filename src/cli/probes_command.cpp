@@ -14,7 +14,7 @@
 namespace mapd::cli {
 
 int probes_command(const CommonOptions& options, std::ostream& out) {
-  const auto context = prepare_run(options);
+  const auto context = prepare_run(options, "mapd probes");
   const auto dataset = data::load_dataset(context.config.data, context.run_dir);
   const auto suite = probes::build_probe_suite(context.config, dataset, context.run_dir);
   const auto grids = probes::write_probe_grids(suite, dataset.train.class_names, context.run_dir);

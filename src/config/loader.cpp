@@ -12,6 +12,7 @@
 
 #include "mapd/core/error.hpp"
 #include "mapd/core/log.hpp"
+#include "mapd/core/run_layout.hpp"
 
 namespace mapd::config {
 namespace {
@@ -127,20 +128,6 @@ bool convert(const json& j, T& out) {
   }
 }
 
-std::string closest(const std::string& word, const std::vector<std::string>& candidates) {
-  std::string best;
-  size_t best_distance = std::numeric_limits<size_t>::max();
-  for (const auto& candidate : candidates) {
-    const size_t d = edit_distance(word, candidate);
-    if (d < best_distance) {
-      best_distance = d;
-      best = candidate;
-    }
-  }
-  const size_t limit = std::max<size_t>(2, word.size() / 3);
-  return best_distance <= limit ? best : std::string();
-}
-
 // Collects (path, type) of every leaf and the keys of every section.
 struct KeyCollector {
   std::string prefix;
@@ -174,7 +161,7 @@ KeyCollector collect_keys() {
 std::string suggest_for_unknown(const std::string& path, const std::string& key,
                                 const std::vector<std::string>& siblings) {
   std::string hint;
-  const std::string near = closest(key, siblings);
+  const std::string near = closest_match(key, siblings);
   if (!near.empty()) {
     hint = "; did you mean '" + near + "'?";
   } else {
@@ -250,7 +237,7 @@ struct FromJson {
           std::string list;
           for (const auto& c : choices) list += (list.empty() ? "" : ", ") + c;
           std::string message = path + ": '" + field + "' is not one of " + list;
-          const std::string near = closest(field, choices);
+          const std::string near = closest_match(field, choices);
           if (!near.empty()) message += "; did you mean '" + near + "'?";
           errors->push_back(message);
         }
@@ -361,6 +348,20 @@ std::vector<std::string> split(const std::string& s, char sep) {
 
 }  // namespace
 
+std::string closest_match(const std::string& word, const std::vector<std::string>& candidates) {
+  std::string best;
+  size_t best_distance = std::numeric_limits<size_t>::max();
+  for (const auto& candidate : candidates) {
+    const size_t d = edit_distance(word, candidate);
+    if (d < best_distance) {
+      best_distance = d;
+      best = candidate;
+    }
+  }
+  const size_t limit = std::max<size_t>(2, word.size() / 3);
+  return best_distance <= limit ? best : std::string();
+}
+
 size_t edit_distance(const std::string& a, const std::string& b) {
   std::vector<size_t> row(b.size() + 1);
   for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
@@ -443,7 +444,7 @@ void apply_override(json& tree, const std::string& assignment) {
     MAPD_CHECK(!is_section, ConfigError,
                "--set " + key + ": '" + key + "' is a section; set one of its keys (for example " + key +
                    ".<key>=...)");
-    std::string near = closest(key, keys.leaves);
+    std::string near = closest_match(key, keys.leaves);
     if (near.empty()) {
       // The key may exist in another section (train.lr -> optimizer.lr).
       const std::string last = key.substr(key.rfind('.') + 1);
@@ -519,6 +520,13 @@ std::vector<std::string> validate(const RunConfig& c) {
   need(c.knn.epoch_begin >= 0, "knn.epoch_begin: must be >= 0");
   need(c.knn.epoch_end == 0 || c.knn.epoch_end > c.knn.epoch_begin,
        "knn.epoch_end: must be 0 (all) or greater than knn.epoch_begin");
+  // The k-NN reads committed epochs only: a range beyond train.epochs would fail after training.
+  need(c.knn.epoch_end <= c.train.epochs, "knn.epoch_end: " + std::to_string(c.knn.epoch_end) +
+                                              " is beyond train.epochs = " + std::to_string(c.train.epochs) +
+                                              " (0 = all epochs)");
+  need(c.knn.epoch_begin < (c.knn.epoch_end > 0 ? c.knn.epoch_end : c.train.epochs),
+       "knn.epoch_begin: " + std::to_string(c.knn.epoch_begin) +
+           " leaves no epoch of train.epochs = " + std::to_string(c.train.epochs));
   need(c.knn.memory_budget_mb >= 16, "knn.memory_budget_mb: must be >= 16");
   need(c.knn.block_size >= 0, "knn.block_size: must be >= 0");
   need(c.report.top_n >= 1, "report.top_n: must be >= 1");
@@ -602,18 +610,18 @@ RunConfig resolve_run_config(const std::filesystem::path& run_dir, const std::st
              "mapd " + command + ": give the run directory: mapd " + command + " RUN_DIR");
   MAPD_CHECK(std::filesystem::is_directory(run_dir), IoError,
              "mapd " + command + ": run directory '" + run_dir.string() + "' does not exist");
-  const auto path = run_dir / kResolvedConfigFile;
+  const auto path = RunLayout(run_dir).config();
   json tree = json::object();
   if (std::filesystem::exists(path)) {
     tree = read_config_file(path);
   } else {
     MAPD_CHECK(need == RunConfigFile::kOptional, ConfigError,
-               "mapd " + command + ": no " + std::string(kResolvedConfigFile) + " in " + run_dir.string() +
+               "mapd " + command + ": no " + path.filename().string() + " in " + run_dir.string() +
                    " (is it a mapd run directory?)");
   }
   return resolve_layers(std::move(tree), files, overrides,
                         "invalid configuration for mapd " + command + " (the run's " +
-                            std::string(kResolvedConfigFile) + ", then -c and --set):");
+                            path.filename().string() + ", then -c and --set):");
 }
 
 std::vector<std::string> leaf_keys() { return collect_keys().leaves; }

@@ -60,15 +60,17 @@ void init(const std::string& level) {
   rebuild_sinks_locked(r);
 }
 
-void attach_run_dir(const std::filesystem::path& run_dir) {
+void attach_run_dir(const std::filesystem::path& run_dir) { attach_run_dir(RunLayout(run_dir)); }
+
+void attach_run_dir(const RunLayout& run) {
   auto& r = registry();
   std::lock_guard lock(r.mutex);
   if (!r.stderr_sink) r.stderr_sink = make_stderr_sink();
+  const std::string path = run.log().string();
   try {
-    r.file_sink = std::make_shared<spdlog::sinks::basic_file_sink_mt>((run_dir / "train.log").string(),
-                                                                      /*truncate=*/false);
+    r.file_sink = std::make_shared<spdlog::sinks::basic_file_sink_mt>(path, /*truncate=*/false);
   } catch (const spdlog::spdlog_ex& e) {
-    throw IoError("cannot open log file " + (run_dir / "train.log").string() + ": " + e.what());
+    throw IoError("cannot open log file " + path + ": " + e.what());
   }
   r.file_sink->set_pattern("%Y-%m-%d %H:%M:%S.%e %-5l [%n] %v");
   rebuild_sinks_locked(r);

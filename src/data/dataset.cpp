@@ -12,6 +12,7 @@
 #include "mapd/core/error.hpp"
 #include "mapd/core/fs.hpp"
 #include "mapd/core/log.hpp"
+#include "mapd/core/run_layout.hpp"
 #include "mapd/data/label_noise.hpp"
 #include "mapd/data/readers.hpp"
 
@@ -252,10 +253,10 @@ Dataset load_dataset(const config::DataConfig& config, const stdfs::path& run_di
   }
   if (!dataset.bad_inputs.empty()) {
     logger->warn("{} images could not be read and were excluded{}", dataset.bad_inputs.size(),
-                 run_dir.empty() ? "" : " (see " + (run_dir / "bad_inputs.csv").string() + ")");
+                 run_dir.empty() ? "" : " (see " + RunLayout(run_dir).bad_inputs().string() + ")");
   }
   if (!run_dir.empty()) {
-    write_bad_inputs(run_dir / "bad_inputs.csv", dataset.bad_inputs);
+    write_bad_inputs(RunLayout(run_dir).bad_inputs(), dataset.bad_inputs);
   }
   return dataset;
 }

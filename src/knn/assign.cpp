@@ -14,7 +14,9 @@
 #include "mapd/core/fs.hpp"
 #include "mapd/core/log.hpp"
 #include "mapd/core/process.hpp"
+#include "mapd/core/run_layout.hpp"
 #include "mapd/core/version.hpp"
+#include "mapd/knn/classify.hpp"
 #include "mapd/knn/knn.hpp"
 #include "mapd/knn/metrics.hpp"
 #include "mapd/record/assignment_store.hpp"
@@ -28,37 +30,6 @@ using record::Role;
 
 constexpr int64_t kMiB = 1024 * 1024;
 constexpr int64_t kMaxBlock = 16384;
-constexpr float kIssueVoteWeight = 0.01F;     ///< weight of P(mislabeled) in the label-issue score
-constexpr int64_t kMeanLossSample = 1 << 20;  ///< mean losses kept to rank new ones (percentiles)
-
-/// Reads the losses of `rows` (ascending) over [e0, e1), grouping consecutive rows into one read.
-std::vector<float> read_rows(const record::DynamicsStore& store, const std::vector<int64_t>& rows, int64_t e0,
-                             int64_t e1) {
-  const int64_t t = e1 - e0;
-  std::vector<float> out(rows.size() * static_cast<size_t>(t));
-  size_t i = 0;
-  while (i < rows.size()) {
-    size_t j = i + 1;
-    while (j < rows.size() && rows[j] == rows[j - 1] + 1) {
-      ++j;
-    }
-    store.read_losses(rows[i], rows[j - 1] + 1, e0, e1, out.data() + i * static_cast<size_t>(t));
-    i = j;
-  }
-  return out;
-}
-
-/// Fraction of `sorted` strictly below v plus half of the ties (a mid-rank percentile in [0, 1]).
-float percentile(const std::vector<float>& sorted, float v) {
-  if (sorted.empty()) {
-    return 0.5F;
-  }
-  const auto lo = std::lower_bound(sorted.begin(), sorted.end(), v);
-  const auto hi = std::upper_bound(lo, sorted.end(), v);
-  const double below = static_cast<double>(lo - sorted.begin());
-  const double tied = static_cast<double>(hi - lo);
-  return static_cast<float>((below + 0.5 * tied) / static_cast<double>(sorted.size()));
-}
 
 std::string csv_float(float v) { return fmt::format("{:.6g}", v); }
 
@@ -84,75 +55,36 @@ struct DetectionColumns {
 AssignSummary assign_run(const std::filesystem::path& run_dir, const config::KnnConfig& options) {
   const auto started = std::chrono::steady_clock::now();
   auto logger = log::get("knn");
-  const auto store = record::DynamicsStore::open_read(run_dir / "dynamics.h5");
+  const RunLayout run(run_dir);
+  const auto store = record::DynamicsStore::open_read(run.dynamics());
   const auto& meta = store.meta();
   const auto& ex = store.examples();
   const int64_t n_rows = store.num_examples();
-  const int64_t committed = store.complete_epochs();
   const std::string file = store.path().string();
 
   // Epoch range: committed epochs only (a live run keeps appending beyond them).
-  const int64_t e0 = options.epoch_begin;
-  const int64_t e1 = options.epoch_end == 0 ? committed : options.epoch_end;
-  MAPD_CHECK(
-      committed > 0, DataError,
-      fmt::format("'{}' has no committed epoch yet (/epochs/complete = 0); assign after the first epoch",
-                  file));
-  MAPD_CHECK(
-      e1 <= committed, DataError,
-      fmt::format("knn.epoch_end = {} but '{}' has only {} committed epochs; use --set knn.epoch_end=N with "
-                  "N <= {} (0 = all committed epochs)",
-                  e1, file, committed, committed));
-  MAPD_CHECK(
-      e0 < e1, DataError,
-      fmt::format("knn.epoch_begin = {} leaves no epoch: '{}' has {} committed epochs (range [{}, {}))", e0,
-                  file, committed, e0, e1));
-  const int64_t dim = e1 - e0;
+  const EpochRange range = epoch_range(store, options);
+  const int64_t e0 = range.begin;
+  const int64_t e1 = range.end;
+  const int64_t dim = range.size();
 
   const auto& names = meta.category_names;
   const auto categories = static_cast<int64_t>(names.size());
-  std::vector<int64_t> fit_rows;
-  int64_t n_queries = 0;
-  int64_t n_train = 0;
-  int64_t n_val = 0;
-  bool noisy = false;
-  for (int64_t r = 0; r < n_rows; ++r) {
-    const auto role = static_cast<Role>(ex.role[static_cast<size_t>(r)]);
-    if (role == Role::kProbeFit) {
-      fit_rows.push_back(r);
-    } else {
-      ++n_queries;
-      if (role == Role::kTrain) {
-        ++n_train;
-        noisy = noisy || ex.label[static_cast<size_t>(r)] != ex.original_label[static_cast<size_t>(r)];
-      } else {
-        ++n_val;
-      }
-    }
-  }
+  const RowRoles roles = split_by_role(ex, store.describe());
+  const int64_t n_queries = roles.queries();
+  const auto n_train = static_cast<int64_t>(roles.train.size());
+  const auto n_val = static_cast<int64_t>(roles.val.size());
+  const bool noisy = roles.injected_noise;
   MAPD_CHECK(
-      !fit_rows.empty() && categories > 0, DataError,
+      !roles.fit.empty() && categories > 0, DataError,
       fmt::format("'{}' has no fit-half probes ({} examples: {} train, {} probe_val, {} categories): the run "
                   "was trained without probes. Train with a probe suite (probes.suite) to assign categories",
                   file, n_rows, n_train, n_val, categories));
-  const auto n_fit = static_cast<int64_t>(fit_rows.size());
+  const auto n_fit = static_cast<int64_t>(roles.fit.size());
   MAPD_CHECK(options.k <= n_fit, ConfigError,
              fmt::format("knn.k = {} but '{}' has only {} fit-half probes; use --set knn.k=N with N <= {}",
                          options.k, file, n_fit, n_fit));
-
-  // Fit set.
-  FitSet fit;
-  fit.dim = dim;
-  fit.num_categories = categories;
-  fit.x = read_rows(store, fit_rows, e0, e1);
-  for (const int64_t r : fit_rows) {
-    const int16_t c = ex.probe_category[static_cast<size_t>(r)];
-    MAPD_CHECK(c >= 0 && c < categories, DataError,
-               fmt::format("'{}' row {} (id {}): probe_fit row with category {} outside [0, {})", file, r,
-                           ex.id[static_cast<size_t>(r)], c, categories));
-    fit.category.push_back(c);
-  }
-  TrajectoryKnn knn(std::move(fit), options);
+  TrajectoryKnn knn(make_fit_set(store, roles.fit, range), options);
 
   // Memory plan against the whole process: what it holds now (libraries, the /examples table, the
   // fit index), what it will still allocate whatever the block size, and per query row the rest.
@@ -161,8 +93,7 @@ AssignSummary assign_run(const std::filesystem::path& run_dir, const config::Knn
   const int64_t held = process::resident_bytes();
   const int64_t resident = held > 0 ? held : example_table + 192 * kMiB;
   const int64_t detection = noisy ? n_train * 22 : 0;
-  const int64_t sample_stride = std::max<int64_t>(1, (n_train + kMeanLossSample - 1) / kMeanLossSample);
-  const int64_t sample = (n_train / sample_stride + 1) * 4;
+  const int64_t sample = MeanLossRanking::bytes_for(n_train);
   // Still to come whatever the block size: the k-NN's per-thread scratch (index_bytes() also counts the
   // fit copies already held: a few MB of margin), the detection columns, the mean-loss sample, and
   // 64 MiB + 4 B per row for HDF5 caches and chunk indexes of both files, conversion and output
@@ -191,27 +122,7 @@ AssignSummary assign_run(const std::filesystem::path& run_dir, const config::Knn
                 fixed / kMiB, per_row, options.memory_budget_mb);
 
   // Pass 1: mean loss of the train rows (a subsample of them, sorted, to rank by percentile).
-  std::vector<float> buffer(static_cast<size_t>(block * dim));
-  std::vector<float> mean_sample;
-  mean_sample.reserve(static_cast<size_t>(n_train / sample_stride + 1));
-  int64_t train_seen = 0;
-  for (int64_t begin = 0; begin < n_rows; begin += block) {
-    const int64_t end = std::min(n_rows, begin + block);
-    store.read_losses(begin, end, e0, e1, buffer.data());
-    for (int64_t r = begin; r < end; ++r) {
-      if (static_cast<Role>(ex.role[static_cast<size_t>(r)]) != Role::kTrain) {
-        continue;
-      }
-      if (train_seen++ % sample_stride == 0) {
-        double sum = 0.0;
-        for (int64_t t = 0; t < dim; ++t) {
-          sum += buffer[static_cast<size_t>((r - begin) * dim + t)];
-        }
-        mean_sample.push_back(static_cast<float>(sum / static_cast<double>(dim)));
-      }
-    }
-  }
-  std::sort(mean_sample.begin(), mean_sample.end());
+  const auto ranking = MeanLossRanking::of_rows(store, roles.train, range, block);
 
   // Outputs.
   record::AssignmentMeta out_meta;
@@ -234,10 +145,10 @@ AssignSummary assign_run(const std::filesystem::path& run_dir, const config::Knn
   out_meta.k = options.k;
   out_meta.epoch_begin = e0;
   out_meta.epoch_end = e1;
-  const auto h5_path = run_dir / kAssignmentsH5;
-  const auto h5_tmp = run_dir / (std::string(kAssignmentsH5) + ".tmp");
-  const auto csv_path = run_dir / kAssignmentsCsv;
-  const auto csv_tmp = run_dir / (std::string(kAssignmentsCsv) + ".tmp");
+  const auto h5_path = run.assignments_h5();
+  const auto h5_tmp = RunLayout::temporary(h5_path);
+  const auto csv_path = run.assignments_csv();
+  const auto csv_tmp = RunLayout::temporary(csv_path);
   auto assignments = record::AssignmentStore::create(h5_tmp, out_meta, n_queries);
   std::ofstream csv(csv_tmp, std::ios::binary | std::ios::trunc);
   MAPD_CHECK(csv.good(), IoError, fmt::format("cannot write '{}'", csv_tmp.string()));
@@ -250,12 +161,7 @@ AssignSummary assign_run(const std::filesystem::path& run_dir, const config::Knn
   }
   csv << ",label_issue\n";
 
-  int64_t mislabeled = -1;
-  for (int64_t c = 0; c < categories; ++c) {
-    if (names[static_cast<size_t>(c)] == "mislabeled") {
-      mislabeled = c;
-    }
-  }
+  const int64_t mislabeled = find_category(names, "mislabeled");
   if (mislabeled < 0) {
     logger->warn("no 'mislabeled' probe category: label_issue is the mean-loss percentile alone");
   }
@@ -269,15 +175,17 @@ AssignSummary assign_run(const std::filesystem::path& run_dir, const config::Knn
   int64_t written = 0;
   int64_t ties = 0;
   int64_t rescanned = 0;
+  std::vector<float> buffer(static_cast<size_t>(block * dim));
   std::vector<float> queries(static_cast<size_t>(block * dim));
-  std::vector<int64_t> q_rows;
+  std::vector<int64_t> q_index;  // column in the source
+  std::vector<int64_t> q_rows;   // trained-set row (/examples/row)
   std::vector<int64_t> q_id;
   std::vector<int64_t> q_label;
-  std::vector<float> q_issue;
   std::string lines;
   for (int64_t begin = 0; begin < n_rows; begin += block) {
     const int64_t end = std::min(n_rows, begin + block);
     store.read_losses(begin, end, e0, e1, buffer.data());
+    q_index.clear();
     q_rows.clear();
     q_id.clear();
     q_label.clear();
@@ -286,43 +194,26 @@ AssignSummary assign_run(const std::filesystem::path& run_dir, const config::Knn
         continue;
       }
       const auto src = buffer.data() + (r - begin) * dim;
-      for (int64_t t = 0; t < dim; ++t) {
-        MAPD_CHECK(
-            std::isfinite(src[t]), DataError,
-            fmt::format("'{}' row {} (id {}): non-finite loss {} at epoch {}; the run diverged there — "
-                        "assign an earlier epoch range with --set knn.epoch_end=N",
-                        file, r, ex.id[static_cast<size_t>(r)], src[t], e0 + t));
-      }
-      std::copy(src, src + dim, queries.data() + static_cast<int64_t>(q_rows.size()) * dim);
-      q_rows.push_back(r);
+      std::copy(src, src + dim, queries.data() + static_cast<int64_t>(q_index.size()) * dim);
+      q_index.push_back(r);
+      q_rows.push_back(ex.row[static_cast<size_t>(r)]);
       q_id.push_back(ex.id[static_cast<size_t>(r)]);
       q_label.push_back(ex.label[static_cast<size_t>(r)]);
     }
-    const auto count = static_cast<int64_t>(q_rows.size());
+    const auto count = static_cast<int64_t>(q_index.size());
     if (count == 0) {
       continue;
     }
-    const auto p = knn.predict(queries.data(), count);
+    check_finite(store, queries.data(), q_index.data(), count, dim, e0);
+    const auto scores = score_block(knn, ranking, mislabeled, queries.data(), count, dim);
+    const auto& p = scores.prediction;
     ties += p.boundary_ties;
     rescanned += p.rescanned;
-    q_issue.assign(static_cast<size_t>(count), 0.0F);
     lines.clear();
     for (int64_t i = 0; i < count; ++i) {
-      const auto r = static_cast<size_t>(q_rows[static_cast<size_t>(i)]);
+      const auto r = static_cast<size_t>(q_index[static_cast<size_t>(i)]);
       const float* traj = queries.data() + i * dim;
-      double sum = 0.0;
-      for (int64_t t = 0; t < dim; ++t) {
-        sum += traj[t];
-      }
-      const auto mean_loss = static_cast<float>(sum / static_cast<double>(dim));
-      const float rank = percentile(mean_sample, mean_loss);
-      const float score_mis =
-          mislabeled >= 0 ? p.score[static_cast<size_t>(i * categories + mislabeled)] : 0.0F;
-      const float p_mis = mislabeled >= 0 ? p.prob[static_cast<size_t>(i * categories + mislabeled)] : 0.0F;
-      // The mean loss ranks flipped labels best of every signal we measured (docs/detection.md);
-      // P(mislabeled) only orders examples whose mean losses are close.
-      const float issue = (1.0F - kIssueVoteWeight) * rank + kIssueVoteWeight * p_mis;
-      q_issue[static_cast<size_t>(i)] = issue;
+      const float issue = scores.label_issue[static_cast<size_t>(i)];
       const auto role = static_cast<Role>(ex.role[r]);
       const int16_t assigned = p.assigned[static_cast<size_t>(i)];
       if (role == Role::kProbeVal) {
@@ -334,21 +225,21 @@ AssignSummary assign_run(const std::filesystem::path& run_dir, const config::Knn
       } else if (noisy) {
         det.flipped.push_back(ex.label[r] != ex.original_label[r] ? 1 : 0);
         det.argmax_mislabeled.push_back(assigned == mislabeled ? 1 : 0);
-        det.p_mislabeled.push_back(p_mis);
-        det.score_mislabeled.push_back(score_mis);
+        det.p_mislabeled.push_back(mislabeled >= 0 ? scores.prob(i, mislabeled) : 0.0F);
+        det.score_mislabeled.push_back(mislabeled >= 0 ? scores.score(i, mislabeled) : 0.0F);
         det.label_issue.push_back(issue);
-        det.mean_loss.push_back(mean_loss);
+        det.mean_loss.push_back(scores.mean_loss[static_cast<size_t>(i)]);
         det.last_loss.push_back(traj[dim - 1]);
       }
       lines += fmt::format("{},{},{},{}", ex.id[r], ex.label[r], names[static_cast<size_t>(assigned)],
                            csv_float(p.max_prob[static_cast<size_t>(i)]));
       for (int64_t c = 0; c < categories; ++c) {
         lines += ',';
-        lines += csv_float(p.prob[static_cast<size_t>(i * categories + c)]);
+        lines += csv_float(scores.prob(i, c));
       }
       for (int64_t c = 0; c < categories; ++c) {
         lines += ',';
-        lines += csv_float(p.score[static_cast<size_t>(i * categories + c)]);
+        lines += csv_float(scores.score(i, c));
       }
       lines += ',';
       lines += csv_float(issue);
@@ -363,7 +254,7 @@ AssignSummary assign_run(const std::filesystem::path& run_dir, const config::Knn
     out.max_prob = p.max_prob.data();
     out.prob = p.prob.data();
     out.score = p.score.data();
-    out.label_issue = q_issue.data();
+    out.label_issue = scores.label_issue.data();
     assignments.write(written, out);
     csv << lines;
     MAPD_CHECK(csv.good(), IoError, fmt::format("writing '{}' failed (disk full?)", csv_tmp.string()));
@@ -394,7 +285,7 @@ AssignSummary assign_run(const std::filesystem::path& run_dir, const config::Knn
   st["fit_probes"] = n_fit;
   st["val_probes"] = n_val;
   st["boundary_ties"] = ties;
-  fs::write_file_atomic(run_dir / kSelfTestJson, st.dump(2) + "\n");
+  fs::write_file_atomic(run.selftest(), st.dump(2) + "\n");
 
   if (noisy) {
     nlohmann::json d;
@@ -450,7 +341,7 @@ AssignSummary assign_run(const std::filesystem::path& run_dir, const config::Knn
       table += fmt::format("argmax == mislabeled: {} predicted, precision {:.4f}, recall {:.4f}\n", predicted,
                            precision, recall);
     }
-    fs::write_file_atomic(run_dir / kDetectionJson, d.dump(2) + "\n");
+    fs::write_file_atomic(run.detection(), d.dump(2) + "\n");
     summary.detection_table = table;
   }
   logger->debug("resident at the end: {} MB", process::resident_bytes() / kMiB);

@@ -11,6 +11,7 @@
 #include "mapd/core/error.hpp"
 #include "mapd/core/fs.hpp"
 #include "mapd/core/log.hpp"
+#include "mapd/core/run_layout.hpp"
 #include "mapd/data/loader.hpp"
 #include "mapd/probes/score_file.hpp"
 #include "mapd/probes/transforms.hpp"
@@ -225,8 +226,8 @@ DifficultyScores compute_difficulty(const config::RunConfig& config, const data:
   MAPD_CHECK(pc.difficulty == "holdout" || pc.difficulty == "learning_speed", ConfigError,
              "probes.difficulty: unknown estimator '" + pc.difficulty + "' (file, holdout, learning_speed)");
   const json key = cache_key(config, train);
-  const auto csv = run_dir / "difficulty_scores.csv";
-  const auto meta = run_dir / "difficulty_scores.json";
+  const auto csv = RunLayout(run_dir).difficulty_scores_csv();
+  const auto meta = RunLayout(run_dir).difficulty_scores_json();
   if (!run_dir.empty() && std::filesystem::exists(csv) && std::filesystem::exists(meta)) {
     try {
       const json cached = json::parse(fs::read_file(meta));

@@ -24,7 +24,9 @@ using detail::Handle;
 
 namespace {
 
-constexpr int64_t kFormatVersion = 1;
+/// Written: 2 (/examples/row). Read: 1 and 2.
+constexpr int64_t kFormatVersion = 2;
+constexpr int64_t kOldestFormatVersion = 1;
 /// Largest chunk (elements of one row) of the /epochs datasets: 4 MB in fp32.
 constexpr int64_t kMaxChunkElements = int64_t{1} << 20;
 const char* const kRoleNames[] = {"train", "probe_fit", "probe_val"};
@@ -165,11 +167,11 @@ struct DynamicsStore::Impl {
           "HDF5 file '{}' is not a mapd dynamics file (no /epochs/loss or /examples/id)", ctx.file()));
     }
     meta.format_version = ctx.read_int64_attr(f, "/", "format_version");
-    if (meta.format_version != kFormatVersion) {
+    if (meta.format_version < kOldestFormatVersion || meta.format_version > kFormatVersion) {
       throw IoError(
-          fmt::format("HDF5 file '{}' has dynamics format_version {}; this mapd reads version {}. "
+          fmt::format("HDF5 file '{}' has dynamics format_version {}; this mapd reads versions {} to {}. "
                       "Use the mapd version that wrote it",
-                      ctx.file(), meta.format_version, kFormatVersion));
+                      ctx.file(), meta.format_version, kOldestFormatVersion, kFormatVersion));
     }
     meta.config_json = ctx.read_string_attr(f, "/", "config_json");
     meta.mapd_version = ctx.read_string_attr(f, "/", "mapd_version");
@@ -200,6 +202,12 @@ struct DynamicsStore::Impl {
     ctx.read_1d(f, "/examples/role", H5T_NATIVE_INT8, examples.role.data(), n);
     ctx.read_1d(f, "/examples/probe_category", H5T_NATIVE_INT16, examples.probe_category.data(), n);
     ctx.read_1d(f, "/examples/source_index", H5T_NATIVE_INT64, examples.source_index.data(), n);
+    examples.row.clear();
+    if (meta.format_version >= 2) {
+      examples.row.resize(size);
+      ctx.read_1d(f, "/examples/row", H5T_NATIVE_INT64, examples.row.data(), n);
+    }
+    fill_or_check_rows(examples, fmt::format("HDF5 file '{}'", ctx.file()));
   }
 
   /// Reads rows [e0, e1) x columns [begin, end) of `ds` in memory type `mem_type` into `buffer`
@@ -485,6 +493,7 @@ DynamicsStore DynamicsStore::create(const std::filesystem::path& path, const Dyn
   s.meta = meta;
   s.meta.format_version = kFormatVersion;
   s.examples = examples;
+  fill_or_check_rows(s.examples, fmt::format("dynamics file '{}'", path.string()));
   s.n = n;
   s.float16 = detail::make_float16_type(ctx);
 
@@ -518,6 +527,7 @@ DynamicsStore DynamicsStore::create(const std::filesystem::path& path, const Dyn
                  examples.probe_category.data(), n);
     ctx.write_1d(f, "/examples/source_index", H5T_STD_I64LE, H5T_NATIVE_INT64, examples.source_index.data(),
                  n);
+    ctx.write_1d(f, "/examples/row", H5T_STD_I64LE, H5T_NATIVE_INT64, s.examples.row.data(), n);
   }
 
   {
@@ -655,6 +665,7 @@ int64_t DynamicsStore::complete_epochs() const {
 const DynamicsMeta& DynamicsStore::meta() const { return impl_->meta; }
 const ExampleColumns& DynamicsStore::examples() const { return impl_->examples; }
 const std::filesystem::path& DynamicsStore::path() const { return impl_->path; }
+std::string DynamicsStore::describe() const { return "'" + impl_->path.string() + "'"; }
 
 void DynamicsStore::append_epoch(const float* loss, const int32_t* pred, const float* true_prob) {
   detail::quiet_hdf5();

@@ -68,18 +68,20 @@ void check_inputs(const config::RunConfig& config, const TrainInputs& inputs) {
 }  // namespace
 
 struct Trainer::Impl {
-  Impl(const config::RunConfig& config_, const TrainInputs& inputs_, std::filesystem::path run_dir_)
+  Impl(const config::RunConfig& config_, const TrainInputs& inputs_, RunLayout run_)
       : config(config_),
         inputs(inputs_),
-        run_dir(std::move(run_dir_)),
-        checkpoint_path(run_dir / "checkpoints" / "last.pt"),
-        dynamics_path(run_dir / "dynamics.h5"),
+        run(std::move(run_)),
+        run_dir(run.dir()),
+        checkpoint_path(run.last_checkpoint()),
+        dynamics_path(run.rank_dynamics()),
         device(resolve_device(config.train.device)) {}
 
   /// Stop signals only set a flag from before the first file is touched to the end of the run.
   StopSignalGuard signals;
   const config::RunConfig config;
   const TrainInputs& inputs;
+  const RunLayout run;
   const std::filesystem::path run_dir, checkpoint_path, dynamics_path;
   torch::Device device;
   std::optional<Learner> learner;
@@ -157,10 +159,10 @@ struct Trainer::Impl {
   }
 };
 
-Trainer::Trainer(const config::RunConfig& config, const TrainInputs& inputs, std::filesystem::path run_dir) {
+Trainer::Trainer(const config::RunConfig& config, const TrainInputs& inputs, RunLayout run) {
   check_inputs(config, inputs);
   set_compute_threads(config.train.threads);
-  impl_ = std::make_unique<Impl>(config, inputs, std::move(run_dir));
+  impl_ = std::make_unique<Impl>(config, inputs, std::move(run));
   auto& d = *impl_;
   seed_torch(static_cast<uint64_t>(config.train.seed));
   d.learner.emplace(config, input_channels(config, inputs.train_set),
@@ -175,7 +177,7 @@ int64_t Trainer::open(bool resume) {
   MAPD_ASSERT(!d.store, "Trainer::open called twice");
   const auto& config = d.config;
   const auto& set = d.inputs.train_set;
-  fs::create_directories(d.run_dir / "checkpoints");
+  fs::create_directories(d.run.checkpoints());
   d.open_store(resume);
   d.next_epoch = d.start_epoch;
   d.summary.epochs_completed = d.start_epoch;
@@ -191,8 +193,9 @@ int64_t Trainer::open(bool resume) {
     d.test_loader.emplace(
         *d.test_set, loader_options(config, *d.test_set, d.device, /*training=*/false, config.train.seed));
   }
-  if (resume) MetricsWriter::keep_epochs_before(d.run_dir / "metrics.jsonl", d.start_epoch);
-  d.metrics.emplace(d.run_dir / "metrics.jsonl");
+  // A new run keeps no line of an earlier attempt; a resumed one those of its committed epochs.
+  MetricsWriter::keep_epochs_before(d.run.metrics(), d.start_epoch);
+  d.metrics.emplace(d.run.metrics());
   log::get("train")->info(
       "training {} on {} examples ({} steps/epoch) on {}, {} threads, mode={}, view={}, "
       "epochs {}..{}",
@@ -314,9 +317,9 @@ TrainingMode& Trainer::mode() {
   return *impl_->mode;
 }
 
-TrainSummary train(const config::RunConfig& config, const TrainInputs& inputs,
-                   const std::filesystem::path& run_dir, bool resume) {
-  return Trainer(config, inputs, run_dir).run(resume);
+TrainSummary train(const config::RunConfig& config, const TrainInputs& inputs, const RunLayout& run,
+                   bool resume) {
+  return Trainer(config, inputs, run).run(resume);
 }
 
 torch::Tensor fit_and_score(const config::RunConfig& config, const data::TrainingSet& fit,

@@ -128,7 +128,7 @@ TEST(InProcess, PrepareRunWritesResolvedConfig) {
   CommonOptions options;
   options.overrides = {"train.epochs=2"};
   options.run_dir = (dir / "run").string();
-  const RunContext context = prepare_run(options);
+  const RunContext context = prepare_run(options, "mapd train");
   EXPECT_EQ(context.config.train.epochs, 2);
   std::ifstream in(dir / "run" / "config.resolved.json");
   const auto saved = nlohmann::json::parse(in);

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "mapd/core/error.hpp"
+#include "mapd/core/run_layout.hpp"
 
 namespace mapd::config {
 namespace {
@@ -88,8 +89,7 @@ TEST_F(ConfigFiles, OverridesWinOverFiles) {
 TEST_F(ConfigFiles, ARunsConfigIsItsResolvedFileThenFilesThenOverrides) {
   const auto run = dir_ / "run";
   fsys::create_directories(run);
-  std::ofstream(run / kResolvedConfigFile)
-      << R"({"train": {"epochs": 7, "batch_size": 64}, "knn": {"k": 9}})";
+  std::ofstream(RunLayout(run).config()) << R"({"train": {"epochs": 7, "batch_size": 64}, "knn": {"k": 9}})";
   const auto extra = write("extra.yaml", "knn: {k: 11}\n");
   const RunConfig c =
       resolve_run_config(run, "assign", RunConfigFile::kRequired, {extra}, {"train.epochs=3"});
@@ -302,6 +302,21 @@ TEST(ConfigView, OnlineViewRefusesDropLast) {
   EXPECT_NE(message.find("record.view=online"), std::string::npos) << message;
   EXPECT_NE(message.find("data.drop_last=false"), std::string::npos) << message;
   EXPECT_NO_THROW(resolve({}, {"record.view=eval", "data.drop_last=true"}));
+}
+
+TEST(ConfigKnn, EpochRangeBeyondTrainingIsRefusedBeforeTraining) {
+  // assign reads committed epochs only: a range past train.epochs failed after the whole training.
+  const auto beyond = config_error([] { resolve({}, {"train.epochs=20", "knn.epoch_end=30"}); });
+  EXPECT_NE(beyond.find("knn.epoch_end: 30 is beyond train.epochs = 20"), std::string::npos) << beyond;
+  const auto empty = config_error([] { resolve({}, {"train.epochs=20", "knn.epoch_begin=20"}); });
+  EXPECT_NE(empty.find("knn.epoch_begin: 20 leaves no epoch of train.epochs = 20"), std::string::npos)
+      << empty;
+  EXPECT_NO_THROW(resolve({}, {"train.epochs=20", "knn.epoch_begin=5", "knn.epoch_end=20"}));
+}
+
+TEST(ClosestMatch, SuggestsOnlyCloseWords) {
+  EXPECT_EQ(closest_match("mislabelled", {"typical", "mislabeled"}), "mislabeled");
+  EXPECT_EQ(closest_match("zzz", {"typical", "mislabeled"}), "");
 }
 
 TEST(EditDistance, CountsSwapsAsOneEdit) {

@@ -13,103 +13,16 @@
 
 #include "mapd/cli/assign_command.hpp"
 #include "mapd/core/error.hpp"
+#include "mapd/core/run_layout.hpp"
 #include "mapd/knn/knn.hpp"
 #include "mapd/record/assignment_store.hpp"
 #include "mapd/record/dynamics_store.hpp"
+#include "mapd/report/report.hpp"
+
+#include "synthetic_run.hpp"
 
 namespace mapd::knn {
 namespace {
-
-namespace fs = std::filesystem;
-using record::Role;
-
-/// Synthetic loss trajectories that mimic a noisy training run: typical examples are learnt fast,
-/// atypical ones slowly, flipped labels stay high until memorised late.
-struct Synthetic {
-  record::ExampleColumns examples;
-  std::vector<std::vector<float>> epochs;  ///< [epochs][N]
-};
-
-float trajectory(int kind, int64_t t, int64_t epochs, std::mt19937& gen) {
-  std::uniform_real_distribution<float> u(0.0F, 1.0F);
-  std::normal_distribution<float> noise(0.0F, 0.08F);
-  const float x = static_cast<float>(t) / static_cast<float>(epochs);
-  float v = 0.0F;
-  switch (kind) {
-    case 0:  // typical
-      v = 2.3F * std::exp(-x * 12.0F);
-      break;
-    case 1:  // mislabeled: high, memorised near the end
-      v = 3.2F / (1.0F + std::exp((x - 0.85F) * 12.0F));
-      break;
-    default:  // atypical: slow
-      v = 2.3F * std::exp(-x * 3.5F);
-      break;
-  }
-  return std::max(0.0F, v + noise(gen) + 0.1F * u(gen));
-}
-
-Synthetic make_run(int64_t train, int64_t per_category_fit, int64_t per_category_val, int64_t epochs,
-                   double rate, uint32_t seed) {
-  std::mt19937 gen(seed);
-  std::uniform_real_distribution<float> u(0.0F, 1.0F);
-  Synthetic s;
-  std::vector<int> kind;
-  auto add = [&](int64_t id, int64_t label, int64_t original, Role role, int16_t category, int k) {
-    s.examples.id.push_back(id);
-    s.examples.label.push_back(label);
-    s.examples.original_label.push_back(original);
-    s.examples.role.push_back(static_cast<int8_t>(role));
-    s.examples.probe_category.push_back(category);
-    s.examples.source_index.push_back(id);
-    kind.push_back(k);
-  };
-  for (int64_t i = 0; i < train; ++i) {
-    const bool flip = u(gen) < rate;
-    const int k = flip ? 1 : (u(gen) < 0.15F ? 2 : 0);
-    add(i, flip ? (i + 1) % 10 : i % 10, i % 10, Role::kTrain, -1, k);
-  }
-  int64_t id = train;
-  for (int16_t c = 0; c < 3; ++c) {
-    for (int64_t i = 0; i < per_category_fit + per_category_val; ++i) {
-      add(id, id % 10, id % 10, i < per_category_fit ? Role::kProbeFit : Role::kProbeVal, c, c);
-      ++id;
-    }
-  }
-  const auto n = s.examples.size();
-  s.epochs.assign(static_cast<size_t>(epochs), std::vector<float>(static_cast<size_t>(n)));
-  for (int64_t i = 0; i < n; ++i) {
-    for (int64_t t = 0; t < epochs; ++t) {
-      s.epochs[static_cast<size_t>(t)][static_cast<size_t>(i)] =
-          trajectory(kind[static_cast<size_t>(i)], t, epochs, gen);
-    }
-  }
-  return s;
-}
-
-record::DynamicsMeta make_meta() {
-  record::DynamicsMeta meta;
-  meta.config_json = "{}";
-  meta.dtype = "fp32";
-  meta.category_names = {"typical", "mislabeled", "atypical"};
-  for (int c = 0; c < 10; ++c) {
-    meta.class_names.push_back("c" + std::to_string(c));
-  }
-  return meta;
-}
-
-record::DynamicsStore write_run(const fs::path& dir, const Synthetic& s, int64_t epochs_to_write = -1) {
-  fs::create_directories(dir);
-  auto store = record::DynamicsStore::create(dir / "dynamics.h5", make_meta(), s.examples);
-  const auto n = static_cast<size_t>(s.examples.size());
-  std::vector<int32_t> pred(n, 0);
-  const auto epochs = epochs_to_write < 0 ? static_cast<int64_t>(s.epochs.size()) : epochs_to_write;
-  for (int64_t t = 0; t < epochs; ++t) {
-    store.append_epoch(s.epochs[static_cast<size_t>(t)].data(), pred.data(),
-                       s.epochs[static_cast<size_t>(t)].data());
-  }
-  return store;
-}
 
 class AssignRun : public ::testing::Test {
  protected:
@@ -143,14 +56,14 @@ TEST_F(AssignRun, WritesAssignmentsSelfTestAndDetection) {
   EXPECT_NE(text.find("probe self-test: accuracy"), std::string::npos) << text;
   EXPECT_NE(text.find("label-noise detection"), std::string::npos) << text;
 
-  const auto lines = read_lines(dir_ / kAssignmentsCsv);
+  const auto lines = read_lines(RunLayout(dir_).assignments_csv());
   ASSERT_EQ(lines.size(), 1U + 2000U + 180U);
   EXPECT_EQ(lines[0],
             "id,label,assigned,max_prob,p_typical,p_mislabeled,p_atypical,score_typical,score_mislabeled,"
             "score_atypical,label_issue");
 
   record::AssignmentMeta meta;
-  const auto cols = record::AssignmentStore::read(dir_ / kAssignmentsH5, &meta);
+  const auto cols = record::AssignmentStore::read(RunLayout(dir_).assignments_h5(), &meta);
   ASSERT_EQ(cols.id.size(), 2180U);
   EXPECT_EQ(meta.k, 20);
   EXPECT_EQ(meta.epoch_end, 30);
@@ -166,10 +79,10 @@ TEST_F(AssignRun, WritesAssignmentsSelfTestAndDetection) {
     EXPECT_NEAR(sum, 1.0F, 1e-5);
   }
 
-  const auto st = nlohmann::json::parse(std::ifstream(dir_ / kSelfTestJson));
+  const auto st = nlohmann::json::parse(std::ifstream(RunLayout(dir_).selftest()));
   EXPECT_EQ(st["total"], 180);
   EXPECT_GT(st["accuracy"].get<double>(), 0.9);
-  const auto det = nlohmann::json::parse(std::ifstream(dir_ / kDetectionJson));
+  const auto det = nlohmann::json::parse(std::ifstream(RunLayout(dir_).detection()));
   EXPECT_GT(det["flipped"].get<int64_t>(), 200);
   for (const char* name : {"p_mislabeled", "score_mislabeled", "label_issue", "mean_loss", "last_loss"}) {
     EXPECT_TRUE(det["rankings"].contains(name)) << name;
@@ -184,10 +97,10 @@ TEST_F(AssignRun, BlockSizeDoesNotChangeTheOutput) {
   cli::CommonOptions options;
   std::ostringstream out;
   ASSERT_EQ(cli::assign_command(options, dir_.string(), 5, out), 0);
-  const auto whole = read_lines(dir_ / kAssignmentsCsv);
+  const auto whole = read_lines(RunLayout(dir_).assignments_csv());
   options.overrides = {"knn.block_size=37"};
   ASSERT_EQ(cli::assign_command(options, dir_.string(), 5, out), 0);
-  EXPECT_EQ(read_lines(dir_ / kAssignmentsCsv), whole);
+  EXPECT_EQ(read_lines(RunLayout(dir_).assignments_csv()), whole);
 }
 
 TEST_F(AssignRun, BudgetBelowWhatTheProcessHoldsIsAConfigErrorWithTheNumbers) {
@@ -214,9 +127,9 @@ TEST_F(AssignRun, LiveRunUsesCommittedEpochsOnly) {
   std::ostringstream out;
   ASSERT_EQ(cli::assign_command(options, dir_.string(), 5, out), 0);
   record::AssignmentMeta meta;
-  (void)record::AssignmentStore::read(dir_ / kAssignmentsH5, &meta);
+  (void)record::AssignmentStore::read(RunLayout(dir_).assignments_h5(), &meta);
   EXPECT_EQ(meta.epoch_end, 4);
-  EXPECT_FALSE(fs::exists(dir_ / kDetectionJson));  // no injected noise
+  EXPECT_FALSE(fs::exists(RunLayout(dir_).detection()));  // no injected noise
 }
 
 TEST_F(AssignRun, RejectsMoreEpochsThanCommitted) {
@@ -277,6 +190,32 @@ TEST_F(AssignRun, RejectsAnUnknownFormatVersion) {
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("format_version 99"), std::string::npos) << e.what();
   }
+}
+
+// format_version 1 files (no /examples/row) are read with rows 0..N-1: assignments and report as
+// from the same run written in version 2.
+TEST_F(AssignRun, AVersion1FileAssignsAndReportsAsBefore) {
+  if (std::system("/usr/bin/python3 -c 'import h5py' >/dev/null 2>&1") != 0) {
+    GTEST_SKIP() << "/usr/bin/python3 with h5py not available";
+  }
+  const auto s = make_run(300, 25, 10, 6, 0.1, 11);
+  { write_run(dir_, s); }
+  std::ostringstream out;
+  ASSERT_EQ(cli::assign_command(cli::CommonOptions{}, dir_.string(), 5, out), 0);
+  const auto version2 = read_lines(RunLayout(dir_).assignments_csv());
+  const std::string cmd = "/usr/bin/python3 -c \"import h5py; f=h5py.File('" +
+                          (dir_ / "dynamics.h5").string() +
+                          "','r+'); del f['/examples/row']; f.attrs['format_version']=1; f.close()\"";
+  ASSERT_EQ(std::system(cmd.c_str()), 0);
+  const auto store = record::DynamicsStore::open_read(dir_ / "dynamics.h5");
+  EXPECT_EQ(store.meta().format_version, 1);
+  ASSERT_EQ(store.examples().row.size(), s.examples.id.size());
+  EXPECT_EQ(store.examples().row[17], 17);
+  ASSERT_EQ(cli::assign_command(cli::CommonOptions{}, dir_.string(), 5, out), 0);
+  EXPECT_EQ(read_lines(RunLayout(dir_).assignments_csv()), version2);
+  const auto page = report::generate_report(dir_, config::ReportConfig{});
+  EXPECT_TRUE(fs::exists(page.index_html)) << page.index_html;
+  EXPECT_EQ(page.epochs, 6);
 }
 
 TEST_F(AssignRun, RejectsAMissingRunDirectory) {

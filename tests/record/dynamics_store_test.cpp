@@ -91,7 +91,7 @@ TEST_P(DynamicsRoundTrip, ValuesMetaAndExamplesSurviveReopen) {
   EXPECT_EQ(meta.view, "eval");
   EXPECT_EQ(meta.dtype, dtype);
   EXPECT_EQ(meta.seed, 1234);
-  EXPECT_EQ(meta.format_version, 1);
+  EXPECT_EQ(meta.format_version, 2);
   EXPECT_EQ(meta.category_names, want.category_names);
   EXPECT_EQ(meta.class_names, want.class_names);
   const ExampleColumns& got = store.examples();
@@ -625,6 +625,34 @@ TEST(DynamicsStore, CommitMarkerStoredAsAnArrayIsDataError) {
   replace_dataset(path, "/epochs/complete", {}, H5T_IEEE_F64LE);
   expect_data_error([&] { (void)DynamicsStore::open_read(path); }, path,
                     {"/epochs/complete", "64-bit float", "type integer"}, "float marker");
+}
+
+TEST(DynamicsStore, RowColumnThatIsNotEveryRowOnceIsDataError) {
+  const TempDir dir;
+  const auto path = dir / "dynamics.h5";
+  ExampleColumns examples = make_examples(12);
+  {
+    auto store = DynamicsStore::create(path, make_meta("fp32", "online"), examples);
+    const std::vector<float> loss(12, 0.5F);
+    const std::vector<int32_t> pred(12, 1);
+    store.append_epoch(loss.data(), pred.data(), loss.data());
+  }
+  EXPECT_EQ(DynamicsStore::open_read(path).examples().row[11], 11);
+  replace_dataset(path, "/examples/row", {12}, H5T_STD_I64LE);  // all rows 0
+  try {
+    (void)DynamicsStore::open_read(path);
+    FAIL() << "expected DataError";
+  } catch (const DataError& e) {
+    EXPECT_NE(std::string(e.what()).find("/examples/row[1] = 0 is a repeat"), std::string::npos) << e.what();
+  }
+  examples.row = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 12};
+  try {
+    (void)DynamicsStore::create(dir / "other.h5", make_meta("fp32", "online"), examples);
+    FAIL() << "expected DataError";
+  } catch (const DataError& e) {
+    EXPECT_NE(std::string(e.what()).find("/examples/row[11] = 12 is out of range"), std::string::npos)
+        << e.what();
+  }
 }
 
 TEST(DynamicsStore, DatasetsOfTheWrongShapeOrTypeAreDataErrors) {

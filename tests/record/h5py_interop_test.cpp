@@ -74,7 +74,8 @@ with h5py.File(path, "r") as f:
     assert len(f["/examples"].attrs["class_names"]) == 10
     assert f.attrs["view"] == "online", f.attrs["view"]
     assert f.attrs["dtype"] == "fp16"
-    assert int(f.attrs["format_version"]) == 1
+    assert int(f.attrs["format_version"]) == 2
+    assert (f["/examples/row"][...] == np.arange(n)).all()
     assert int(f.attrs["seed"]) == 1234
     assert f.attrs["config_json"].startswith("{")
     assert f.attrs["mapd_version"] == "0.1.0-test"

@@ -21,7 +21,7 @@ int main(int argc, char** argv) {
     auto config = mapd::test::tiny_config(std::atoll(argv[2]));
     config.train.batch_size = 8;  // many short steps: the signal lands mid-epoch
     const auto inputs = mapd::test::make_inputs(images);
-    mapd::train::train(config, inputs, argv[1], std::string(argv[3]) == "1");
+    mapd::train::train(config, inputs, std::filesystem::path(argv[1]), std::string(argv[3]) == "1");
     return 0;
   } catch (const mapd::Error& e) {
     std::fprintf(stderr, "%s\n", e.what());

@@ -4,10 +4,12 @@
 
 #include <filesystem>
 #include <iosfwd>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "mapd/config/config.hpp"
+#include "mapd/core/run_lock.hpp"
 
 /// The `mapd` command line. Each subcommand is a plain function taking its options, so tests call
 /// it in-process; `run` wires them into a CLI11 app. Errors propagate as mapd::Error; only `main`
@@ -22,17 +24,19 @@ struct CommonOptions {
   std::string log_level = "info";         ///< --log-level
 };
 
-/// A prepared run directory: the resolved config, written as config.resolved.json, and train.log
-/// attached to the loggers.
+/// A new run directory: the resolved config, written as config.resolved.json, train.log attached
+/// to the loggers, and the run's writer's lock, held while the context lives.
 struct RunContext {
   config::RunConfig config;
   nlohmann::json resolved;  ///< the config as JSON (what config.resolved.json holds)
   std::filesystem::path run_dir;
+  std::optional<RunLock> lock;
 };
 
-/// Resolves the config (defaults < files < overrides), creates the run directory and writes
-/// config.resolved.json. Throws ConfigError or IoError.
-RunContext prepare_run(const CommonOptions& options);
+/// Resolves the config (defaults < files < overrides) and starts a new run directory with
+/// pipeline::create_run (refused for a directory that holds a run, or one a live process writes).
+/// `command` names the caller in messages ("mapd train"). Throws ConfigError or IoError.
+RunContext prepare_run(const CommonOptions& options, const std::string& command);
 
 /// The run directory `prepare_run` would use when --run-dir is not given.
 std::filesystem::path default_run_dir(const CommonOptions& options, const config::RunConfig& config);

@@ -38,10 +38,7 @@ nlohmann::json to_json(const RunConfig& config);
 /// defaults < files < overrides, validated. Throws ConfigError listing every problem.
 RunConfig resolve(const std::vector<std::string>& files, const std::vector<std::string>& overrides);
 
-/// The config a run was started with, written into its run directory.
-inline constexpr const char* kResolvedConfigFile = "config.resolved.json";
-
-/// Whether a run directory must hold kResolvedConfigFile.
+/// Whether a run directory must hold its config.resolved.json (RunLayout::config()).
 enum class RunConfigFile { kRequired, kOptional };
 
 /// The config of an existing run, for every command that continues or reads one (resume, assign,
@@ -65,5 +62,9 @@ std::vector<std::string> validate(const RunConfig& config);
 
 /// Levenshtein edit distance (used for did-you-mean suggestions).
 size_t edit_distance(const std::string& a, const std::string& b);
+
+/// The candidate closest to `word` by edit distance when it is close enough to suggest (at most
+/// max(2, |word| / 3) edits), else an empty string.
+std::string closest_match(const std::string& word, const std::vector<std::string>& candidates);
 
 }  // namespace mapd::config

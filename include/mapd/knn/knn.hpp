@@ -78,12 +78,6 @@ struct AssignSummary {
   std::string detection_table;  ///< ground-truth detection table (empty without injected noise)
 };
 
-/// Names of the files assign_run writes into the run directory.
-inline constexpr const char* kAssignmentsH5 = "assignments.h5";
-inline constexpr const char* kAssignmentsCsv = "assignments.csv";
-inline constexpr const char* kSelfTestJson = "selftest.json";
-inline constexpr const char* kDetectionJson = "detection.json";
-
 /// Reads <run_dir>/dynamics.h5 (committed epochs only), fits on probe_fit rows, assigns every
 /// train and probe_val row in blocks bounded by options.memory_budget_mb, and writes
 /// assignments.h5, assignments.csv, the probe self-test (selftest.json, printed as a table) and,

@@ -6,41 +6,16 @@
 #include <string>
 #include <vector>
 
+#include "mapd/record/trajectories.hpp"
+
 /// The only code that touches HDF5 lives in module `record`. No torch here.
 namespace mapd::record {
 
-/// Role of one row of the trained set (DESIGN.md §4).
-enum class Role : int8_t { kTrain = 0, kProbeFit = 1, kProbeVal = 2 };
-
-/// `/examples`: one row per example of the trained set, in row (= example index) order.
-struct ExampleColumns {
-  std::vector<int64_t> id;  ///< stable dataset id (for probes: id of the source example, or -1 for synthetic)
-  std::vector<int64_t> label;           ///< label trained on
-  std::vector<int64_t> original_label;  ///< label before injected noise / probe relabelling
-  std::vector<int8_t> role;             ///< Role
-  std::vector<int16_t> probe_category;  ///< index into DynamicsMeta::category_names, -1 for role train
-  std::vector<int64_t> source_index;    ///< index of the source example in the dataset, -1 for synthetic
-
-  [[nodiscard]] int64_t size() const { return static_cast<int64_t>(id.size()); }
-};
-
-/// Root attributes of dynamics.h5.
-struct DynamicsMeta {
-  std::string config_json;
-  std::string mapd_version;
-  std::string torch_version;
-  std::string view = "online";  ///< online | eval
-  std::string dtype = "fp16";   ///< fp16 | fp32 storage of /epochs/loss and /epochs/true_prob
-  int64_t seed = 0;
-  int64_t format_version = 1;
-  std::vector<std::string> category_names;  ///< probe categories, in index order
-  std::vector<std::string> class_names;     ///< dataset classes, in label order
-};
-
-/// `dynamics.h5` (DESIGN.md §4, format_version 1): per-example loss, prediction and probability
+/// `dynamics.h5` (DESIGN.md §4, format_version 2): per-example loss, prediction and probability
 /// of the given label, one row `[N]` per epoch in `/epochs/{loss, pred, true_prob}` `[epochs, N]`,
-/// with `/epochs/complete` as the commit marker. Written in SWMR mode so readers can follow a live
-/// run. Every HDF5 failure is an IoError naming the file and object.
+/// with `/epochs/complete` as the commit marker. Version 2 adds `/examples/row` (the trained-set
+/// row of each column); version 1 files are still read (their rows are 0..N-1). Written in SWMR mode so
+/// readers can follow a live run. Every HDF5 failure is an IoError naming the file and object.
 ///
 /// Layout details beyond DESIGN.md §4: /examples carries the attributes `category_names`,
 /// `class_names` and `role_names` (train, probe_fit, probe_val); the root carries `mapd_file` =
@@ -48,7 +23,7 @@ struct DynamicsMeta {
 /// stored int16 when 1..32767 class names are given, else int32 (always read as int32). Rows are
 /// chunked [1, <= 2^20]. One object must not be used from two threads at once; separate objects
 /// may (the HDF5 build is thread-safe).
-class DynamicsStore {
+class DynamicsStore final : public TrajectorySource {
  public:
   /// Creates (truncating) a store for `examples.size()` examples and starts SWMR writing.
   /// Throws DataError for 0 examples, ConfigError for a dtype other than fp16/fp32,
@@ -73,11 +48,13 @@ class DynamicsStore {
   DynamicsStore& operator=(DynamicsStore&&) noexcept;
   ~DynamicsStore();
 
-  [[nodiscard]] int64_t num_examples() const;
+  [[nodiscard]] int64_t num_examples() const override;
   /// Committed epochs (the value of /epochs/complete, re-read from disk for readers).
-  [[nodiscard]] int64_t complete_epochs() const;
-  [[nodiscard]] const DynamicsMeta& meta() const;
-  [[nodiscard]] const ExampleColumns& examples() const;
+  [[nodiscard]] int64_t complete_epochs() const override;
+  [[nodiscard]] const DynamicsMeta& meta() const override;
+  [[nodiscard]] const ExampleColumns& examples() const override;
+  /// The file's path in quotes.
+  [[nodiscard]] std::string describe() const override;
   [[nodiscard]] const std::filesystem::path& path() const;
 
   /// Appends one epoch: `loss`, `pred`, `true_prob` each hold num_examples() values indexed by
@@ -91,11 +68,14 @@ class DynamicsStore {
   /// Reads losses of examples [begin, end) over epochs [epoch_begin, epoch_end) into `out`, laid
   /// out example-major: out[(i - begin) * (epoch_end - epoch_begin) + (e - epoch_begin)].
   /// Throws IoError if the range exceeds the committed epochs.
-  void read_losses(int64_t begin, int64_t end, int64_t epoch_begin, int64_t epoch_end, float* out) const;
+  void read_losses(int64_t begin, int64_t end, int64_t epoch_begin, int64_t epoch_end,
+                   float* out) const override;
   /// As read_losses for /epochs/true_prob.
-  void read_true_probs(int64_t begin, int64_t end, int64_t epoch_begin, int64_t epoch_end, float* out) const;
+  void read_true_probs(int64_t begin, int64_t end, int64_t epoch_begin, int64_t epoch_end,
+                       float* out) const override;
   /// As read_losses for /epochs/pred.
-  void read_preds(int64_t begin, int64_t end, int64_t epoch_begin, int64_t epoch_end, int32_t* out) const;
+  void read_preds(int64_t begin, int64_t end, int64_t epoch_begin, int64_t epoch_end,
+                  int32_t* out) const override;
 
   /// Re-reads /epochs/complete (readers following a live run).
   void refresh();

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "mapd/config/config.hpp"
+#include "mapd/core/run_layout.hpp"
 #include "mapd/data/dataset.hpp"
 #include "mapd/data/loader.hpp"
 #include "mapd/record/dynamics_store.hpp"
@@ -57,7 +58,8 @@ struct EpochResult {
 class Trainer {
  public:
   /// Checks the inputs, seeds torch with config.train.seed and builds the model. Touches no file.
-  Trainer(const config::RunConfig& config, const TrainInputs& inputs, std::filesystem::path run_dir);
+  /// `run` says where the run's files go (a run directory's path is rank 0 of 1).
+  Trainer(const config::RunConfig& config, const TrainInputs& inputs, RunLayout run);
   ~Trainer();
   Trainer(const Trainer&) = delete;
   Trainer& operator=(const Trainer&) = delete;
@@ -94,8 +96,8 @@ class Trainer {
 /// Throws DivergedError on a NaN/inf loss (naming epoch, step and example indices) and
 /// InterruptedError after SIGINT/SIGTERM/SIGUSR1 once the last complete epoch is saved.
 /// Trainer(config, inputs, run_dir).run(resume).
-TrainSummary train(const config::RunConfig& config, const TrainInputs& inputs,
-                   const std::filesystem::path& run_dir, bool resume);
+TrainSummary train(const config::RunConfig& config, const TrainInputs& inputs, const RunLayout& run,
+                   bool resume);
 
 /// Short training used by other modules (difficulty scores): trains a fresh model of
 /// config.model on `fit` for `epochs` epochs (no recording, no checkpoints, no files) and returns,

@@ -1,0 +1,103 @@
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "mapd/knn/knn.hpp"
+#include "mapd/record/trajectories.hpp"
+
+/// The steps that turn trajectories into P(category), as functions over a TrajectorySource (a
+/// dynamics.h5, or the committed epochs a training mode holds in memory): which rows are fit and
+/// query rows, the fit set, a category looked up by name, the mean-loss ranking, and the scores of
+/// one block of queries. `assign_run` composes them; a mode calls them after each commit without
+/// files. No torch in this header.
+namespace mapd::knn {
+
+/// Index of category `name` in `names`, or -1 when absent.
+int64_t find_category(const std::vector<std::string>& names, const std::string& name);
+
+/// Index of category `name` in `names`. Throws ConfigError naming `what` (e.g. the config key that
+/// asked for it), the known categories and, when one is close, "did you mean".
+int64_t category_index(const std::vector<std::string>& names, const std::string& name,
+                       const std::string& what);
+
+/// Rows of a trained set by role.
+struct RowRoles {
+  std::vector<int64_t> fit;     ///< probe_fit rows, ascending: the k-NN's reference set
+  std::vector<int64_t> train;   ///< train rows, ascending
+  std::vector<int64_t> val;     ///< probe_val rows, ascending: the self-test
+  bool injected_noise = false;  ///< some train row's label differs from its original label
+  [[nodiscard]] int64_t queries() const { return static_cast<int64_t>(train.size() + val.size()); }
+};
+
+/// Splits the rows of `examples` by role. Throws DataError naming `where` for an unknown role.
+RowRoles split_by_role(const record::ExampleColumns& examples, const std::string& where);
+
+/// Epochs [begin, end) of committed trajectories, as knn.epoch_begin/epoch_end ask (end 0 = all
+/// committed). Throws DataError with the numbers when nothing is committed or the range is empty
+/// or beyond the committed epochs.
+struct EpochRange {
+  int64_t begin = 0;
+  int64_t end = 0;
+  [[nodiscard]] int64_t size() const { return end - begin; }
+};
+EpochRange epoch_range(const record::TrajectorySource& source, const config::KnnConfig& options);
+
+/// The fit set over epochs `range` of the probe_fit rows in `roles.fit`. With `categories`
+/// non-empty, only fit rows of those categories (indices into meta().category_names) are kept and
+/// renumbered 0..categories.size()-1 in that order (e.g. {clean, mislabeled} for label correction).
+/// Throws DataError for a fit row whose category is out of range, or when no fit row is left.
+FitSet make_fit_set(const record::TrajectorySource& source, const std::vector<int64_t>& fit_rows,
+                    EpochRange range, const std::vector<int64_t>& categories = {});
+
+/// Ranks mean losses by percentile among those of a reference sample (the train rows).
+class MeanLossRanking {
+ public:
+  /// At most `max_sample` mean losses of `rows` (every s-th row, s = ceil(|rows| / max_sample)),
+  /// read from `source` over `range` in blocks of `block_rows` rows.
+  static MeanLossRanking of_rows(const record::TrajectorySource& source, const std::vector<int64_t>& rows,
+                                 EpochRange range, int64_t block_rows, int64_t max_sample = int64_t{1} << 20);
+  /// Fraction of the sample strictly below `mean_loss` plus half of its ties (mid-rank, in [0, 1];
+  /// 0.5 for an empty sample).
+  [[nodiscard]] float percentile(float mean_loss) const;
+  /// Bytes the sample holds.
+  [[nodiscard]] int64_t bytes() const { return static_cast<int64_t>(sorted_.size() * sizeof(float)); }
+  /// Bytes a sample of `rows` rows will hold.
+  static int64_t bytes_for(int64_t rows, int64_t max_sample = int64_t{1} << 20);
+
+ private:
+  std::vector<float> sorted_;
+};
+
+/// Weight of P(mislabeled) in the label-issue score (the rest is the mean-loss percentile).
+inline constexpr float kIssueVoteWeight = 0.01F;
+
+/// The k-NN's output for one block of queries, with the label-issue score.
+struct BlockScores {
+  Prediction prediction;
+  int64_t categories = 0;        ///< columns of prediction.prob and prediction.score
+  std::vector<float> mean_loss;  ///< [n] mean over the epochs of the block's trajectories
+  std::vector<float>
+      label_issue;  ///< [n] (1 - kIssueVoteWeight) * percentile + kIssueVoteWeight * P(mislabeled)
+  [[nodiscard]] float prob(int64_t query, int64_t category) const;
+  [[nodiscard]] float score(int64_t query, int64_t category) const;
+};
+
+/// Scores `n` trajectories `x` [n, dim] (finite; row-major): the k-NN's P(category) and
+/// continuous scores, the mean loss and the label-issue score. `mislabeled` is the mislabeled
+/// category's index, or -1 (label_issue is then the percentile alone).
+BlockScores score_block(const TrajectoryKnn& knn, const MeanLossRanking& ranking, int64_t mislabeled,
+                        const float* x, int64_t n, int64_t dim);
+
+/// Reads the losses of `rows` (ascending) over `range` from `source`, grouping consecutive rows
+/// into one read: [rows.size(), range.size()] row-major.
+std::vector<float> read_loss_rows(const record::TrajectorySource& source, const std::vector<int64_t>& rows,
+                                  EpochRange range);
+
+/// Throws DataError naming `source`, the row, its id and the epoch when `x` [n, dim] (the losses of
+/// `rows` from epoch `epoch_begin` on) holds a non-finite value.
+void check_finite(const record::TrajectorySource& source, const float* x, const int64_t* rows, int64_t n,
+                  int64_t dim, int64_t epoch_begin);
+
+}  // namespace mapd::knn

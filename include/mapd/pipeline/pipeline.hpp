@@ -1,0 +1,74 @@
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "mapd/config/config.hpp"
+#include "mapd/core/run_layout.hpp"
+#include "mapd/core/run_lock.hpp"
+#include "mapd/data/dataset.hpp"
+#include "mapd/knn/knn.hpp"
+#include "mapd/probes/probe_suite.hpp"
+#include "mapd/report/report.hpp"
+#include "mapd/train/trainer.hpp"
+
+/// The MAP-D pipeline as library functions: prepare (dataset, probe suite, trained set) → train
+/// (recording) → assign (k-NN) → report, and resume. The command line (`mapd audit`, `train`,
+/// `resume`) only resolves its arguments and calls these; tests and other programs may call them
+/// directly. Errors propagate as mapd::Error subclasses.
+namespace mapd::pipeline {
+
+/// Everything built from the data before training. The training set points into the dataset, so
+/// a Prepared stays where it was made (it is neither copied nor moved).
+struct Prepared {
+  data::Dataset dataset;
+  probes::ProbeSuite suite;
+  probes::TrainedSet trained;
+
+  Prepared() = default;
+  Prepared(const Prepared&) = delete;
+  Prepared& operator=(const Prepared&) = delete;
+
+  /// The trainer's inputs: the trained set, its /examples columns, category and class names, and
+  /// the test split when there is one.
+  [[nodiscard]] train::TrainInputs train_inputs() const;
+};
+
+/// Checks that config.train.device is available (before anything is read), loads the dataset
+/// (listing unreadable inputs in run's bad_inputs.csv), builds the probe suite (running the
+/// difficulty pilot, whose scores are cached in the run directory) and composes the trained set.
+std::unique_ptr<Prepared> prepare(const config::RunConfig& config, const RunLayout& run);
+
+/// Starts a new run in `run`: creates the directory, takes its writer's lock (held while the
+/// returned RunLock lives), refuses a directory that already holds a run (one with a committed
+/// epoch, i.e. a checkpoint) with the way out in the message, then writes config.resolved.json
+/// (rank 0) and attaches the run's log. `command` names the caller in messages ("mapd train").
+/// Throws ConfigError when the directory holds a run, IoError when another live process writes it
+/// or it cannot be written.
+RunLock create_run(const config::RunConfig& config, const RunLayout& run, const std::string& command);
+
+/// A new training run into `run` (started by create_run): prepare, then train with recording.
+train::TrainSummary train_run(const config::RunConfig& config, const RunLayout& run);
+
+/// Continues the interrupted run in `run` from its last checkpoint, with the config it was started
+/// with (config.resolved.json, resolved as `mapd resume` resolves it), holding the run's lock. A run
+/// stopped before its first epoch was committed (no checkpoint) starts again from epoch 0. The
+/// dataset and probe suite rebuilt from the config must be the ones recorded in dynamics.h5.
+/// Throws IoError when the run directory is missing or a live process writes it, ConfigError when
+/// it has no config.resolved.json, DataError when the examples changed.
+train::TrainSummary resume_run(const RunLayout& run);
+
+/// What an audit did.
+struct AuditSummary {
+  train::TrainSummary train;
+  knn::AssignSummary assign;
+  std::optional<report::ReportResult> report;  ///< none with report.enabled = false
+  double seconds = 0.0;
+};
+
+/// The whole audit in `run` (started by create_run): train_run, then the k-NN assignment, then the
+/// report when config.report.enabled.
+AuditSummary audit_run(const config::RunConfig& config, const RunLayout& run);
+
+}  // namespace mapd::pipeline

@@ -1,0 +1,224 @@
+// The steps from trajectories to P(category), over any TrajectorySource (docs/architecture.md).
+#include "mapd/knn/classify.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+
+#include "mapd/config/loader.hpp"
+#include "mapd/core/error.hpp"
+
+namespace mapd::knn {
+
+using record::Role;
+
+int64_t find_category(const std::vector<std::string>& names, const std::string& name) {
+  const auto it = std::find(names.begin(), names.end(), name);
+  return it == names.end() ? -1 : static_cast<int64_t>(it - names.begin());
+}
+
+int64_t category_index(const std::vector<std::string>& names, const std::string& name,
+                       const std::string& what) {
+  const int64_t c = find_category(names, name);
+  if (c >= 0) {
+    return c;
+  }
+  std::string message = fmt::format("{}: no probe category '{}'", what, name);
+  const std::string near = config::closest_match(name, names);
+  if (!near.empty()) {
+    message += fmt::format("; did you mean '{}'?", near);
+  }
+  message += names.empty() ? " The run has no probe categories."
+                           : fmt::format(" The run's categories: {}.", fmt::join(names, ", "));
+  throw ConfigError(message);
+}
+
+RowRoles split_by_role(const record::ExampleColumns& examples, const std::string& where) {
+  RowRoles roles;
+  for (int64_t r = 0; r < examples.size(); ++r) {
+    const auto i = static_cast<size_t>(r);
+    switch (static_cast<Role>(examples.role[i])) {
+      case Role::kProbeFit:
+        roles.fit.push_back(r);
+        break;
+      case Role::kProbeVal:
+        roles.val.push_back(r);
+        break;
+      case Role::kTrain:
+        roles.train.push_back(r);
+        roles.injected_noise = roles.injected_noise || examples.label[i] != examples.original_label[i];
+        break;
+      default:
+        throw DataError(fmt::format("{} row {} (id {}): unknown role {} (0 train, 1 probe_fit, 2 probe_val)",
+                                    where, r, examples.id[i], static_cast<int>(examples.role[i])));
+    }
+  }
+  return roles;
+}
+
+EpochRange epoch_range(const record::TrajectorySource& source, const config::KnnConfig& options) {
+  const int64_t committed = source.complete_epochs();
+  const std::string where = source.describe();
+  EpochRange range{options.epoch_begin, options.epoch_end == 0 ? committed : options.epoch_end};
+  MAPD_CHECK(committed > 0, DataError,
+             fmt::format("{} has no committed epoch yet (/epochs/complete = 0); assign after the first epoch",
+                         where));
+  MAPD_CHECK(range.end <= committed, DataError,
+             fmt::format("knn.epoch_end = {} but {} has only {} committed epochs; use --set knn.epoch_end=N "
+                         "with N <= {} (0 = all committed epochs)",
+                         range.end, where, committed, committed));
+  MAPD_CHECK(range.begin < range.end, DataError,
+             fmt::format("knn.epoch_begin = {} leaves no epoch: {} has {} committed epochs (range [{}, {}))",
+                         range.begin, where, committed, range.begin, range.end));
+  return range;
+}
+
+std::vector<float> read_loss_rows(const record::TrajectorySource& source, const std::vector<int64_t>& rows,
+                                  EpochRange range) {
+  const auto t = static_cast<size_t>(range.size());
+  std::vector<float> out(rows.size() * t);
+  size_t i = 0;
+  while (i < rows.size()) {
+    size_t j = i + 1;
+    while (j < rows.size() && rows[j] == rows[j - 1] + 1) {
+      ++j;
+    }
+    source.read_losses(rows[i], rows[j - 1] + 1, range.begin, range.end, out.data() + i * t);
+    i = j;
+  }
+  return out;
+}
+
+FitSet make_fit_set(const record::TrajectorySource& source, const std::vector<int64_t>& fit_rows,
+                    EpochRange range, const std::vector<int64_t>& categories) {
+  const auto& ex = source.examples();
+  const auto all = static_cast<int64_t>(source.meta().category_names.size());
+  // Category index in the file -> index in the fit set (-1: left out).
+  std::vector<int64_t> renumber(static_cast<size_t>(all), -1);
+  if (categories.empty()) {
+    for (int64_t c = 0; c < all; ++c) {
+      renumber[static_cast<size_t>(c)] = c;
+    }
+  } else {
+    for (size_t i = 0; i < categories.size(); ++i) {
+      MAPD_ASSERT(categories[i] >= 0 && categories[i] < all, "make_fit_set: category index out of range");
+      renumber[static_cast<size_t>(categories[i])] = static_cast<int64_t>(i);
+    }
+  }
+  std::vector<int64_t> kept;
+  FitSet fit;
+  fit.dim = range.size();
+  fit.num_categories = categories.empty() ? all : static_cast<int64_t>(categories.size());
+  for (const int64_t r : fit_rows) {
+    const int16_t c = ex.probe_category[static_cast<size_t>(r)];
+    MAPD_CHECK(c >= 0 && c < all, DataError,
+               fmt::format("{} row {} (id {}): probe_fit row with category {} outside [0, {})",
+                           source.describe(), r, ex.id[static_cast<size_t>(r)], c, all));
+    const int64_t to = renumber[static_cast<size_t>(c)];
+    if (to >= 0) {
+      kept.push_back(r);
+      fit.category.push_back(static_cast<int32_t>(to));
+    }
+  }
+  MAPD_CHECK(!kept.empty(), DataError,
+             fmt::format("{} has no fit-half probes{}", source.describe(),
+                         categories.empty() ? std::string() : " in the categories asked for"));
+  fit.x = read_loss_rows(source, kept, range);
+  return fit;
+}
+
+MeanLossRanking MeanLossRanking::of_rows(const record::TrajectorySource& source,
+                                         const std::vector<int64_t>& rows, EpochRange range,
+                                         int64_t block_rows, int64_t max_sample) {
+  MAPD_ASSERT(block_rows > 0 && max_sample > 0,
+              "MeanLossRanking::of_rows: non-positive block or sample size");
+  const auto n = static_cast<int64_t>(rows.size());
+  const int64_t stride = std::max<int64_t>(1, (n + max_sample - 1) / max_sample);
+  const int64_t dim = range.size();
+  MeanLossRanking ranking;
+  ranking.sorted_.reserve(static_cast<size_t>(n / stride + 1));
+  std::vector<int64_t> block;
+  for (int64_t begin = 0; begin < n; begin += block_rows * stride) {
+    block.clear();
+    for (int64_t i = begin; i < std::min(n, begin + block_rows * stride); i += stride) {
+      block.push_back(rows[static_cast<size_t>(i)]);
+    }
+    const auto x = read_loss_rows(source, block, range);
+    for (size_t i = 0; i < block.size(); ++i) {
+      double sum = 0.0;
+      for (int64_t t = 0; t < dim; ++t) {
+        sum += x[i * static_cast<size_t>(dim) + static_cast<size_t>(t)];
+      }
+      ranking.sorted_.push_back(static_cast<float>(sum / static_cast<double>(dim)));
+    }
+  }
+  std::sort(ranking.sorted_.begin(), ranking.sorted_.end());
+  return ranking;
+}
+
+int64_t MeanLossRanking::bytes_for(int64_t rows, int64_t max_sample) {
+  const int64_t stride = std::max<int64_t>(1, (rows + max_sample - 1) / max_sample);
+  return (rows / stride + 1) * static_cast<int64_t>(sizeof(float));
+}
+
+float MeanLossRanking::percentile(float mean_loss) const {
+  if (sorted_.empty()) {
+    return 0.5F;
+  }
+  const auto lo = std::lower_bound(sorted_.begin(), sorted_.end(), mean_loss);
+  const auto hi = std::upper_bound(lo, sorted_.end(), mean_loss);
+  const double below = static_cast<double>(lo - sorted_.begin());
+  const double tied = static_cast<double>(hi - lo);
+  return static_cast<float>((below + 0.5 * tied) / static_cast<double>(sorted_.size()));
+}
+
+float BlockScores::prob(int64_t query, int64_t category) const {
+  return prediction.prob[static_cast<size_t>(query * categories + category)];
+}
+
+float BlockScores::score(int64_t query, int64_t category) const {
+  return prediction.score[static_cast<size_t>(query * categories + category)];
+}
+
+BlockScores score_block(const TrajectoryKnn& knn, const MeanLossRanking& ranking, int64_t mislabeled,
+                        const float* x, int64_t n, int64_t dim) {
+  BlockScores out;
+  out.prediction = knn.predict(x, n);
+  out.categories = n > 0 ? static_cast<int64_t>(out.prediction.prob.size()) / n : 0;
+  out.mean_loss.resize(static_cast<size_t>(n));
+  out.label_issue.resize(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i) {
+    const float* traj = x + i * dim;
+    double sum = 0.0;
+    for (int64_t t = 0; t < dim; ++t) {
+      sum += traj[t];
+    }
+    const auto mean_loss = static_cast<float>(sum / static_cast<double>(dim));
+    const float p_mis = mislabeled >= 0 ? out.prob(i, mislabeled) : 0.0F;
+    // The mean loss ranks flipped labels best of every signal measured (docs/detection.md);
+    // P(mislabeled) only orders examples whose mean losses are close.
+    out.mean_loss[static_cast<size_t>(i)] = mean_loss;
+    out.label_issue[static_cast<size_t>(i)] =
+        (1.0F - kIssueVoteWeight) * ranking.percentile(mean_loss) + kIssueVoteWeight * p_mis;
+  }
+  return out;
+}
+
+void check_finite(const record::TrajectorySource& source, const float* x, const int64_t* rows, int64_t n,
+                  int64_t dim, int64_t epoch_begin) {
+  for (int64_t i = 0; i < n; ++i) {
+    for (int64_t t = 0; t < dim; ++t) {
+      const float v = x[i * dim + t];
+      if (!std::isfinite(v)) {
+        const auto r = static_cast<size_t>(rows[i]);
+        throw DataError(
+            fmt::format("{} row {} (id {}): non-finite loss {} at epoch {}; the run diverged there — "
+                        "assign an earlier epoch range with --set knn.epoch_end=N",
+                        source.describe(), r, source.examples().id[r], v, epoch_begin + t));
+      }
+    }
+  }
+}
+
+}  // namespace mapd::knn

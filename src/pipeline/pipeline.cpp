@@ -1,0 +1,154 @@
+#include "mapd/pipeline/pipeline.hpp"
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <chrono>
+#include <filesystem>
+
+#include "mapd/config/loader.hpp"
+#include "mapd/core/device.hpp"
+#include "mapd/core/error.hpp"
+#include "mapd/core/fs.hpp"
+#include "mapd/core/log.hpp"
+#include "mapd/record/dynamics_store.hpp"
+
+namespace mapd::pipeline {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+// A resumed run must train on exactly the examples it started with.
+void check_same_examples(const RunLayout& run, const record::ExampleColumns& rebuilt) {
+  const auto path = run.dynamics();
+  MAPD_CHECK(std::filesystem::exists(path), IoError,
+             "cannot resume " + run.dir().string() + ": " + path.string() +
+                 " does not exist (the run stopped before its first epoch; start it again with mapd train)");
+  const auto store = record::DynamicsStore::open_read(path);
+  const auto& stored = store.examples();
+  MAPD_CHECK(
+      stored.id == rebuilt.id && stored.label == rebuilt.label && stored.role == rebuilt.role, DataError,
+      "cannot resume " + run.dir().string() +
+          ": the dataset or probe suite rebuilt from config.resolved.json (" +
+          std::to_string(rebuilt.size()) + " examples) differs from the one recorded in dynamics.h5 (" +
+          std::to_string(stored.size()) + " examples); was the dataset changed?");
+}
+
+void log_summary(const train::TrainSummary& summary) {
+  log::get("pipeline")
+      ->info("training done: {} epochs, test accuracy {}, {:.0f} img/s, {:.1f} s", summary.epochs_completed,
+             summary.test_accuracy >= 0 ? fmt::format("{:.4f}", summary.test_accuracy) : "n/a",
+             summary.images_per_second, summary.seconds);
+}
+
+train::TrainSummary prepare_and_train(const config::RunConfig& config, const RunLayout& run, bool resume) {
+  set_compute_threads(config.train.threads);
+  const auto prepared = prepare(config, run);
+  if (resume) {
+    check_same_examples(run, prepared->trained.examples);
+  }
+  const auto summary = train::train(config, prepared->train_inputs(), run, resume);
+  log_summary(summary);
+  return summary;
+}
+
+}  // namespace
+
+train::TrainInputs Prepared::train_inputs() const {
+  train::TrainInputs inputs;
+  inputs.train_set = trained.train_set;
+  inputs.examples = trained.examples;
+  inputs.category_names = suite.category_names;
+  inputs.class_names = dataset.train.class_names;
+  inputs.test = dataset.test ? &*dataset.test : nullptr;
+  return inputs;
+}
+
+std::unique_ptr<Prepared> prepare(const config::RunConfig& config, const RunLayout& run) {
+  auto logger = log::get("pipeline");
+  const auto start = Clock::now();
+  // A device this machine cannot give fails before the dataset is read and the pilot trained.
+  (void)resolve_device(config.train.device);
+  auto out = std::make_unique<Prepared>();
+  out->dataset = data::load_dataset(config.data, run.dir());
+  const auto& train = out->dataset.train;
+  logger->info(
+      "dataset {}: {} training examples, {} classes, {}x{}x{}{} ({:.1f} s)", out->dataset.name, train.size(),
+      train.num_classes(), train.channels, train.height, train.width,
+      out->dataset.test ? fmt::format(", {} test examples", out->dataset.test->size()) : std::string(),
+      seconds_since(start));
+  const auto probe_start = Clock::now();
+  out->suite = probes::build_probe_suite(config, out->dataset, run.dir());
+  out->trained = probes::compose_trained_set(out->dataset.train, out->suite, config.probes.augment);
+  // The assignment needs knn.k fit probes: say so before training, not after it.
+  const auto& roles = out->trained.examples.role;
+  const auto fit = std::count(roles.begin(), roles.end(), static_cast<int8_t>(record::Role::kProbeFit));
+  MAPD_CHECK(
+      fit == 0 || config.knn.k <= fit, ConfigError,
+      fmt::format("knn.k = {} but the probe suite has only {} fit-half probes ({} categories); use --set "
+                  "knn.k=N with N <= {}, or more probes with probes.fit_per_category",
+                  config.knn.k, fit, out->suite.category_names.size(), fit));
+  logger->info("probe suite: {} probes in {} categories, {} examples removed from training ({:.1f} s)",
+               out->suite.size(), out->suite.category_names.size(), out->suite.removed.size(),
+               seconds_since(probe_start));
+  return out;
+}
+
+RunLock create_run(const config::RunConfig& config, const RunLayout& run, const std::string& command) {
+  fs::create_directories(run.dir());
+  RunLock lock = RunLock::acquire(run, command);
+  // A committed epoch has a checkpoint; starting over would truncate its trajectories.
+  MAPD_CHECK(
+      !std::filesystem::exists(run.last_checkpoint()), ConfigError,
+      fmt::format("{}: '{}' already holds a run (its checkpoint {} exists); continue it with `mapd resume "
+                  "{}`, or choose another --run-dir (nothing was changed)",
+                  command, run.dir().string(), run.last_checkpoint().string(), run.dir().string()));
+  if (run.writes_shared_files()) {
+    fs::write_file_atomic(run.config(), config::to_json(config).dump(2) + "\n");
+  }
+  log::attach_run_dir(run);
+  log::get("pipeline")->info("run directory {}", run.dir().string());
+  return lock;
+}
+
+train::TrainSummary train_run(const config::RunConfig& config, const RunLayout& run) {
+  return prepare_and_train(config, run, /*resume=*/false);
+}
+
+train::TrainSummary resume_run(const RunLayout& run) {
+  const auto config = config::resolve_run_config(run.dir(), "resume", config::RunConfigFile::kRequired);
+  const RunLock lock = RunLock::acquire(run, "mapd resume");
+  log::attach_run_dir(run);
+  if (!std::filesystem::exists(run.last_checkpoint())) {
+    log::get("pipeline")
+        ->info("resuming {}: no epoch was committed before it stopped, so it starts again from epoch 0",
+               run.dir().string());
+    return prepare_and_train(config, run, /*resume=*/false);
+  }
+  log::get("pipeline")->info("resuming {}", run.dir().string());
+  return prepare_and_train(config, run, /*resume=*/true);
+}
+
+AuditSummary audit_run(const config::RunConfig& config, const RunLayout& run) {
+  const auto start = Clock::now();
+  auto logger = log::get("pipeline");
+  AuditSummary summary;
+  summary.train = train_run(config, run);
+  summary.assign = knn::assign_run(run.dir(), config.knn);
+  logger->info("assigned {} examples over {} epochs; probe self-test accuracy {:.4f}", summary.assign.queries,
+               summary.assign.epochs_used, summary.assign.self_test_accuracy);
+  if (config.report.enabled) {
+    summary.report = report::generate_report(run.dir(), config.report);
+    logger->info("report: {}", summary.report->index_html.string());
+  }
+  summary.seconds = seconds_since(start);
+  logger->info("audit finished in {:.1f} s: {}", summary.seconds, run.dir().string());
+  return summary;
+}
+
+}  // namespace mapd::pipeline

@@ -1,0 +1,199 @@
+// The k-NN steps over trajectories held in memory (no files) and their agreement with assign_run.
+#include "mapd/knn/classify.hpp"
+
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include "mapd/core/error.hpp"
+#include "mapd/core/run_layout.hpp"
+#include "mapd/knn/knn.hpp"
+#include "mapd/record/assignment_store.hpp"
+
+#include "synthetic_run.hpp"
+
+namespace mapd::knn {
+namespace {
+
+record::InMemoryTrajectories in_memory(const Synthetic& s, int64_t epochs) {
+  record::InMemoryTrajectories source(make_meta(), s.examples);
+  const std::vector<int32_t> pred(static_cast<size_t>(s.examples.size()), 0);
+  for (int64_t t = 0; t < epochs; ++t) {
+    source.append_epoch(s.epochs[static_cast<size_t>(t)].data(), pred.data(),
+                        s.epochs[static_cast<size_t>(t)].data());
+  }
+  return source;
+}
+
+config::KnnConfig knn_options() {
+  config::KnnConfig options;
+  options.k = 20;
+  return options;
+}
+
+TEST(Classify, CategoryIndexNamesTheKnownCategoriesAndSuggestsTheClosest) {
+  const std::vector<std::string> names{"typical", "mislabeled", "atypical"};
+  EXPECT_EQ(category_index(names, "atypical", "label_correction.clean"), 2);
+  EXPECT_EQ(find_category(names, "ood"), -1);
+  try {
+    (void)category_index(names, "mislabelled", "label_correction.noisy");
+    FAIL() << "expected ConfigError";
+  } catch (const ConfigError& e) {
+    const std::string what = e.what();
+    EXPECT_NE(what.find("label_correction.noisy: no probe category 'mislabelled'"), std::string::npos)
+        << what;
+    EXPECT_NE(what.find("did you mean 'mislabeled'?"), std::string::npos) << what;
+    EXPECT_NE(what.find("typical, mislabeled, atypical"), std::string::npos) << what;
+  }
+}
+
+TEST(Classify, SplitByRoleAndEpochRangeFollowTheCommittedEpochs) {
+  const auto s = make_run(50, 4, 3, 6, 0.2, 3);
+  auto source = in_memory(s, 4);
+  const auto roles = split_by_role(source.examples(), source.describe());
+  EXPECT_EQ(roles.train.size(), 50U);
+  EXPECT_EQ(roles.fit.size(), 12U);
+  EXPECT_EQ(roles.val.size(), 9U);
+  EXPECT_EQ(roles.queries(), 59);
+  EXPECT_TRUE(roles.injected_noise);
+  EXPECT_EQ(roles.fit.front(), 50);
+
+  auto options = knn_options();
+  const auto all = epoch_range(source, options);
+  EXPECT_EQ(all.begin, 0);
+  EXPECT_EQ(all.end, 4);
+  options.epoch_end = 5;
+  try {
+    (void)epoch_range(source, options);
+    FAIL() << "expected DataError";
+  } catch (const DataError& e) {
+    EXPECT_NE(std::string(e.what()).find("knn.epoch_end = 5 but the trajectories in memory has only 4"),
+              std::string::npos)
+        << e.what();
+  }
+  source.truncate(0);
+  options.epoch_end = 0;
+  EXPECT_THROW((void)epoch_range(source, options), DataError);
+}
+
+TEST(Classify, FitSetKeepsAndRenumbersTheCategoriesAskedFor) {
+  const auto s = make_run(30, 5, 2, 4, 0.0, 4);
+  const auto source = in_memory(s, 4);
+  const auto roles = split_by_role(source.examples(), source.describe());
+  const EpochRange range{1, 3};
+  // Categories: typical 0, mislabeled 1, atypical 2. Ask for {mislabeled, typical}.
+  const auto fit = make_fit_set(source, roles.fit, range, {1, 0});
+  EXPECT_EQ(fit.num_categories, 2);
+  EXPECT_EQ(fit.dim, 2);
+  ASSERT_EQ(fit.size(), 10);
+  std::vector<int64_t> kept;
+  for (const int64_t r : roles.fit) {
+    const int16_t c = s.examples.probe_category[static_cast<size_t>(r)];
+    if (c == 0 || c == 1) kept.push_back(r);
+  }
+  ASSERT_EQ(kept.size(), 10U);
+  for (size_t i = 0; i < kept.size(); ++i) {
+    const int16_t c = s.examples.probe_category[static_cast<size_t>(kept[i])];
+    EXPECT_EQ(fit.category[i], c == 1 ? 0 : 1);
+    for (int64_t t = 0; t < 2; ++t) {
+      EXPECT_EQ(fit.x[i * 2 + static_cast<size_t>(t)],
+                s.epochs[static_cast<size_t>(1 + t)][static_cast<size_t>(kept[i])]);
+    }
+  }
+  const auto whole = make_fit_set(source, roles.fit, range);
+  EXPECT_EQ(whole.num_categories, 3);
+  EXPECT_EQ(whole.size(), 15);
+}
+
+TEST(Classify, MeanLossPercentileCountsHalfTheTies) {
+  record::ExampleColumns ex;
+  for (int64_t i = 0; i < 4; ++i) {
+    ex.id.push_back(i);
+    ex.label.push_back(0);
+    ex.original_label.push_back(0);
+    ex.role.push_back(0);
+    ex.probe_category.push_back(-1);
+    ex.source_index.push_back(i);
+  }
+  record::DynamicsMeta meta;
+  record::InMemoryTrajectories source(meta, ex);
+  const std::vector<float> epoch0{1.0F, 2.0F, 2.0F, 4.0F};
+  const std::vector<float> epoch1{3.0F, 2.0F, 2.0F, 4.0F};
+  const std::vector<int32_t> pred(4, 0);
+  source.append_epoch(epoch0.data(), pred.data(), epoch0.data());
+  source.append_epoch(epoch1.data(), pred.data(), epoch1.data());
+  // Mean losses 2, 2, 2, 4.
+  const auto ranking = MeanLossRanking::of_rows(source, {0, 1, 2, 3}, EpochRange{0, 2}, 3);
+  EXPECT_FLOAT_EQ(ranking.percentile(2.0F), 0.375F);
+  EXPECT_FLOAT_EQ(ranking.percentile(1.0F), 0.0F);
+  EXPECT_FLOAT_EQ(ranking.percentile(5.0F), 1.0F);
+  EXPECT_FLOAT_EQ(ranking.percentile(3.0F), 0.75F);
+  EXPECT_EQ(ranking.bytes(), 16);
+}
+
+class ClassifyAgainstAssignRun : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() / ("mapd_knn_classify_" + std::to_string(::getpid()));
+    fs::remove_all(dir_);
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+  fs::path dir_;
+};
+
+// What a training mode computes from its committed epochs in memory is what `mapd assign` writes
+// from the same epochs on disk, value for value.
+TEST_F(ClassifyAgainstAssignRun, InMemoryScoresEqualTheAssignmentsFile) {
+  const auto s = make_run(600, 40, 20, 12, 0.2, 7);
+  { write_run(dir_, s, 10); }
+  const auto options = knn_options();
+  (void)assign_run(dir_, options);
+  const auto written = record::AssignmentStore::read(RunLayout(dir_).assignments_h5(), nullptr);
+
+  const auto source = in_memory(s, 10);
+  const auto roles = split_by_role(source.examples(), source.describe());
+  const auto range = epoch_range(source, options);
+  TrajectoryKnn knn(make_fit_set(source, roles.fit, range), options);
+  const auto ranking = MeanLossRanking::of_rows(source, roles.train, range, 64);
+  const int64_t mislabeled = category_index(source.meta().category_names, "mislabeled", "test");
+  std::vector<int64_t> queries;
+  for (int64_t r = 0; r < source.num_examples(); ++r) {
+    if (static_cast<Role>(s.examples.role[static_cast<size_t>(r)]) != Role::kProbeFit) queries.push_back(r);
+  }
+  const auto x = read_loss_rows(source, queries, range);
+  check_finite(source, x.data(), queries.data(), static_cast<int64_t>(queries.size()), range.size(),
+               range.begin);
+  const auto scores =
+      score_block(knn, ranking, mislabeled, x.data(), static_cast<int64_t>(queries.size()), range.size());
+  ASSERT_EQ(written.id.size(), queries.size());
+  EXPECT_EQ(scores.categories, 3);
+  for (size_t i = 0; i < queries.size(); ++i) {
+    EXPECT_EQ(written.row[i], queries[i]);
+    EXPECT_EQ(written.assigned[i], scores.prediction.assigned[i]) << i;
+    EXPECT_EQ(written.label_issue[i], scores.label_issue[i]) << i;
+    for (int64_t c = 0; c < 3; ++c) {
+      EXPECT_EQ(written.prob[i * 3 + static_cast<size_t>(c)], scores.prob(static_cast<int64_t>(i), c)) << i;
+      EXPECT_EQ(written.score[i * 3 + static_cast<size_t>(c)], scores.score(static_cast<int64_t>(i), c)) << i;
+    }
+  }
+}
+
+TEST(Classify, ANonFiniteLossNamesTheRowTheIdAndTheEpoch) {
+  const auto s = make_run(10, 2, 1, 3, 0.0, 2);
+  const auto source = in_memory(s, 3);
+  std::vector<float> x{0.5F, 0.25F, 0.1F, 0.4F, std::nanf(""), 0.2F};
+  const std::vector<int64_t> rows{3, 7};
+  try {
+    check_finite(source, x.data(), rows.data(), 2, 3, 2);
+    FAIL() << "expected DataError";
+  } catch (const DataError& e) {
+    EXPECT_NE(std::string(e.what()).find("row 7 (id 7): non-finite loss nan at epoch 3"), std::string::npos)
+        << e.what();
+  }
+}
+
+}  // namespace
+}  // namespace mapd::knn
