@@ -16,7 +16,9 @@
 #include "mapd/core/error.hpp"
 #include "mapd/core/fs.hpp"
 #include "mapd/core/log.hpp"
+#include "mapd/core/run_layout.hpp"
 #include "mapd/data/dataset.hpp"
+#include "mapd/data/image_grid.hpp"
 #include "mapd/record/assignment_store.hpp"
 #include "mapd/record/dynamics_store.hpp"
 
@@ -55,8 +57,8 @@ std::optional<json> read_json_file(const stdfs::path& path, std::vector<std::str
 }
 
 // metrics.jsonl: one object per line; a partial last line (a live run) is skipped.
-json read_metrics(const stdfs::path& path, std::vector<std::string>& notes) {
-  json lines = json::array();
+std::vector<json> read_metrics(const stdfs::path& path, std::vector<std::string>& notes) {
+  std::vector<json> lines;
   if (!stdfs::exists(path)) {
     notes.push_back("metrics.jsonl is missing: no per-epoch accuracy, loss or timing.");
     return lines;
@@ -83,16 +85,15 @@ json read_metrics(const stdfs::path& path, std::vector<std::string>& notes) {
   return lines;
 }
 
-json read_bad_inputs(const stdfs::path& path) {
-  json out = {{"present", false}, {"count", 0}, {"rows", json::array()}};
+BadInputs read_bad_inputs(const stdfs::path& path) {
+  BadInputs out;
   if (!stdfs::exists(path)) {
     return out;
   }
-  out["present"] = true;
+  out.present = true;
   std::istringstream in(fs::read_file(path));
   std::string line;
   bool header = true;
-  int64_t count = 0;
   while (std::getline(in, line)) {
     if (header) {
       header = false;
@@ -101,12 +102,11 @@ json read_bad_inputs(const stdfs::path& path) {
     if (line.empty()) {
       continue;
     }
-    if (count < 50) {
-      out["rows"].push_back(line);
+    if (out.count < 50) {
+      out.rows.push_back(line);
     }
-    ++count;
+    ++out.count;
   }
-  out["count"] = count;
   return out;
 }
 
@@ -139,8 +139,9 @@ std::string class_name(const std::vector<std::string>& classes, int64_t label) {
 
 // Probe previews written by `mapd probes`: PNGs in the run directory (or its probes/ folder) whose
 // name contains a category name.
-json probe_previews(const stdfs::path& run_dir, const std::vector<std::string>& categories) {
-  json out = json::array();
+std::vector<ProbePreview> probe_previews(const stdfs::path& run_dir,
+                                         const std::vector<std::string>& categories) {
+  std::vector<ProbePreview> out;
   for (const auto& dir : {run_dir, run_dir / "probes"}) {
     if (!stdfs::is_directory(dir)) {
       continue;
@@ -157,12 +158,9 @@ json probe_previews(const stdfs::path& run_dir, const std::vector<std::string>& 
       const bool matches = std::any_of(categories.begin(), categories.end(), [&](const std::string& c) {
         return !c.empty() && stem.find(c) != std::string::npos;
       });
-      if (!matches) {
-        continue;
+      if (matches) {
+        out.push_back({stdfs::relative(file, run_dir).string(), fs::read_file(file)});
       }
-      const std::string bytes = fs::read_file(file);
-      out.push_back({{"name", stdfs::relative(file, run_dir).string()},
-                     {"png", base64(std::vector<uint8_t>(bytes.begin(), bytes.end()))}});
     }
   }
   return out;
@@ -222,14 +220,54 @@ stdfs::path find_chart_library(const std::string& assets_dir) {
       tried));
 }
 
-json collect_report_data(const stdfs::path& run_dir, const config::ReportConfig& options) {
-  auto logger = log::get("report");
-  std::vector<std::string> notes;
-  json page;
-  page["run_dir"] = stdfs::absolute(run_dir).lexically_normal().string();
-  page["generated"] = fs::timestamp();
+namespace {
 
-  const auto dynamics_path = run_dir / "dynamics.h5";
+std::optional<std::string> config_string(const json& resolved, const char* section, const char* key) {
+  if (resolved.contains(section) && resolved[section].contains(key) && resolved[section][key].is_string()) {
+    return resolved[section][key].get<std::string>();
+  }
+  return std::nullopt;
+}
+
+int64_t original_label_at(const data::ExampleTable& examples, int64_t i) {
+  const auto k = static_cast<size_t>(i);
+  return examples.original_label.empty() ? examples.label[k] : examples.original_label[k];
+}
+
+// Why the reloaded training split no longer holds the example recorded at `row` (the recorded id
+// and original label at the recorded source index), or nothing when it still does.
+std::optional<std::string> changed_since_training(const data::ImageSet& train,
+                                                  const record::ExampleColumns& ex, int64_t row) {
+  const auto ur = static_cast<size_t>(row);
+  const int64_t source = ex.source_index[ur];
+  if (source < 0 || source >= train.size()) {
+    return fmt::format(
+        "the dataset changed since training: id {} was at position {}, the training split has "
+        "{} examples now",
+        ex.id[ur], source, train.size());
+  }
+  const int64_t id = train.examples.id[static_cast<size_t>(source)];
+  const int64_t label = original_label_at(train.examples, source);
+  if (id != ex.id[ur] || label != ex.original_label[ur]) {
+    return fmt::format(
+        "the dataset changed since training: position {} holds id {} (label {}) now, "
+        "not id {} (label {})",
+        source, id, label, ex.id[ur], ex.original_label[ur]);
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+ReportData collect_report_data(const stdfs::path& run_dir, const config::ReportConfig& options) {
+  auto logger = log::get("report");
+  ReportData page;
+  auto& notes = page.notes;
+  page.run_dir = stdfs::absolute(run_dir).lexically_normal().string();
+  page.generated = fs::timestamp();
+
+  const RunLayout run(run_dir);
+  const auto dynamics_path = run.dynamics();
   MAPD_CHECK(stdfs::exists(dynamics_path), IoError,
              fmt::format("{}: no dynamics.h5 in this run directory; `mapd report` needs a run written by "
                          "`mapd train` or `mapd audit` (check the path)",
@@ -248,12 +286,12 @@ json collect_report_data(const stdfs::path& run_dir, const config::ReportConfig&
       classes.push_back(std::to_string(c));
     }
   }
-  page["categories"] = categories;
-  page["classes"] = classes;
+  page.categories = categories;
+  page.classes = classes;
 
   // Config: config.resolved.json, else the copy embedded in dynamics.h5.
   json resolved;
-  if (auto file = read_json_file(run_dir / "config.resolved.json", notes)) {
+  if (auto file = read_json_file(run.config(), notes)) {
     resolved = *file;
   } else {
     try {
@@ -265,103 +303,85 @@ json collect_report_data(const stdfs::path& run_dir, const config::ReportConfig&
       resolved = json::object();
     }
   }
-  page["config"] = resolved;
+  page.config = resolved;
 
   // Summary and metrics.
-  const json metrics = read_metrics(run_dir / "metrics.jsonl", notes);
-  page["metrics"] = metrics;
-  int64_t train_rows = 0;
-  int64_t probe_rows = 0;
-  int64_t noisy_rows = 0;
+  page.metrics = read_metrics(run.metrics(), notes);
+  const auto& metrics = page.metrics;
+  auto& summary = page.summary;
   for (int64_t r = 0; r < n; ++r) {
     const auto ur = static_cast<size_t>(r);
     if (ex.role[ur] == static_cast<int8_t>(record::Role::kTrain)) {
-      ++train_rows;
-      noisy_rows += ex.label[ur] != ex.original_label[ur] ? 1 : 0;
+      ++summary.train_examples;
+      summary.injected_noise += ex.label[ur] != ex.original_label[ur] ? 1 : 0;
     } else {
-      ++probe_rows;
+      ++summary.probe_examples;
     }
   }
-  const auto at = [&](const char* section, const char* key) -> json {
-    if (resolved.contains(section) && resolved[section].contains(key)) {
-      return resolved[section][key];
-    }
-    return nullptr;
-  };
-  double wall = 0.0;
+  const int64_t noisy_rows = summary.injected_noise;
   for (const auto& m : metrics) {
     const double s = number_or_nan(m, "seconds");
-    wall += std::isnan(s) ? 0.0 : s;
+    summary.wall_seconds += std::isnan(s) ? 0.0 : s;
   }
   const json last = metrics.empty() ? json::object() : metrics.back();
-  const json configured_epochs = at("train", "epochs");
-  const bool complete = configured_epochs.is_number() && epochs >= configured_epochs.get<int64_t>();
-  page["summary"] = {
-      {"dataset", at("data", "name")},
-      {"data_format", at("data", "format")},
-      {"data_path", at("data", "path")},
-      {"model", at("model", "arch")},
-      {"train_mode", at("train", "mode")},
-      {"epochs_committed", epochs},
-      {"epochs_configured", configured_epochs},
-      {"complete", complete},
-      {"test_acc", number_or_nan(last, "test_acc")},
-      {"test_loss", number_or_nan(last, "test_loss")},
-      {"train_acc", number_or_nan(last, "acc")},
-      {"img_per_s", number_or_nan(last, "img_s")},
-      {"wall_seconds", wall},
-      {"examples", n},
-      {"train_examples", train_rows},
-      {"probe_examples", probe_rows},
-      {"injected_noise", noisy_rows},
-      {"label_noise_rate", resolved.contains("data") && resolved["data"].contains("label_noise")
-                               ? resolved["data"]["label_noise"].value("rate", 0.0)
-                               : 0.0},
-      {"view", meta.view},
-      {"dtype", meta.dtype},
-      {"seed", meta.seed},
-      {"mapd_version", meta.mapd_version},
-      {"torch_version", meta.torch_version}};
-  if (!complete) {
+  if (resolved.contains("train") && resolved["train"].contains("epochs") &&
+      resolved["train"]["epochs"].is_number()) {
+    summary.epochs_configured = resolved["train"]["epochs"].get<int64_t>();
+  }
+  summary.complete = summary.epochs_configured && epochs >= *summary.epochs_configured;
+  summary.dataset = config_string(resolved, "data", "name");
+  summary.data_format = config_string(resolved, "data", "format");
+  summary.data_path = config_string(resolved, "data", "path");
+  summary.model = config_string(resolved, "model", "arch");
+  summary.train_mode = config_string(resolved, "train", "mode");
+  summary.epochs_committed = epochs;
+  summary.test_acc = number_or_nan(last, "test_acc");
+  summary.test_loss = number_or_nan(last, "test_loss");
+  summary.train_acc = number_or_nan(last, "acc");
+  summary.img_per_s = number_or_nan(last, "img_s");
+  summary.examples = n;
+  summary.label_noise_rate = resolved.contains("data") && resolved["data"].contains("label_noise")
+                                 ? resolved["data"]["label_noise"].value("rate", 0.0)
+                                 : 0.0;
+  summary.view = meta.view;
+  summary.dtype = meta.dtype;
+  summary.seed = meta.seed;
+  summary.mapd_version = meta.mapd_version;
+  summary.torch_version = meta.torch_version;
+  if (!summary.complete) {
     notes.push_back(
         fmt::format("Training is not finished (or was interrupted): {} of {} epochs are committed; "
                     "this report shows the committed epochs only.",
-                    epochs, configured_epochs.is_number() ? configured_epochs.dump() : "?"));
+                    epochs, summary.epochs_configured ? std::to_string(*summary.epochs_configured) : "?"));
   }
   // The difficulty pilot's doubtful labels (probes::below_chance), when the pilot ran in this run.
-  if (auto pilot = read_json_file(run_dir / "difficulty_scores.json", notes);
+  if (auto pilot = read_json_file(run.difficulty_scores_json(), notes);
       pilot && pilot->contains("below_chance") && (*pilot)["below_chance"].is_object()) {
     json doubt = (*pilot)["below_chance"];
     doubt["method"] = pilot->value("key", json::object()).value("method", std::string("?"));
-    page["summary"]["pilot_below_chance"] = doubt;
+    summary.pilot_below_chance = doubt;
   }
-  page["bad_inputs"] = read_bad_inputs(run_dir / "bad_inputs.csv");
+  page.bad_inputs = read_bad_inputs(run.bad_inputs());
 
   // Probe self-test and detection, as the assigner wrote them.
-  if (auto selftest = read_json_file(run_dir / "selftest.json", notes)) {
-    page["selftest"] = *selftest;
-  } else {
-    page["selftest"] = nullptr;
+  page.selftest = read_json_file(run.selftest(), notes);
+  if (!page.selftest) {
     notes.push_back("selftest.json is missing: run `mapd assign RUN_DIR` for the probe self-test.");
   }
-  if (auto detection = read_json_file(run_dir / "detection.json", notes)) {
-    page["detection"] = *detection;
-  } else {
-    page["detection"] = nullptr;
-    if (noisy_rows > 0) {
-      notes.push_back(
-          fmt::format("{} training labels were changed by injected noise, but detection.json is "
-                      "missing: run `mapd assign RUN_DIR` for the detection metrics.",
-                      noisy_rows));
-    }
+  page.detection = read_json_file(run.detection(), notes);
+  if (!page.detection && noisy_rows > 0) {
+    notes.push_back(
+        fmt::format("{} training labels were changed by injected noise, but detection.json is "
+                    "missing: run `mapd assign RUN_DIR` for the detection metrics.",
+                    noisy_rows));
   }
 
   // Assignments (row -> assigned category for training rows).
   std::optional<record::AssignmentStore::Columns> assignments;
   record::AssignmentMeta assignment_meta;
-  if (stdfs::exists(run_dir / "assignments.h5")) {
+  if (stdfs::exists(run.assignments_h5())) {
     try {
-      assignments = record::AssignmentStore::read(run_dir / "assignments.h5", &assignment_meta);
+      assignments = record::AssignmentStore::read(run.assignments_h5(), &assignment_meta);
     } catch (const Error& e) {
       notes.push_back(fmt::format("assignments.h5 could not be read ({}).", e.what()));
     }
@@ -371,8 +391,8 @@ json collect_report_data(const stdfs::path& run_dir, const config::ReportConfig&
         "examples. Run `mapd assign RUN_DIR`, then `mapd report RUN_DIR`.");
   }
   std::vector<int16_t> assigned_by_row(static_cast<size_t>(n), -1);
-  std::vector<int64_t> assignment_of_row(static_cast<size_t>(n), -1);
-  json assign_json = {{"available", assignments.has_value()}};
+  auto& assigned_summary = page.assignments;
+  assigned_summary.available = assignments.has_value();
   if (assignments) {
     const auto& a = *assignments;
     const int64_t m = static_cast<int64_t>(a.row.size());
@@ -384,33 +404,27 @@ json collect_report_data(const stdfs::path& run_dir, const config::ReportConfig&
       const int64_t row = a.row[static_cast<size_t>(i)];
       if (row >= 0 && row < n) {
         assigned_by_row[static_cast<size_t>(row)] = a.assigned[static_cast<size_t>(i)];
-        assignment_of_row[static_cast<size_t>(row)] = i;
       }
     }
-    std::vector<int64_t> overall(static_cast<size_t>(c), 0);
-    std::vector<std::vector<int64_t>> per_class(classes.size(),
-                                                std::vector<int64_t>(static_cast<size_t>(c), 0));
-    int64_t assigned_train = 0;
+    assigned_summary.overall.assign(static_cast<size_t>(c), 0);
+    assigned_summary.per_class.assign(classes.size(), std::vector<int64_t>(static_cast<size_t>(c), 0));
     for (int64_t row = 0; row < n; ++row) {
       const auto ur = static_cast<size_t>(row);
       const int16_t cat = assigned_by_row[ur];
       if (ex.role[ur] != static_cast<int8_t>(record::Role::kTrain) || cat < 0 || cat >= c) {
         continue;
       }
-      ++assigned_train;
-      ++overall[static_cast<size_t>(cat)];
+      ++assigned_summary.train_assigned;
+      ++assigned_summary.overall[static_cast<size_t>(cat)];
       const int64_t label = ex.label[ur];
       if (label >= 0 && label < static_cast<int64_t>(classes.size())) {
-        ++per_class[static_cast<size_t>(label)][static_cast<size_t>(cat)];
+        ++assigned_summary.per_class[static_cast<size_t>(label)][static_cast<size_t>(cat)];
       }
     }
-    assign_json["categories"] = assignment_meta.category_names;
-    assign_json["k"] = assignment_meta.k;
-    assign_json["epoch_begin"] = assignment_meta.epoch_begin;
-    assign_json["epoch_end"] = assignment_meta.epoch_end;
-    assign_json["train_assigned"] = assigned_train;
-    assign_json["overall"] = overall;
-    assign_json["per_class"] = per_class;
+    assigned_summary.categories = assignment_meta.category_names;
+    assigned_summary.k = assignment_meta.k;
+    assigned_summary.epoch_begin = assignment_meta.epoch_begin;
+    assigned_summary.epoch_end = assignment_meta.epoch_end;
     if (assignment_meta.epoch_end < epochs) {
       notes.push_back(
           fmt::format("assignments.h5 used epochs [{}, {}) but {} epochs are committed now; run "
@@ -418,10 +432,9 @@ json collect_report_data(const stdfs::path& run_dir, const config::ReportConfig&
                       assignment_meta.epoch_begin, assignment_meta.epoch_end, epochs));
     }
   }
-  page["assignments"] = assign_json;
 
   // Loss trajectories and learning curves per group, streamed from dynamics.h5.
-  json trajectories = {{"epochs", epochs}, {"groups", json::array()}};
+  page.trajectories.epochs = epochs;
   if (epochs >= 1) {
     std::vector<std::string> names;
     std::vector<std::string> kinds;
@@ -466,17 +479,15 @@ json collect_report_data(const stdfs::path& run_dir, const config::ReportConfig&
         groups.push_back(assigned_base + cat);
       }
     };
-    const auto stats = trajectory_stats(store, epochs, names, groups_of_row);
+    auto stats = trajectory_stats(store, epochs, names, groups_of_row);
     for (size_t g = 0; g < stats.size(); ++g) {
-      trajectories["groups"].push_back(stats_to_json(stats[g], kinds[g]));
+      page.trajectories.groups.push_back({kinds[g], std::move(stats[g])});
     }
   } else {
     notes.push_back("No epoch is committed yet: no trajectories to show.");
   }
-  page["trajectories"] = trajectories;
 
   // Surfaced examples: top-N training rows per category by probability, then score.
-  json surfaced = json::array();
   if (assignments && epochs >= 1) {
     const auto& a = *assignments;
     const auto c = static_cast<int64_t>(assignment_meta.category_names.size());
@@ -499,7 +510,8 @@ json collect_report_data(const stdfs::path& run_dir, const config::ReportConfig&
       }
     }
     const bool has_score = a.score.size() == a.prob.size();
-    std::vector<float> losses(static_cast<size_t>(epochs));
+    int64_t shown = 0;
+    int64_t changed = 0;
     for (int64_t cat = 0; cat < c; ++cat) {
       auto key = [&](int64_t i) {
         const auto at_ = static_cast<size_t>(i * c + cat);
@@ -513,85 +525,169 @@ json collect_report_data(const stdfs::path& run_dir, const config::ReportConfig&
                           const auto ky = key(y);
                           return kx != ky ? kx > ky : x < y;
                         });
-      json items = json::array();
+      SurfacedCategory group;
+      group.category = assignment_meta.category_names[static_cast<size_t>(cat)];
       for (size_t t = 0; t < top; ++t) {
         const int64_t i = order[t];
         const auto ui = static_cast<size_t>(i);
+        const auto at_ = static_cast<size_t>(i * c + cat);
         const int64_t row = a.row[ui];
         const auto ur = static_cast<size_t>(row);
-        int32_t pred = -1;
-        store.read_preds(row, row + 1, epochs - 1, epochs, &pred);
-        store.read_losses(row, row + 1, 0, epochs, losses.data());
-        json item = {{"row", row},
-                     {"id", ex.id[ur]},
-                     {"label", ex.label[ur]},
-                     {"label_name", class_name(classes, ex.label[ur])},
-                     {"original_label", ex.original_label[ur]},
-                     {"pred", pred},
-                     {"pred_name", class_name(classes, pred)},
-                     {"assigned", a.assigned[ui]},
-                     {"prob", a.prob[static_cast<size_t>(i * c + cat)]},
-                     {"score", has_score ? json(a.score[static_cast<size_t>(i * c + cat)]) : json(nullptr)},
-                     {"losses", losses}};
-        const int64_t source = ex.source_index[ur];
-        if (dataset && source >= 0 && source < dataset->train.size()) {
+        SurfacedExample item;
+        item.row = row;
+        item.id = ex.id[ur];
+        item.label = ex.label[ur];
+        item.label_name = class_name(classes, ex.label[ur]);
+        item.original_label = ex.original_label[ur];
+        store.read_preds(row, row + 1, epochs - 1, epochs, &item.pred);
+        item.pred_name = class_name(classes, item.pred);
+        item.assigned = a.assigned[ui];
+        item.prob = a.prob[at_];
+        if (has_score) {
+          item.score = a.score[at_];
+        }
+        item.losses.resize(static_cast<size_t>(epochs));
+        store.read_losses(row, row + 1, 0, epochs, item.losses.data());
+        if (dataset) {
+          ++shown;
           const auto& images = dataset->train;
-          std::vector<uint8_t> pixels(static_cast<size_t>(images.image_bytes()));
-          try {
-            images.read(source, pixels.data());
-            item["png"] =
-                base64(encode_png(pixels, images.channels, images.height, images.width, kThumbnailSide));
-            item["image"] = {
-                {"channels", images.channels}, {"height", images.height}, {"width", images.width}};
-            item["pixels_b64"] = base64(pixels);
-          } catch (const Error& e) {
-            item["image_error"] = e.what();
+          if (auto reason = changed_since_training(images, ex, row)) {
+            item.image_error = *reason;
+            ++changed;
+          } else {
+            ExampleImage image{std::vector<uint8_t>(static_cast<size_t>(images.image_bytes())),
+                               images.channels, images.height, images.width};
+            try {
+              images.read(ex.source_index[ur], image.pixels.data());
+              item.image = std::move(image);
+            } catch (const Error& e) {
+              item.image_error = e.what();
+            }
           }
         }
-        items.push_back(std::move(item));
+        group.examples.push_back(std::move(item));
       }
-      surfaced.push_back({{"category", assignment_meta.category_names[static_cast<size_t>(cat)]},
-                          {"examples", std::move(items)}});
+      page.surfaced.push_back(std::move(group));
+    }
+    if (changed > 0) {
+      notes.push_back(fmt::format(
+          "The dataset changed since training: {} of {} surfaced examples are no longer at the position "
+          "dynamics.h5 recorded (/examples/id and source_index; id or label differs), so their images are "
+          "left out. Where ids are positions (IDX, CIFAR, image folders, a manifest without an id column) a "
+          "shift shows only where the label differs too, so the images still shown may be wrong as well: "
+          "report against the dataset as it was trained.",
+          changed, shown));
     }
   }
-  page["surfaced"] = surfaced;
-  page["probe_previews"] = probe_previews(run_dir, categories);
-  page["notes"] = notes;
+  page.probe_previews = probe_previews(run_dir, categories);
   logger->debug("collected report data for {} ({} epochs, {} examples)", run_dir.string(), epochs, n);
   return page;
 }
 
-namespace {
-
-std::vector<uint8_t> decode_base64(const std::string& text) {
-  std::vector<uint8_t> out;
-  out.reserve(text.size() / 4 * 3);
-  uint32_t buffer = 0;
-  int bits = 0;
-  for (char ch : text) {
-    int v = -1;
-    if (ch >= 'A' && ch <= 'Z')
-      v = ch - 'A';
-    else if (ch >= 'a' && ch <= 'z')
-      v = ch - 'a' + 26;
-    else if (ch >= '0' && ch <= '9')
-      v = ch - '0' + 52;
-    else if (ch == '+')
-      v = 62;
-    else if (ch == '/')
-      v = 63;
-    if (v < 0) {
-      continue;
-    }
-    buffer = (buffer << 6) | static_cast<uint32_t>(v);
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out.push_back(static_cast<uint8_t>((buffer >> bits) & 0xFF));
-    }
+json to_json(const ReportData& data) {
+  const auto& s = data.summary;
+  const auto optional_json = [](const auto& value) { return value ? json(*value) : json(nullptr); };
+  json page;
+  page["run_dir"] = data.run_dir;
+  page["generated"] = data.generated;
+  page["categories"] = data.categories;
+  page["classes"] = data.classes;
+  page["config"] = data.config;
+  page["metrics"] = data.metrics;
+  page["summary"] = {{"dataset", optional_json(s.dataset)},
+                     {"data_format", optional_json(s.data_format)},
+                     {"data_path", optional_json(s.data_path)},
+                     {"model", optional_json(s.model)},
+                     {"train_mode", optional_json(s.train_mode)},
+                     {"epochs_committed", s.epochs_committed},
+                     {"epochs_configured", optional_json(s.epochs_configured)},
+                     {"complete", s.complete},
+                     {"test_acc", s.test_acc},
+                     {"test_loss", s.test_loss},
+                     {"train_acc", s.train_acc},
+                     {"img_per_s", s.img_per_s},
+                     {"wall_seconds", s.wall_seconds},
+                     {"examples", s.examples},
+                     {"train_examples", s.train_examples},
+                     {"probe_examples", s.probe_examples},
+                     {"injected_noise", s.injected_noise},
+                     {"label_noise_rate", s.label_noise_rate},
+                     {"view", s.view},
+                     {"dtype", s.dtype},
+                     {"seed", s.seed},
+                     {"mapd_version", s.mapd_version},
+                     {"torch_version", s.torch_version}};
+  if (s.pilot_below_chance) {
+    page["summary"]["pilot_below_chance"] = *s.pilot_below_chance;
   }
-  return out;
+  page["bad_inputs"] = {
+      {"present", data.bad_inputs.present}, {"count", data.bad_inputs.count}, {"rows", data.bad_inputs.rows}};
+  page["selftest"] = optional_json(data.selftest);
+  page["detection"] = optional_json(data.detection);
+
+  const auto& a = data.assignments;
+  json assignments = {{"available", a.available}};
+  if (a.available) {
+    assignments["categories"] = a.categories;
+    assignments["k"] = a.k;
+    assignments["epoch_begin"] = a.epoch_begin;
+    assignments["epoch_end"] = a.epoch_end;
+    assignments["train_assigned"] = a.train_assigned;
+    assignments["overall"] = a.overall;
+    assignments["per_class"] = a.per_class;
+  }
+  page["assignments"] = std::move(assignments);
+
+  json groups = json::array();
+  for (const auto& g : data.trajectories.groups) {
+    groups.push_back(stats_to_json(g.stats, g.kind));
+  }
+  page["trajectories"] = {{"epochs", data.trajectories.epochs}, {"groups", std::move(groups)}};
+
+  json surfaced = json::array();
+  for (const auto& group : data.surfaced) {
+    json items = json::array();
+    for (const auto& e : group.examples) {
+      json item = {{"row", e.row},
+                   {"id", e.id},
+                   {"label", e.label},
+                   {"label_name", e.label_name},
+                   {"original_label", e.original_label},
+                   {"pred", e.pred},
+                   {"pred_name", e.pred_name},
+                   {"assigned", e.assigned},
+                   {"prob", e.prob},
+                   {"score", optional_json(e.score)},
+                   {"losses", e.losses}};
+      if (e.image) {
+        const auto& image = *e.image;
+        item["png"] =
+            base64(encode_png(image.pixels, image.channels, image.height, image.width, kThumbnailSide));
+        item["image"] = {{"channels", image.channels}, {"height", image.height}, {"width", image.width}};
+      }
+      if (!e.image_error.empty()) {
+        item["image_error"] = e.image_error;
+      }
+      items.push_back(std::move(item));
+    }
+    json entry = {{"category", group.category}, {"examples", std::move(items)}};
+    if (!group.grid_file.empty()) {
+      entry["grid_file"] = group.grid_file;
+    }
+    surfaced.push_back(std::move(entry));
+  }
+  page["surfaced"] = std::move(surfaced);
+
+  json previews = json::array();
+  for (const auto& p : data.probe_previews) {
+    previews.push_back({{"name", p.name}, {"png", base64(std::vector<uint8_t>(p.png.begin(), p.png.end()))}});
+  }
+  page["probe_previews"] = std::move(previews);
+  page["notes"] = data.notes;
+  return page;
 }
+
+namespace {
 
 std::string safe_file_name(const std::string& name) {
   std::string out;
@@ -601,55 +697,64 @@ std::string safe_file_name(const std::string& name) {
   return out.empty() ? "category" : out;
 }
 
+// The surfaced examples of one category that have an image, as a grid row with two caption lines.
+data::GridRow grid_row(const SurfacedCategory& group) {
+  data::GridRow row;
+  for (const auto& e : group.examples) {
+    if (!e.image) {
+      continue;
+    }
+    data::GridTile tile;
+    tile.pixels = e.image->pixels;
+    tile.channels = e.image->channels;
+    tile.height = e.image->height;
+    tile.width = e.image->width;
+    tile.captions = {
+        {fmt::format("#{} p={:.2f}", e.id, e.prob), data::Rgb{0, 0, 0}},
+        {fmt::format("{}>{}", e.label_name.substr(0, 7), e.pred_name.substr(0, 7)), data::Rgb{160, 60, 60}}};
+    row.tiles.push_back(std::move(tile));
+  }
+  return row;
+}
+
 }  // namespace
 
 ReportResult generate_report(const stdfs::path& run_dir, const config::ReportConfig& options) {
   auto logger = log::get("report");
   const auto chart_path = find_chart_library(options.assets_dir);
-  json page = collect_report_data(run_dir, options);
+  ReportData collected = collect_report_data(run_dir, options);
 
   ReportResult result;
-  const auto report_dir = run_dir / "report";
+  const RunLayout run(run_dir);
+  const auto report_dir = run.report_dir();
   fs::create_directories(report_dir);
 
-  // Image grids as PNG files; the raw pixels are dropped from the page afterwards.
-  for (auto& group : page["surfaced"]) {
-    std::vector<GridTile> tiles;
-    for (auto& item : group["examples"]) {
-      if (item.contains("pixels_b64")) {
-        GridTile tile;
-        tile.pixels = decode_base64(item["pixels_b64"].get<std::string>());
-        tile.channels = item["image"]["channels"].get<int64_t>();
-        tile.height = item["image"]["height"].get<int64_t>();
-        tile.width = item["image"]["width"].get<int64_t>();
-        tile.line1 = fmt::format("#{} p={:.2f}", item["id"].get<int64_t>(), item["prob"].get<double>());
-        tile.line2 = fmt::format("{}>{}", item["label_name"].get<std::string>().substr(0, 7),
-                                 item["pred_name"].get<std::string>().substr(0, 7));
-        tiles.push_back(std::move(tile));
-        item.erase("pixels_b64");
-      }
-    }
-    if (tiles.empty()) {
+  // Image grids as PNG files, drawn from the collected pixels.
+  for (auto& group : collected.surfaced) {
+    data::ImageGrid grid;
+    grid.rows.push_back(grid_row(group));
+    const auto shown = grid.rows.front().tiles.size();
+    if (shown == 0) {
       continue;
     }
-    const std::string category = group["category"].get<std::string>();
-    const auto path = report_dir / (safe_file_name(category) + ".png");
-    write_image_grid(path, tiles, 8,
-                     fmt::format("{}: top {} training examples by P({})  (id, P; given>predicted)", category,
-                                 tiles.size(), category));
-    group["grid_file"] = path.filename().string();
+    grid.columns = 8;
+    grid.image_side = 96;
+    grid.title = fmt::format("{}: top {} training examples by P({})  (id, P; given>predicted)",
+                             group.category, shown, group.category);
+    const auto path = report_dir / (safe_file_name(group.category) + ".png");
+    data::write_image_grid(path, grid);
+    group.grid_file = path.filename().string();
     result.grids.push_back(path);
   }
 
+  const json page = to_json(collected);
   std::string html = detail::kPageTemplate;
   replace_once(html, "/*@MAPD_CHART_LIBRARY@*/", escape_script(fs::read_file(chart_path)));
   replace_once(html, "@MAPD_DATA@", escape_script(page.dump(-1, ' ', false, json::error_handler_t::replace)));
-  result.index_html = report_dir / "index.html";
+  result.index_html = run.report_index();
   fs::write_file_atomic(result.index_html, html);
-  result.epochs = page["trajectories"]["epochs"].get<int64_t>();
-  for (const auto& note : page["notes"]) {
-    result.notes.push_back(note.get<std::string>());
-  }
+  result.epochs = collected.trajectories.epochs;
+  result.notes = collected.notes;
   logger->info("report written to {} ({} epochs, {} image grids{})", result.index_html.string(),
                result.epochs, result.grids.size(),
                result.notes.empty() ? "" : fmt::format(", {} notes", result.notes.size()));

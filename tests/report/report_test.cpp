@@ -27,14 +27,23 @@ using testing::SyntheticRun;
 class ReportTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = stdfs::temp_directory_path() / ("mapd_report_test_" + std::to_string(::getpid()) + "_" +
-                                           ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::string name = ::testing::UnitTest::GetInstance()->current_test_info()->name();
+    std::replace(name.begin(), name.end(), '/', '_');  // parameterised tests: Name/Param
+    dir_ = stdfs::temp_directory_path() / ("mapd_report_test_" + std::to_string(::getpid()) + "_" + name);
     stdfs::remove_all(dir_);
     stdfs::create_directories(dir_);
   }
   void TearDown() override { stdfs::remove_all(dir_); }
   stdfs::path dir_;
 };
+
+std::string joined(const std::vector<std::string>& notes) {
+  std::string out;
+  for (const auto& n : notes) {
+    out += n + "\n";
+  }
+  return out;
+}
 
 // numpy.quantile(values, q) with the default linear method, written independently (full sort).
 double numpy_quantile(std::vector<float> values, double q) {
@@ -184,72 +193,198 @@ TEST_F(ReportTest, CollectsEverySectionFromTheRunDirectory) {
   const auto run = make_synthetic_run(dir_, 4, 4);
   config::ReportConfig options;
   options.top_n = 5;
-  const auto page = collect_report_data(dir_, options);
+  const ReportData page = collect_report_data(dir_, options);
 
-  const auto& s = page["summary"];
-  EXPECT_EQ(s["dataset"], "synthetic");
-  EXPECT_EQ(s["epochs_committed"], 4);
-  EXPECT_TRUE(s["complete"].get<bool>());
-  EXPECT_NEAR(s["test_acc"].get<double>(), 0.75, 1e-12);  // last complete metrics line
-  EXPECT_NEAR(s["wall_seconds"].get<double>(), 6.0, 1e-12);
-  EXPECT_EQ(s["train_examples"], 30);
-  EXPECT_EQ(s["probe_examples"], 10);
-  EXPECT_EQ(s["injected_noise"], 3);
-  EXPECT_EQ(s["pilot_below_chance"]["share"], 0.1);
-  EXPECT_EQ(s["pilot_below_chance"]["method"], "learning_speed");
-  EXPECT_EQ(page["metrics"].size(), 4U);  // the partial last line is skipped
-  EXPECT_EQ(page["classes"], (nlohmann::json{"even", "odd"}));
-  EXPECT_EQ(page["selftest"]["accuracy"], 0.75);
-  EXPECT_EQ(page["detection"]["rankings"]["p_mislabeled"]["auroc"], 0.93);
+  const auto& s = page.summary;
+  EXPECT_EQ(s.dataset, "synthetic");
+  EXPECT_EQ(s.data_format, "idx");
+  EXPECT_EQ(s.epochs_committed, 4);
+  EXPECT_EQ(s.epochs_configured, 4);
+  EXPECT_TRUE(s.complete);
+  EXPECT_NEAR(s.test_acc, 0.75, 1e-12);  // last complete metrics line
+  EXPECT_NEAR(s.wall_seconds, 6.0, 1e-12);
+  EXPECT_EQ(s.train_examples, 30);
+  EXPECT_EQ(s.probe_examples, 10);
+  EXPECT_EQ(s.injected_noise, 3);
+  ASSERT_TRUE(s.pilot_below_chance.has_value());
+  EXPECT_EQ((*s.pilot_below_chance)["share"], 0.1);
+  EXPECT_EQ((*s.pilot_below_chance)["method"], "learning_speed");
+  EXPECT_EQ(page.metrics.size(), 4U);  // the partial last line is skipped
+  EXPECT_EQ(page.classes, (std::vector<std::string>{"even", "odd"}));
+  EXPECT_EQ(page.categories, (std::vector<std::string>{"typical", "mislabeled"}));
+  ASSERT_TRUE(page.selftest.has_value());
+  EXPECT_EQ((*page.selftest)["accuracy"], 0.75);
+  ASSERT_TRUE(page.detection.has_value());
+  EXPECT_EQ((*page.detection)["rankings"]["p_mislabeled"]["auroc"], 0.93);
+  EXPECT_FALSE(page.bad_inputs.present);
+  // The fixture's partial last metrics line (a live run) is the only note.
+  EXPECT_EQ(page.notes, (std::vector<std::string>{"metrics.jsonl: 1 unreadable line(s) skipped."}));
 
   // Groups: 2 probe categories, train, noisy + clean, 2 assigned categories.
-  const auto& groups = page["trajectories"]["groups"];
+  const auto& groups = page.trajectories.groups;
+  EXPECT_EQ(page.trajectories.epochs, 4);
   ASSERT_EQ(groups.size(), 7U);
-  EXPECT_EQ(groups[0]["name"], "probe: typical");
-  EXPECT_EQ(groups[0]["count"], 5);
-  EXPECT_EQ(groups[2]["name"], "train (all)");
-  EXPECT_EQ(groups[3]["name"], "train: injected wrong label");
-  EXPECT_EQ(groups[3]["count"], 3);
-  EXPECT_EQ(groups[4]["count"], 27);
-  EXPECT_EQ(groups[6]["name"], "assigned: mislabeled");
+  EXPECT_EQ(groups[0].stats.name, "probe: typical");
+  EXPECT_EQ(groups[0].kind, "probe");
+  EXPECT_EQ(groups[0].stats.count, 5);
+  EXPECT_EQ(groups[2].stats.name, "train (all)");
+  EXPECT_EQ(groups[3].stats.name, "train: injected wrong label");
+  EXPECT_EQ(groups[3].kind, "noise");
+  EXPECT_EQ(groups[3].stats.count, 3);
+  EXPECT_EQ(groups[4].stats.count, 27);
+  EXPECT_EQ(groups[6].stats.name, "assigned: mislabeled");
+  EXPECT_EQ(groups[6].kind, "assigned");
   // Train rows with P(mislabeled) > 0.5: rows 0..2 and 21..29.
-  EXPECT_EQ(groups[6]["count"], 12);
-  EXPECT_EQ(groups[1]["median"].size(), 4U);
-  EXPECT_GT(groups[1]["median"][3].get<double>(), groups[0]["median"][3].get<double>());
+  EXPECT_EQ(groups[6].stats.count, 12);
+  EXPECT_EQ(groups[1].stats.median.size(), 4U);
+  EXPECT_GT(groups[1].stats.median[3], groups[0].stats.median[3]);
 
-  const auto& a = page["assignments"];
-  EXPECT_TRUE(a["available"].get<bool>());
-  EXPECT_EQ(a["train_assigned"], 30);
-  EXPECT_EQ(a["overall"], (nlohmann::json{18, 12}));
+  const auto& a = page.assignments;
+  EXPECT_TRUE(a.available);
+  EXPECT_EQ(a.k, 3);
+  EXPECT_EQ(a.train_assigned, 30);
+  EXPECT_EQ(a.overall, (std::vector<int64_t>{18, 12}));
+  ASSERT_EQ(a.per_class.size(), 2U);
   int64_t total = 0;
-  for (const auto& r : a["per_class"]) {
-    for (const auto& x : r) {
-      total += x.get<int64_t>();
+  for (const auto& r : a.per_class) {
+    for (const auto x : r) {
+      total += x;
     }
   }
   EXPECT_EQ(total, 30);
 
   // Surfaced: top 5 of mislabeled are the three noisy rows (P = 1, score by row), then rows 29, 28.
+  const auto& surfaced = page.surfaced;
+  ASSERT_EQ(surfaced.size(), 2U);
+  EXPECT_EQ(surfaced[1].category, "mislabeled");
+  EXPECT_TRUE(surfaced[1].grid_file.empty());  // generate_report draws the grids
+  const auto& top = surfaced[1].examples;
+  ASSERT_EQ(top.size(), 5U);
+  const std::vector<int64_t> rows = {2, 1, 0, 29, 28};
+  for (size_t t = 0; t < top.size(); ++t) {
+    EXPECT_EQ(top[t].row, rows[t]) << t;
+    EXPECT_EQ(top[t].id, rows[t]) << t;  // IDX ids are positions
+  }
+  EXPECT_EQ(top[0].label_name, "odd");  // row 2: original 0 (even), injected label 1
+  EXPECT_EQ(top[0].original_label, 0);
+  EXPECT_FLOAT_EQ(top[0].prob, 1.0F);
+  ASSERT_TRUE(top[0].score.has_value());
+  EXPECT_EQ(top[0].losses.size(), 4U);
+  EXPECT_NEAR(top[3].losses[0], run.loss[0][29], 1e-6);
+  EXPECT_EQ(top[3].pred, run.pred[3][29]);
+  // The pixels are the dataset's image of the example, uint8 [C, H, W].
+  for (const auto& e : top) {
+    ASSERT_TRUE(e.image.has_value()) << e.row << ": " << e.image_error;
+    EXPECT_EQ(e.image->channels, 1);
+    EXPECT_EQ(e.image->height, SyntheticRun::kSide);
+    EXPECT_EQ(e.image->width, SyntheticRun::kSide);
+    EXPECT_EQ(e.image->pixels, testing::synthetic_image(e.row, SyntheticRun::kSide)) << e.row;
+    EXPECT_TRUE(e.image_error.empty());
+  }
+  for (const auto& t : surfaced[0].examples) {
+    EXPECT_LT(t.row, SyntheticRun::kTrain) << "surfaced examples are training rows";
+  }
+}
+
+TEST_F(ReportTest, PageDataHasWhatTheTemplateReads) {
+  make_synthetic_run(dir_, 4, 4);
+  config::ReportConfig options;
+  options.top_n = 5;
+  auto data = collect_report_data(dir_, options);
+  data.surfaced[1].grid_file = "mislabeled.png";
+  const auto page = to_json(data);
+
+  // Top-level keys read by assets/report/template.html.
+  for (const char* key :
+       {"run_dir", "generated", "categories", "classes", "config", "metrics", "summary", "bad_inputs",
+        "selftest", "detection", "assignments", "trajectories", "surfaced", "probe_previews", "notes"}) {
+    EXPECT_TRUE(page.contains(key)) << key;
+  }
+  const auto& s = page["summary"];
+  for (const char* key : {"dataset",
+                          "data_format",
+                          "data_path",
+                          "model",
+                          "train_mode",
+                          "epochs_committed",
+                          "epochs_configured",
+                          "complete",
+                          "test_acc",
+                          "test_loss",
+                          "train_acc",
+                          "img_per_s",
+                          "wall_seconds",
+                          "examples",
+                          "train_examples",
+                          "probe_examples",
+                          "injected_noise",
+                          "label_noise_rate",
+                          "view",
+                          "dtype",
+                          "seed",
+                          "mapd_version",
+                          "torch_version",
+                          "pilot_below_chance"}) {
+    EXPECT_TRUE(s.contains(key)) << "summary." << key;
+  }
+  EXPECT_EQ(s["dataset"], "synthetic");
+  EXPECT_EQ(s["epochs_configured"], 4);
+  EXPECT_TRUE(s["complete"].get<bool>());
+  EXPECT_EQ(s["pilot_below_chance"]["method"], "learning_speed");
+  EXPECT_EQ(page["metrics"].size(), 4U);
+  EXPECT_EQ(page["metrics"][3]["test_acc"], 0.75);
+  EXPECT_EQ(page["classes"], (nlohmann::json{"even", "odd"}));
+  EXPECT_EQ(page["selftest"]["accuracy"], 0.75);
+  EXPECT_EQ(page["detection"]["rankings"]["p_mislabeled"]["auroc"], 0.93);
+  EXPECT_EQ(page["bad_inputs"],
+            (nlohmann::json{{"present", false}, {"count", 0}, {"rows", nlohmann::json::array()}}));
+
+  const auto& groups = page["trajectories"]["groups"];
+  EXPECT_EQ(page["trajectories"]["epochs"], 4);
+  ASSERT_EQ(groups.size(), 7U);
+  for (const char* key : {"name", "kind", "count", "exact", "q25", "median", "q75", "mean", "first_learned",
+                          "learned_for_good"}) {
+    EXPECT_TRUE(groups[0].contains(key)) << "group." << key;
+  }
+  EXPECT_EQ(groups[3]["name"], "train: injected wrong label");
+  EXPECT_EQ(groups[3]["kind"], "noise");
+  EXPECT_EQ(groups[1]["median"].size(), 4U);
+
+  const auto& a = page["assignments"];
+  EXPECT_TRUE(a["available"].get<bool>());
+  EXPECT_EQ(a["overall"], (nlohmann::json{18, 12}));
+  for (const char* key : {"categories", "k", "epoch_begin", "epoch_end", "train_assigned", "per_class"}) {
+    EXPECT_TRUE(a.contains(key)) << "assignments." << key;
+  }
+
   const auto& surfaced = page["surfaced"];
   ASSERT_EQ(surfaced.size(), 2U);
   EXPECT_EQ(surfaced[1]["category"], "mislabeled");
+  EXPECT_EQ(surfaced[1]["grid_file"], "mislabeled.png");
+  EXPECT_FALSE(surfaced[0].contains("grid_file"));
   const auto& top = surfaced[1]["examples"];
   ASSERT_EQ(top.size(), 5U);
   EXPECT_EQ(top[0]["row"], 2);
-  EXPECT_EQ(top[1]["row"], 1);
-  EXPECT_EQ(top[2]["row"], 0);
-  EXPECT_EQ(top[3]["row"], 29);
-  EXPECT_EQ(top[4]["row"], 28);
-  EXPECT_EQ(top[0]["id"], 1002);
-  EXPECT_EQ(top[0]["label_name"], "odd");  // row 2: original 0 (even), injected label 1
+  EXPECT_EQ(top[0]["id"], 2);
+  EXPECT_EQ(top[0]["label_name"], "odd");
   EXPECT_EQ(top[0]["original_label"], 0);
-  EXPECT_TRUE(top[0].contains("png"));
-  EXPECT_EQ(top[0]["losses"].size(), 4U);
-  EXPECT_NEAR(top[3]["losses"][0].get<double>(), run.loss[0][29], 1e-6);
-  EXPECT_EQ(top[3]["pred"], run.pred[3][29]);
-  for (const auto& t : surfaced[0]["examples"]) {
-    EXPECT_LT(t["row"].get<int64_t>(), SyntheticRun::kTrain) << "surfaced examples are training rows";
+  for (const char* key : {"row", "id", "label", "label_name", "original_label", "pred", "pred_name",
+                          "assigned", "prob", "score"}) {
+    EXPECT_TRUE(top[0].contains(key)) << "example." << key;
   }
+  EXPECT_EQ(top[0]["losses"].size(), 4U);
+  EXPECT_EQ(top[0]["image"], (nlohmann::json{{"channels", 1}, {"height", 8}, {"width", 8}}));
+  EXPECT_FALSE(top[0].contains("pixels_b64"));
+  EXPECT_FALSE(top[0].contains("image_error"));
+  // The thumbnail: the example's image as a 64-pixel PNG, in base64.
+  ASSERT_TRUE(top[0]["png"].is_string());
+  const auto thumbnail = encode_png(data.surfaced[1].examples[0].image->pixels, 1, 8, 8, 64);
+  EXPECT_EQ(top[0]["png"], base64(thumbnail));
+  const cv::Mat decoded = cv::imdecode(thumbnail, cv::IMREAD_GRAYSCALE);
+  EXPECT_EQ(decoded.rows, 64);
+  EXPECT_EQ(decoded.at<uint8_t>(0, 0), testing::synthetic_image(2, 8)[0]);
+  EXPECT_TRUE(page["probe_previews"].is_array());
+  EXPECT_EQ(page["notes"], (nlohmann::json{"metrics.jsonl: 1 unreadable line(s) skipped."}));
 }
 
 TEST_F(ReportTest, WritesSelfContainedPageAndGrids) {
@@ -283,15 +418,17 @@ TEST_F(ReportTest, WritesSelfContainedPageAndGrids) {
 
 TEST_F(ReportTest, LiveRunShowsCommittedEpochsAndSaysWhatIsMissing) {
   make_synthetic_run(dir_, 2, 6, /*with_assignments=*/false);
-  const auto page = collect_report_data(dir_, config::ReportConfig{});
-  EXPECT_EQ(page["trajectories"]["epochs"], 2);
-  EXPECT_FALSE(page["summary"]["complete"].get<bool>());
-  EXPECT_FALSE(page["assignments"]["available"].get<bool>());
-  EXPECT_TRUE(page["surfaced"].empty());
-  std::string notes;
-  for (const auto& n : page["notes"]) {
-    notes += n.get<std::string>() + "\n";
-  }
+  const auto data = collect_report_data(dir_, config::ReportConfig{});
+  EXPECT_EQ(data.trajectories.epochs, 2);
+  EXPECT_FALSE(data.summary.complete);
+  EXPECT_FALSE(data.assignments.available);
+  EXPECT_TRUE(data.surfaced.empty());
+  EXPECT_FALSE(data.selftest.has_value());
+  const auto page = to_json(data);
+  EXPECT_EQ(page["assignments"], (nlohmann::json{{"available", false}}));
+  EXPECT_TRUE(page["selftest"].is_null());
+  EXPECT_TRUE(page["detection"].is_null());
+  const std::string notes = joined(data.notes);
   EXPECT_NE(notes.find("2 of 6 epochs are committed"), std::string::npos) << notes;
   EXPECT_NE(notes.find("assignments.h5 is missing"), std::string::npos) << notes;
   EXPECT_NE(notes.find("selftest.json is missing"), std::string::npos) << notes;
@@ -311,13 +448,10 @@ TEST_F(ReportTest, StaleAssignmentsAreNamed) {
     std::vector<float> prob(SyntheticRun::kRows, 0.6F);
     store.append_epoch(loss.data(), pred.data(), prob.data());
   }
-  const auto page = collect_report_data(dir_, config::ReportConfig{});
-  EXPECT_EQ(page["trajectories"]["epochs"], 5);
-  EXPECT_EQ(page["surfaced"][0]["examples"][0]["losses"].size(), 5U);
-  std::string notes;
-  for (const auto& n : page["notes"]) {
-    notes += n.get<std::string>() + "\n";
-  }
+  const auto data = collect_report_data(dir_, config::ReportConfig{});
+  EXPECT_EQ(data.trajectories.epochs, 5);
+  EXPECT_EQ(data.surfaced[0].examples[0].losses.size(), 5U);
+  const std::string notes = joined(data.notes);
   EXPECT_NE(notes.find("assignments.h5 used epochs [0, 4) but 5 epochs are committed"), std::string::npos)
       << notes;
 }
@@ -326,15 +460,13 @@ TEST_F(ReportTest, MissingAndBrokenInputsAreNoted) {
   make_synthetic_run(dir_, 4, 4);
   stdfs::remove(dir_ / "metrics.jsonl");
   std::ofstream(dir_ / "selftest.json") << "{not json";
-  const auto page = collect_report_data(dir_, config::ReportConfig{});
-  std::string notes;
-  for (const auto& n : page["notes"]) {
-    notes += n.get<std::string>() + "\n";
-  }
+  const auto data = collect_report_data(dir_, config::ReportConfig{});
+  const std::string notes = joined(data.notes);
   EXPECT_NE(notes.find("metrics.jsonl is missing"), std::string::npos) << notes;
   EXPECT_NE(notes.find("selftest.json could not be parsed"), std::string::npos) << notes;
-  EXPECT_TRUE(page["selftest"].is_null());
-  EXPECT_TRUE(std::isnan(page["summary"]["test_acc"].get<double>()));
+  EXPECT_FALSE(data.selftest.has_value());
+  EXPECT_TRUE(std::isnan(data.summary.test_acc));
+  EXPECT_EQ(to_json(data)["summary"]["test_acc"].dump(), "null");  // NaN is written as null
 }
 
 TEST_F(ReportTest, MissingDynamicsIsAnIoErrorNamingTheFile) {
@@ -350,15 +482,72 @@ TEST_F(ReportTest, MissingDynamicsIsAnIoErrorNamingTheFile) {
 TEST_F(ReportTest, UnreloadableDatasetStillGivesGridsWithIds) {
   make_synthetic_run(dir_, 4, 4);
   stdfs::remove_all(dir_ / "data");
-  const auto page = collect_report_data(dir_, config::ReportConfig{});
-  ASSERT_EQ(page["surfaced"].size(), 2U);
-  EXPECT_FALSE(page["surfaced"][0]["examples"][0].contains("png"));
-  std::string notes;
-  for (const auto& n : page["notes"]) {
-    notes += n.get<std::string>() + "\n";
-  }
+  const auto data = collect_report_data(dir_, config::ReportConfig{});
+  ASSERT_EQ(data.surfaced.size(), 2U);
+  EXPECT_FALSE(data.surfaced[0].examples[0].image.has_value());
+  EXPECT_FALSE(to_json(data)["surfaced"][0]["examples"][0].contains("png"));
+  const std::string notes = joined(data.notes);
   EXPECT_NE(notes.find("could not be reloaded"), std::string::npos) << notes;
 }
+
+// Issue 13 item 5: a row inserted into the CSV manifest after training moves every later example
+// one position on. The report must not draw another example's image for a recorded one: it checks
+// the id (and original label) at the recorded position, leaves the changed ones out and says so.
+class ReportManifestTest : public ReportTest, public ::testing::WithParamInterface<testing::SyntheticData> {};
+
+TEST_P(ReportManifestTest, RowInsertedAfterTrainingDrawsNoWrongImage) {
+  const auto run = make_synthetic_run(dir_, 4, 4, true, GetParam());
+  config::ReportConfig options;
+  options.top_n = 5;  // typical: rows 3..7; mislabeled: rows 2, 1, 0, 29, 28
+  // Row r of the synthetic run is dataset example r, whose image is synthetic_image(r).
+  const auto expect_right_images = [](const ReportData& data) {
+    int64_t drawn = 0;
+    for (const auto& group : data.surfaced) {
+      for (const auto& e : group.examples) {
+        if (e.image) {
+          ++drawn;
+          EXPECT_EQ(e.image->pixels, testing::synthetic_image(e.row, SyntheticRun::kSide))
+              << "row " << e.row << " (id " << e.id << ") shows another example's image";
+        }
+      }
+    }
+    return drawn;
+  };
+  const auto before = collect_report_data(dir_, options);
+  EXPECT_EQ(expect_right_images(before), 10);
+  EXPECT_EQ(joined(before.notes).find("dataset changed"), std::string::npos) << joined(before.notes);
+
+  testing::write_manifest(dir_ / "data", GetParam(), /*insert_at=*/10);
+  const auto after = collect_report_data(dir_, options);
+  EXPECT_EQ(expect_right_images(after), 8);  // rows 28 and 29 moved
+  for (const auto& group : after.surfaced) {
+    for (const auto& e : group.examples) {
+      EXPECT_EQ(e.image.has_value(), e.row < 10) << e.row;
+      if (e.row >= 10) {
+        EXPECT_NE(e.image_error.find("the dataset changed since training"), std::string::npos)
+            << e.image_error;
+      }
+    }
+  }
+  const std::string notes = joined(after.notes);
+  EXPECT_NE(notes.find("The dataset changed since training: 2 of 10 surfaced examples"), std::string::npos)
+      << notes;
+
+  // The page says it too.
+  const auto result = generate_report(dir_, options);
+  ASSERT_EQ(result.grids.size(), 2U);
+  const std::string html = fs::read_file(result.index_html);
+  EXPECT_NE(html.find("The dataset changed since training: 2 of 10"), std::string::npos);
+}
+
+INSTANTIATE_TEST_SUITE_P(Manifests, ReportManifestTest,
+                         ::testing::Values(testing::SyntheticData::kManifestWithIds,
+                                           testing::SyntheticData::kManifest),
+                         [](const auto& param_info) {
+                           return param_info.param == testing::SyntheticData::kManifestWithIds
+                                      ? "WithIdColumn"
+                                      : "LineNumberIds";
+                         });
 
 TEST_F(ReportTest, ChartLibraryLookupPrefersAssetsDir) {
   const auto lib = dir_ / "js" / "chart.umd.min.js";

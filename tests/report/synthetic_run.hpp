@@ -18,8 +18,8 @@
 namespace mapd::report::testing {
 
 /// Shape of the synthetic run: 30 training rows (dataset examples 0..29, rows 0..2 with an injected
-/// wrong label) and 5 + 5 probes of categories {typical, mislabeled} (dataset examples 30..39;
-/// 3 fit + 2 val each), 8x8 grey images, 2 classes.
+/// wrong label; row r has source_index r and the dataset's id of example r) and 5 + 5 probes of categories
+/// {typical, mislabeled} (dataset examples 30..39; 3 fit + 2 val each), 8x8 grey images, 2 classes.
 struct SyntheticRun {
   static constexpr int64_t kTrain = 30;
   static constexpr int64_t kProbes = 10;
@@ -42,6 +42,18 @@ inline void write_be32(std::ofstream& out, uint32_t v) {
   out.write(bytes, 4);
 }
 
+/// The grey `side` x `side` image of dataset example `i`: a diagonal stripe whose position depends
+/// on the example, and a background grey that depends on it too, so grids are visibly non-blank and
+/// neighbouring examples differ.
+inline std::vector<uint8_t> synthetic_image(int64_t i, int64_t side) {
+  std::vector<uint8_t> pixels(static_cast<size_t>(side * side));
+  for (int64_t p = 0; p < side * side; ++p) {
+    const bool on = ((p / side) + (p % side) + i) % 4 == 0;
+    pixels[static_cast<size_t>(p)] = static_cast<uint8_t>(on ? 250 : 20 + (i * 5) % 60);
+  }
+  return pixels;
+}
+
 /// Writes an uncompressed IDX split `<prefix>-images-idx3-ubyte` / `<prefix>-labels-idx1-ubyte`.
 inline void write_idx(const std::filesystem::path& dir, const std::string& prefix, int64_t n, int64_t side) {
   std::ofstream images(dir / (prefix + "-images-idx3-ubyte"), std::ios::binary);
@@ -50,11 +62,8 @@ inline void write_idx(const std::filesystem::path& dir, const std::string& prefi
   write_be32(images, static_cast<uint32_t>(side));
   write_be32(images, static_cast<uint32_t>(side));
   for (int64_t i = 0; i < n; ++i) {
-    for (int64_t p = 0; p < side * side; ++p) {
-      // A diagonal stripe whose position depends on the example, so grids are visibly non-blank.
-      const bool on = ((p / side) + (p % side) + i) % 4 == 0;
-      images.put(static_cast<char>(on ? 250 : 20 + (i * 5) % 60));
-    }
+    const auto pixels = synthetic_image(i, side);
+    images.write(reinterpret_cast<const char*>(pixels.data()), static_cast<std::streamsize>(pixels.size()));
   }
   std::ofstream labels(dir / (prefix + "-labels-idx1-ubyte"), std::ios::binary);
   write_be32(labels, 0x00000801);
@@ -64,20 +73,62 @@ inline void write_idx(const std::filesystem::path& dir, const std::string& prefi
   }
 }
 
+/// The dataset a synthetic run was trained on: IDX files (ids = positions), or a CSV manifest of
+/// PGM images (data/manifest.csv) without an id column (ids = line numbers) or with one (ids 1000 +
+/// position).
+enum class SyntheticData { kIdx, kManifest, kManifestWithIds };
+
+/// The dataset id of example `i` of a synthetic run's dataset.
+inline int64_t synthetic_id(SyntheticData data, int64_t i) {
+  return data == SyntheticData::kManifestWithIds ? 1000 + i : i;
+}
+
+/// Writes data/manifest.csv over the images of synthetic_image(i) for i < SyntheticRun::kImages,
+/// label i % 2, as binary PGM files. With `insert_at` >= 0, one more image (id 5000, label 1) is
+/// listed before example `insert_at`, as when a row is added to the dataset after training.
+inline void write_manifest(const std::filesystem::path& data_dir, SyntheticData data,
+                           int64_t insert_at = -1) {
+  const bool ids = data == SyntheticData::kManifestWithIds;
+  std::ofstream manifest(data_dir / "manifest.csv");
+  manifest << (ids ? "path,label,id\n" : "path,label\n");
+  const auto write_image = [&](int64_t i, int64_t label, int64_t id) {
+    const auto name = "image_" + std::to_string(i) + ".pgm";
+    std::ofstream pgm(data_dir / name, std::ios::binary);
+    pgm << "P5\n" << SyntheticRun::kSide << " " << SyntheticRun::kSide << "\n255\n";
+    const auto pixels = synthetic_image(i, SyntheticRun::kSide);
+    pgm.write(reinterpret_cast<const char*>(pixels.data()), static_cast<std::streamsize>(pixels.size()));
+    manifest << name << "," << label << (ids ? "," + std::to_string(id) : std::string()) << "\n";
+  };
+  for (int64_t i = 0; i < SyntheticRun::kImages; ++i) {
+    if (i == insert_at) {
+      write_image(99, 1, 5000);
+    }
+    write_image(i, i % 2, synthetic_id(data, i));
+  }
+}
+
 /// Creates the run directory `dir` with `committed` epochs of `configured` recorded. With
 /// `with_assignments` false, assignments.h5, selftest.json and detection.json are left out.
 inline SyntheticRun make_synthetic_run(const std::filesystem::path& dir, int64_t committed,
-                                       int64_t configured, bool with_assignments = true) {
+                                       int64_t configured, bool with_assignments = true,
+                                       SyntheticData data = SyntheticData::kIdx) {
   SyntheticRun run;
   run.dir = dir;
   run.epochs = committed;
   std::filesystem::create_directories(dir / "data");
-  write_idx(dir / "data", "train", SyntheticRun::kImages, SyntheticRun::kSide);
-  write_idx(dir / "data", "t10k", 10, SyntheticRun::kSide);
-
   config::RunConfig cfg;
-  cfg.data.format = "idx";
-  cfg.data.path = (dir / "data").string();
+  if (data == SyntheticData::kIdx) {
+    write_idx(dir / "data", "train", SyntheticRun::kImages, SyntheticRun::kSide);
+    write_idx(dir / "data", "t10k", 10, SyntheticRun::kSide);
+    cfg.data.format = "idx";
+    cfg.data.path = (dir / "data").string();
+  } else {
+    write_manifest(dir / "data", data);
+    cfg.data.format = "manifest";
+    cfg.data.path = (dir / "data" / "manifest.csv").string();
+    cfg.data.channels = 1;
+    cfg.data.image_size = SyntheticRun::kSide;
+  }
   cfg.data.name = "synthetic";
   cfg.train.epochs = configured;
   cfg.probes.fit_per_category = 3;
@@ -89,7 +140,7 @@ inline SyntheticRun make_synthetic_run(const std::filesystem::path& dir, int64_t
   for (int64_t r = 0; r < SyntheticRun::kRows; ++r) {
     const bool probe = r >= SyntheticRun::kTrain;
     const int64_t original = r % 2;
-    ex.id.push_back(1000 + r);
+    ex.id.push_back(synthetic_id(data, r));  // the dataset's id of example r (probes: of their source)
     ex.original_label.push_back(original);
     ex.source_index.push_back(r);
     if (!probe) {

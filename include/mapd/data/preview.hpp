@@ -14,9 +14,9 @@ namespace mapd::data {
 std::vector<int64_t> class_counts(const ImageSet& set);
 
 /// Writes a PNG grid of `per_class` examples of each class (the first ones in dataset order), one
-/// row per class with its name (at most `max_classes` rows). Images are scaled up (nearest
-/// neighbour) to at least 48 pixels. Unreadable images are drawn grey. Throws IoError when the file
-/// cannot be written.
+/// row per class with its name (at most `max_classes` rows), drawn by `write_image_grid`: images
+/// enlarged by a whole factor to at least 48 pixels (larger ones shrunk to 48). Unreadable images
+/// are drawn grey. Throws IoError when the file cannot be written.
 void write_sample_grid(const ImageSet& set, const std::filesystem::path& png, int64_t per_class = 8,
                        int64_t max_classes = 100);
 

@@ -5,6 +5,8 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <limits>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -51,25 +53,11 @@ std::vector<GroupStats> trajectory_stats(const record::DynamicsStore& store, int
 /// (numpy.quantile's default). Reorders `values`. NaN for an empty vector.
 double quantile_linear(std::vector<float>& values, double q);
 
-/// One image of a grid: `pixels` uint8 [C, H, W] (C = 1 or 3), and up to two caption lines.
-struct GridTile {
-  std::vector<uint8_t> pixels;
-  int64_t channels = 1;
-  int64_t height = 0;
-  int64_t width = 0;
-  std::string line1;
-  std::string line2;
-};
-
 /// Encodes a uint8 [C, H, W] image as PNG, scaled so the longer side is `target` pixels (nearest
-/// neighbour when enlarging). Throws DataError for an unsupported channel count.
+/// neighbour when enlarging): the page's thumbnails. Throws DataError for an unsupported channel
+/// count.
 std::vector<uint8_t> encode_png(const std::vector<uint8_t>& pixels, int64_t channels, int64_t height,
                                 int64_t width, int64_t target);
-
-/// Draws `tiles` as a grid of `columns` columns with captions under each image and `title` on top,
-/// and writes it as PNG to `path`. Throws IoError naming the path when it cannot be written.
-void write_image_grid(const std::filesystem::path& path, const std::vector<GridTile>& tiles, int64_t columns,
-                      const std::string& title);
 
 /// Base64 (RFC 4648, with padding) of `bytes`.
 std::string base64(const std::vector<uint8_t>& bytes);
@@ -81,11 +69,131 @@ std::string base64(const std::vector<uint8_t>& bytes);
 /// tried and the package that installs it.
 std::filesystem::path find_chart_library(const std::string& assets_dir);
 
-/// Everything the page shows, as JSON (the page's data block): summary, metrics, selftest,
-/// trajectories, assignments, surfaced examples (with base64 PNG thumbnails), learning curves,
-/// detection and a list of notes about missing inputs. Reads committed epochs only, so it works on
-/// a run that is still training. Throws IoError when run_dir has no dynamics.h5 or it is unreadable.
-nlohmann::json collect_report_data(const std::filesystem::path& run_dir, const config::ReportConfig& options);
+/// The run summary at the top of the page. Strings from the resolved config are empty optionals
+/// where the config lacks them; numbers from the last metrics line are NaN where it lacks them.
+struct RunSummary {
+  std::optional<std::string> dataset, data_format, data_path, model, train_mode;
+  int64_t epochs_committed = 0;
+  std::optional<int64_t> epochs_configured;
+  bool complete = false;  ///< every configured epoch is committed
+  double test_acc = std::numeric_limits<double>::quiet_NaN();
+  double test_loss = std::numeric_limits<double>::quiet_NaN();
+  double train_acc = std::numeric_limits<double>::quiet_NaN();
+  double img_per_s = std::numeric_limits<double>::quiet_NaN();
+  double wall_seconds = 0.0;  ///< summed over the metrics lines
+  int64_t examples = 0;
+  int64_t train_examples = 0;
+  int64_t probe_examples = 0;
+  int64_t injected_noise = 0;  ///< training rows whose label differs from the original
+  double label_noise_rate = 0.0;
+  std::string view, dtype;
+  int64_t seed = 0;
+  std::string mapd_version, torch_version;
+  /// The difficulty pilot's `below_chance` object (difficulty_scores.json) plus its `method`.
+  std::optional<nlohmann::json> pilot_below_chance;
+};
+
+/// bad_inputs.csv: whether it exists, its row count and its first 50 rows.
+struct BadInputs {
+  bool present = false;
+  int64_t count = 0;
+  std::vector<std::string> rows;
+};
+
+/// Counts of assignments.h5 over the training rows.
+struct AssignmentSummary {
+  bool available = false;  ///< assignments.h5 was read; the other members are empty otherwise
+  std::vector<std::string> categories;
+  int64_t k = 0;
+  int64_t epoch_begin = 0;
+  int64_t epoch_end = 0;
+  int64_t train_assigned = 0;
+  std::vector<int64_t> overall;                 ///< [category]
+  std::vector<std::vector<int64_t>> per_class;  ///< [given label][category]
+};
+
+/// One curve group of the trajectory and learning-curve charts.
+struct TrajectoryGroup {
+  std::string kind;  ///< probe | train | noise | assigned
+  GroupStats stats;
+};
+
+/// The loss trajectories and learning curves over the committed epochs.
+struct Trajectories {
+  int64_t epochs = 0;
+  std::vector<TrajectoryGroup> groups;
+};
+
+/// The image of a surfaced example as read from the reloaded dataset: uint8 [C, H, W].
+struct ExampleImage {
+  std::vector<uint8_t> pixels;
+  int64_t channels = 0;
+  int64_t height = 0;
+  int64_t width = 0;
+};
+
+/// One training example surfaced for a category.
+struct SurfacedExample {
+  int64_t row = 0;  ///< row in dynamics.h5
+  int64_t id = 0;   ///< dataset id recorded in dynamics.h5
+  int64_t label = 0;
+  std::string label_name;
+  int64_t original_label = 0;
+  int32_t pred = -1;  ///< prediction at the last committed epoch
+  std::string pred_name;
+  int16_t assigned = -1;
+  float prob = 0.0F;           ///< P(category)
+  std::optional<float> score;  ///< continuous score, when assignments.h5 has one
+  std::vector<float> losses;   ///< [epochs]
+  /// The image, only when the reloaded dataset still holds this example at its recorded position.
+  std::optional<ExampleImage> image;
+  std::string image_error;  ///< why there is no image although the dataset was reloaded ("" otherwise)
+};
+
+/// The top examples of one category, by P(category) then score.
+struct SurfacedCategory {
+  std::string category;
+  std::vector<SurfacedExample> examples;
+  std::string grid_file;  ///< report/<file>.png once generate_report drew it ("" before)
+};
+
+/// A probe preview PNG written by `mapd probes` (file bytes).
+struct ProbePreview {
+  std::string name;  ///< path relative to the run directory
+  std::string png;
+};
+
+/// Everything the page shows, collected from a run directory. JSON documents that mapd writes
+/// elsewhere and the page shows as they are (the resolved config, metrics lines, selftest.json,
+/// detection.json) stay JSON; everything the report computes is a plain member.
+struct ReportData {
+  std::string run_dir;    ///< absolute
+  std::string generated;  ///< timestamp
+  std::vector<std::string> categories;
+  std::vector<std::string> classes;
+  nlohmann::json config;  ///< config.resolved.json, else the copy in dynamics.h5
+  RunSummary summary;
+  std::vector<nlohmann::json> metrics;  ///< metrics.jsonl, one object per complete line
+  BadInputs bad_inputs;
+  std::optional<nlohmann::json> selftest;   ///< selftest.json
+  std::optional<nlohmann::json> detection;  ///< detection.json
+  AssignmentSummary assignments;
+  Trajectories trajectories;
+  std::vector<SurfacedCategory> surfaced;
+  std::vector<ProbePreview> probe_previews;
+  std::vector<std::string> notes;  ///< missing or inconsistent inputs, shown at the top of the page
+};
+
+/// Collects everything the page shows. Reads committed epochs only, so it works on a run that is
+/// still training. Surfaced examples get their image from the reloaded dataset only where the
+/// dataset still has the recorded id (and original label) at the recorded position; where it does
+/// not, the dataset changed since training: the image is left out and a note says how many.
+/// Throws IoError when run_dir has no dynamics.h5 or it is unreadable.
+ReportData collect_report_data(const std::filesystem::path& run_dir, const config::ReportConfig& options);
+
+/// The page's data block (what assets/report/template.html reads): every member of `data`, with
+/// the surfaced images as base64 PNG thumbnails ("png") and the probe previews as base64 PNG.
+nlohmann::json to_json(const ReportData& data);
 
 /// What `generate_report` wrote.
 struct ReportResult {
