@@ -171,48 +171,26 @@ AssignSummary assign_run(const std::filesystem::path& run_dir, const config::Knn
     det.reserve(static_cast<size_t>(n_train));
   }
 
-  // Pass 2: k-NN in blocks.
+  // Pass 2: k-NN in blocks, written as they come.
   int64_t written = 0;
-  int64_t ties = 0;
-  int64_t rescanned = 0;
-  std::vector<float> buffer(static_cast<size_t>(block * dim));
-  std::vector<float> queries(static_cast<size_t>(block * dim));
-  std::vector<int64_t> q_index;  // column in the source
-  std::vector<int64_t> q_rows;   // trained-set row (/examples/row)
+  std::vector<int64_t> q_rows;  // trained-set row (/examples/row)
   std::vector<int64_t> q_id;
   std::vector<int64_t> q_label;
   std::string lines;
-  for (int64_t begin = 0; begin < n_rows; begin += block) {
-    const int64_t end = std::min(n_rows, begin + block);
-    store.read_losses(begin, end, e0, e1, buffer.data());
-    q_index.clear();
+  const auto write_block = [&](const QueryBlock& block) {
+    const auto count = block.size();
+    const auto& scores = block.scores;
+    const auto& p = scores.prediction;
     q_rows.clear();
     q_id.clear();
     q_label.clear();
-    for (int64_t r = begin; r < end; ++r) {
-      if (static_cast<Role>(ex.role[static_cast<size_t>(r)]) == Role::kProbeFit) {
-        continue;
-      }
-      const auto src = buffer.data() + (r - begin) * dim;
-      std::copy(src, src + dim, queries.data() + static_cast<int64_t>(q_index.size()) * dim);
-      q_index.push_back(r);
-      q_rows.push_back(ex.row[static_cast<size_t>(r)]);
-      q_id.push_back(ex.id[static_cast<size_t>(r)]);
-      q_label.push_back(ex.label[static_cast<size_t>(r)]);
-    }
-    const auto count = static_cast<int64_t>(q_index.size());
-    if (count == 0) {
-      continue;
-    }
-    check_finite(store, queries.data(), q_index.data(), count, dim, e0);
-    const auto scores = score_block(knn, ranking, mislabeled, queries.data(), count, dim);
-    const auto& p = scores.prediction;
-    ties += p.boundary_ties;
-    rescanned += p.rescanned;
     lines.clear();
     for (int64_t i = 0; i < count; ++i) {
-      const auto r = static_cast<size_t>(q_index[static_cast<size_t>(i)]);
-      const float* traj = queries.data() + i * dim;
+      const auto r = static_cast<size_t>(block.columns[static_cast<size_t>(i)]);
+      q_rows.push_back(ex.row[r]);
+      q_id.push_back(ex.id[r]);
+      q_label.push_back(ex.label[r]);
+      const float* traj = block.x.data() + i * dim;
       const float issue = scores.label_issue[static_cast<size_t>(i)];
       const auto role = static_cast<Role>(ex.role[r]);
       const int16_t assigned = p.assigned[static_cast<size_t>(i)];
@@ -260,7 +238,11 @@ AssignSummary assign_run(const std::filesystem::path& run_dir, const config::Knn
     MAPD_CHECK(csv.good(), IoError, fmt::format("writing '{}' failed (disk full?)", csv_tmp.string()));
     written += count;
     logger->debug("assigned {} / {} queries", written, n_queries);
-  }
+  };
+  const auto totals = assign_blocks(store, knn, ranking, mislabeled, range, block, write_block);
+  const int64_t ties = totals.boundary_ties;
+  const int64_t rescanned = totals.rescanned;
+  MAPD_ASSERT(written == n_queries, "assign_run: the blocks did not cover every query row");
   assignments.close();
   csv.close();
   MAPD_CHECK(!csv.fail(), IoError, fmt::format("closing '{}' failed (disk full?)", csv_tmp.string()));

@@ -205,6 +205,43 @@ BlockScores score_block(const TrajectoryKnn& knn, const MeanLossRanking& ranking
   return out;
 }
 
+BlockTotals assign_blocks(const record::TrajectorySource& source, const TrajectoryKnn& knn,
+                          const MeanLossRanking& ranking, int64_t mislabeled, EpochRange range,
+                          int64_t block_columns, const std::function<void(const QueryBlock&)>& sink) {
+  MAPD_ASSERT(block_columns > 0, "assign_blocks: non-positive block size");
+  const auto& ex = source.examples();
+  const int64_t n = source.num_examples();
+  const int64_t dim = range.size();
+  BlockTotals totals;
+  std::vector<float> buffer(static_cast<size_t>(block_columns * dim));
+  QueryBlock block;
+  block.dim = dim;
+  block.x.resize(static_cast<size_t>(block_columns * dim));
+  for (int64_t begin = 0; begin < n; begin += block_columns) {
+    const int64_t end = std::min(n, begin + block_columns);
+    source.read_losses(begin, end, range.begin, range.end, buffer.data());
+    block.columns.clear();
+    for (int64_t r = begin; r < end; ++r) {
+      if (static_cast<Role>(ex.role[static_cast<size_t>(r)]) == Role::kProbeFit) {
+        continue;
+      }
+      const float* src = buffer.data() + (r - begin) * dim;
+      std::copy(src, src + dim, block.x.data() + block.size() * dim);
+      block.columns.push_back(r);
+    }
+    if (block.columns.empty()) {
+      continue;
+    }
+    check_finite(source, block.x.data(), block.columns.data(), block.size(), dim, range.begin);
+    block.scores = score_block(knn, ranking, mislabeled, block.x.data(), block.size(), dim);
+    totals.queries += block.size();
+    totals.boundary_ties += block.scores.prediction.boundary_ties;
+    totals.rescanned += block.scores.prediction.rescanned;
+    sink(block);
+  }
+  return totals;
+}
+
 void check_finite(const record::TrajectorySource& source, const float* x, const int64_t* rows, int64_t n,
                   int64_t dim, int64_t epoch_begin) {
   for (int64_t i = 0; i < n; ++i) {

@@ -181,6 +181,39 @@ TEST_F(ClassifyAgainstAssignRun, InMemoryScoresEqualTheAssignmentsFile) {
   }
 }
 
+// assign_blocks is assign_run's loop: over the same trajectories in memory, in blocks of any size,
+// it yields the rows and values assignments.h5 holds, in the same order.
+TEST_F(ClassifyAgainstAssignRun, AssignBlocksInMemoryYieldTheAssignmentsFileInOrder) {
+  const auto s = make_run(400, 30, 15, 8, 0.2, 9);
+  { write_run(dir_, s); }
+  const auto options = knn_options();
+  (void)assign_run(dir_, options);
+  const auto written = record::AssignmentStore::read(RunLayout(dir_).assignments_h5(), nullptr);
+
+  const auto source = in_memory(s, 8);
+  const auto roles = split_by_role(source.examples(), source.describe());
+  const auto range = epoch_range(source, options);
+  TrajectoryKnn knn(make_fit_set(source, roles.fit, range), options);
+  const auto ranking = MeanLossRanking::of_rows(source, roles.train, range, 50);
+  const int64_t mislabeled = find_category(source.meta().category_names, "mislabeled");
+  size_t next = 0;
+  int64_t blocks = 0;
+  const auto totals =
+      assign_blocks(source, knn, ranking, mislabeled, range, 37, [&](const QueryBlock& block) {
+        ++blocks;
+        EXPECT_LE(block.size(), 37);
+        for (int64_t i = 0; i < block.size(); ++i, ++next) {
+          ASSERT_LT(next, written.id.size());
+          EXPECT_EQ(written.row[next], block.columns[static_cast<size_t>(i)]);
+          EXPECT_EQ(written.assigned[next], block.scores.prediction.assigned[static_cast<size_t>(i)]);
+          EXPECT_EQ(written.label_issue[next], block.scores.label_issue[static_cast<size_t>(i)]);
+        }
+      });
+  EXPECT_EQ(next, written.id.size());
+  EXPECT_EQ(totals.queries, static_cast<int64_t>(written.id.size()));
+  EXPECT_GE(blocks, (400 + 135 + 36) / 37 - 2);  // some blocks hold only fit rows and are skipped
+}
+
 TEST(Classify, ANonFiniteLossNamesTheRowTheIdAndTheEpoch) {
   const auto s = make_run(10, 2, 1, 3, 0.0, 2);
   const auto source = in_memory(s, 3);

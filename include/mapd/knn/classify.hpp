@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -89,6 +90,30 @@ struct BlockScores {
 /// category's index, or -1 (label_issue is then the percentile alone).
 BlockScores score_block(const TrajectoryKnn& knn, const MeanLossRanking& ranking, int64_t mislabeled,
                         const float* x, int64_t n, int64_t dim);
+
+/// One block of query rows (every role but probe_fit), in column order, with their scores.
+struct QueryBlock {
+  std::vector<int64_t> columns;  ///< columns of the source (ascending)
+  std::vector<float> x;          ///< [columns.size(), dim] the trajectories scored
+  int64_t dim = 0;
+  BlockScores scores;
+  [[nodiscard]] int64_t size() const { return static_cast<int64_t>(columns.size()); }
+};
+
+/// What assign_blocks saw.
+struct BlockTotals {
+  int64_t queries = 0;
+  int64_t boundary_ties = 0;  ///< queries with an exact distance tie at the k-th neighbour
+  int64_t rescanned = 0;      ///< queries the fp32 shortlist could not prove exact
+};
+
+/// The assignment loop: reads the columns of `source` over `range` in blocks of `block_columns`,
+/// keeps the query rows (not probe_fit), checks them finite (check_finite), scores them
+/// (score_block) and hands each non-empty block to `sink`, in column order. Memory: two blocks of
+/// trajectories plus the block's scores.
+BlockTotals assign_blocks(const record::TrajectorySource& source, const TrajectoryKnn& knn,
+                          const MeanLossRanking& ranking, int64_t mislabeled, EpochRange range,
+                          int64_t block_columns, const std::function<void(const QueryBlock&)>& sink);
 
 /// Reads the losses of `rows` (ascending) over `range` from `source`, grouping consecutive rows
 /// into one read: [rows.size(), range.size()] row-major.
