@@ -12,11 +12,10 @@
 #include "mapd/core/fs.hpp"
 #include "mapd/core/log.hpp"
 #include "mapd/data/loader.hpp"
+#include "mapd/data/rng.hpp"
 #include "mapd/probes/score_file.hpp"
 #include "mapd/probes/transforms.hpp"
 #include "mapd/train/trainer.hpp"
-
-#include "rng.hpp"
 
 namespace mapd::probes {
 namespace {
@@ -160,7 +159,7 @@ std::vector<double> holdout_scores(const config::RunConfig& config, const data::
   for (int64_t m = 0; m < models; ++m) {
     if (m % 2 == 0) {
       auto order = iota_rows(n);
-      detail::Rng rng(mix_seed(seed, 100 + static_cast<uint64_t>(m)));
+      data::MersenneTwister64 rng(data::stream_seed(seed, 100 + static_cast<uint64_t>(m)));
       rng.shuffle(order);
       half_a.assign(order.begin(), order.begin() + n / 2);
       half_b.assign(order.begin() + n / 2, order.end());
@@ -172,8 +171,8 @@ std::vector<double> holdout_scores(const config::RunConfig& config, const data::
     const auto fit = rows_of(train, fit_rows);
     const auto held = rows_of(train, held_rows);
     const auto start = Clock::now();
-    const torch::Tensor probs =
-        train::fit_and_score(config, fit, held, epochs, static_cast<int64_t>(mix_seed(seed, 200 + m) >> 1));
+    const torch::Tensor probs = train::fit_and_score(
+        config, fit, held, epochs, static_cast<int64_t>(data::stream_seed(seed, 200 + m) >> 1));
     MAPD_CHECK(probs.dim() == 2 && probs.size(0) == epochs && probs.size(1) == held.size(), DataError,
                "train::fit_and_score returned a tensor of unexpected shape");
     const auto last = probs[epochs - 1].to(torch::kFloat64).contiguous();
@@ -245,7 +244,7 @@ DifficultyScores compute_difficulty(const config::RunConfig& config, const data:
     }
   }
   const auto start = Clock::now();
-  const auto seed = mix_seed(static_cast<uint64_t>(pc.seed), 7);
+  const auto seed = data::stream_seed(static_cast<uint64_t>(pc.seed), 7);
   if (pc.difficulty == "holdout") {
     logger->info("difficulty: holdout consistency, {} models x {} epochs on halves of {} examples",
                  pc.holdout_models, pc.holdout_epochs, train.size());
