@@ -12,6 +12,7 @@
 
 #include "mapd/core/error.hpp"
 #include "mapd/core/log.hpp"
+#include "mapd/data/augment.hpp"
 #include "mapd/data/rng.hpp"
 #include "mapd/probes/difficulty.hpp"
 #include "mapd/probes/suite_spec.hpp"
@@ -325,7 +326,7 @@ ProbeSuite build_probe_suite(const config::RunConfig& config, const data::Datase
     for (auto i : idx) used[static_cast<size_t>(i)] = 1;
     auto& d = draft_of(name);
     d.fit = plan.fit;
-    add_sources(d, idx, convert_channels(gather_images(train, idx), channels), labels_of(labels, idx));
+    add_sources(d, idx, data::convert_channels(gather_images(train, idx), channels), labels_of(labels, idx));
   }
 
   // Transformed categories draw from the remaining pool in suite order.
@@ -350,13 +351,13 @@ ProbeSuite build_probe_suite(const config::RunConfig& config, const data::Datase
     d.fit = plan.fit;
     if (name == "corrupted") {
       const auto idx = draw(name);
-      auto images = add_gaussian_noise(convert_channels(gather_images(train, idx), channels),
+      auto images = add_gaussian_noise(data::convert_channels(gather_images(train, idx), channels),
                                        pc.corrupted_sigma, data::stream_seed(seed, kNoise));
       add_sources(d, idx, images, labels_of(labels, idx));
     } else if (name == "mislabeled") {
       const auto idx = draw(name);
       add_sources(
-          d, idx, convert_channels(gather_images(train, idx), channels),
+          d, idx, data::convert_channels(gather_images(train, idx), channels),
           draw_wrong_labels(labels_of(labels, idx), num_classes, data::stream_seed(seed, kWrongLabels)));
     } else if (name == "ood" && pc.ood_source == "sketch") {
       const auto idx = draw(name);
@@ -381,7 +382,7 @@ ProbeSuite build_probe_suite(const config::RunConfig& config, const data::Datase
       rng.shuffle(all);
       all.resize(static_cast<size_t>(per));
       std::sort(all.begin(), all.end());
-      auto images = convert_channels(
+      auto images = data::convert_channels(
           resize_images(gather_images(other.train, all), train.height, train.width), channels);
       auto drawn = draw_labels(per, num_classes, data::stream_seed(seed, kOodLabels));
       d.images = images;
@@ -408,7 +409,7 @@ ProbeSuite build_probe_suite(const config::RunConfig& config, const data::Datase
     if (count < 2) {
       logger->warn("user probe category '{}' has {} example: it has no val probe", name, count);
     }
-    add_sources(d, idx, convert_channels(gather_images(train, idx), channels), labels_of(labels, idx));
+    add_sources(d, idx, data::convert_channels(gather_images(train, idx), channels), labels_of(labels, idx));
   }
 
   // Assemble: category by category, fit rows then val rows; fit/val by a seeded shuffle.

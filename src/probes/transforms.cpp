@@ -206,19 +206,6 @@ torch::Tensor render_glyphs(int64_t n, int64_t c, int64_t h, int64_t w, uint64_t
   return out;
 }
 
-torch::Tensor convert_channels(const torch::Tensor& images, int64_t channels) {
-  check_images(images, "convert_channels");
-  const int64_t c = images.size(1);
-  if (c == channels) return images;
-  if (channels == 1 && c == 3) {
-    auto gray = images.select(1, 0) * 0.299 + images.select(1, 1) * 0.587 + images.select(1, 2) * 0.114;
-    return gray.unsqueeze(1).contiguous();
-  }
-  if (channels == 3 && c == 1) return images.expand({-1, 3, -1, -1}).contiguous();
-  throw ConfigError("cannot convert images with " + std::to_string(c) + " channels to " +
-                    std::to_string(channels) + " (supported: 1 <-> 3)");
-}
-
 torch::Tensor resize_images(const torch::Tensor& images, int64_t height, int64_t width) {
   check_images(images, "resize_images");
   if (images.size(2) == height && images.size(3) == width) return images;

@@ -40,10 +40,6 @@ torch::Tensor random_inputs(int64_t n, int64_t c, int64_t h, int64_t w, uint64_t
 /// or 3 or images smaller than 8x8.
 torch::Tensor render_glyphs(int64_t n, int64_t c, int64_t h, int64_t w, uint64_t seed);
 
-/// Converts [N, C, H, W] images to `channels` (1: OpenCV grey weights; 3: grey replicated).
-/// Returns the input when C already equals `channels`. Throws ConfigError for other counts.
-torch::Tensor convert_channels(const torch::Tensor& images, int64_t channels);
-
 /// Resizes [N, C, H, W] images to [N, C, height, width] (area interpolation when shrinking,
 /// bilinear when enlarging). Returns the input when the size already matches.
 torch::Tensor resize_images(const torch::Tensor& images, int64_t height, int64_t width);
