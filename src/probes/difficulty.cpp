@@ -95,12 +95,6 @@ std::vector<double> average_ranks(const std::vector<double>& v) {
 
 }  // namespace
 
-int64_t class_count(const data::ImageSet& train) {
-  int64_t classes = train.num_classes();
-  for (auto y : train.examples.label) classes = std::max(classes, y + 1);
-  return classes;
-}
-
 BelowChance below_chance(const std::vector<double>& easiness, const std::vector<int64_t>& labels,
                          int64_t num_classes) {
   MAPD_CHECK(easiness.size() == labels.size() && num_classes >= 1, DataError,
@@ -256,7 +250,7 @@ DifficultyScores compute_difficulty(const config::RunConfig& config, const data:
   }
   out.seconds = std::chrono::duration<double>(Clock::now() - start).count();
   logger->info("difficulty: {} scores computed in {:.1f} s", pc.difficulty, out.seconds);
-  const int64_t num_classes = class_count(train);
+  const int64_t num_classes = data::class_count(train.examples.label, train.num_classes());
   const BelowChance doubt = below_chance(out.easiness, train.examples.label, num_classes);
   const auto [low, high] = std::minmax_element(doubt.per_class.begin(), doubt.per_class.end());
   logger->info(

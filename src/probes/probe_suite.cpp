@@ -210,7 +210,7 @@ ProbeSuite build_probe_suite(const config::RunConfig& config, const data::Datase
   const auto& train = dataset.train;
   const auto& labels = train.examples.label;
   const int64_t n = train.size();
-  const int64_t num_classes = class_count(train);
+  const int64_t num_classes = data::class_count(labels, train.num_classes());
   const int64_t channels = config.data.channels > 0 ? config.data.channels : train.channels;
   const uint64_t seed = static_cast<uint64_t>(pc.seed);
   const bool per_class = pc.selection != "global";

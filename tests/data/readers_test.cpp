@@ -341,6 +341,24 @@ TEST_F(ManifestReader, UnterminatedQuoteIsDataErrorWithLineNumber) {
   }
 }
 
+TEST(ClassCount, NamedClassesOrMoreWhenALabelIsBeyondThem) {
+  EXPECT_EQ(class_count({0, 1, 1}, 5), 5);  // names beyond the labels count
+  EXPECT_EQ(class_count({0, 7, 2}, 3), 8);  // a label beyond the names counts
+  EXPECT_EQ(class_count({0, 2}, 0), 3);     // no names: max(label) + 1
+  EXPECT_EQ(class_count({}, 4), 4);
+  EXPECT_EQ(class_count({}, 0), 0);
+}
+
+TEST(ClassCount, ANegativeLabelIsAnInternalError) {
+  try {
+    (void)class_count({0, -2, 1}, 3);
+    FAIL() << "expected InternalError";
+  } catch (const InternalError& e) {
+    EXPECT_NE(std::string(e.what()).find("class_count: negative label -2"), std::string::npos) << e.what();
+    EXPECT_EQ(e.exit_code(), ExitCode::kInternal);
+  }
+}
+
 TEST(BadInputs, WritesHeaderAndQuotesFields) {
   const auto dir = temp_dir("bad_inputs");
   write_bad_inputs(dir / "bad_inputs.csv", {{"a,b.jpg", "say \"hi\""}});
