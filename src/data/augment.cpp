@@ -198,18 +198,24 @@ torch::Tensor apply_augmentation(const torch::Tensor& images, const AugmentPlan&
 }
 
 torch::Tensor convert_channels(const torch::Tensor& images, int64_t channels) {
-  if (channels == 0 || !images.defined() || images.size(1) == channels) {
+  MAPD_ASSERT(images.defined() && images.dim() == 4 && images.is_floating_point(),
+              "convert_channels: images must be a floating-point [N, C, H, W] tensor");
+  const int64_t c = images.size(1);
+  if (channels == 0 || c == channels) {
     return images;
   }
-  if (images.size(1) == 1 && channels == 3) {
+  MAPD_CHECK(channels == 1 || channels == 3, ConfigError,
+             fmt::format("data.channels = {}: expected 0 (as stored), 1 or 3", channels));
+  MAPD_CHECK(c == 1 || c == 3, DataError,
+             fmt::format("data.channels = {}: cannot convert images with {} channels (supported: 1 <-> 3)",
+                         channels, c));
+  if (channels == 3) {
     return images.repeat({1, 3, 1, 1});
   }
-  if (images.size(1) == 3 && channels == 1) {
-    const auto weights = torch::tensor({0.299F, 0.587F, 0.114F}, images.options()).view({1, 3, 1, 1});
-    return (images * weights).sum(1, true);
-  }
-  throw DataError(
-      fmt::format("data.channels = {}: cannot convert images with {} channels", channels, images.size(1)));
+  // One weighted sum over the channel dimension: on the CPU the same bits as R*0.299 + G*0.587 + B*0.114
+  // term by term in float (tests/data/loader_test.cpp checks it).
+  const auto weights = torch::tensor({0.299F, 0.587F, 0.114F}, images.options()).view({1, 3, 1, 1});
+  return (images * weights).sum(1, true);
 }
 
 torch::Tensor normalize(const torch::Tensor& images, const std::vector<double>& mean,

@@ -154,6 +154,15 @@ void ImageSet::read(int64_t i, uint8_t* out) const {
              fmt::format("image {} (id {}): {}", paths[i], examples.id[i], reason));
 }
 
+int64_t class_count(const std::vector<int64_t>& labels, int64_t named) {
+  int64_t classes = named;
+  for (const int64_t label : labels) {
+    MAPD_ASSERT(label >= 0, fmt::format("class_count: negative label {}", label));
+    classes = std::max(classes, label + 1);
+  }
+  return classes;
+}
+
 void write_bad_inputs(const stdfs::path& path, const std::vector<BadInput>& bad) {
   auto quote = [](const std::string& s) {
     if (s.find_first_of(",\"\n") == std::string::npos) {

@@ -17,6 +17,7 @@
 
 #include "mapd/core/error.hpp"
 #include "mapd/core/log.hpp"
+#include "mapd/data/csv.hpp"
 #include "mapd/data/readers.hpp"
 
 namespace mapd::data {
@@ -150,39 +151,6 @@ ImageSet decode_entries(const std::vector<Entry>& entries, const DecodeOptions& 
                  static_cast<double>(kept * bytes) / 1048576.0, options.memory_budget_mb);
   }
   return set;
-}
-
-std::vector<std::string> split_csv_line(const std::string& line) {
-  std::vector<std::string> fields;
-  std::string field;
-  bool quoted = false;
-  for (size_t i = 0; i < line.size(); ++i) {
-    const char c = line[i];
-    if (quoted) {
-      if (c == '"' && i + 1 < line.size() && line[i + 1] == '"') {
-        field += '"';
-        ++i;
-      } else if (c == '"') {
-        quoted = false;
-      } else {
-        field += c;
-      }
-    } else if (c == '"') {
-      quoted = true;
-    } else if (c == ',') {
-      fields.push_back(field);
-      field.clear();
-    } else if (c != '\r') {
-      field += c;
-    }
-  }
-  fields.push_back(field);
-  for (auto& f : fields) {
-    const auto b = f.find_first_not_of(" \t");
-    const auto e = f.find_last_not_of(" \t");
-    f = b == std::string::npos ? std::string() : f.substr(b, e - b + 1);
-  }
-  return fields;
 }
 
 bool parse_int(const std::string& text, int64_t& value) {
@@ -329,7 +297,7 @@ ImageSet read_manifest(const stdfs::path& manifest, int64_t num_classes, const D
   std::string line;
   MAPD_CHECK(static_cast<bool>(std::getline(in, line)), DataError,
              fmt::format("manifest {} is empty (expected a header line path,label[,id])", manifest.string()));
-  const auto header = split_csv_line(line);
+  const auto header = split_csv_line(line, manifest.string() + ":1");
   int path_col = -1;
   int label_col = -1;
   int id_col = -1;
@@ -350,8 +318,8 @@ ImageSet read_manifest(const stdfs::path& manifest, int64_t num_classes, const D
     if (line.find_first_not_of(" \t\r") == std::string::npos) {
       continue;
     }
-    const auto fields = split_csv_line(line);
     const auto where = fmt::format("{}:{}", manifest.string(), line_number);
+    const auto fields = split_csv_line(line, where);
     MAPD_CHECK(fields.size() == header.size(), DataError,
                fmt::format("{}: expected {} fields as in the header, found {}", where, header.size(),
                            fields.size()));

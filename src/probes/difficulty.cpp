@@ -13,11 +13,10 @@
 #include "mapd/core/log.hpp"
 #include "mapd/core/run_layout.hpp"
 #include "mapd/data/loader.hpp"
+#include "mapd/data/rng.hpp"
 #include "mapd/probes/score_file.hpp"
 #include "mapd/probes/transforms.hpp"
 #include "mapd/train/trainer.hpp"
-
-#include "rng.hpp"
 
 namespace mapd::probes {
 namespace {
@@ -97,12 +96,6 @@ std::vector<double> average_ranks(const std::vector<double>& v) {
 
 }  // namespace
 
-int64_t class_count(const data::ImageSet& train) {
-  int64_t classes = train.num_classes();
-  for (auto y : train.examples.label) classes = std::max(classes, y + 1);
-  return classes;
-}
-
 BelowChance below_chance(const std::vector<double>& easiness, const std::vector<int64_t>& labels,
                          int64_t num_classes) {
   MAPD_CHECK(easiness.size() == labels.size() && num_classes >= 1, DataError,
@@ -161,7 +154,7 @@ std::vector<double> holdout_scores(const config::RunConfig& config, const data::
   for (int64_t m = 0; m < models; ++m) {
     if (m % 2 == 0) {
       auto order = iota_rows(n);
-      detail::Rng rng(mix_seed(seed, 100 + static_cast<uint64_t>(m)));
+      data::MersenneTwister64 rng(data::stream_seed(seed, 100 + static_cast<uint64_t>(m)));
       rng.shuffle(order);
       half_a.assign(order.begin(), order.begin() + n / 2);
       half_b.assign(order.begin() + n / 2, order.end());
@@ -173,8 +166,8 @@ std::vector<double> holdout_scores(const config::RunConfig& config, const data::
     const auto fit = rows_of(train, fit_rows);
     const auto held = rows_of(train, held_rows);
     const auto start = Clock::now();
-    const torch::Tensor probs =
-        train::fit_and_score(config, fit, held, epochs, static_cast<int64_t>(mix_seed(seed, 200 + m) >> 1));
+    const torch::Tensor probs = train::fit_and_score(
+        config, fit, held, epochs, static_cast<int64_t>(data::stream_seed(seed, 200 + m) >> 1));
     MAPD_CHECK(probs.dim() == 2 && probs.size(0) == epochs && probs.size(1) == held.size(), DataError,
                "train::fit_and_score returned a tensor of unexpected shape");
     const auto last = probs[epochs - 1].to(torch::kFloat64).contiguous();
@@ -246,7 +239,7 @@ DifficultyScores compute_difficulty(const config::RunConfig& config, const data:
     }
   }
   const auto start = Clock::now();
-  const auto seed = mix_seed(static_cast<uint64_t>(pc.seed), 7);
+  const auto seed = data::stream_seed(static_cast<uint64_t>(pc.seed), 7);
   if (pc.difficulty == "holdout") {
     logger->info("difficulty: holdout consistency, {} models x {} epochs on halves of {} examples",
                  pc.holdout_models, pc.holdout_epochs, train.size());
@@ -258,7 +251,7 @@ DifficultyScores compute_difficulty(const config::RunConfig& config, const data:
   }
   out.seconds = std::chrono::duration<double>(Clock::now() - start).count();
   logger->info("difficulty: {} scores computed in {:.1f} s", pc.difficulty, out.seconds);
-  const int64_t num_classes = class_count(train);
+  const int64_t num_classes = data::class_count(train.examples.label, train.num_classes());
   const BelowChance doubt = below_chance(out.easiness, train.examples.label, num_classes);
   const auto [low, high] = std::minmax_element(doubt.per_class.begin(), doubt.per_class.end());
   logger->info(

@@ -12,11 +12,11 @@
 
 #include "mapd/core/error.hpp"
 #include "mapd/core/log.hpp"
+#include "mapd/data/augment.hpp"
+#include "mapd/data/rng.hpp"
 #include "mapd/probes/difficulty.hpp"
 #include "mapd/probes/suite_spec.hpp"
 #include "mapd/probes/transforms.hpp"
-
-#include "rng.hpp"
 
 namespace mapd::probes {
 namespace {
@@ -102,7 +102,7 @@ std::vector<int64_t> select_extreme(const std::vector<double>& easiness, const s
     std::partial_sort(group.begin(), group.begin() + window, group.end(), better);
     std::vector<int64_t> head(group.begin(), group.begin() + window);
     if (window > take) {
-      detail::Rng rng(mix_seed(seed, kTypicalDraw * 1000 + stream));
+      data::MersenneTwister64 rng(data::stream_seed(seed, kTypicalDraw * 1000 + stream));
       rng.shuffle(head);
       head.resize(static_cast<size_t>(take));
     }
@@ -158,7 +158,7 @@ std::vector<int64_t> source_pool(const std::vector<char>& used, const std::vecto
       rest.insert(rest.end(), g.begin() + static_cast<std::ptrdiff_t>(half), g.end());
     }
   }
-  detail::Rng rng(mix_seed(seed, kPoolShuffle));
+  data::MersenneTwister64 rng(data::stream_seed(seed, kPoolShuffle));
   rng.shuffle(first);
   rng.shuffle(rest);
   first.insert(first.end(), rest.begin(), rest.end());
@@ -210,7 +210,7 @@ ProbeSuite build_probe_suite(const config::RunConfig& config, const data::Datase
   const auto& train = dataset.train;
   const auto& labels = train.examples.label;
   const int64_t n = train.size();
-  const int64_t num_classes = class_count(train);
+  const int64_t num_classes = data::class_count(labels, train.num_classes());
   const int64_t channels = config.data.channels > 0 ? config.data.channels : train.channels;
   const uint64_t seed = static_cast<uint64_t>(pc.seed);
   const bool per_class = pc.selection != "global";
@@ -326,7 +326,7 @@ ProbeSuite build_probe_suite(const config::RunConfig& config, const data::Datase
     for (auto i : idx) used[static_cast<size_t>(i)] = 1;
     auto& d = draft_of(name);
     d.fit = plan.fit;
-    add_sources(d, idx, convert_channels(gather_images(train, idx), channels), labels_of(labels, idx));
+    add_sources(d, idx, data::convert_channels(gather_images(train, idx), channels), labels_of(labels, idx));
   }
 
   // Transformed categories draw from the remaining pool in suite order.
@@ -351,19 +351,20 @@ ProbeSuite build_probe_suite(const config::RunConfig& config, const data::Datase
     d.fit = plan.fit;
     if (name == "corrupted") {
       const auto idx = draw(name);
-      auto images = add_gaussian_noise(convert_channels(gather_images(train, idx), channels),
-                                       pc.corrupted_sigma, mix_seed(seed, kNoise));
+      auto images = add_gaussian_noise(data::convert_channels(gather_images(train, idx), channels),
+                                       pc.corrupted_sigma, data::stream_seed(seed, kNoise));
       add_sources(d, idx, images, labels_of(labels, idx));
     } else if (name == "mislabeled") {
       const auto idx = draw(name);
-      add_sources(d, idx, convert_channels(gather_images(train, idx), channels),
-                  draw_wrong_labels(labels_of(labels, idx), num_classes, mix_seed(seed, kWrongLabels)));
+      add_sources(
+          d, idx, data::convert_channels(gather_images(train, idx), channels),
+          draw_wrong_labels(labels_of(labels, idx), num_classes, data::stream_seed(seed, kWrongLabels)));
     } else if (name == "ood" && pc.ood_source == "sketch") {
       const auto idx = draw(name);
       add_sources(d, idx, pencil_sketch(gather_images(train, idx), channels), labels_of(labels, idx));
     } else if (name == "ood" && pc.ood_source == "glyphs") {
-      auto drawn = draw_labels(per, num_classes, mix_seed(seed, kOodLabels));
-      d.images = render_glyphs(per, channels, train.height, train.width, mix_seed(seed, kOodDraw));
+      auto drawn = draw_labels(per, num_classes, data::stream_seed(seed, kOodLabels));
+      d.images = render_glyphs(per, channels, train.height, train.width, data::stream_seed(seed, kOodDraw));
       d.labels = drawn;
       d.original_labels = drawn;
       d.source_index.assign(static_cast<size_t>(per), -1);
@@ -377,13 +378,13 @@ ProbeSuite build_probe_suite(const config::RunConfig& config, const data::Datase
                       pc.ood_path, available, per, plan.fit, plan.val));
       std::vector<int64_t> all(static_cast<size_t>(available));
       std::iota(all.begin(), all.end(), 0);
-      detail::Rng rng(mix_seed(seed, kOodDraw));
+      data::MersenneTwister64 rng(data::stream_seed(seed, kOodDraw));
       rng.shuffle(all);
       all.resize(static_cast<size_t>(per));
       std::sort(all.begin(), all.end());
-      auto images = convert_channels(
+      auto images = data::convert_channels(
           resize_images(gather_images(other.train, all), train.height, train.width), channels);
-      auto drawn = draw_labels(per, num_classes, mix_seed(seed, kOodLabels));
+      auto drawn = draw_labels(per, num_classes, data::stream_seed(seed, kOodLabels));
       d.images = images;
       d.labels = drawn;
       d.original_labels = drawn;
@@ -391,8 +392,9 @@ ProbeSuite build_probe_suite(const config::RunConfig& config, const data::Datase
       logger->info("ood probes: {} images of {} ({} format), resized to {}x{}", per, pc.ood_path,
                    ood_config.format, train.height, train.width);
     } else if (name == "random_input") {
-      auto drawn = draw_labels(per, num_classes, mix_seed(seed, kRandomLabels));
-      d.images = random_inputs(per, channels, train.height, train.width, mix_seed(seed, kRandomImages));
+      auto drawn = draw_labels(per, num_classes, data::stream_seed(seed, kRandomLabels));
+      d.images =
+          random_inputs(per, channels, train.height, train.width, data::stream_seed(seed, kRandomImages));
       d.labels = drawn;
       d.original_labels = drawn;
       d.source_index.assign(static_cast<size_t>(per), -1);
@@ -407,7 +409,7 @@ ProbeSuite build_probe_suite(const config::RunConfig& config, const data::Datase
     if (count < 2) {
       logger->warn("user probe category '{}' has {} example: it has no val probe", name, count);
     }
-    add_sources(d, idx, convert_channels(gather_images(train, idx), channels), labels_of(labels, idx));
+    add_sources(d, idx, data::convert_channels(gather_images(train, idx), channels), labels_of(labels, idx));
   }
 
   // Assemble: category by category, fit rows then val rows; fit/val by a seeded shuffle.
@@ -420,7 +422,7 @@ ProbeSuite build_probe_suite(const config::RunConfig& config, const data::Datase
     if (count == 0) continue;
     std::vector<int64_t> perm(static_cast<size_t>(count));
     std::iota(perm.begin(), perm.end(), 0);
-    detail::Rng rng(mix_seed(seed, kSplit + c));
+    data::MersenneTwister64 rng(data::stream_seed(seed, kSplit + c));
     rng.shuffle(perm);
     const int64_t fit = std::min(d.fit, count);
     std::sort(perm.begin(), perm.begin() + fit);

@@ -11,6 +11,7 @@
 
 #include "mapd/core/error.hpp"
 #include "mapd/core/fs.hpp"
+#include "mapd/data/csv.hpp"
 
 namespace mapd::probes {
 namespace {
@@ -264,22 +265,17 @@ std::vector<double> read_score_file(const std::filesystem::path& path, const std
       ++line_no;
       if (!line.empty() && line.back() == '\r') line.pop_back();
       if (line.empty() || line[0] == '#') continue;
-      std::vector<std::string> cells;
-      std::stringstream ls(line);
-      std::string cell;
-      while (std::getline(ls, cell, ',')) cells.push_back(cell);
+      const auto at = fmt::format("probes.score_file: {}:{}", where, line_no);
+      const auto cells = data::split_csv_line(line, at);
       if (id_col < 0) {
         for (size_t i = 0; i < cells.size(); ++i) {
           if (cells[i] == "id") id_col = static_cast<int>(i);
           if (cells[i] == "score") score_col = static_cast<int>(i);
         }
         MAPD_CHECK(id_col >= 0 && score_col >= 0, DataError,
-                   fmt::format("probes.score_file: {}:{}: the header must name the columns 'id' and 'score', "
-                               "got '{}'",
-                               where, line_no, line));
+                   fmt::format("{}: the header must name the columns 'id' and 'score', got '{}'", at, line));
         continue;
       }
-      const auto at = fmt::format("probes.score_file: {}:{}", where, line_no);
       MAPD_CHECK(static_cast<int>(cells.size()) > std::max(id_col, score_col), DataError,
                  at + ": too few columns");
       int64_t id = 0;

@@ -13,6 +13,7 @@
 #include "mapd/config/loader.hpp"
 #include "mapd/core/error.hpp"
 #include "mapd/core/fs.hpp"
+#include "mapd/data/csv.hpp"
 
 namespace mapd::probes {
 namespace {
@@ -30,29 +31,6 @@ std::vector<std::filesystem::path> suite_dirs() {
   std::vector<std::filesystem::path> dirs{std::filesystem::path("probes")};
   for (const auto& root : fs::resource_dirs()) dirs.push_back(root / "probes");
   return dirs;
-}
-
-std::vector<std::string> split_csv_line(const std::string& line) {
-  std::vector<std::string> cells;
-  std::string cell;
-  bool quoted = false;
-  for (char ch : line) {
-    if (ch == '"') {
-      quoted = !quoted;
-    } else if (ch == ',' && !quoted) {
-      cells.push_back(cell);
-      cell.clear();
-    } else if (ch != '\r') {
-      cell += ch;
-    }
-  }
-  cells.push_back(cell);
-  for (auto& c : cells) {
-    const auto b = c.find_first_not_of(" \t");
-    const auto e = c.find_last_not_of(" \t");
-    c = b == std::string::npos ? std::string() : c.substr(b, e - b + 1);
-  }
-  return cells;
 }
 
 int64_t parse_id(const std::string& text, const std::string& where) {
@@ -222,18 +200,18 @@ std::vector<UserProbe> read_user_probes(const std::filesystem::path& path) {
     while (std::getline(in, line)) {
       ++line_no;
       if (line.empty() || line == "\r" || line[0] == '#') continue;
-      const auto cells = split_csv_line(line);
+      const auto at = fmt::format("{}:{}", where, line_no);
+      const auto cells = data::split_csv_line(line, at);
       if (id_col < 0) {
         for (size_t i = 0; i < cells.size(); ++i) {
           if (cells[i] == "id") id_col = static_cast<int>(i);
           if (cells[i] == "category") cat_col = static_cast<int>(i);
         }
-        MAPD_CHECK(id_col >= 0 && cat_col >= 0, DataError,
-                   fmt::format("{}:{}: the header must name the columns 'id' and 'category', got '{}'", where,
-                               line_no, line));
+        MAPD_CHECK(
+            id_col >= 0 && cat_col >= 0, DataError,
+            fmt::format("{}: the header must name the columns 'id' and 'category', got '{}'", at, line));
         continue;
       }
-      const auto at = fmt::format("{}:{}", where, line_no);
       MAPD_CHECK(static_cast<int>(cells.size()) > std::max(id_col, cat_col), DataError,
                  at + ": too few columns");
       MAPD_CHECK(!cells[static_cast<size_t>(cat_col)].empty(), DataError, at + ": empty category");

@@ -7,17 +7,17 @@
 #include <algorithm>
 #include <cmath>
 #include <iterator>
-#include <random>
 #include <string>
 #include <string_view>
 
 #include "mapd/core/error.hpp"
+#include "mapd/data/rng.hpp"
 
 namespace mapd::probes {
 namespace {
 
-/// Standard normal draws by Box-Muller from mt19937_64 (the distribution classes of the standard
-/// library differ between implementations; this does not).
+/// Standard normal draws by Box-Muller from MersenneTwister64 (the distribution classes of the
+/// standard library differ between implementations; this does not).
 class NormalStream {
  public:
   explicit NormalStream(uint64_t seed) : rng_(seed) {}
@@ -27,9 +27,9 @@ class NormalStream {
       return spare_;
     }
     constexpr double kTwoPi = 6.283185307179586;
-    // u1 in (0, 1] so that log(u1) is finite.
-    const double u1 = (static_cast<double>(rng_() >> 11) + 1.0) * 0x1.0p-53;
-    const double u2 = static_cast<double>(rng_() >> 11) * 0x1.0p-53;
+    // u1 in (0, 1] so that log(u1) is finite (adding 2^-53 to a multiple of 2^-53 is exact).
+    const double u1 = rng_.uniform_double() + 0x1.0p-53;
+    const double u2 = rng_.uniform_double();
     const double r = std::sqrt(-2.0 * std::log(u1));
     spare_ = static_cast<float>(r * std::sin(kTwoPi * u2));
     has_spare_ = true;
@@ -37,20 +37,10 @@ class NormalStream {
   }
 
  private:
-  std::mt19937_64 rng_;
+  data::MersenneTwister64 rng_;
   float spare_ = 0.0F;
   bool has_spare_ = false;
 };
-
-/// Uniform integer in [0, n) without modulo bias (Lemire's rejection on 64 bits is overkill here;
-/// plain rejection sampling keeps it implementation-independent).
-int64_t uniform_below(std::mt19937_64& rng, int64_t n) {
-  const uint64_t range = static_cast<uint64_t>(n);
-  const uint64_t limit = UINT64_MAX - UINT64_MAX % range;
-  uint64_t x = rng();
-  while (x >= limit) x = rng();
-  return static_cast<int64_t>(x % range);
-}
 
 void check_images(const torch::Tensor& images, const char* what) {
   MAPD_CHECK(images.defined() && images.dim() == 4, ConfigError,
@@ -58,13 +48,6 @@ void check_images(const torch::Tensor& images, const char* what) {
 }
 
 }  // namespace
-
-uint64_t mix_seed(uint64_t seed, uint64_t stream) {
-  uint64_t z = seed + 0x9E3779B97F4A7C15ULL * (stream + 1);
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-  return z ^ (z >> 31);
-}
 
 torch::Tensor add_gaussian_noise(const torch::Tensor& images, double sigma, uint64_t seed) {
   check_images(images, "add_gaussian_noise");
@@ -84,14 +67,14 @@ std::vector<int64_t> draw_wrong_labels(const std::vector<int64_t>& labels, int64
   MAPD_CHECK(num_classes >= 2, ConfigError,
              "mislabeled probes need at least 2 classes, the dataset has " + std::to_string(num_classes) +
                  "; remove 'mislabeled' from the probe suite");
-  std::mt19937_64 rng(seed);
+  data::MersenneTwister64 rng(seed);
   std::vector<int64_t> out(labels.size());
   for (size_t i = 0; i < labels.size(); ++i) {
     const int64_t y = labels[i];
     MAPD_CHECK(y >= 0 && y < num_classes, DataError,
                "label " + std::to_string(y) + " is outside [0, " + std::to_string(num_classes) + ")");
     // Uniform over the C - 1 other classes: draw from [0, C - 1) and skip the true label.
-    int64_t z = uniform_below(rng, num_classes - 1);
+    int64_t z = rng.below(num_classes - 1);
     if (z >= y) ++z;
     out[i] = z;
   }
@@ -100,9 +83,9 @@ std::vector<int64_t> draw_wrong_labels(const std::vector<int64_t>& labels, int64
 
 std::vector<int64_t> draw_labels(int64_t n, int64_t num_classes, uint64_t seed) {
   MAPD_CHECK(num_classes >= 1, ConfigError, "random labels need at least one class");
-  std::mt19937_64 rng(seed);
+  data::MersenneTwister64 rng(seed);
   std::vector<int64_t> out(static_cast<size_t>(n));
-  for (auto& y : out) y = uniform_below(rng, num_classes);
+  for (auto& y : out) y = rng.below(num_classes);
   return out;
 }
 
@@ -177,10 +160,7 @@ torch::Tensor render_glyphs(int64_t n, int64_t c, int64_t h, int64_t w, uint64_t
   const int scale = std::max(4, static_cast<int>((64 + std::min(h, w) - 1) / std::min(h, w)));
   const int ch = static_cast<int>(h) * scale;
   const int cw = static_cast<int>(w) * scale;
-  std::mt19937_64 rng(seed);
-  auto uniform = [&rng](double lo, double hi) {
-    return lo + (hi - lo) * static_cast<double>(rng() >> 11) * 0x1.0p-53;
-  };
+  data::MersenneTwister64 rng(seed);
   auto out = torch::empty({n, c, h, w}, torch::kFloat32);
   float* data = out.data_ptr<float>();
   cv::Mat canvas(ch, cw, CV_8UC1);
@@ -188,30 +168,31 @@ torch::Tensor render_glyphs(int64_t n, int64_t c, int64_t h, int64_t w, uint64_t
   cv::Mat small;
   for (int64_t i = 0; i < n; ++i) {
     canvas.setTo(0);
-    std::string text(
-        1, kCharacters[static_cast<size_t>(uniform_below(rng, static_cast<int64_t>(kCharacters.size())))]);
-    if (uniform_below(rng, 3) == 0)
-      text += kCharacters[static_cast<size_t>(uniform_below(rng, static_cast<int64_t>(kCharacters.size())))];
-    int font = kFonts[uniform_below(rng, static_cast<int64_t>(std::size(kFonts)))];
-    if (uniform_below(rng, 4) == 0) font |= cv::FONT_ITALIC;
-    const int thickness = std::max(1, static_cast<int>(std::lround(uniform(0.5, 1.6) * scale)));
+    std::string text(1,
+                     kCharacters[static_cast<size_t>(rng.below(static_cast<int64_t>(kCharacters.size())))]);
+    if (rng.below(3) == 0)
+      text += kCharacters[static_cast<size_t>(rng.below(static_cast<int64_t>(kCharacters.size())))];
+    int font = kFonts[rng.below(static_cast<int64_t>(std::size(kFonts)))];
+    if (rng.below(4) == 0) font |= cv::FONT_ITALIC;
+    const int thickness = std::max(1, static_cast<int>(std::lround(rng.uniform_double(0.5, 1.6) * scale)));
     int baseline = 0;
     const cv::Size unit = cv::getTextSize(text, font, 1.0, thickness, &baseline);
     // Glyph height 45-85% of the canvas, never wider than 90% of it.
-    const double font_scale =
-        std::min(uniform(0.45, 0.85) * ch / std::max(1, unit.height), 0.9 * cw / std::max(1, unit.width));
+    const double font_scale = std::min(rng.uniform_double(0.45, 0.85) * ch / std::max(1, unit.height),
+                                       0.9 * cw / std::max(1, unit.width));
     const cv::Size size = cv::getTextSize(text, font, font_scale, thickness, &baseline);
-    const int x = static_cast<int>(uniform(0.0, std::max(1, cw - size.width)));
-    const int y = size.height + static_cast<int>(uniform(0.0, std::max(1, ch - size.height - baseline / 2)));
+    const int x = static_cast<int>(rng.uniform_double(0.0, std::max(1, cw - size.width)));
+    const int y =
+        size.height + static_cast<int>(rng.uniform_double(0.0, std::max(1, ch - size.height - baseline / 2)));
     cv::putText(canvas, text, cv::Point(x, y), font, font_scale, cv::Scalar(255), thickness, cv::LINE_AA);
     const cv::Mat turn =
-        cv::getRotationMatrix2D(cv::Point2f(cw / 2.0F, ch / 2.0F), uniform(-25.0, 25.0), 1.0);
+        cv::getRotationMatrix2D(cv::Point2f(cw / 2.0F, ch / 2.0F), rng.uniform_double(-25.0, 25.0), 1.0);
     cv::warpAffine(canvas, rotated, turn, canvas.size(), cv::INTER_LINEAR, cv::BORDER_CONSTANT,
                    cv::Scalar(0));
     cv::resize(rotated, small, cv::Size(static_cast<int>(w), static_cast<int>(h)), 0, 0, cv::INTER_AREA);
     // Grey level 0.55-1 (per channel for colour images) on a black background.
     float level[3];
-    for (auto& l : level) l = static_cast<float>(uniform(0.55, 1.0));
+    for (auto& l : level) l = static_cast<float>(rng.uniform_double(0.55, 1.0));
     if (c == 1) level[0] = level[1] = level[2] = std::max({level[0], level[1], level[2]});
     for (int64_t k = 0; k < c; ++k) {
       float* plane = data + (i * c + k) * h * w;
@@ -223,19 +204,6 @@ torch::Tensor render_glyphs(int64_t n, int64_t c, int64_t h, int64_t w, uint64_t
     }
   }
   return out;
-}
-
-torch::Tensor convert_channels(const torch::Tensor& images, int64_t channels) {
-  check_images(images, "convert_channels");
-  const int64_t c = images.size(1);
-  if (c == channels) return images;
-  if (channels == 1 && c == 3) {
-    auto gray = images.select(1, 0) * 0.299 + images.select(1, 1) * 0.587 + images.select(1, 2) * 0.114;
-    return gray.unsqueeze(1).contiguous();
-  }
-  if (channels == 3 && c == 1) return images.expand({-1, 3, -1, -1}).contiguous();
-  throw ConfigError("cannot convert images with " + std::to_string(c) + " channels to " +
-                    std::to_string(channels) + " (supported: 1 <-> 3)");
 }
 
 torch::Tensor resize_images(const torch::Tensor& images, int64_t height, int64_t width) {

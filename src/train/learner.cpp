@@ -192,14 +192,4 @@ int64_t input_channels(const config::RunConfig& config, const data::TrainingSet&
   return set.fixed_images.size(1);
 }
 
-int64_t class_count(const data::TrainingSet& set, const std::vector<std::string>& class_names) {
-  int64_t classes = static_cast<int64_t>(class_names.size());
-  if (classes == 0 && set.base != nullptr) classes = set.base->num_classes();
-  for (int64_t label : set.labels) {
-    MAPD_CHECK(label >= 0, DataError, fmt::format("training set: negative label {}", label));
-    classes = std::max(classes, label + 1);
-  }
-  return classes;
-}
-
 }  // namespace mapd::train

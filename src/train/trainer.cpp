@@ -17,6 +17,7 @@
 #include "mapd/core/log.hpp"
 #include "mapd/core/metrics.hpp"
 #include "mapd/core/version.hpp"
+#include "mapd/data/dataset.hpp"
 #include "mapd/train/checkpoint.hpp"
 #include "mapd/train/learner.hpp"
 #include "mapd/train/signals.hpp"
@@ -49,6 +50,12 @@ nlohmann::json probe_accuracy(const TrainInputs& inputs, const EpochRecord::Host
     out[name] = static_cast<double>(ct.first) / static_cast<double>(ct.second);
   }
   return out;
+}
+
+/// How many classes `set` names: `class_names` when given, else its base dataset's class names.
+int64_t named_classes(const data::TrainingSet& set, const std::vector<std::string>& class_names) {
+  if (!class_names.empty()) return static_cast<int64_t>(class_names.size());
+  return set.base != nullptr ? set.base->num_classes() : 0;
 }
 
 void check_inputs(const config::RunConfig& config, const TrainInputs& inputs) {
@@ -165,8 +172,10 @@ Trainer::Trainer(const config::RunConfig& config, const TrainInputs& inputs, Run
   impl_ = std::make_unique<Impl>(config, inputs, std::move(run));
   auto& d = *impl_;
   seed_torch(static_cast<uint64_t>(config.train.seed));
-  d.learner.emplace(config, input_channels(config, inputs.train_set),
-                    class_count(inputs.train_set, inputs.class_names), d.device);
+  d.learner.emplace(
+      config, input_channels(config, inputs.train_set),
+      data::class_count(inputs.train_set.labels, named_classes(inputs.train_set, inputs.class_names)),
+      d.device);
   d.config_json = config::to_json(config).dump();
 }
 
@@ -329,7 +338,8 @@ torch::Tensor fit_and_score(const config::RunConfig& config, const data::Trainin
   set_compute_threads(config.train.threads);
   const torch::Device device = resolve_device(config.train.device);
   seed_torch(static_cast<uint64_t>(seed));
-  const int64_t classes = std::max(class_count(fit, {}), class_count(score, {}));
+  const int64_t classes = std::max(data::class_count(fit.labels, named_classes(fit, {})),
+                                   data::class_count(score.labels, named_classes(score, {})));
   Learner learner(config, input_channels(config, fit), classes, device);
   data::Loader fit_loader(fit, loader_options(config, fit, device, /*training=*/true, seed));
   data::Loader score_loader(score, loader_options(config, score, device, /*training=*/false, seed));

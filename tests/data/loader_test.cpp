@@ -401,6 +401,51 @@ TEST(Augment, ChannelConversion) {
   EXPECT_THROW(convert_channels(torch::rand({1, 2, 3, 3}), 3), DataError);
 }
 
+TEST(Augment, ChannelConversionOneThreeAndSame) {
+  const auto rgb = torch::rand({2, 3, 5, 7});
+  // 3 -> 1: BT.601 luma, on the CPU bit for bit the term-by-term sum the probe builder used.
+  const auto grey = convert_channels(rgb, 1);
+  ASSERT_EQ(grey.sizes(), (std::vector<int64_t>{2, 1, 5, 7}));
+  const auto by_terms = rgb.select(1, 0) * 0.299 + rgb.select(1, 1) * 0.587 + rgb.select(1, 2) * 0.114;
+  EXPECT_TRUE(torch::equal(grey, by_terms.unsqueeze(1)));
+  // 1 -> 3: the grey plane in every channel.
+  const auto three = convert_channels(grey, 3);
+  ASSERT_EQ(three.sizes(), (std::vector<int64_t>{2, 3, 5, 7}));
+  for (int64_t c = 0; c < 3; ++c) EXPECT_TRUE(torch::equal(three.select(1, c), grey.select(1, 0)));
+  // Same count, or 0 (as stored): the input itself, whatever C is.
+  EXPECT_TRUE(convert_channels(rgb, 3).is_same(rgb));
+  EXPECT_TRUE(convert_channels(grey, 1).is_same(grey));
+  EXPECT_TRUE(convert_channels(rgb, 0).is_same(rgb));
+  const auto two = torch::rand({1, 2, 3, 3});
+  EXPECT_TRUE(convert_channels(two, 2).is_same(two));
+}
+
+TEST(Augment, ChannelConversionErrorsSayWhoseFaultItIs) {
+  const auto rgb = torch::rand({1, 3, 4, 4});
+  try {
+    (void)convert_channels(rgb, 2);  // a channel count the config cannot ask for
+    FAIL() << "expected ConfigError";
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("data.channels = 2: expected 0 (as stored), 1 or 3"),
+              std::string::npos)
+        << e.what();
+  }
+  try {
+    (void)convert_channels(torch::rand({1, 4, 4, 4}), 1);  // images that cannot be converted
+    FAIL() << "expected DataError";
+  } catch (const DataError& e) {
+    EXPECT_NE(std::string(e.what()).find("cannot convert images with 4 channels"), std::string::npos)
+        << e.what();
+  }
+  try {
+    (void)convert_channels(torch::rand({3, 4, 4}), 1);  // not [N, C, H, W]: a bug in the caller
+    FAIL() << "expected InternalError";
+  } catch (const InternalError& e) {
+    EXPECT_NE(std::string(e.what()).find("floating-point [N, C, H, W]"), std::string::npos) << e.what();
+  }
+  EXPECT_THROW((void)convert_channels(torch::zeros({1, 3, 4, 4}, torch::kUInt8), 1), InternalError);
+}
+
 }  // namespace
 }  // namespace mapd::data
 

@@ -322,6 +322,43 @@ TEST_F(ManifestReader, BadHeaderDuplicateIdAndNonIntegerLabel) {
       std::string::npos);
 }
 
+TEST_F(ManifestReader, QuotedPathsFollowRfc4180) {
+  testing::write_image(dir_ / "img" / "a, \"b\".png", 10, 10, 4);
+  auto cfg = manifest("path,label\r\n\"img/a, \"\"b\"\".png\",1\r\n\"img/x.png\" , 0\r\n");
+  const auto ds = load_dataset(cfg, {});
+  ASSERT_EQ(ds.train.size(), 2);
+  EXPECT_EQ(ds.train.examples.label, (std::vector<int64_t>{1, 0}));
+}
+
+TEST_F(ManifestReader, UnterminatedQuoteIsDataErrorWithLineNumber) {
+  auto cfg = manifest("path,label\nimg/x.png,0\n\"img/y.png,1\n");
+  try {
+    (void)load_dataset(cfg, {});
+    FAIL() << "expected DataError";
+  } catch (const DataError& e) {
+    EXPECT_NE(std::string(e.what()).find("train.csv:3: field 1 has an unterminated quote"), std::string::npos)
+        << e.what();
+  }
+}
+
+TEST(ClassCount, NamedClassesOrMoreWhenALabelIsBeyondThem) {
+  EXPECT_EQ(class_count({0, 1, 1}, 5), 5);  // names beyond the labels count
+  EXPECT_EQ(class_count({0, 7, 2}, 3), 8);  // a label beyond the names counts
+  EXPECT_EQ(class_count({0, 2}, 0), 3);     // no names: max(label) + 1
+  EXPECT_EQ(class_count({}, 4), 4);
+  EXPECT_EQ(class_count({}, 0), 0);
+}
+
+TEST(ClassCount, ANegativeLabelIsAnInternalError) {
+  try {
+    (void)class_count({0, -2, 1}, 3);
+    FAIL() << "expected InternalError";
+  } catch (const InternalError& e) {
+    EXPECT_NE(std::string(e.what()).find("class_count: negative label -2"), std::string::npos) << e.what();
+    EXPECT_EQ(e.exit_code(), ExitCode::kInternal);
+  }
+}
+
 TEST(BadInputs, WritesHeaderAndQuotesFields) {
   const auto dir = temp_dir("bad_inputs");
   write_bad_inputs(dir / "bad_inputs.csv", {{"a,b.jpg", "say \"hi\""}});

@@ -56,6 +56,20 @@ TEST(ScoreFile, CsvMissingIdsAreListed) {
   EXPECT_THROW(read_score_file(dir / "hdr.csv", {10}, false), DataError);
 }
 
+TEST(ScoreFile, CsvQuotingFollowsRfc4180AndAnUnterminatedQuoteNamesTheLine) {
+  const auto dir = temp_dir("score_csv_quotes");
+  write_text(dir / "q.csv", "\"id\",\"score\"\r\n\"10\", 0.5\r\n");
+  EXPECT_DOUBLE_EQ(read_score_file(dir / "q.csv", {10}, false)[0], 0.5);
+  write_text(dir / "u.csv", "id,score\n10,\"0.5\n");
+  try {
+    (void)read_score_file(dir / "u.csv", {10}, false);
+    FAIL() << "expected DataError";
+  } catch (const DataError& e) {
+    EXPECT_NE(std::string(e.what()).find("u.csv:2: field 2 has an unterminated quote"), std::string::npos)
+        << e.what();
+  }
+}
+
 TEST(ScoreFile, NpyIsAlignedWithTheStoredOrder) {
   const auto dir = temp_dir("score_npy");
   write_npy(dir / "s.npy", {0.1, 0.2, 0.3, 0.4});

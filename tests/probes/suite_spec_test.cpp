@@ -70,6 +70,22 @@ TEST(UserProbes, MalformedFilesAreDataErrorsWithTheLine) {
   EXPECT_THROW(read_user_probes(dir / "missing.csv"), IoError);
 }
 
+TEST(UserProbes, CsvQuotingFollowsRfc4180AndAnUnterminatedQuoteNamesTheLine) {
+  const auto dir = temp_dir("user_quotes");
+  write_text(dir / "q.csv", "id,category\r\n3,\"water, \"\"mark\"\"\"\r\n");
+  const auto quoted = read_user_probes(dir / "q.csv");
+  ASSERT_EQ(quoted.size(), 1U);
+  EXPECT_EQ(quoted[0].category, "water, \"mark\"");
+  write_text(dir / "u.csv", "id,category\n1,a\n2,\"b\n");
+  try {
+    (void)read_user_probes(dir / "u.csv");
+    FAIL() << "expected DataError";
+  } catch (const DataError& e) {
+    EXPECT_NE(std::string(e.what()).find("u.csv:3: field 2 has an unterminated quote"), std::string::npos)
+        << e.what();
+  }
+}
+
 TEST(SizePlan, KeepsScalesOrRefuses) {
   auto keep = plan_sizes(250, 250, 5, 60000, 0.1, 2);
   EXPECT_EQ(keep.fit, 250);

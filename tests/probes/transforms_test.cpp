@@ -4,6 +4,7 @@
 #include <torch/torch.h>
 
 #include "mapd/core/error.hpp"
+#include "mapd/data/augment.hpp"
 
 namespace mapd::probes {
 namespace {
@@ -138,15 +139,15 @@ TEST(Transforms, SketchUsesTheWideKernelAbove64Pixels) {
 
 TEST(Transforms, ConvertAndResize) {
   auto rgb = torch::rand({2, 3, 10, 12});
-  auto gray = convert_channels(rgb, 1);
+  auto gray = data::convert_channels(rgb, 1);
   ASSERT_EQ(gray.sizes(), (std::vector<int64_t>{2, 1, 10, 12}));
   EXPECT_NEAR(gray[0][0][0][0].item<float>(),
               0.299F * rgb[0][0][0][0].item<float>() + 0.587F * rgb[0][1][0][0].item<float>() +
                   0.114F * rgb[0][2][0][0].item<float>(),
               1e-6);
-  auto back = convert_channels(gray, 3);
+  auto back = data::convert_channels(gray, 3);
   EXPECT_TRUE(torch::equal(back[1][0], back[1][2]));
-  EXPECT_THROW(convert_channels(rgb, 2), ConfigError);
+  EXPECT_THROW(data::convert_channels(rgb, 2), ConfigError);
   auto small = resize_images(rgb, 5, 6);
   ASSERT_EQ(small.sizes(), (std::vector<int64_t>{2, 3, 5, 6}));
   auto flat = resize_images(torch::full({1, 1, 40, 40}, 0.25F), 28, 28);

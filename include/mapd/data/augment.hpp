@@ -43,8 +43,12 @@ bool augmentation_enabled(const config::AugmentConfig& config);
 /// (rank 0 draws what a single process draws; other ranks draw independent streams).
 uint64_t augment_seed(int64_t seed, int64_t epoch, int64_t batch, int64_t rank = 0);
 
-/// Converts [B, C, H, W] float to `channels` (1: ITU-R BT.601 luma of RGB; 3: grey repeated);
-/// unchanged when channels is 0 or already matches. Throws DataError for other combinations.
+/// Converts floating-point images [N, C, H, W] (any device) to `channels` channels, for the
+/// loader and the probe builder alike: 3 -> 1 is the ITU-R BT.601 luma 0.299 R + 0.587 G + 0.114 B
+/// (OpenCV's RGB->GRAY weights) in the images' dtype; 1 -> 3 repeats the grey plane. Returns
+/// `images` itself when `channels` is 0 (as stored) or already C. Throws ConfigError when
+/// `channels` is not 0, 1 or 3, DataError when C is not 1 or 3 (images it cannot convert), and
+/// InternalError when `images` is not a floating-point 4-D tensor (a bug in the caller).
 torch::Tensor convert_channels(const torch::Tensor& images, int64_t channels);
 
 /// (images - mean[c]) / std[c] per channel. Throws ConfigError when the lengths do not match C.

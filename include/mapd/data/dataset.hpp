@@ -57,6 +57,12 @@ struct Dataset {
   std::vector<BadInput> bad_inputs;  ///< examples excluded because they could not be read
 };
 
+/// Number of classes of examples labelled `labels` whose dataset names `named` classes: `named`, or
+/// max(label) + 1 when a label is beyond the names. Used by the trainer (the model's outputs) and the
+/// probe builder alike. Labels are >= 0 (the readers reject others), so a negative one is a bug in
+/// mapd: InternalError.
+int64_t class_count(const std::vector<int64_t>& labels, int64_t named);
+
 /// Reads the dataset described by `config` (format, path, test_path, channels, image_size), applies
 /// data.limit (seeded, class-balanced) and data.label_noise to the training split. Unreadable images
 /// are logged with their path and excluded; when `run_dir` is non-empty they are written to

@@ -42,9 +42,6 @@ std::vector<double> learning_speed_scores(const config::RunConfig& config, const
 DifficultyScores compute_difficulty(const config::RunConfig& config, const data::ImageSet& train,
                                     const std::filesystem::path& run_dir);
 
-/// Number of classes of `train`: its class names, or more when a label is beyond them.
-int64_t class_count(const data::ImageSet& train);
-
 /// Examples whose score, a probability of their label, is below chance (1 / num_classes): the
 /// pilot's doubtful labels, i.e. mislabeled, ambiguous or out-of-distribution examples. With
 /// injected symmetric noise the share tracks the noise rate (docs/probes.md).

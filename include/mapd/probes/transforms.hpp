@@ -6,8 +6,8 @@
 #include <vector>
 
 /// The probe transforms (DESIGN.md §1, METHOD.md A.1). All images are float [N, C, H, W] in [0, 1]
-/// on the CPU. Randomness comes from a seeded std::mt19937_64 (not torch's generator), so a seed
-/// gives the same probes with every LibTorch version.
+/// on the CPU. Randomness comes from a seeded data::MersenneTwister64 (mapd/data/rng.hpp; not torch's
+/// generator), so a seed gives the same probes with every LibTorch version.
 namespace mapd::probes {
 
 /// `corrupted`: clip(x + sigma * n, 0, 1) with n ~ N(0, 1) i.i.d. per pixel and channel.
@@ -40,16 +40,8 @@ torch::Tensor random_inputs(int64_t n, int64_t c, int64_t h, int64_t w, uint64_t
 /// or 3 or images smaller than 8x8.
 torch::Tensor render_glyphs(int64_t n, int64_t c, int64_t h, int64_t w, uint64_t seed);
 
-/// Converts [N, C, H, W] images to `channels` (1: OpenCV grey weights; 3: grey replicated).
-/// Returns the input when C already equals `channels`. Throws ConfigError for other counts.
-torch::Tensor convert_channels(const torch::Tensor& images, int64_t channels);
-
 /// Resizes [N, C, H, W] images to [N, C, height, width] (area interpolation when shrinking,
 /// bilinear when enlarging). Returns the input when the size already matches.
 torch::Tensor resize_images(const torch::Tensor& images, int64_t height, int64_t width);
-
-/// Mixes a base seed with a stream tag into an independent seed (SplitMix64), so that every
-/// category and purpose draws from its own random stream.
-uint64_t mix_seed(uint64_t seed, uint64_t stream);
 
 }  // namespace mapd::probes

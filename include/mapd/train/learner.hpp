@@ -178,7 +178,5 @@ class Learner {
 
 /// Channels of the images the loader will produce for `set` (data.channels, else as stored).
 int64_t input_channels(const config::RunConfig& config, const data::TrainingSet& set);
-/// Classes of `set`: its base ImageSet's class names, at least max(label) + 1.
-int64_t class_count(const data::TrainingSet& set, const std::vector<std::string>& class_names);
 
 }  // namespace mapd::train

@@ -1,0 +1,68 @@
+#include "mapd/data/csv.hpp"
+
+#include <fmt/format.h>
+
+#include "mapd/core/error.hpp"
+
+namespace mapd::data {
+namespace {
+
+bool blank(char c) { return c == ' ' || c == '\t'; }
+
+}  // namespace
+
+std::vector<std::string> split_csv_line(std::string_view line, const std::string& where) {
+  if (!line.empty() && line.back() == '\n') line.remove_suffix(1);
+  if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+  std::vector<std::string> fields;
+  size_t i = 0;
+  while (true) {
+    const size_t column = fields.size() + 1;
+    while (i < line.size() && blank(line[i])) ++i;
+    std::string field;
+    if (i < line.size() && line[i] == '"') {
+      const size_t open = i++;
+      bool closed = false;
+      while (i < line.size()) {
+        if (line[i] != '"') {
+          field += line[i++];
+        } else if (i + 1 < line.size() && line[i + 1] == '"') {
+          field += '"';
+          i += 2;
+        } else {
+          closed = true;
+          ++i;
+          break;
+        }
+      }
+      MAPD_CHECK(
+          closed, DataError,
+          fmt::format("{}: field {} has an unterminated quote (opened at character {}); close it with \" "
+                      "(a field cannot span lines)",
+                      where, column, open + 1));
+      while (i < line.size() && blank(line[i])) ++i;
+      MAPD_CHECK(i == line.size() || line[i] == ',', DataError,
+                 fmt::format("{}: field {} has text after its closing quote (character {}); quote the whole "
+                             "field and double the quotes inside it",
+                             where, column, i + 1));
+    } else {
+      const size_t begin = i;
+      while (i < line.size() && line[i] != ',') {
+        MAPD_CHECK(line[i] != '"', DataError,
+                   fmt::format("{}: field {} has a quote inside an unquoted field (character {}); quote the "
+                               "whole field and double the quotes inside it",
+                               where, column, i + 1));
+        ++i;
+      }
+      size_t end = i;
+      while (end > begin && blank(line[end - 1])) --end;
+      field.assign(line.substr(begin, end - begin));
+    }
+    fields.push_back(std::move(field));
+    if (i == line.size()) break;
+    ++i;  // the comma
+  }
+  return fields;
+}
+
+}  // namespace mapd::data
