@@ -17,6 +17,8 @@
 #include "mapd/record/assignment_store.hpp"
 #include "mapd/record/dynamics_store.hpp"
 
+#include "../common/expect_error.hpp"
+
 namespace mapd::knn {
 namespace {
 
@@ -281,8 +283,10 @@ TEST_F(AssignRun, RejectsAnUnknownFormatVersion) {
 
 TEST_F(AssignRun, RejectsAMissingRunDirectory) {
   std::ostringstream out;
-  EXPECT_THROW(cli::assign_command(cli::CommonOptions{}, (dir_ / "nope").string(), 5, out), IoError);
-  EXPECT_THROW(cli::assign_command(cli::CommonOptions{}, "", 5, out), ConfigError);
+  MAPD_EXPECT_THROW_WITH(cli::assign_command(cli::CommonOptions{}, (dir_ / "nope").string(), 5, out), IoError,
+                         (dir_ / "nope").string() + "' does not exist");
+  MAPD_EXPECT_THROW_WITH(cli::assign_command(cli::CommonOptions{}, "", 5, out), ConfigError,
+                         "mapd assign RUN_DIR");
 }
 
 }  // namespace
