@@ -1,4 +1,5 @@
-// The real mapd binary on good and bad configs: output and exit codes (DESIGN.md §3).
+// The real mapd binary on good and bad configs: output and exit codes (README.md, Commands;
+// docs/user-guide.md §5).
 #include "mapd/cli/cli.hpp"
 
 #include <sys/wait.h>
@@ -112,7 +113,12 @@ TEST(Binary, BadLogLevelExitsTwo) {
 TEST(Binary, HelpExitsZero) {
   const Result r = run_mapd("--help");
   EXPECT_EQ(r.exit_code, 0);
-  EXPECT_NE(r.output.find("config"), std::string::npos);
+  // Every subcommand and the options every command takes are listed.
+  for (const char* entry :
+       {"\n  config ", "\n  audit ", "\n  train ", "\n  resume ", "\n  assign ", "\n  report ", "\n  probes ",
+        "\n  data ", "\n  inspect ", "--run-dir", "--log-level", "--version"}) {
+    EXPECT_NE(r.output.find(entry), std::string::npos) << entry << " missing in:\n" << r.output;
+  }
 }
 
 TEST(InProcess, ConfigCommandPrintsJson) {

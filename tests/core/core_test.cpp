@@ -13,6 +13,8 @@
 #include "mapd/core/metrics.hpp"
 #include "mapd/core/process.hpp"
 
+#include "../common/expect_error.hpp"
+
 namespace mapd {
 namespace {
 
@@ -91,7 +93,8 @@ TEST(Metrics, ResumeKeepsTheLinesOfEarlierEpochsAndDropsACutLine) {
 }
 
 TEST(Metrics, UnwritablePathIsAnIoError) {
-  EXPECT_THROW(MetricsWriter("/nonexistent-dir/metrics.jsonl"), IoError);
+  MAPD_EXPECT_THROW_WITH(MetricsWriter("/nonexistent-dir/metrics.jsonl"), IoError,
+                         "cannot open metrics file /nonexistent-dir/metrics.jsonl");
 }
 
 TEST(Fs, AtomicWriteReplacesTheFileAndLeavesNoTemporary) {
@@ -112,7 +115,9 @@ TEST(Fs, ErrorsNameThePath) {
   } catch (const IoError& e) {
     EXPECT_NE(std::string(e.what()).find("/nonexistent-dir/x.txt"), std::string::npos);
   }
-  EXPECT_THROW(fs::write_file_atomic("/nonexistent-dir/x.txt", "x"), IoError);
+  // Names the missing folder (through the temporary file it could not create there).
+  MAPD_EXPECT_THROW_WITH(fs::write_file_atomic("/nonexistent-dir/x.txt", "x"), IoError,
+                         "cannot create /nonexistent-dir/");
 }
 
 TEST(Fs, TimestampHasTheRunDirectoryShape) {
@@ -122,7 +127,7 @@ TEST(Fs, TimestampHasTheRunDirectoryShape) {
 }
 
 TEST(Log, UnknownLevelIsAConfigError) {
-  EXPECT_THROW(log::init("loud"), ConfigError);
+  MAPD_EXPECT_THROW_WITH(log::init("loud"), ConfigError, "unknown log level 'loud'", "trace, debug, info");
   EXPECT_NO_THROW(log::init("off"));
   EXPECT_NO_THROW(log::init("info"));
 }

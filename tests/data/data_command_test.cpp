@@ -9,6 +9,7 @@
 #include "mapd/core/fs.hpp"
 #include "mapd/core/log.hpp"
 
+#include "../common/expect_error.hpp"
 #include "fixtures.hpp"
 
 namespace mapd::cli {
@@ -53,7 +54,8 @@ TEST(DataCommand, MissingDatasetIsDataError) {
   options.overrides = {"data.path=" + (dir / "nothing").string()};
   options.run_dir = (dir / "run").string();
   std::ostringstream out;
-  EXPECT_THROW(data_command(options, out), DataError);
+  MAPD_EXPECT_THROW_WITH(data_command(options, out), DataError, (dir / "nothing").string(),
+                         "train-images-idx3-ubyte");
   log::detach_run_dir();
 }
 

@@ -6,6 +6,8 @@
 
 #include "mapd/core/error.hpp"
 
+#include "../common/expect_error.hpp"
+
 namespace mapd::data {
 namespace {
 
@@ -84,10 +86,11 @@ TEST(LabelNoise, ZeroRateAndErrors) {
   config::LabelNoiseConfig cfg;
   cfg.rate = 0.5;
   cfg.kind = "pairwise";
-  EXPECT_THROW(apply_label_noise(set, cfg), ConfigError);
+  MAPD_EXPECT_THROW_WITH(apply_label_noise(set, cfg), ConfigError, "data.label_noise.kind", "'pairwise'");
   auto one = labelled(10, 1);
   cfg.kind = "symmetric";
-  EXPECT_THROW(apply_label_noise(one, cfg), ConfigError);
+  MAPD_EXPECT_THROW_WITH(apply_label_noise(one, cfg), ConfigError, "data.label_noise.rate = 0.5",
+                         "at least 2 classes (it has 1)");
 }
 
 TEST(Limit, ClassBalancedSeededAndOrderKept) {

@@ -10,6 +10,8 @@
 #include "mapd/data/augment.hpp"
 #include "mapd/data/rng.hpp"
 
+#include "../common/expect_error.hpp"
+
 namespace mapd::data {
 namespace {
 
@@ -292,7 +294,7 @@ TEST(Loader, MismatchedLabelsAreDataError) {
   const auto set = synthetic(3, 1, 2, 2, 2);
   auto ts = TrainingSet::from_image_set(set);
   ts.labels.push_back(0);
-  EXPECT_THROW(Loader(ts, LoaderOptions{}), DataError);
+  MAPD_EXPECT_THROW_WITH(Loader(ts, LoaderOptions{}), DataError, "4 labels but 3 base rows");
 }
 
 TEST(Augment, CropAndFlipShapesAndSeeding) {
@@ -398,7 +400,8 @@ TEST(Augment, ChannelConversion) {
   EXPECT_EQ(rgb.size(1), 3);
   EXPECT_TRUE(torch::equal(rgb[1][2], grey[1][0]));
   EXPECT_TRUE(torch::allclose(convert_channels(rgb, 1), grey, 1e-5, 1e-5));
-  EXPECT_THROW(convert_channels(torch::rand({1, 2, 3, 3}), 3), DataError);
+  MAPD_EXPECT_THROW_WITH(convert_channels(torch::rand({1, 2, 3, 3}), 3), DataError, "data.channels = 3",
+                         "images with 2 channels");
 }
 
 TEST(Augment, ChannelConversionOneThreeAndSame) {

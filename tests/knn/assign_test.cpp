@@ -21,6 +21,8 @@
 
 #include "synthetic_run.hpp"
 
+#include "../common/expect_error.hpp"
+
 namespace mapd::knn {
 namespace {
 
@@ -220,8 +222,10 @@ TEST_F(AssignRun, AVersion1FileAssignsAndReportsAsBefore) {
 
 TEST_F(AssignRun, RejectsAMissingRunDirectory) {
   std::ostringstream out;
-  EXPECT_THROW(cli::assign_command(cli::CommonOptions{}, (dir_ / "nope").string(), 5, out), IoError);
-  EXPECT_THROW(cli::assign_command(cli::CommonOptions{}, "", 5, out), ConfigError);
+  MAPD_EXPECT_THROW_WITH(cli::assign_command(cli::CommonOptions{}, (dir_ / "nope").string(), 5, out), IoError,
+                         (dir_ / "nope").string() + "' does not exist");
+  MAPD_EXPECT_THROW_WITH(cli::assign_command(cli::CommonOptions{}, "", 5, out), ConfigError,
+                         "mapd assign RUN_DIR");
 }
 
 }  // namespace

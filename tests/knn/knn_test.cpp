@@ -11,6 +11,8 @@
 
 #include "mapd/core/error.hpp"
 
+#include "../common/expect_error.hpp"
+
 namespace mapd::knn {
 namespace {
 
@@ -302,7 +304,7 @@ TEST(TrajectoryKnn, RejectsAnEmptyFitSet) {
   FitSet fit;
   fit.dim = 4;
   fit.num_categories = 2;
-  EXPECT_THROW(TrajectoryKnn(fit, options(1)), DataError);
+  MAPD_EXPECT_THROW_WITH(TrajectoryKnn(fit, options(1)), DataError, "fit set is empty", "probes.suite");
 }
 
 TEST(TrajectoryKnn, RejectsNonFiniteQueriesAndBadCategories) {
@@ -317,8 +319,9 @@ TEST(TrajectoryKnn, RejectsNonFiniteQueriesAndBadCategories) {
     EXPECT_NE(std::string(e.what()).find("query row 1"), std::string::npos) << e.what();
   }
   fit.category[4] = 3;
-  EXPECT_THROW(TrajectoryKnn(fit, options(5)), DataError);
-  EXPECT_THROW(TrajectoryKnn(random_fit(30, 4, 3, 10), options(5, "annoy")), ConfigError);
+  MAPD_EXPECT_THROW_WITH(TrajectoryKnn(fit, options(5)), DataError, "fit row 4: category 3 outside [0, 3)");
+  MAPD_EXPECT_THROW_WITH(TrajectoryKnn(random_fit(30, 4, 3, 10), options(5, "annoy")), ConfigError,
+                         "knn.backend", "'annoy'");
 }
 
 }  // namespace

@@ -8,6 +8,8 @@
 
 #include "mapd/core/error.hpp"
 
+#include "../common/expect_error.hpp"
+
 namespace mapd::knn {
 namespace {
 
@@ -16,7 +18,7 @@ TEST(Metrics, AurocCountsTiesAsOneHalf) {
   EXPECT_DOUBLE_EQ(auroc({1, 1, 1, 1}, {0, 1, 0, 1}), 0.5);
   EXPECT_DOUBLE_EQ(auroc({3, 2, 1}, {1, 0, 0}), 1.0);
   EXPECT_TRUE(std::isnan(auroc({1, 2}, {0, 0})));
-  EXPECT_THROW(auroc({1, 2}, {0}), DataError);
+  MAPD_EXPECT_THROW_WITH(auroc({1, 2}, {0}), DataError, "2 scores but 1 labels");
 }
 
 TEST(Metrics, AveragePrecisionMatchesScikitLearn) {
@@ -46,7 +48,7 @@ TEST(Metrics, ConfusionMatrixCountsPrecisionRecall) {
   EXPECT_TRUE(j["per_category"][2]["precision"].is_null());
   const auto table = m.to_table({"a", "b", "c"});
   EXPECT_NE(table.find("accuracy 0.600 on 5"), std::string::npos) << table;
-  EXPECT_THROW(m.add(3, 0), DataError);
+  MAPD_EXPECT_THROW_WITH(m.add(3, 0), DataError, "(3, 0) outside [0, 3)");
 }
 
 }  // namespace

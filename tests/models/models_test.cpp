@@ -7,6 +7,8 @@
 
 #include "mapd/core/error.hpp"
 
+#include "../common/expect_error.hpp"
+
 namespace mapd::models {
 namespace {
 
@@ -111,13 +113,13 @@ TEST(ModelFactory, RejectsBadStemChannelsClassesAndWidth) {
   config::ModelConfig cfg;
   cfg.arch = "resnet18";
   cfg.stem = "tiny";
-  EXPECT_THROW(make_model(cfg, 3, 10), ConfigError);
+  MAPD_EXPECT_THROW_WITH(make_model(cfg, 3, 10), ConfigError, "model.stem", "'tiny'");
   cfg.stem = "cifar";
-  EXPECT_THROW(make_model(cfg, 0, 10), ConfigError);
-  EXPECT_THROW(make_model(cfg, 3, 1), ConfigError);
+  MAPD_EXPECT_THROW_WITH(make_model(cfg, 0, 10), ConfigError, "got 0", "data.channels");
+  MAPD_EXPECT_THROW_WITH(make_model(cfg, 3, 1), ConfigError, "at least 2 classes, got 1");
   cfg.arch = "small_cnn";
   cfg.width = 0;
-  EXPECT_THROW(make_model(cfg, 3, 10), ConfigError);
+  MAPD_EXPECT_THROW_WITH(make_model(cfg, 3, 10), ConfigError, "model.width", "got 0");
 }
 
 }  // namespace

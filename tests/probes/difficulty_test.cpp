@@ -10,6 +10,7 @@
 
 #include "mapd/core/error.hpp"
 
+#include "../common/expect_error.hpp"
 #include "synthetic.hpp"
 
 namespace mapd::probes {
@@ -116,8 +117,8 @@ TEST(Difficulty, BelowChanceCountsDoubtfulLabelsOverallAndPerClass) {
   EXPECT_DOUBLE_EQ(doubt.chance, 0.25);
   EXPECT_DOUBLE_EQ(doubt.share, 3.0 / 5.0);
   EXPECT_EQ(doubt.per_class, (std::vector<double>{0.5, 0.0, 1.0, 0.0}));
-  EXPECT_THROW(below_chance(scores, {0, 0, 1, 2, 4}, 4), DataError);
-  EXPECT_THROW(below_chance(scores, {0, 0}, 4), DataError);
+  MAPD_EXPECT_THROW_WITH(below_chance(scores, {0, 0, 1, 2, 4}, 4), DataError, "label 4 outside [0, 4)");
+  MAPD_EXPECT_THROW_WITH(below_chance(scores, {0, 0}, 4), DataError, "one score per label");
 }
 
 TEST(Difficulty, SpearmanOfRankings) {

@@ -7,6 +7,7 @@
 
 #include "mapd/core/error.hpp"
 
+#include "../common/expect_error.hpp"
 #include "synthetic.hpp"
 
 namespace mapd::probes {
@@ -49,11 +50,13 @@ TEST(ScoreFile, CsvMissingIdsAreListed) {
   EXPECT_NE(msg.find("2 of the 3 training examples have no score (first ids: 11, 12)"), std::string::npos)
       << msg;
   write_text(dir / "bad.csv", "id,score\n10,abc\n");
-  EXPECT_THROW(read_score_file(dir / "bad.csv", {10}, false), DataError);
+  MAPD_EXPECT_THROW_WITH(read_score_file(dir / "bad.csv", {10}, false), DataError, "bad.csv:2", "'10,abc'");
   write_text(dir / "nan.csv", "id,score\n10,nan\n");
-  EXPECT_THROW(read_score_file(dir / "nan.csv", {10}, false), DataError);
+  MAPD_EXPECT_THROW_WITH(read_score_file(dir / "nan.csv", {10}, false), DataError, "nan.csv",
+                         "example id 10 is not finite");
   write_text(dir / "hdr.csv", "example,value\n10,1\n");
-  EXPECT_THROW(read_score_file(dir / "hdr.csv", {10}, false), DataError);
+  MAPD_EXPECT_THROW_WITH(read_score_file(dir / "hdr.csv", {10}, false), DataError, "hdr.csv:1",
+                         "'id' and 'score'");
 }
 
 TEST(ScoreFile, CsvQuotingFollowsRfc4180AndAnUnterminatedQuoteNamesTheLine) {
@@ -83,10 +86,10 @@ TEST(ScoreFile, NpyIsAlignedWithTheStoredOrder) {
 TEST(ScoreFile, LengthMismatchNamesBothLengths) {
   const auto dir = temp_dir("score_len");
   write_npy(dir / "s.npy", {0.1, 0.2, 0.3});
-  const auto msg = error_of([&] { read_score_file(dir / "s.npy", {0, 1, 2, 3, 4}, false); });
-  EXPECT_NE(msg.find("holds 3 scores but the training split has 5 examples"), std::string::npos) << msg;
-  EXPECT_THROW(read_score_file(dir / "s.npy", {0, 1, 2, 3, 4}, false), DataError);
-  EXPECT_THROW(read_score_file(dir / "s.npy", {0, 7}, true), DataError);
+  MAPD_EXPECT_THROW_WITH(read_score_file(dir / "s.npy", {0, 1, 2, 3, 4}, false), DataError,
+                         "holds 3 scores but the training split has 5 examples");
+  MAPD_EXPECT_THROW_WITH(read_score_file(dir / "s.npy", {0, 7}, true), DataError, "holds 3 scores",
+                         "example id 7 has no score");
 }
 
 TEST(ScoreFile, H5IsRefusedWithAConversionHint) {

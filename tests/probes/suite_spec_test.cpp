@@ -6,6 +6,7 @@
 
 #include "mapd/core/error.hpp"
 
+#include "../common/expect_error.hpp"
 #include "synthetic.hpp"
 
 namespace mapd::probes {
@@ -29,8 +30,10 @@ TEST(SuiteSpec, UnknownCategoryIsAConfigErrorWithASuggestion) {
   const auto msg = error_of([] { parse_suite_spec("categories: [typical, corupted]", "s.yaml"); });
   EXPECT_NE(msg.find("s.yaml: categories[1]: unknown probe category 'corupted'"), std::string::npos) << msg;
   EXPECT_NE(msg.find("did you mean 'corrupted'?"), std::string::npos) << msg;
-  EXPECT_THROW(parse_suite_spec("categories: [ood, ood]", "s.yaml"), ConfigError);
-  EXPECT_THROW(parse_suite_spec("categories: typical", "s.yaml"), ConfigError);
+  MAPD_EXPECT_THROW_WITH(parse_suite_spec("categories: [ood, ood]", "s.yaml"), ConfigError,
+                         "s.yaml: categories[1]: category 'ood' is listed twice");
+  MAPD_EXPECT_THROW_WITH(parse_suite_spec("categories: typical", "s.yaml"), ConfigError,
+                         "s.yaml: 'categories' must be a list");
   const auto key = error_of([] { parse_suite_spec("categorys: [ood]", "s.yaml"); });
   EXPECT_NE(key.find("did you mean 'categories'?"), std::string::npos) << key;
 }
@@ -59,15 +62,17 @@ TEST(UserProbes, ReadsCsvAndBothJsonShapes) {
 TEST(UserProbes, MalformedFilesAreDataErrorsWithTheLine) {
   const auto dir = temp_dir("user_bad");
   write_text(dir / "h.csv", "example,cat\n1,a\n");
-  EXPECT_THROW(read_user_probes(dir / "h.csv"), DataError);
+  MAPD_EXPECT_THROW_WITH(read_user_probes(dir / "h.csv"), DataError, "h.csv:1", "'id' and 'category'");
   write_text(dir / "n.csv", "id,category\nabc,a\n");
   const auto msg = error_of([&] { read_user_probes(dir / "n.csv"); });
   EXPECT_NE(msg.find("n.csv:2"), std::string::npos) << msg;
   write_text(dir / "d.csv", "id,category\n1,a\n1,b\n");
-  EXPECT_THROW(read_user_probes(dir / "d.csv"), DataError);
+  MAPD_EXPECT_THROW_WITH(read_user_probes(dir / "d.csv"), DataError,
+                         "d.csv: example id 1 is listed more than once");
   write_text(dir / "b.json", R"([{"id": "x", "category": "a"}])");
-  EXPECT_THROW(read_user_probes(dir / "b.json"), DataError);
-  EXPECT_THROW(read_user_probes(dir / "missing.csv"), IoError);
+  MAPD_EXPECT_THROW_WITH(read_user_probes(dir / "b.json"), DataError, "b.json: entry 0",
+                         "id must be an integer");
+  MAPD_EXPECT_THROW_WITH(read_user_probes(dir / "missing.csv"), IoError, "missing.csv");
 }
 
 TEST(UserProbes, CsvQuotingFollowsRfc4180AndAnUnterminatedQuoteNamesTheLine) {

@@ -6,6 +6,8 @@
 #include "mapd/core/error.hpp"
 #include "mapd/data/augment.hpp"
 
+#include "../common/expect_error.hpp"
+
 namespace mapd::probes {
 namespace {
 
@@ -32,7 +34,7 @@ TEST(Transforms, GaussianNoiseIsDeterministicBySeed) {
 
 TEST(Transforms, GaussianNoiseRejectsNonPositiveSigma) {
   auto images = torch::zeros({1, 1, 4, 4});
-  EXPECT_THROW(add_gaussian_noise(images, 0.0, 1), ConfigError);
+  MAPD_EXPECT_THROW_WITH(add_gaussian_noise(images, 0.0, 1), ConfigError, "probes.corrupted_sigma", "got 0");
 }
 
 TEST(Transforms, WrongLabelsNeverEqualTheTrueOneAndCoverAllOtherClasses) {
@@ -56,8 +58,9 @@ TEST(Transforms, WrongLabelsNeverEqualTheTrueOneAndCoverAllOtherClasses) {
 }
 
 TEST(Transforms, WrongLabelsNeedTwoClassesAndValidLabels) {
-  EXPECT_THROW(draw_wrong_labels({0}, 1, 1), ConfigError);
-  EXPECT_THROW(draw_wrong_labels({5}, 3, 1), DataError);
+  MAPD_EXPECT_THROW_WITH(draw_wrong_labels({0}, 1, 1), ConfigError, "the dataset has 1",
+                         "remove 'mislabeled'");
+  MAPD_EXPECT_THROW_WITH(draw_wrong_labels({5}, 3, 1), DataError, "label 5 is outside [0, 3)");
 }
 
 TEST(Transforms, RandomInputsAreClippedStandardNormals) {
@@ -93,8 +96,8 @@ TEST(Transforms, GlyphsAreLightStrokesOnBlackAndDeterministicBySeed) {
   const auto colour = render_glyphs(16, 3, 32, 40, 7);
   ASSERT_EQ(colour.sizes(), (std::vector<int64_t>{16, 3, 32, 40}));
   EXPECT_FALSE(torch::equal(colour.select(1, 0), colour.select(1, 1)));  // a colour per image
-  EXPECT_THROW(render_glyphs(1, 2, 28, 28, 7), ConfigError);
-  EXPECT_THROW(render_glyphs(1, 1, 4, 28, 7), ConfigError);
+  MAPD_EXPECT_THROW_WITH(render_glyphs(1, 2, 28, 28, 7), ConfigError, "1 or 3 channels, got 2");
+  MAPD_EXPECT_THROW_WITH(render_glyphs(1, 1, 4, 28, 7), ConfigError, "4x28 are too small");
 }
 
 TEST(Transforms, SketchKeepsShapeAndRangeAndWhitensFlatRegions) {
@@ -147,7 +150,8 @@ TEST(Transforms, ConvertAndResize) {
               1e-6);
   auto back = data::convert_channels(gray, 3);
   EXPECT_TRUE(torch::equal(back[1][0], back[1][2]));
-  EXPECT_THROW(data::convert_channels(rgb, 2), ConfigError);
+  MAPD_EXPECT_THROW_WITH(data::convert_channels(rgb, 2), ConfigError,
+                         "data.channels = 2: expected 0 (as stored), 1 or 3");
   auto small = resize_images(rgb, 5, 6);
   ASSERT_EQ(small.sizes(), (std::vector<int64_t>{2, 3, 5, 6}));
   auto flat = resize_images(torch::full({1, 1, 40, 40}, 0.25F), 28, 28);

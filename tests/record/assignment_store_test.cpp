@@ -12,6 +12,7 @@
 #include "mapd/core/error.hpp"
 #include "mapd/record/dynamics_store.hpp"
 
+#include "../common/expect_error.hpp"
 #include "h5_craft.hpp"
 #include "test_util.hpp"
 
@@ -134,16 +135,21 @@ TEST(AssignmentStore, EmptyFile) {
 TEST(AssignmentStore, RejectsRowsOutsideTheFile) {
   TempDir dir;
   AssignmentStore store = AssignmentStore::create(dir / "a.h5", make_assignment_meta(), 5);
-  EXPECT_THROW(store.write(3, Rows(3, 3).block()), std::invalid_argument);
-  EXPECT_THROW(store.write(-1, Rows(0, 1).block()), std::invalid_argument);
+  MAPD_EXPECT_THROW_WITH(store.write(3, Rows(3, 3).block()), std::invalid_argument,
+                         "rows [3, 6) outside [0, 5)", "a.h5");
+  MAPD_EXPECT_THROW_WITH(store.write(-1, Rows(0, 1).block()), std::invalid_argument,
+                         "rows [-1, 0) outside [0, 5)");
   store.close();
-  EXPECT_THROW(store.write(0, Rows(0, 1).block()), IoError);
-  EXPECT_THROW(AssignmentStore::create(dir / "b.h5", make_assignment_meta(), -1), std::invalid_argument);
+  MAPD_EXPECT_THROW_WITH(store.write(0, Rows(0, 1).block()), IoError, "a.h5",
+                         "the assignment file is closed");
+  MAPD_EXPECT_THROW_WITH(AssignmentStore::create(dir / "b.h5", make_assignment_meta(), -1),
+                         std::invalid_argument, "n must be >= 0");
 }
 
 TEST(AssignmentStore, BadFilesAreIoErrors) {
   TempDir dir;
-  EXPECT_THROW(AssignmentStore::read(dir / "missing.h5", nullptr), IoError);
+  MAPD_EXPECT_THROW_WITH(AssignmentStore::read(dir / "missing.h5", nullptr), IoError,
+                         "missing.h5': no such file");
   const auto text = dir / "text.h5";
   std::ofstream(text) << "not hdf5";
   try {
@@ -169,7 +175,8 @@ TEST(AssignmentStore, BadFilesAreIoErrors) {
   } catch (const IoError& e) {
     EXPECT_NE(std::string(e.what()).find("not a mapd dynamics file"), std::string::npos) << e.what();
   }
-  EXPECT_THROW(AssignmentStore::create(dir / "no_dir" / "a.h5", make_assignment_meta(), 2), IoError);
+  MAPD_EXPECT_THROW_WITH(AssignmentStore::create(dir / "no_dir" / "a.h5", make_assignment_meta(), 2), IoError,
+                         "no_dir/a.h5");
 }
 
 TEST(AssignmentStore, DatasetsOfTheWrongShapeOrTypeAreDataErrors) {

@@ -11,6 +11,7 @@
 #include "mapd/record/assignment_store.hpp"
 #include "mapd/record/dynamics_store.hpp"
 
+#include "../common/expect_error.hpp"
 #include "h5_craft.hpp"
 #include "test_util.hpp"
 
@@ -141,10 +142,10 @@ TEST(Describe, AssignmentSummaryCountsCategories) {
 
 TEST(Describe, NonMapdFilesAreIoErrors) {
   TempDir dir;
-  EXPECT_THROW(describe_store(dir / "missing.h5", std::cout), IoError);
+  MAPD_EXPECT_THROW_WITH(describe_store(dir / "missing.h5", std::cout), IoError, "missing.h5': no such file");
   const auto text = dir / "text.h5";
   std::ofstream(text) << "plain text";
-  EXPECT_THROW(describe_store(text, std::cout), IoError);
+  MAPD_EXPECT_THROW_WITH(describe_store(text, std::cout), IoError, "text.h5", "not HDF5");
 }
 
 TEST(Describe, CommitMarkerStoredAsAnArrayIsDataError) {

@@ -19,6 +19,7 @@
 
 #include "mapd/core/error.hpp"
 
+#include "../common/expect_error.hpp"
 #include "h5_craft.hpp"
 #include "test_util.hpp"
 
@@ -183,7 +184,7 @@ TEST(DynamicsStore, ReadingBeyondCommittedEpochsIsIoError) {
   TempDir dir;
   DynamicsStore store = DynamicsStore::create(dir / "d.h5", make_meta("fp16"), make_examples(8));
   std::vector<float> out(64);
-  EXPECT_THROW(store.read_losses(0, 8, 0, 1, out.data()), IoError);  // nothing committed yet
+  MAPD_EXPECT_THROW_WITH(store.read_losses(0, 8, 0, 1, out.data()), IoError, "only 0 epochs are committed");
   append_row(store, 0);
   append_row(store, 1);
   store.read_losses(0, 8, 0, 2, out.data());
@@ -194,10 +195,11 @@ TEST(DynamicsStore, ReadingBeyondCommittedEpochsIsIoError) {
     EXPECT_NE(std::string(e.what()).find("only 2 epochs are committed"), std::string::npos) << e.what();
     EXPECT_NE(std::string(e.what()).find("d.h5"), std::string::npos) << e.what();
   }
-  EXPECT_THROW(store.read_losses(0, 9, 0, 1, out.data()), IoError);   // beyond N
-  EXPECT_THROW(store.read_losses(4, 2, 0, 1, out.data()), IoError);   // reversed
-  EXPECT_THROW(store.read_losses(-1, 2, 0, 1, out.data()), IoError);  // negative
-  EXPECT_THROW(store.read_preds(0, 8, 1, 0, nullptr), IoError);       // reversed epochs
+  MAPD_EXPECT_THROW_WITH(store.read_losses(0, 9, 0, 1, out.data()), IoError,
+                         "invalid read of examples [0, 9) epochs [0, 1)", "d.h5' (8 examples)");
+  MAPD_EXPECT_THROW_WITH(store.read_losses(4, 2, 0, 1, out.data()), IoError, "examples [4, 2)");
+  MAPD_EXPECT_THROW_WITH(store.read_losses(-1, 2, 0, 1, out.data()), IoError, "examples [-1, 2)");
+  MAPD_EXPECT_THROW_WITH(store.read_preds(0, 8, 1, 0, nullptr), IoError, "epochs [1, 0)");
 }
 
 TEST(DynamicsStore, CommitMarkerCountsAppendedEpochs) {
@@ -229,7 +231,8 @@ TEST(DynamicsStore, OpenAppendTruncatesToCheckpointAndContinues) {
     EXPECT_EQ(store.meta().dtype, "fp32");
     EXPECT_EQ(store.examples().id, make_examples(33, 4).id);
     std::vector<float> out(33 * 4);
-    EXPECT_THROW(store.read_losses(0, 33, 0, 4, out.data()), IoError);
+    MAPD_EXPECT_THROW_WITH(store.read_losses(0, 33, 0, 4, out.data()), IoError,
+                           "only 3 epochs are committed");
     // Epoch 3 is written again (a resumed run recomputes it); the new values replace the old.
     append_row(store, 3);
     EXPECT_EQ(store.complete_epochs(), 4);
@@ -250,8 +253,9 @@ TEST(DynamicsStore, OpenAppendTruncatesToCheckpointAndContinues) {
     append_row(store, 0);
   }
   EXPECT_EQ(DynamicsStore::open_read(path).complete_epochs(), 1);
-  EXPECT_THROW(DynamicsStore::open_append(path, -1), std::invalid_argument);
-  EXPECT_THROW(DynamicsStore::open_append(dir / "missing.h5", 1), IoError);
+  MAPD_EXPECT_THROW_WITH(DynamicsStore::open_append(path, -1), std::invalid_argument,
+                         "keep_epochs must be >= 0");
+  MAPD_EXPECT_THROW_WITH(DynamicsStore::open_append(dir / "missing.h5", 1), IoError, "missing.h5");
 }
 
 TEST(DynamicsStore, SwmrReaderInSameProcessSeesCommittedRows) {
@@ -266,7 +270,8 @@ TEST(DynamicsStore, SwmrReaderInSameProcessSeesCommittedRows) {
     EXPECT_EQ(reader.complete_epochs(), e + 1);
     expect_rows(reader, e + 1, true);
   }
-  EXPECT_THROW(reader.append_epoch(nullptr, nullptr, nullptr), IoError);
+  MAPD_EXPECT_THROW_WITH(reader.append_epoch(nullptr, nullptr, nullptr), IoError, "dynamics.h5",
+                         "opened read-only");
 }
 
 /// Blocks until one byte arrives on `fd`; false on EOF.
@@ -567,11 +572,14 @@ TEST(DynamicsStore, GarbageFileIsIoError) {
 
 TEST(DynamicsStore, CreateRejectsBadArguments) {
   TempDir dir;
-  EXPECT_THROW(DynamicsStore::create(dir / "a.h5", make_meta("fp16"), make_examples(0)), DataError);
-  EXPECT_THROW(DynamicsStore::create(dir / "b.h5", make_meta("bf16"), make_examples(4)), ConfigError);
+  MAPD_EXPECT_THROW_WITH(DynamicsStore::create(dir / "a.h5", make_meta("fp16"), make_examples(0)), DataError,
+                         "a.h5", "empty training set (0 examples)");
+  MAPD_EXPECT_THROW_WITH(DynamicsStore::create(dir / "b.h5", make_meta("bf16"), make_examples(4)),
+                         ConfigError, "record.dtype is 'bf16'");
   ExampleColumns ragged = make_examples(4);
   ragged.label.pop_back();
-  EXPECT_THROW(DynamicsStore::create(dir / "c.h5", make_meta("fp16"), ragged), std::invalid_argument);
+  MAPD_EXPECT_THROW_WITH(DynamicsStore::create(dir / "c.h5", make_meta("fp16"), ragged),
+                         std::invalid_argument, "differ in length");
   try {
     (void)DynamicsStore::create(dir / "no_such_dir" / "d.h5", make_meta("fp16"), make_examples(4));
     FAIL() << "expected IoError";

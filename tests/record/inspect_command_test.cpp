@@ -15,6 +15,7 @@
 #include "mapd/core/error.hpp"
 #include "mapd/record/dynamics_store.hpp"
 
+#include "../common/expect_error.hpp"
 #include "test_util.hpp"
 
 namespace mapd::cli {
@@ -49,7 +50,7 @@ TEST(InspectCommand, PrintsDynamicsSummary) {
 TEST(InspectCommand, MissingFileIsIoError) {
   TempDir dir;
   std::ostringstream out;
-  EXPECT_THROW(inspect_command((dir / "nope.h5").string(), out), IoError);
+  MAPD_EXPECT_THROW_WITH(inspect_command((dir / "nope.h5").string(), out), IoError, "nope.h5': no such file");
 }
 
 TEST(InspectCommand, BinaryPrintsSummaryAndExitsWithIoErrorCode) {

@@ -9,6 +9,7 @@
 #include "mapd/core/error.hpp"
 #include "mapd/core/fs.hpp"
 
+#include "../common/expect_error.hpp"
 #include "synthetic_run.hpp"
 
 namespace mapd::cli {
@@ -53,7 +54,7 @@ TEST_F(ReportCommandTest, RunDirFromOptionWhenNoPositional) {
 
 TEST_F(ReportCommandTest, BadArgumentsAreNamed) {
   CommonOptions options;
-  EXPECT_THROW(report_command("", options), ConfigError);
+  MAPD_EXPECT_THROW_WITH(report_command("", options), ConfigError, "mapd report RUN_DIR");
   try {
     report_command((dir_ / "nope").string(), options);
     FAIL() << "expected IoError";
@@ -70,7 +71,7 @@ TEST_F(ReportCommandTest, BadArgumentsAreNamed) {
         << "did-you-mean expected: " << e.what();
   }
   options.overrides = {"report.top_n=0"};
-  EXPECT_THROW(report_command(dir_.string(), options), ConfigError);
+  MAPD_EXPECT_THROW_WITH(report_command(dir_.string(), options), ConfigError, "report.top_n: must be >= 1");
 }
 
 }  // namespace

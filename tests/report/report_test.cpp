@@ -15,6 +15,7 @@
 #include "mapd/core/fs.hpp"
 #include "mapd/record/dynamics_store.hpp"
 
+#include "../common/expect_error.hpp"
 #include "synthetic_run.hpp"
 
 namespace mapd::report {
@@ -163,8 +164,11 @@ TEST_F(ReportTest, TrajectoryStatsRejectsZeroEpochsAndBadGroups) {
     EXPECT_NE(std::string(e.what()).find("no committed epoch"), std::string::npos) << e.what();
   }
   const auto bad = [](int64_t, std::vector<int32_t>& g) { g.push_back(3); };
-  EXPECT_THROW((void)trajectory_stats(store, 2, {"a"}, bad), Error);
-  EXPECT_THROW((void)trajectory_stats(store, 3, {"a"}, none), IoError);  // beyond the committed epochs
+  MAPD_EXPECT_THROW_WITH((void)trajectory_stats(store, 2, {"a"}, bad), Error,
+                         "group index 3 of row 0 outside [0, 1)");
+  MAPD_EXPECT_THROW_WITH((void)trajectory_stats(store, 3, {"a"}, none),
+                         IoError,  // beyond the committed epochs
+                         "only 2 epochs are committed");
 }
 
 TEST(ImageEncoding, PngAndBase64) {
@@ -186,7 +190,8 @@ TEST(ImageEncoding, PngAndBase64) {
   } catch (const DataError& e) {
     EXPECT_NE(std::string(e.what()).find("2 channels"), std::string::npos) << e.what();
   }
-  EXPECT_THROW((void)encode_png(std::vector<uint8_t>(5), 1, 4, 4, 8), DataError);
+  MAPD_EXPECT_THROW_WITH((void)encode_png(std::vector<uint8_t>(5), 1, 4, 4, 8), DataError,
+                         "image buffer of 5 bytes does not match 1x4x4");
 }
 
 TEST_F(ReportTest, CollectsEverySectionFromTheRunDirectory) {

@@ -10,6 +10,8 @@
 #include "mapd/core/fs.hpp"
 #include "mapd/models/models.hpp"
 
+#include "../common/expect_error.hpp"
+
 namespace mapd::train {
 namespace {
 
@@ -83,14 +85,14 @@ TEST_F(CheckpointTest, MissingTruncatedOrMismatchedCheckpointIsAnIoErrorNamingTh
   save_checkpoint(path, *model, opt, CheckpointInfo{1, "{}", 1.0});
   const auto bytes = fs::read_file(path);
   fs::write_file_atomic(path, bytes.substr(0, bytes.size() / 2));
-  EXPECT_THROW(load_checkpoint(path, *model, opt), IoError);
+  MAPD_EXPECT_THROW_WITH(load_checkpoint(path, *model, opt), IoError, path.string());
 
   save_checkpoint(path, *model, opt, CheckpointInfo{1, "{}", 1.0});
   config::ModelConfig wide;
   wide.width = 8;
   auto other = models::make_model(wide, 1, 3);
   torch::optim::SGD opt_other(other->parameters(), torch::optim::SGDOptions(0.1));
-  EXPECT_THROW(load_checkpoint(path, *other, opt_other), IoError);
+  MAPD_EXPECT_THROW_WITH(load_checkpoint(path, *other, opt_other), IoError, path.string(), "model.*");
 }
 
 TEST_F(CheckpointTest, AtomicWriteLeavesNoTemporaryFiles) {

@@ -6,6 +6,8 @@
 
 #include "mapd/core/error.hpp"
 
+#include "../common/expect_error.hpp"
+
 namespace mapd::train {
 namespace {
 
@@ -58,8 +60,10 @@ TEST(LearningRate, RejectsUnknownScheduleAndBadStepCounts) {
     EXPECT_NE(std::string(e.what()).find("schedule.name"), std::string::npos);
   }
   s.name = "cosine";
-  EXPECT_THROW(learning_rate(s, 0.1, 0, 0, 0, 10), ConfigError);
-  EXPECT_THROW(learning_rate(s, 0.1, 0, 0, 10, 0), ConfigError);
+  MAPD_EXPECT_THROW_WITH(learning_rate(s, 0.1, 0, 0, 0, 10), ConfigError,
+                         "steps per epoch (0) and epochs (10)");
+  MAPD_EXPECT_THROW_WITH(learning_rate(s, 0.1, 0, 0, 10, 0), ConfigError,
+                         "steps per epoch (10) and epochs (0)");
 }
 
 }  // namespace

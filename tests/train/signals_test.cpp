@@ -7,6 +7,8 @@
 
 #include "mapd/core/error.hpp"
 
+#include "../common/expect_error.hpp"
+
 namespace mapd::train {
 namespace {
 
@@ -30,7 +32,7 @@ TEST(StopSignalGuard, RecordsTheSignalInsteadOfDyingAndRestoresTheHandler) {
 
 TEST(StopSignalGuard, OnlyOneGuardAtATime) {
   StopSignalGuard guard;
-  EXPECT_THROW(StopSignalGuard second, Error);
+  MAPD_EXPECT_THROW_WITH(StopSignalGuard second, Error, "only one guard may be active at a time");
 }
 
 TEST(StopSignalGuard, DescribesEachSignal) {

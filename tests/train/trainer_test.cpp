@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <system_error>
 #include <thread>
 
 #include "mapd/core/device.hpp"
@@ -18,6 +19,7 @@
 #include "mapd/core/log.hpp"
 #include "mapd/train/learner.hpp"
 
+#include "../common/expect_error.hpp"
 #include "synthetic.hpp"
 #include "test_dir.hpp"
 
@@ -172,27 +174,43 @@ TEST_F(TrainerTest, SigusrOneStopsInProcessWithItsOwnMessageAndExitCode) {
   const auto inputs = test::make_inputs(images);
   auto config = test::tiny_config(200);
   config.train.batch_size = 8;
+  // The signal comes once the first epoch's metrics line is written, so at least that epoch is kept
+  // (its checkpoint follows the line before a stop is honoured).
+  const auto first_line_written = [&] {
+    std::error_code ignored;
+    return fsys::file_size(dir_ / "metrics.jsonl", ignored) > 0 && !ignored;
+  };
   std::thread sender([&] {
-    for (int i = 0; i < 6000 && !fsys::exists(dir_ / "metrics.jsonl"); ++i) {
+    for (int i = 0; i < 6000 && !first_line_written(); ++i) {
       std::this_thread::sleep_for(std::chrono::milliseconds(5));
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
     kill(getpid(), SIGUSR1);
   });
+  std::string message;
   try {
     train(config, inputs, dir_, false);
     sender.join();
     FAIL() << "expected InterruptedError";
   } catch (const InterruptedError& e) {
     sender.join();
+    message = e.what();
     EXPECT_EQ(e.signal_number(), SIGUSR1);
     EXPECT_EQ(static_cast<int>(e.exit_code()), 128 + SIGUSR1);
-    EXPECT_NE(std::string(e.what()).find("SIGUSR1"), std::string::npos);
-    EXPECT_NE(std::string(e.what()).find("mapd resume"), std::string::npos);
+    EXPECT_NE(message.find("SIGUSR1"), std::string::npos) << message;
+    EXPECT_NE(message.find("mapd resume " + dir_.string()), std::string::npos) << message;
   }
+  // The message, the dynamics rows, the metrics lines and the checkpoint agree on what was saved.
   const auto committed = record::DynamicsStore::open_read(dir_ / "dynamics.h5").complete_epochs();
-  EXPECT_GE(committed, 0);
-  EXPECT_LT(committed, 200);
+  ASSERT_GE(committed, 1);
+  ASSERT_LT(committed, 200);
+  EXPECT_NE(message.find(std::to_string(committed) + " complete epoch(s) are saved"), std::string::npos)
+      << message;
+  EXPECT_EQ(metrics(dir_).size(), static_cast<size_t>(committed));
+  // The stop was handled, not left pending: the same process resumes the run for one more epoch.
+  config.train.epochs = committed + 1;
+  EXPECT_EQ(train(config, inputs, dir_, true).epochs_completed, committed + 1);
+  EXPECT_EQ(metrics(dir_).size(), static_cast<size_t>(committed + 1));
 }
 
 TEST_F(TrainerTest, HugeLearningRateDivergesNamingEpochStepAndExamplesAndKeepsEarlierEpochs) {
@@ -222,17 +240,20 @@ TEST_F(TrainerTest, RejectsOnlineViewWithDropLastUnknownAmpAndMissingCuda) {
   const auto inputs = test::make_inputs(images);
   auto config = test::tiny_config(1);
   config.data.drop_last = true;
-  EXPECT_THROW(train(config, inputs, dir_ / "a", false), ConfigError);
+  MAPD_EXPECT_THROW_WITH(train(config, inputs, dir_ / "a", false), ConfigError, "record.view=online",
+                         "data.drop_last=false");
   config = test::tiny_config(1);
   config.train.amp = "fp8";
-  EXPECT_THROW(train(config, inputs, dir_ / "b", false), ConfigError);
+  MAPD_EXPECT_THROW_WITH(train(config, inputs, dir_ / "b", false), ConfigError, "train.amp", "'fp8'");
   if (!torch::cuda::is_available()) {
     config = test::tiny_config(1);
     config.train.device = "cuda";
-    EXPECT_THROW(train(config, inputs, dir_ / "c", false), ConfigError);
+    MAPD_EXPECT_THROW_WITH(train(config, inputs, dir_ / "c", false), ConfigError,
+                           "train.device: 'cuda' was asked for");
   }
   config = test::tiny_config(1);
-  EXPECT_THROW(train(config, inputs, dir_ / "never_trained", true), IoError);  // nothing to resume
+  MAPD_EXPECT_THROW_WITH(train(config, inputs, dir_ / "never_trained", true), IoError,  // nothing to resume
+                         "never_trained/checkpoints/last.pt does not exist", "mapd train");
 }
 
 TEST_F(TrainerTest, FitAndScoreReturnsDeterministicLabelProbabilitiesPerEpoch) {
