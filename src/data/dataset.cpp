@@ -166,11 +166,39 @@ void write_bad_inputs(const stdfs::path& path, const std::vector<BadInput>& bad)
     return q + "\"";
   };
   std::ostringstream out;
-  out << "path,reason\n";
+  out << "path,reason,epoch\n";
   for (const auto& b : bad) {
-    out << quote(b.path) << "," << quote(b.reason) << "\n";
+    out << quote(b.path) << "," << quote(b.reason) << "," << (b.epoch < 0 ? "" : std::to_string(b.epoch))
+        << "\n";
   }
   fs::write_file_atomic(path, out.str());
+}
+
+std::vector<BadInput> read_bad_inputs(const stdfs::path& path) {
+  std::vector<BadInput> out;
+  if (!stdfs::exists(path)) {
+    return out;
+  }
+  std::istringstream in(fs::read_file(path));
+  std::string line;
+  std::getline(in, line);  // the header
+  while (std::getline(in, line)) {
+    const auto fields = detail::split_csv_line(line);
+    if (line.empty() || fields.size() < 2) {
+      continue;
+    }
+    BadInput bad{fields[0], fields[1]};
+    if (fields.size() > 2 && !fields[2].empty()) {
+      try {
+        bad.epoch = std::stoll(fields[2]);
+      } catch (const std::exception&) {
+        throw DataError(fmt::format("{}: epoch '{}' is not a number (expected path,reason,epoch rows)",
+                                    path.string(), fields[2]));
+      }
+    }
+    out.push_back(std::move(bad));
+  }
+  return out;
 }
 
 Dataset load_dataset(const config::DataConfig& config, const stdfs::path& run_dir) {
@@ -256,7 +284,14 @@ Dataset load_dataset(const config::DataConfig& config, const stdfs::path& run_di
                  run_dir.empty() ? "" : " (see " + RunLayout(run_dir).bad_inputs().string() + ")");
   }
   if (!run_dir.empty()) {
-    write_bad_inputs(RunLayout(run_dir).bad_inputs(), dataset.bad_inputs);
+    // Examples left out during training (their epoch >= 0) stay listed: the trainer trims them to
+    // its committed epochs when it opens the run.
+    const auto path = RunLayout(run_dir).bad_inputs();
+    auto listed = dataset.bad_inputs;
+    for (auto& bad : read_bad_inputs(path)) {
+      if (bad.epoch >= 0) listed.push_back(std::move(bad));
+    }
+    write_bad_inputs(path, listed);
   }
   return dataset;
 }

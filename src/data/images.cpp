@@ -152,6 +152,23 @@ ImageSet decode_entries(const std::vector<Entry>& entries, const DecodeOptions& 
   return set;
 }
 
+bool parse_int(const std::string& text, int64_t& value) {
+  if (text.empty()) {
+    return false;
+  }
+  size_t pos = 0;
+  try {
+    value = std::stoll(text, &pos);
+  } catch (const std::exception&) {
+    return false;
+  }
+  return pos == text.size();
+}
+
+}  // namespace
+
+namespace detail {
+
 std::vector<std::string> split_csv_line(const std::string& line) {
   std::vector<std::string> fields;
   std::string field;
@@ -185,20 +202,7 @@ std::vector<std::string> split_csv_line(const std::string& line) {
   return fields;
 }
 
-bool parse_int(const std::string& text, int64_t& value) {
-  if (text.empty()) {
-    return false;
-  }
-  size_t pos = 0;
-  try {
-    value = std::stoll(text, &pos);
-  } catch (const std::exception&) {
-    return false;
-  }
-  return pos == text.size();
-}
-
-}  // namespace
+}  // namespace detail
 
 std::string decode_image(const stdfs::path& path, int64_t channels, int64_t size, uint8_t* out) {
   std::ifstream in(path, std::ios::binary);
@@ -329,7 +333,7 @@ ImageSet read_manifest(const stdfs::path& manifest, int64_t num_classes, const D
   std::string line;
   MAPD_CHECK(static_cast<bool>(std::getline(in, line)), DataError,
              fmt::format("manifest {} is empty (expected a header line path,label[,id])", manifest.string()));
-  const auto header = split_csv_line(line);
+  const auto header = detail::split_csv_line(line);
   int path_col = -1;
   int label_col = -1;
   int id_col = -1;
@@ -350,7 +354,7 @@ ImageSet read_manifest(const stdfs::path& manifest, int64_t num_classes, const D
     if (line.find_first_not_of(" \t\r") == std::string::npos) {
       continue;
     }
-    const auto fields = split_csv_line(line);
+    const auto fields = detail::split_csv_line(line);
     const auto where = fmt::format("{}:{}", manifest.string(), line_number);
     MAPD_CHECK(fields.size() == header.size(), DataError,
                fmt::format("{}: expected {} fields as in the header, found {}", where, header.size(),

@@ -70,7 +70,14 @@ AssignSummary assign_run(const std::filesystem::path& run_dir, const config::Knn
 
   const auto& names = meta.category_names;
   const auto categories = static_cast<int64_t>(names.size());
-  const RowRoles roles = split_by_role(ex, store.describe());
+  // Rows training left out (unreadable images, NaN from then on) are neither fitted nor assigned.
+  const auto excluded = record::excluded_columns(store, range.end - 1);
+  const RowRoles roles = without_rows(split_by_role(ex, store.describe()), excluded);
+  if (!excluded.empty()) {
+    logger->warn(
+        "{} examples were excluded during training (unreadable; see bad_inputs.csv) and are not assigned",
+        excluded.size());
+  }
   const int64_t n_queries = roles.queries();
   const auto n_train = static_cast<int64_t>(roles.train.size());
   const auto n_val = static_cast<int64_t>(roles.val.size());
@@ -190,7 +197,8 @@ AssignSummary assign_run(const std::filesystem::path& run_dir, const config::Knn
     q_id.clear();
     q_label.clear();
     for (int64_t r = begin; r < end; ++r) {
-      if (static_cast<Role>(ex.role[static_cast<size_t>(r)]) == Role::kProbeFit) {
+      if (static_cast<Role>(ex.role[static_cast<size_t>(r)]) == Role::kProbeFit ||
+          std::binary_search(excluded.begin(), excluded.end(), r)) {
         continue;
       }
       const auto src = buffer.data() + (r - begin) * dim;
@@ -271,6 +279,7 @@ AssignSummary assign_run(const std::filesystem::path& run_dir, const config::Knn
 
   AssignSummary summary;
   summary.queries = n_queries;
+  summary.excluded = static_cast<int64_t>(excluded.size());
   summary.epochs_used = dim;
   summary.block_size = block;
   summary.boundary_ties = ties;

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <iterator>
 
 #include "mapd/config/loader.hpp"
 #include "mapd/core/error.hpp"
@@ -202,6 +203,19 @@ BlockScores score_block(const TrajectoryKnn& knn, const MeanLossRanking& ranking
     out.label_issue[static_cast<size_t>(i)] =
         (1.0F - kIssueVoteWeight) * ranking.percentile(mean_loss) + kIssueVoteWeight * p_mis;
   }
+  return out;
+}
+
+RowRoles without_rows(const RowRoles& roles, const std::vector<int64_t>& excluded) {
+  const auto kept = [&](const std::vector<int64_t>& rows) {
+    std::vector<int64_t> out;
+    std::set_difference(rows.begin(), rows.end(), excluded.begin(), excluded.end(), std::back_inserter(out));
+    return out;
+  };
+  RowRoles out = roles;
+  out.fit = kept(roles.fit);
+  out.train = kept(roles.train);
+  out.val = kept(roles.val);
   return out;
 }
 

@@ -57,6 +57,11 @@ ImageSet read_image_folder(const std::filesystem::path& root, const DecodeOption
 ImageSet read_manifest(const std::filesystem::path& manifest, int64_t num_classes,
                        const DecodeOptions& options, std::vector<BadInput>& bad);
 
+namespace detail {
+/// The fields of one CSV line (RFC 4180 quoting, `""` inside quotes; spaces around fields trimmed).
+std::vector<std::string> split_csv_line(const std::string& line);
+}  // namespace detail
+
 /// The Fashion-MNIST class names, index = label.
 const std::vector<std::string>& fashion_mnist_class_names();
 

@@ -95,8 +95,12 @@ BlockScores score_block(const TrajectoryKnn& knn, const MeanLossRanking& ranking
 std::vector<float> read_loss_rows(const record::TrajectorySource& source, const std::vector<int64_t>& rows,
                                   EpochRange range);
 
+/// `roles` without `excluded` (ascending): what is fitted, ranked and assigned.
+RowRoles without_rows(const RowRoles& roles, const std::vector<int64_t>& excluded);
+
 /// Throws DataError naming `source`, the row, its id and the epoch when `x` [n, dim] (the losses of
-/// `rows` from epoch `epoch_begin` on) holds a non-finite value.
+/// `rows` from epoch `epoch_begin` on) holds a non-finite value (rows excluded during training,
+/// NaN from an epoch on, must be left out before).
 void check_finite(const record::TrajectorySource& source, const float* x, const int64_t* rows, int64_t n,
                   int64_t dim, int64_t epoch_begin);
 
