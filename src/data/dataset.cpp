@@ -286,12 +286,12 @@ Dataset load_dataset(const config::DataConfig& config, const stdfs::path& run_di
   if (!run_dir.empty()) {
     // Examples left out during training (their epoch >= 0) stay listed: the trainer trims them to
     // its committed epochs when it opens the run.
-    const auto path = RunLayout(run_dir).bad_inputs();
+    const auto csv = RunLayout(run_dir).bad_inputs();
     auto listed = dataset.bad_inputs;
-    for (auto& bad : read_bad_inputs(path)) {
+    for (auto& bad : read_bad_inputs(csv)) {
       if (bad.epoch >= 0) listed.push_back(std::move(bad));
     }
-    write_bad_inputs(path, listed);
+    write_bad_inputs(csv, listed);
   }
   return dataset;
 }

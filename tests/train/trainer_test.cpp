@@ -181,7 +181,9 @@ TEST_F(TrainerTest, AnImageThatFailsToDecodeMidRunIsLeftOutFromThatEpochAndResum
   for (size_t e = 1; e < 3; ++e) {
     EXPECT_TRUE(std::isnan(full[e][5])) << "epoch " << e;
     for (size_t i = 0; i < full[e].size(); ++i) {
-      if (i != 5) EXPECT_TRUE(std::isfinite(full[e][i])) << "epoch " << e << " row " << i;
+      if (i != 5) {
+        EXPECT_TRUE(std::isfinite(full[e][i])) << "epoch " << e << " row " << i;
+      }
     }
   }
   auto listed = data::read_bad_inputs(dir_ / "full" / "bad_inputs.csv");
