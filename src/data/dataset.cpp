@@ -13,6 +13,7 @@
 #include "mapd/core/fs.hpp"
 #include "mapd/core/log.hpp"
 #include "mapd/core/run_layout.hpp"
+#include "mapd/data/csv.hpp"
 #include "mapd/data/label_noise.hpp"
 #include "mapd/data/readers.hpp"
 
@@ -175,11 +176,44 @@ void write_bad_inputs(const stdfs::path& path, const std::vector<BadInput>& bad)
     return q + "\"";
   };
   std::ostringstream out;
-  out << "path,reason\n";
+  out << "path,reason,epoch\n";
   for (const auto& b : bad) {
-    out << quote(b.path) << "," << quote(b.reason) << "\n";
+    out << quote(b.path) << "," << quote(b.reason) << "," << (b.epoch < 0 ? "" : std::to_string(b.epoch))
+        << "\n";
   }
   fs::write_file_atomic(path, out.str());
+}
+
+std::vector<BadInput> read_bad_inputs(const stdfs::path& path) {
+  std::vector<BadInput> out;
+  if (!stdfs::exists(path)) {
+    return out;
+  }
+  std::istringstream in(fs::read_file(path));
+  std::string line;
+  std::getline(in, line);  // the header
+  int64_t line_number = 1;
+  while (std::getline(in, line)) {
+    ++line_number;
+    if (line.find_first_not_of(" \t\r") == std::string::npos) {
+      continue;
+    }
+    const auto fields = split_csv_line(line, fmt::format("{}:{}", path.string(), line_number));
+    if (fields.size() < 2) {
+      continue;
+    }
+    BadInput bad{fields[0], fields[1]};
+    if (fields.size() > 2 && !fields[2].empty()) {
+      try {
+        bad.epoch = std::stoll(fields[2]);
+      } catch (const std::exception&) {
+        throw DataError(fmt::format("{}: epoch '{}' is not a number (expected path,reason,epoch rows)",
+                                    path.string(), fields[2]));
+      }
+    }
+    out.push_back(std::move(bad));
+  }
+  return out;
 }
 
 Dataset load_dataset(const config::DataConfig& config, const stdfs::path& run_dir) {
@@ -265,7 +299,14 @@ Dataset load_dataset(const config::DataConfig& config, const stdfs::path& run_di
                  run_dir.empty() ? "" : " (see " + RunLayout(run_dir).bad_inputs().string() + ")");
   }
   if (!run_dir.empty()) {
-    write_bad_inputs(RunLayout(run_dir).bad_inputs(), dataset.bad_inputs);
+    // Examples left out during training (their epoch >= 0) stay listed: the trainer trims them to
+    // its committed epochs when it opens the run.
+    const auto csv = RunLayout(run_dir).bad_inputs();
+    auto listed = dataset.bad_inputs;
+    for (auto& bad : read_bad_inputs(csv)) {
+      if (bad.epoch >= 0) listed.push_back(std::move(bad));
+    }
+    write_bad_inputs(csv, listed);
   }
   return dataset;
 }

@@ -7,10 +7,10 @@
 #include <condition_variable>
 #include <cstring>
 #include <exception>
+#include <iterator>
 #include <map>
 #include <mutex>
 #include <numeric>
-#include <set>
 #include <thread>
 
 #include "mapd/core/error.hpp"
@@ -95,9 +95,33 @@ struct Loader::Impl {
   bool stop = false;
   std::exception_ptr error;
   std::vector<std::thread> workers;
-  std::set<int64_t> warned;  // base rows whose on-demand decode failed (warned once)
+  /// 1 for a row left out of the epochs started from now on; written only between epochs, so the
+  /// workers read it without a lock.
+  std::vector<uint8_t> excluded;
+  std::vector<int64_t> failed;            // rows whose decode failed this epoch (under `mutex`)
+  std::vector<UnreadableRow> unreadable;  // not yet taken by take_unreadable (under `mutex`)
 
-  Impl(const TrainingSet& s, LoaderOptions o) : set(s), options(std::move(o)) {}
+  Impl(const TrainingSet& s, LoaderOptions o)
+      : set(s), options(std::move(o)), excluded(static_cast<size_t>(s.size()), 0) {}
+
+  [[nodiscard]] bool is_excluded(int64_t row) const { return excluded[static_cast<size_t>(row)] != 0; }
+
+  /// Base row `row` could not be decoded this epoch: it leaves its batch and every later epoch.
+  void leave_out(int64_t row, const DataError& error) {
+    const int64_t source = set.base_rows[row];
+    std::lock_guard<std::mutex> lock(mutex);
+    failed.push_back(row);
+    unreadable.push_back(
+        {row, BadInput{set.base->examples.source.at(static_cast<size_t>(source)), error.what(), epoch}});
+    log::get("data")->warn("{}; example row {} is left out of training from epoch {} on", error.what(), row,
+                           epoch);
+  }
+
+  /// Makes this epoch's failed rows excluded (no worker may run).
+  void merge_failed() {
+    for (const int64_t row : failed) excluded[static_cast<size_t>(row)] = 1;
+    failed.clear();
+  }
 
   [[nodiscard]] int64_t num_base() const { return set.base == nullptr ? 0 : set.num_base(); }
 
@@ -120,11 +144,14 @@ struct Loader::Impl {
   PendingBatch build_resident(int64_t b) {
     const int64_t begin = b * options.batch_size;
     const int64_t end = std::min<int64_t>(begin + options.batch_size, static_cast<int64_t>(order.size()));
-    const int64_t size = end - begin;
     const int64_t nb = num_base();
+    std::vector<int64_t> rows;
+    std::copy_if(order.begin() + begin, order.begin() + end, std::back_inserter(rows),
+                 [&](int64_t row) { return !is_excluded(row); });
+    const auto size = static_cast<int64_t>(rows.size());
     PendingBatch out = pending_batch(b, size);
+    if (size == 0) return out;
     std::vector<int64_t> labels(static_cast<size_t>(size));
-    std::vector<int64_t> rows(order.begin() + begin, order.begin() + end);
     std::vector<int64_t> base_pos;
     std::vector<int64_t> base_src;
     std::vector<int64_t> fixed_pos;
@@ -168,6 +195,8 @@ struct Loader::Impl {
     return out;
   }
 
+  /// A batch assembled on the host. Excluded rows are skipped and rows whose decode fails are left
+  /// out, so the batch may be smaller than its slice of the order (or empty).
   PendingBatch build(int64_t b) {
     const int64_t begin = b * options.batch_size;
     const int64_t end = std::min<int64_t>(begin + options.batch_size, static_cast<int64_t>(order.size()));
@@ -189,34 +218,40 @@ struct Loader::Impl {
       bytes = set.base->image_bytes();
     }
     bool any_base = false;
-    for (int64_t k = 0; k < size; ++k) {
-      const int64_t row = order[begin + k];
-      ip[k] = row;
-      lp[k] = set.labels[row];
+    int64_t kept = 0;  // rows of the batch so far
+    for (int64_t k = begin; k < end; ++k) {
+      const int64_t row = order[k];
+      if (is_excluded(row)) continue;
       if (row < nb) {
-        any_base = true;
-        const int64_t source = set.base_rows[row];
         try {
-          set.base->read(source, bp + k * bytes);
+          set.base->read(set.base_rows[row], bp + kept * bytes);
         } catch (const DataError& e) {
-          // On-demand decoding failed mid-epoch: train on a blank image rather than stop the run.
-          std::lock_guard<std::mutex> lock(mutex);
-          if (warned.insert(row).second) {
-            log::get("data")->warn("{}; using a blank image for example row {}", e.what(), row);
-          }
+          leave_out(row, e);
+          continue;
         }
-        out.apply[k] = options.augment ? 1 : 0;
+        any_base = true;
+        out.apply[kept] = options.augment ? 1 : 0;
       } else {
-        fixed_pos.push_back(k);
+        fixed_pos.push_back(kept);
         fixed_src.push_back(row - nb);
-        out.apply[k] = options.augment && set.augment_fixed ? 1 : 0;
+        out.apply[kept] = options.augment && set.augment_fixed ? 1 : 0;
       }
+      ip[kept] = row;
+      lp[kept] = set.labels[row];
+      ++kept;
+    }
+    out.apply.resize(static_cast<size_t>(kept));
+    if (kept == 0) return out;
+    if (kept < size) {
+      labels = labels.narrow(0, 0, kept);
+      indices = indices.narrow(0, 0, kept);
+      if (base_u8.defined()) base_u8 = base_u8.narrow(0, 0, kept);
     }
     torch::Tensor images;
     if (any_base) {
       images = convert_channels(base_u8.to(torch::kFloat).mul_(1.0F / 255.0F), channels);
     } else {
-      images = torch::empty({size, channels, height, width}, torch::kFloat);
+      images = torch::empty({kept, channels, height, width}, torch::kFloat);
     }
     if (!fixed_pos.empty()) {
       const auto pos = torch::tensor(fixed_pos, torch::kLong);
@@ -287,6 +322,18 @@ struct Loader::Impl {
       }
       changed.notify_all();
     }
+  }
+
+  /// Batch `next_deliver`, built here without workers, else waited for from them (rethrows a
+  /// worker's error).
+  PendingBatch take_built() {
+    if (workers.empty()) return build(next_deliver);
+    std::unique_lock<std::mutex> lock(mutex);
+    changed.wait(lock, [&] { return error || ready.count(next_deliver) > 0; });
+    if (ready.count(next_deliver) == 0) {
+      std::rethrow_exception(error);
+    }
+    return std::move(ready.extract(next_deliver).mapped());
   }
 
   void stop_workers() {
@@ -391,6 +438,7 @@ const RowSampler& Loader::sampler() const { return *impl_->options.sampler; }
 void Loader::start_epoch(int64_t epoch) {
   auto& s = *impl_;
   s.stop_workers();
+  s.merge_failed();
   s.epoch = epoch;
   s.order = epoch_order(epoch);
   s.batches = s.count_batches();
@@ -404,34 +452,51 @@ void Loader::start_epoch(int64_t epoch) {
 std::optional<Batch> Loader::next() {
   auto& s = *impl_;
   MAPD_CHECK(s.epoch >= 0, DataError, "Loader::next called before start_epoch");
-  if (s.next_deliver >= s.batches) {
-    return std::nullopt;
-  }
-  PendingBatch pending;
-  if (s.options.resident) {
-    pending = s.build_resident(s.next_deliver);
+  while (s.next_deliver < s.batches) {
+    auto pending = s.options.resident ? s.build_resident(s.next_deliver) : s.take_built();
     ++s.next_deliver;
+    if (!s.workers.empty()) s.changed.notify_all();
+    if (pending.apply.empty()) continue;  // every row of the batch is excluded
+    if (s.options.device.is_cuda() && !s.options.resident) s.finish(pending);
     return std::move(pending.batch);
   }
-  if (s.workers.empty()) {
-    pending = s.build(s.next_deliver);
-    ++s.next_deliver;
-  } else {
-    std::unique_lock<std::mutex> lock(s.mutex);
-    s.changed.wait(lock, [&] { return s.error || s.ready.count(s.next_deliver) > 0; });
-    if (s.ready.count(s.next_deliver) == 0) {
-      std::rethrow_exception(s.error);
-    }
-    auto node = s.ready.extract(s.next_deliver);
-    pending = std::move(node.mapped());
-    ++s.next_deliver;
-    lock.unlock();
-    s.changed.notify_all();
+  return std::nullopt;
+}
+
+void Loader::exclude_rows(const std::vector<int64_t>& rows) {
+  auto& s = *impl_;
+  s.stop_workers();
+  s.epoch = -1;
+  s.merge_failed();
+  for (const int64_t row : rows) {
+    MAPD_ASSERT(row >= 0 && row < s.set.size(),
+                fmt::format("Loader::exclude_rows: row {} of a {}-row training set", row, s.set.size()));
+    s.excluded[static_cast<size_t>(row)] = 1;
   }
-  if (s.options.device.is_cuda()) {
-    s.finish(pending);
+}
+
+std::vector<int64_t> Loader::excluded_rows() const {
+  const auto& s = *impl_;
+  std::lock_guard<std::mutex> lock(impl_->mutex);
+  std::vector<int64_t> out;
+  for (int64_t row = 0; row < s.set.size(); ++row) {
+    if (s.is_excluded(row)) out.push_back(row);
   }
-  return std::move(pending.batch);
+  for (const int64_t row : s.failed) out.push_back(row);
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
+  return out;
+}
+
+std::vector<UnreadableRow> Loader::take_unreadable() {
+  auto& s = *impl_;
+  std::vector<UnreadableRow> out;
+  {
+    std::lock_guard<std::mutex> lock(s.mutex);
+    out.swap(s.unreadable);
+  }
+  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.row < b.row; });
+  return out;
 }
 
 }  // namespace mapd::data

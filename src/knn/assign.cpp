@@ -70,7 +70,14 @@ AssignSummary assign_run(const std::filesystem::path& run_dir, const config::Knn
 
   const auto& names = meta.category_names;
   const auto categories = static_cast<int64_t>(names.size());
-  const RowRoles roles = split_by_role(ex, store.describe());
+  // Rows training left out (unreadable images, NaN from then on) are neither fitted nor assigned.
+  const auto excluded = record::excluded_columns(store, range.end - 1);
+  const RowRoles roles = without_rows(split_by_role(ex, store.describe()), excluded);
+  if (!excluded.empty()) {
+    logger->warn(
+        "{} examples were excluded during training (unreadable; see bad_inputs.csv) and are not assigned",
+        excluded.size());
+  }
   const int64_t n_queries = roles.queries();
   const auto n_train = static_cast<int64_t>(roles.train.size());
   const auto n_val = static_cast<int64_t>(roles.val.size());
@@ -239,7 +246,7 @@ AssignSummary assign_run(const std::filesystem::path& run_dir, const config::Knn
     written += count;
     logger->debug("assigned {} / {} queries", written, n_queries);
   };
-  const auto totals = assign_blocks(store, knn, ranking, mislabeled, range, block, write_block);
+  const auto totals = assign_blocks(store, knn, ranking, mislabeled, range, block, excluded, write_block);
   const int64_t ties = totals.boundary_ties;
   const int64_t rescanned = totals.rescanned;
   MAPD_ASSERT(written == n_queries, "assign_run: the blocks did not cover every query row");
@@ -253,6 +260,7 @@ AssignSummary assign_run(const std::filesystem::path& run_dir, const config::Knn
 
   AssignSummary summary;
   summary.queries = n_queries;
+  summary.excluded = static_cast<int64_t>(excluded.size());
   summary.epochs_used = dim;
   summary.block_size = block;
   summary.boundary_ties = ties;

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <iterator>
 
 #include "mapd/config/loader.hpp"
 #include "mapd/core/error.hpp"
@@ -207,7 +208,8 @@ BlockScores score_block(const TrajectoryKnn& knn, const MeanLossRanking& ranking
 
 BlockTotals assign_blocks(const record::TrajectorySource& source, const TrajectoryKnn& knn,
                           const MeanLossRanking& ranking, int64_t mislabeled, EpochRange range,
-                          int64_t block_columns, const std::function<void(const QueryBlock&)>& sink) {
+                          int64_t block_columns, const std::vector<int64_t>& excluded,
+                          const std::function<void(const QueryBlock&)>& sink) {
   MAPD_ASSERT(block_columns > 0, "assign_blocks: non-positive block size");
   const auto& ex = source.examples();
   const int64_t n = source.num_examples();
@@ -222,7 +224,8 @@ BlockTotals assign_blocks(const record::TrajectorySource& source, const Trajecto
     source.read_losses(begin, end, range.begin, range.end, buffer.data());
     block.columns.clear();
     for (int64_t r = begin; r < end; ++r) {
-      if (static_cast<Role>(ex.role[static_cast<size_t>(r)]) == Role::kProbeFit) {
+      if (static_cast<Role>(ex.role[static_cast<size_t>(r)]) == Role::kProbeFit ||
+          std::binary_search(excluded.begin(), excluded.end(), r)) {
         continue;
       }
       const float* src = buffer.data() + (r - begin) * dim;
@@ -240,6 +243,19 @@ BlockTotals assign_blocks(const record::TrajectorySource& source, const Trajecto
     sink(block);
   }
   return totals;
+}
+
+RowRoles without_rows(const RowRoles& roles, const std::vector<int64_t>& excluded) {
+  const auto kept = [&](const std::vector<int64_t>& rows) {
+    std::vector<int64_t> out;
+    std::set_difference(rows.begin(), rows.end(), excluded.begin(), excluded.end(), std::back_inserter(out));
+    return out;
+  };
+  RowRoles out = roles;
+  out.fit = kept(roles.fit);
+  out.train = kept(roles.train);
+  out.val = kept(roles.val);
+  return out;
 }
 
 void check_finite(const record::TrajectorySource& source, const float* x, const int64_t* rows, int64_t n,

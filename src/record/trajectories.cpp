@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cmath>
 #include <numeric>
 
 #include "mapd/core/error.hpp"
@@ -103,6 +104,21 @@ void InMemoryTrajectories::read_preds(int64_t begin, int64_t end, int64_t epoch_
                                       int32_t* out) const {
   check_range(begin, end, epoch_begin, epoch_end);
   gather(pred_, num_examples(), begin, end, epoch_begin, epoch_end, out);
+}
+
+std::vector<int64_t> excluded_columns(const TrajectorySource& source, int64_t epoch, int64_t block) {
+  MAPD_ASSERT(block > 0, "excluded_columns: non-positive block size");
+  std::vector<int64_t> columns;
+  const int64_t n = source.num_examples();
+  std::vector<float> loss(static_cast<size_t>(std::min(n, block)));
+  for (int64_t begin = 0; begin < n; begin += block) {
+    const int64_t end = std::min(n, begin + block);
+    source.read_losses(begin, end, epoch, epoch + 1, loss.data());
+    for (int64_t c = begin; c < end; ++c) {
+      if (std::isnan(loss[static_cast<size_t>(c - begin)])) columns.push_back(c);
+    }
+  }
+  return columns;
 }
 
 }  // namespace mapd::record

@@ -483,6 +483,13 @@ ReportData collect_report_data(const stdfs::path& run_dir, const config::ReportC
     for (size_t g = 0; g < stats.size(); ++g) {
       page.trajectories.groups.push_back({kinds[g], std::move(stats[g])});
     }
+    if (const auto excluded = record::excluded_columns(store, epochs - 1); !excluded.empty()) {
+      notes.push_back(fmt::format(
+          "{} example(s) were excluded during training because their image could not be read (see "
+          "bad_inputs.csv): their trajectories end in NaN from that epoch, which the statistics skip, and "
+          "they are not assigned.",
+          excluded.size()));
+    }
   } else {
     notes.push_back("No epoch is committed yet: no trajectories to show.");
   }

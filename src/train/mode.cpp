@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <chrono>
 #include <optional>
 
@@ -12,6 +13,12 @@
 
 namespace mapd::train {
 namespace {
+
+std::vector<int64_t> rows_of(const std::vector<data::UnreadableRow>& unreadable) {
+  std::vector<int64_t> rows;
+  for (const auto& u : unreadable) rows.push_back(u.row);
+  return rows;
+}
 
 /// data.workers = -1 (auto): images held in memory are batched in the training thread, since
 /// worker threads would only compete with the compute threads for the cores (docs/benchmarks.md);
@@ -48,11 +55,23 @@ class StandardMode final : public TrainingMode {
   [[nodiscard]] std::string view() const override { return view_; }
   [[nodiscard]] int64_t steps_per_epoch() const override { return train_loader_.num_batches(); }
 
+  void run_opened(const OpenEvent& event) override {
+    train_loader_.exclude_rows(event.excluded);
+    if (eval_loader_) eval_loader_->exclude_rows(event.excluded);
+  }
+
   EpochPass run_epoch(const EpochContext& ctx) override {
     auto pass = run_training_pass(ctx, train_loader_, eval_loader_ ? nullptr : ctx.record);
     if (pass.stopped || !eval_loader_) return pass;
+    // A row unreadable in one pass is left out of the other from this epoch on.
+    eval_loader_->exclude_rows(rows_of(pass.unreadable));
     ctx.learner.evaluate(*eval_loader_, ctx.epoch, ctx.record, &EpochContext::stop_requested);
     pass.stopped = EpochContext::stop_requested();
+    auto more = eval_loader_->take_unreadable();
+    train_loader_.exclude_rows(rows_of(more));
+    pass.unreadable.insert(pass.unreadable.end(), more.begin(), more.end());
+    std::sort(pass.unreadable.begin(), pass.unreadable.end(),
+              [](const auto& a, const auto& b) { return a.row < b.row; });
     return pass;
   }
 
@@ -102,6 +121,7 @@ EpochPass run_training_pass(const EpochContext& ctx, data::Loader& loader, Epoch
     ++step;
   }
   ctx.pass_done();
+  pass.unreadable = loader.take_unreadable();
   pass.train_seconds = std::chrono::duration<double>(Clock::now() - start).count();
   return pass;
 }

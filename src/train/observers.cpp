@@ -75,10 +75,14 @@ std::unique_ptr<ThreadGovernor> thread_governor(const config::TrainConfig& train
   return std::make_unique<ThreadGovernor>(torch::get_num_threads());
 }
 
-void check_epoch_rows(const EpochRecord::Host& host, int64_t epoch, const std::string& context) {
-  std::vector<int64_t> unvisited, non_finite;
+void check_epoch_rows(const EpochRecord::Host& host, int64_t epoch, const std::string& context,
+                      const std::vector<int64_t>& excluded) {
+  std::vector<int64_t> unvisited, non_finite, recorded_excluded;
   for (size_t i = 0; i < host.loss.size(); ++i) {
-    if (host.pred[i] < 0) {
+    if (std::binary_search(excluded.begin(), excluded.end(), static_cast<int64_t>(i))) {
+      if (host.pred[i] >= 0 || !std::isnan(host.loss[i]))
+        recorded_excluded.push_back(static_cast<int64_t>(i));
+    } else if (host.pred[i] < 0) {
       unvisited.push_back(static_cast<int64_t>(i));
     } else if (!std::isfinite(host.loss[i])) {
       non_finite.push_back(static_cast<int64_t>(i));
@@ -89,6 +93,9 @@ void check_epoch_rows(const EpochRecord::Host& host, int64_t epoch, const std::s
       fmt::format("epoch {} left {} example(s) without a recorded loss (indices {}); the training mode "
                   "must record every row once per epoch",
                   epoch, unvisited.size(), first_rows(unvisited)));
+  MAPD_ASSERT(recorded_excluded.empty(),
+              fmt::format("epoch {} recorded {} example(s) that are excluded as unreadable (indices {})",
+                          epoch, recorded_excluded.size(), first_rows(recorded_excluded)));
   MAPD_CHECK(
       non_finite.empty(), DivergedError,
       fmt::format("training diverged: epoch {} (0-based) gave a NaN/inf loss for {} example(s) (indices "

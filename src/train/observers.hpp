@@ -62,8 +62,11 @@ class ProgressObserver final : public TrainingObserver {
   ProgressBar bar_;
 };
 
-/// Throws when an epoch's record breaks the mode's promise: a row without a value is an
-/// InternalError (a loader or mode bug), a non-finite loss a DivergedError (with `context`).
-void check_epoch_rows(const EpochRecord::Host& host, int64_t epoch, const std::string& context);
+/// Throws when an epoch's record breaks the mode's promise: a row without a value, or an
+/// `excluded` row (ascending: left out because its image could not be read) with one, is an
+/// InternalError (a loader or mode bug); a non-finite loss of another row a DivergedError (with
+/// `context`).
+void check_epoch_rows(const EpochRecord::Host& host, int64_t epoch, const std::string& context,
+                      const std::vector<int64_t>& excluded = {});
 
 }  // namespace mapd::train::detail

@@ -108,9 +108,39 @@ struct Trainer::Impl {
 
   int64_t start_epoch = 0;
   int64_t next_epoch = 0;
+  /// Rows left out because their image could not be read, ascending (dynamics.h5: NaN, pred -1).
+  std::vector<int64_t> excluded;
   TrainSummary summary;
   double total_train_seconds = 0.0;
   int64_t total_images = 0;
+
+  /// bad_inputs.csv keeps the rows of the dataset load and those training left out before
+  /// `start_epoch` (a redone epoch lists its unreadable images again).
+  void trim_bad_inputs() const {
+    if (!run.writes_shared_files()) return;
+    auto listed = data::read_bad_inputs(run.bad_inputs());
+    const auto before = listed.size();
+    listed.erase(std::remove_if(listed.begin(), listed.end(),
+                                [&](const data::BadInput& bad) { return bad.epoch >= start_epoch; }),
+                 listed.end());
+    if (listed.size() != before) data::write_bad_inputs(run.bad_inputs(), listed);
+  }
+
+  /// Lists `unreadable` in bad_inputs.csv after the rows already there.
+  void append_bad_inputs(const std::vector<data::UnreadableRow>& unreadable) const {
+    if (unreadable.empty() || !run.writes_shared_files()) return;
+    auto listed = data::read_bad_inputs(run.bad_inputs());
+    for (const auto& u : unreadable) listed.push_back(u.input);
+    data::write_bad_inputs(run.bad_inputs(), listed);
+  }
+
+  /// `excluded` with the rows of `unreadable`, ascending.
+  [[nodiscard]] std::vector<int64_t> excluded_with(const std::vector<data::UnreadableRow>& unreadable) const {
+    auto rows = excluded;
+    for (const auto& u : unreadable) rows.push_back(u.row);
+    std::sort(rows.begin(), rows.end());
+    return rows;
+  }
 
   [[nodiscard]] std::string kept_context() const {
     return fmt::format("Epochs before it stay recorded in {}.", dynamics_path.string());
@@ -150,6 +180,8 @@ struct Trainer::Impl {
           fmt::format("{} has {} committed epochs but {} is at epoch {}; the run directory is inconsistent",
                       dynamics_path.string(), store->complete_epochs(), checkpoint_path.string(),
                       start_epoch));
+      // Rows left out before stay out: their last committed loss is NaN.
+      if (start_epoch > 0) excluded = record::excluded_columns(*store, start_epoch - 1);
       log->info("resuming {} at epoch {}/{}", run_dir.string(), start_epoch, config.train.epochs);
     } else {
       record::DynamicsMeta meta;
@@ -188,6 +220,7 @@ int64_t Trainer::open(bool resume) {
   const auto& set = d.inputs.train_set;
   fs::create_directories(d.run.checkpoints());
   d.open_store(resume);
+  d.trim_bad_inputs();
   d.next_epoch = d.start_epoch;
   d.summary.epochs_completed = d.start_epoch;
   if (d.start_epoch >= config.train.epochs) {
@@ -219,7 +252,7 @@ int64_t Trainer::open(bool resume) {
   if (d.governor) d.observers.push_back(d.governor.get());
   d.observers.insert(d.observers.end(), d.added.begin(), d.added.end());
 
-  const OpenEvent event{d.start_epoch, resume, *d.store};
+  const OpenEvent event{d.start_epoch, resume, *d.store, d.excluded};
   d.mode->run_opened(event);
   for (auto* observer : d.added) observer->run_opened(event);
   return d.start_epoch;
@@ -244,12 +277,14 @@ EpochResult Trainer::run_epoch(int64_t epoch) {
     result.test_loss = totals.mean_loss();
   }
   result.record = d.record->to_host();
-  detail::check_epoch_rows(result.record, epoch, d.kept_context());
+  const auto excluded = d.excluded_with(result.pass.unreadable);
+  detail::check_epoch_rows(result.record, epoch, d.kept_context(), excluded);
+  const int64_t expected = d.inputs.train_set.size() - static_cast<int64_t>(excluded.size());
   MAPD_ASSERT(
-      d.record->rows_written() == d.inputs.train_set.size(),
-      fmt::format("epoch {} recorded {} rows for {} examples (duplicates); the training mode must record "
-                  "every row once per epoch",
-                  epoch, d.record->rows_written(), d.inputs.train_set.size()));
+      d.record->rows_written() == expected,
+      fmt::format("epoch {} recorded {} rows for {} examples ({} excluded as unreadable; duplicates); the "
+                  "training mode must record every row once per epoch",
+                  epoch, d.record->rows_written(), expected, excluded.size()));
   result.seconds = seconds_since(start);
   return result;
 }
@@ -283,6 +318,7 @@ void Trainer::commit_epoch(const EpochResult& result) {
   const auto& host = result.record;
   d.store->append_epoch(host.loss.data(), host.pred.data(), host.true_prob.data());
   d.metrics->write(line);
+  d.append_bad_inputs(pass.unreadable);
   save_checkpoint(d.checkpoint_path, d.learner->model(), d.learner->optimizer(),
                   CheckpointInfo{result.epoch + 1, d.config_json, d.learner->scaler().scale()});
   log::get("train")->info("epoch {}/{}  loss {:.4f}  acc {:.2f}%{}  lr {:.4g}  {:.0f} img/s  {:.1f} s",
@@ -291,6 +327,7 @@ void Trainer::commit_epoch(const EpochResult& result) {
                                                       result.test_loss, 100.0 * result.test_accuracy)
                                         : "",
                           pass.lr, img_s, result.seconds);
+  d.excluded = d.excluded_with(pass.unreadable);
   d.next_epoch = result.epoch + 1;
   d.summary.epochs_completed = d.next_epoch;
   d.summary.test_accuracy = result.test_accuracy;
@@ -354,8 +391,11 @@ torch::Tensor fit_and_score(const config::RunConfig& config, const data::Trainin
     if (score.size() == 0) continue;
     record.reset();
     learner.evaluate(score_loader, epoch, &record);
-    const auto host = record.to_host();
-    detail::check_epoch_rows(host, epoch, "(fit_and_score)");
+    auto host = record.to_host();
+    const auto excluded = score_loader.excluded_rows();
+    detail::check_epoch_rows(host, epoch, "(fit_and_score)", excluded);
+    // A row whose image cannot be read was never learned: probability 0 keeps the scores finite.
+    for (const int64_t row : excluded) host.true_prob[static_cast<size_t>(row)] = 0.0F;
     std::copy(host.true_prob.begin(), host.true_prob.end(), out[epoch].data_ptr<float>());
   }
   return out;

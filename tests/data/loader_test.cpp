@@ -4,13 +4,17 @@
 #include <torch/torch.h>
 
 #include <algorithm>
+#include <filesystem>
+#include <fstream>
 #include <numeric>
 
 #include "mapd/core/error.hpp"
 #include "mapd/data/augment.hpp"
+#include "mapd/data/png.hpp"
 #include "mapd/data/rng.hpp"
 
 #include "../common/expect_error.hpp"
+#include "../common/scratch_dir.hpp"
 
 namespace mapd::data {
 namespace {
@@ -48,6 +52,26 @@ std::vector<int64_t> collect_indices(Loader& loader, int64_t epoch,
     }
   }
   return rows;
+}
+
+/// `n` grey 4x4 PNG files in `dir` (every pixel of image i is 40 * i), as a set decoded on demand.
+ImageSet on_demand_set(const std::filesystem::path& dir, int64_t n) {
+  ImageSet set;
+  set.channels = 1;
+  set.height = 4;
+  set.width = 4;
+  for (int64_t i = 0; i < n; ++i) {
+    const std::vector<uint8_t> pixels(16, static_cast<uint8_t>(40 * i));
+    const auto path = dir / ("img" + std::to_string(i) + ".png");
+    write_png(path, PixelView{pixels.data(), 4, 4, 1, 4});
+    set.paths.push_back(path.string());
+    set.examples.id.push_back(i);
+    set.examples.label.push_back(i % 2);
+    set.examples.source.push_back(path.string());
+  }
+  set.examples.original_label = set.examples.label;
+  set.class_names = {"a", "b"};
+  return set;
 }
 
 TEST(Rng, PermutationIsStableAcrossPlatforms) {
@@ -512,6 +536,71 @@ TEST(Loader, FollowsItsSamplerAndSeedsAugmentationByRank) {
   EXPECT_EQ(rows1, opt.sampler->epoch_order(1));
   EXPECT_EQ(augment_seed(3, 1, 0, 0), augment_seed(3, 1, 0));
   EXPECT_NE(augment_seed(3, 1, 0, 1), augment_seed(3, 1, 0, 0));
+}
+
+TEST(Loader, LeavesOutAnImageThatFailsToDecodeFromThatEpochOn) {
+  const auto dir = test::scratch_dir("mapd_loader_test_", "unreadable");
+  const auto set = on_demand_set(dir, 6);
+  ASSERT_FALSE(set.in_memory());
+  const auto ts = TrainingSet::from_image_set(set);
+  LoaderOptions opt;
+  opt.batch_size = 4;
+  opt.shuffle = false;
+  opt.augment = false;
+  opt.workers = 2;
+  Loader loader(ts, opt);
+  EXPECT_EQ(collect_indices(loader, 0), (std::vector<int64_t>{0, 1, 2, 3, 4, 5}));
+  EXPECT_TRUE(loader.take_unreadable().empty());
+
+  // Image 2 turns into garbage between epochs: epoch 1 leaves it out of its batch (3 rows, no blank).
+  const auto good = set.paths[2] + ".good";
+  std::filesystem::copy_file(set.paths[2], good);
+  std::ofstream(set.paths[2], std::ios::binary | std::ios::trunc) << "not an image at all";
+  std::vector<torch::Tensor> images;
+  EXPECT_EQ(collect_indices(loader, 1, &images), (std::vector<int64_t>{0, 1, 3, 4, 5}));
+  ASSERT_EQ(images.size(), 2U);
+  EXPECT_EQ(images[0].size(0), 3);
+  EXPECT_NEAR(images[0][2].max().item<float>(), 120.0F / 255.0F, 1e-6);  // image 3, not a blank
+  const auto unreadable = loader.take_unreadable();
+  ASSERT_EQ(unreadable.size(), 1U);
+  EXPECT_EQ(unreadable[0].row, 2);
+  EXPECT_EQ(unreadable[0].input.path, set.paths[2]);
+  EXPECT_EQ(unreadable[0].input.epoch, 1);
+  EXPECT_NE(unreadable[0].input.reason.find("img2.png"), std::string::npos) << unreadable[0].input.reason;
+  EXPECT_TRUE(loader.take_unreadable().empty());  // reported once
+
+  // Readable again, it stays out of every later epoch.
+  std::filesystem::copy_file(good, set.paths[2], std::filesystem::copy_options::overwrite_existing);
+  std::vector<torch::Tensor> later;
+  EXPECT_EQ(collect_indices(loader, 2, &later), (std::vector<int64_t>{0, 1, 3, 4, 5}));
+  EXPECT_EQ(loader.excluded_rows(), (std::vector<int64_t>{2}));
+  EXPECT_TRUE(loader.take_unreadable().empty());
+
+  // A loader told of the row (a resumed run) gives the same batches.
+  Loader resumed(ts, opt);
+  resumed.exclude_rows({2});
+  std::vector<torch::Tensor> resumed_images;
+  EXPECT_EQ(collect_indices(resumed, 2, &resumed_images), (std::vector<int64_t>{0, 1, 3, 4, 5}));
+  ASSERT_EQ(resumed_images.size(), later.size());
+  for (size_t b = 0; b < later.size(); ++b) EXPECT_TRUE(torch::equal(resumed_images[b], later[b]));
+}
+
+TEST(Loader, SkipsABatchWhoseRowsAreAllExcluded) {
+  const auto set = synthetic(6, 1, 2, 2, 2);
+  const auto ts = TrainingSet::from_image_set(set);
+  LoaderOptions opt;
+  opt.batch_size = 2;
+  opt.shuffle = false;
+  opt.workers = 0;
+  Loader loader(ts, opt);
+  loader.exclude_rows({2, 3, 5});
+  EXPECT_EQ(loader.num_batches(), 3);
+  loader.start_epoch(0);
+  std::vector<int64_t> sizes;
+  while (auto batch = loader.next()) sizes.push_back(batch->indices.size(0));
+  EXPECT_EQ(sizes, (std::vector<int64_t>{2, 1}));
+  EXPECT_EQ(collect_indices(loader, 1), (std::vector<int64_t>{0, 1, 4}));
+  EXPECT_THROW(loader.exclude_rows({6}), InternalError);
 }
 
 }  // namespace

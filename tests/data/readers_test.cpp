@@ -201,9 +201,40 @@ TEST(FolderReader, LoadsPngAndJpegAndListsTruncatedJpeg) {
   std::string row;
   std::getline(csv, header);
   std::getline(csv, row);
-  EXPECT_EQ(header, "path,reason");
+  EXPECT_EQ(header, "path,reason,epoch");
   EXPECT_NE(row.find("d.jpg"), std::string::npos) << row;
   EXPECT_NE(row.find("truncated JPEG"), std::string::npos) << row;
+}
+
+TEST(BadInputs, RoundTripAndAReloadKeepsTheRowsTrainingAdded) {
+  const auto dir = temp_dir("bad_inputs");
+  const auto root = dir / "images";
+  testing::write_image(root / "cat" / "a.png", 16, 16, 1);
+  testing::write_image(root / "cat" / "b.png", 16, 16, 2);
+  std::ofstream(root / "cat" / "c.png") << "garbage";
+  const auto run_dir = dir / "run";
+  std::filesystem::create_directories(run_dir);
+  const std::vector<BadInput> listed{{"x, \"quoted\".png", "unreadable", -1}, {"y.png", "truncated", 3}};
+  write_bad_inputs(run_dir / "bad_inputs.csv", listed);
+  const auto back = read_bad_inputs(run_dir / "bad_inputs.csv");
+  ASSERT_EQ(back.size(), 2U);
+  EXPECT_EQ(back[0].path, listed[0].path);
+  EXPECT_EQ(back[0].epoch, -1);
+  EXPECT_EQ(back[1].reason, "truncated");
+  EXPECT_EQ(back[1].epoch, 3);
+  EXPECT_TRUE(read_bad_inputs(dir / "missing.csv").empty());
+  // Reloading the dataset (resume) rewrites the load's rows and keeps the one training added.
+  config::DataConfig cfg;
+  cfg.format = "folder";
+  cfg.path = root.string();
+  cfg.image_size = 8;
+  load_dataset(cfg, run_dir);
+  const auto after = read_bad_inputs(run_dir / "bad_inputs.csv");
+  ASSERT_EQ(after.size(), 2U);
+  EXPECT_NE(after[0].path.find("c.png"), std::string::npos);
+  EXPECT_EQ(after[0].epoch, -1);
+  EXPECT_EQ(after[1].path, "y.png");
+  EXPECT_EQ(after[1].epoch, 3);
 }
 
 TEST(FolderReader, OnDemandDecodingMatchesInMemory) {
@@ -363,7 +394,7 @@ TEST(BadInputs, WritesHeaderAndQuotesFields) {
   const auto dir = temp_dir("bad_inputs");
   write_bad_inputs(dir / "bad_inputs.csv", {{"a,b.jpg", "say \"hi\""}});
   const auto all = fs::read_file(dir / "bad_inputs.csv");
-  EXPECT_EQ(all, "path,reason\n\"a,b.jpg\",\"say \"\"hi\"\"\"\n");
+  EXPECT_EQ(all, "path,reason,epoch\n\"a,b.jpg\",\"say \"\"hi\"\"\",\n");
 }
 
 }  // namespace

@@ -1,11 +1,13 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <random>
 #include <sstream>
 #include <string>
@@ -132,6 +134,41 @@ TEST_F(AssignRun, LiveRunUsesCommittedEpochsOnly) {
   (void)record::AssignmentStore::read(RunLayout(dir_).assignments_h5(), &meta);
   EXPECT_EQ(meta.epoch_end, 4);
   EXPECT_FALSE(fs::exists(RunLayout(dir_).detection()));  // no injected noise
+}
+
+TEST_F(AssignRun, SkipsRowsLeftOutDuringTrainingAndStillRejectsAnInfiniteLoss) {
+  auto s = make_run(300, 25, 5, 10, 0.0, 6);
+  // Train row 4 and the first probe_fit row (300) were unreadable from epoch 6 on: NaN to the end.
+  for (size_t t = 6; t < 10; ++t) {
+    s.epochs[t][4] = std::nanf("");
+    s.epochs[t][300] = std::nanf("");
+  }
+  { write_run(dir_, s); }
+  cli::CommonOptions options;
+  std::ostringstream out;
+  ASSERT_EQ(cli::assign_command(options, dir_.string(), 5, out), 0);
+  record::AssignmentMeta meta;
+  const auto cols = record::AssignmentStore::read(RunLayout(dir_).assignments_h5(), &meta);
+  ASSERT_EQ(cols.id.size(), 300U - 1U + 15U);  // 299 train rows and the 15 val probes
+  EXPECT_EQ(std::count(cols.id.begin(), cols.id.end(), 4), 0);
+  EXPECT_EQ(read_lines(RunLayout(dir_).assignments_csv()).size(), 1U + 314U);
+  // Epochs before the failure hold row 4 like any other.
+  options.overrides = {"knn.epoch_end=6"};
+  ASSERT_EQ(cli::assign_command(options, dir_.string(), 5, out), 0);
+  EXPECT_EQ(record::AssignmentStore::read(RunLayout(dir_).assignments_h5(), &meta).id.size(), 315U);
+
+  // +/-inf is no exclusion: the run diverged (or the file was crafted).
+  s.epochs[9][7] = std::numeric_limits<float>::infinity();
+  fs::remove_all(dir_);
+  { write_run(dir_, s); }
+  options.overrides = {};
+  try {
+    cli::assign_command(options, dir_.string(), 5, out);
+    FAIL() << "expected DataError";
+  } catch (const DataError& e) {
+    EXPECT_NE(std::string(e.what()).find("row 7 (id 7): non-finite loss inf at epoch 9"), std::string::npos)
+        << e.what();
+  }
 }
 
 TEST_F(AssignRun, RejectsMoreEpochsThanCommitted) {

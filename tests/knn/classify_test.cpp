@@ -199,7 +199,7 @@ TEST_F(ClassifyAgainstAssignRun, AssignBlocksInMemoryYieldTheAssignmentsFileInOr
   size_t next = 0;
   int64_t blocks = 0;
   const auto totals =
-      assign_blocks(source, knn, ranking, mislabeled, range, 37, [&](const QueryBlock& block) {
+      assign_blocks(source, knn, ranking, mislabeled, range, 37, {}, [&](const QueryBlock& block) {
         ++blocks;
         EXPECT_LE(block.size(), 37);
         for (int64_t i = 0; i < block.size(); ++i, ++next) {

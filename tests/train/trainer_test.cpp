@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cmath>
 #include <csignal>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -17,6 +18,7 @@
 #include "mapd/core/device.hpp"
 #include "mapd/core/error.hpp"
 #include "mapd/core/log.hpp"
+#include "mapd/data/png.hpp"
 #include "mapd/train/learner.hpp"
 
 #include "../common/expect_error.hpp"
@@ -128,6 +130,93 @@ TEST_F(TrainerTest, ResumeGivesBitwiseTheSameTrajectories) {
   EXPECT_EQ(metrics(dir_ / "split").size(), 4U);
   // Resuming a finished run does nothing.
   EXPECT_EQ(train(config, inputs, dir_ / "split", true).epochs_completed, 4);
+}
+
+/// `images` written as PNG files under `dir` and decoded on demand (as a folder dataset larger
+/// than data.memory_budget_mb is).
+data::ImageSet on_demand(const data::ImageSet& images, const fsys::path& dir) {
+  fsys::create_directories(dir);
+  data::ImageSet out = images;
+  out.pixels.clear();
+  for (int64_t i = 0; i < images.size(); ++i) {
+    const auto path = dir / ("img" + std::to_string(i) + ".png");
+    const uint8_t* pixels = images.pixels.data() + i * images.image_bytes();
+    data::write_png(path, data::PixelView{pixels, images.height, images.width, 1, images.width});
+    out.paths.push_back(path.string());
+    out.examples.source[static_cast<size_t>(i)] = path.string();
+  }
+  return out;
+}
+
+/// Replaces an image file by garbage once epoch `after` is committed.
+class CorruptAfterEpoch final : public TrainingObserver {
+ public:
+  CorruptAfterEpoch(fsys::path path, int64_t after) : path_(std::move(path)), after_(after) {}
+  void epoch_committed(const CommitEvent& event) override {
+    if (event.epoch == after_) std::ofstream(path_, std::ios::trunc) << "garbage, not a PNG";
+  }
+
+ private:
+  fsys::path path_;
+  int64_t after_;
+};
+
+TEST_F(TrainerTest, AnImageThatFailsToDecodeMidRunIsLeftOutFromThatEpochAndResumeKeepsItOut) {
+  const auto images = on_demand(test::make_image_set(48), dir_ / "images");
+  ASSERT_FALSE(images.in_memory());
+  const auto inputs = test::make_inputs(images);
+  auto config = test::tiny_config(3);
+  config.schedule.name = "constant";
+  config.data.workers = 2;
+  const auto bad = images.paths[5];
+  const auto good = dir_ / "img5.good";
+  fsys::copy_file(bad, good);
+  {
+    Trainer trainer(config, inputs, dir_ / "full");
+    CorruptAfterEpoch corrupt(bad, 0);
+    trainer.add_observer(&corrupt);
+    EXPECT_EQ(trainer.run(false).epochs_completed, 3);
+  }
+  const auto full = test::read_losses(dir_ / "full" / "dynamics.h5");
+  ASSERT_EQ(full.size(), 3U);
+  EXPECT_TRUE(std::isfinite(full[0][5]));
+  for (size_t e = 1; e < 3; ++e) {
+    EXPECT_TRUE(std::isnan(full[e][5])) << "epoch " << e;
+    for (size_t i = 0; i < full[e].size(); ++i) {
+      if (i != 5) {
+        EXPECT_TRUE(std::isfinite(full[e][i])) << "epoch " << e << " row " << i;
+      }
+    }
+  }
+  auto listed = data::read_bad_inputs(dir_ / "full" / "bad_inputs.csv");
+  ASSERT_EQ(listed.size(), 1U);
+  EXPECT_EQ(listed[0].path, bad);
+  EXPECT_EQ(listed[0].epoch, 1);
+  EXPECT_NE(listed[0].reason.find("img5.png"), std::string::npos) << listed[0].reason;
+
+  // Killed after epoch 1; the file is readable again before the resume, yet the row stays out.
+  fsys::copy_file(good, bad, fsys::copy_options::overwrite_existing);
+  auto first = config;
+  first.train.epochs = 2;
+  {
+    Trainer trainer(first, inputs, dir_ / "split");
+    CorruptAfterEpoch corrupt(bad, 0);
+    trainer.add_observer(&corrupt);
+    trainer.run(false);
+  }
+  fsys::copy_file(good, bad, fsys::copy_options::overwrite_existing);
+  train(config, inputs, dir_ / "split", true);
+  const auto split = test::read_losses(dir_ / "split" / "dynamics.h5");
+  ASSERT_EQ(split.size(), 3U);
+  for (size_t e = 0; e < 3; ++e) {
+    for (size_t i = 0; i < full[e].size(); ++i) {
+      // Bitwise, NaN included.
+      EXPECT_EQ(std::memcmp(&full[e][i], &split[e][i], sizeof(float)), 0) << "epoch " << e << " row " << i;
+    }
+  }
+  listed = data::read_bad_inputs(dir_ / "split" / "bad_inputs.csv");
+  ASSERT_EQ(listed.size(), 1U);
+  EXPECT_EQ(listed[0].epoch, 1);
 }
 
 int run_child(const fsys::path& run_dir, int epochs, bool resume, int term_after_lines = -1) {

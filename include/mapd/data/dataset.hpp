@@ -26,6 +26,9 @@ struct ExampleTable {
 struct BadInput {
   std::string path;
   std::string reason;
+  /// -1: left out when the dataset was read; else the 0-based epoch from which training left it out
+  /// (its on-demand decode failed then).
+  int64_t epoch = -1;
 };
 
 /// One split of a dataset. Images are uint8 [N, C, H, W] (row-major). Small datasets hold every
@@ -69,7 +72,11 @@ int64_t class_count(const std::vector<int64_t>& labels, int64_t named);
 /// `<run_dir>/bad_inputs.csv`. Throws DataError naming the path and what was expected.
 Dataset load_dataset(const config::DataConfig& config, const std::filesystem::path& run_dir);
 
-/// Writes `bad` as CSV (path,reason) to `path` (always writes the header).
+/// Writes `bad` as CSV (path,reason,epoch; epoch empty for -1) to `path` (always writes the header).
 void write_bad_inputs(const std::filesystem::path& path, const std::vector<BadInput>& bad);
+
+/// The rows of a bad_inputs.csv written by write_bad_inputs (also the older path,reason files, whose
+/// rows get epoch -1); none when `path` does not exist. Throws IoError when it cannot be read.
+std::vector<BadInput> read_bad_inputs(const std::filesystem::path& path);
 
 }  // namespace mapd::data

@@ -45,6 +45,13 @@ struct Batch {
   torch::Tensor indices;
 };
 
+/// A row whose image could not be decoded on demand during an epoch: left out of its batch and of
+/// every later epoch. `input` names the image, the reason and that epoch.
+struct UnreadableRow {
+  int64_t row = 0;
+  BadInput input;
+};
+
 struct LoaderOptions {
   int64_t batch_size = 128;  ///< rows per batch (per candidate batch for a prioritized mode)
   /// The rows of each epoch and their order; null = PermutationSampler(set.size(), shuffle, seed),
@@ -67,7 +74,9 @@ struct LoaderOptions {
 
 /// Batches of a TrainingSet. The rows of epoch e and their order come from the sampler (by default a
 /// permutation seeded by (seed, e)) and do not depend on the worker count; every row of the
-/// sampler's epoch_order appears exactly once per epoch. Workers fill a bounded
+/// sampler's epoch_order appears exactly once per epoch, except excluded rows: a row whose image
+/// fails to decode on demand is left out of its batch (which is then smaller; a batch left empty is
+/// skipped) and of every later epoch, and is reported once by take_unreadable(). Workers fill a bounded
 /// queue of `prefetch` batches; images are pinned when the device is CUDA. With `resident`, batches
 /// are gathered on the device from images uploaded once.
 class Loader {
@@ -77,11 +86,20 @@ class Loader {
   Loader(const Loader&) = delete;
   Loader& operator=(const Loader&) = delete;
 
-  /// Starts epoch `epoch` (0-based); stops any epoch in progress.
+  /// Starts epoch `epoch` (0-based); stops any epoch in progress. Rows that failed to decode so far
+  /// are left out of it.
   void start_epoch(int64_t epoch);
   /// The next batch of the current epoch, or nullopt at its end.
   std::optional<Batch> next();
-  /// Batches per epoch.
+  /// Leaves `rows` out of every epoch started from now on (a resumed run's rows whose image could
+  /// not be read before). Stops any epoch in progress. Throws InternalError for a row outside the set.
+  void exclude_rows(const std::vector<int64_t>& rows);
+  /// The rows left out from the next epoch on, ascending.
+  [[nodiscard]] std::vector<int64_t> excluded_rows() const;
+  /// The rows whose decode failed since the last call, ascending (each row once; a failure also
+  /// logs one warning).
+  [[nodiscard]] std::vector<UnreadableRow> take_unreadable();
+  /// Batches per epoch (fewer are delivered when excluded rows leave a batch empty).
   [[nodiscard]] int64_t num_batches() const;
   /// The row order of `epoch` (what start_epoch will produce).
   [[nodiscard]] std::vector<int64_t> epoch_order(int64_t epoch) const;

@@ -108,20 +108,25 @@ struct BlockTotals {
 };
 
 /// The assignment loop: reads the columns of `source` over `range` in blocks of `block_columns`,
-/// keeps the query rows (not probe_fit), checks them finite (check_finite), scores them
-/// (score_block) and hands each non-empty block to `sink`, in column order. Memory: two blocks of
-/// trajectories plus the block's scores.
+/// keeps the query rows (not probe_fit, not in `excluded`, ascending: rows training left out),
+/// checks them finite (check_finite), scores them (score_block) and hands each non-empty block to
+/// `sink`, in column order. Memory: two blocks of trajectories plus the block's scores.
 BlockTotals assign_blocks(const record::TrajectorySource& source, const TrajectoryKnn& knn,
                           const MeanLossRanking& ranking, int64_t mislabeled, EpochRange range,
-                          int64_t block_columns, const std::function<void(const QueryBlock&)>& sink);
+                          int64_t block_columns, const std::vector<int64_t>& excluded,
+                          const std::function<void(const QueryBlock&)>& sink);
 
 /// Reads the losses of `rows` (ascending) over `range` from `source`, grouping consecutive rows
 /// into one read: [rows.size(), range.size()] row-major.
 std::vector<float> read_loss_rows(const record::TrajectorySource& source, const std::vector<int64_t>& rows,
                                   EpochRange range);
 
+/// `roles` without `excluded` (ascending): what is fitted, ranked and assigned.
+RowRoles without_rows(const RowRoles& roles, const std::vector<int64_t>& excluded);
+
 /// Throws DataError naming `source`, the row, its id and the epoch when `x` [n, dim] (the losses of
-/// `rows` from epoch `epoch_begin` on) holds a non-finite value.
+/// `rows` from epoch `epoch_begin` on) holds a non-finite value (rows excluded during training,
+/// NaN from an epoch on, must be left out before).
 void check_finite(const record::TrajectorySource& source, const float* x, const int64_t* rows, int64_t n,
                   int64_t dim, int64_t epoch_begin);
 

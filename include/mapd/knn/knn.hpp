@@ -68,6 +68,7 @@ class TrajectoryKnn {
 /// Summary of `assign_run`.
 struct AssignSummary {
   int64_t queries = 0;
+  int64_t excluded = 0;  ///< rows left out during training (unreadable images), not assigned
   int64_t epochs_used = 0;
   double self_test_accuracy = 0.0;  ///< NaN when there are no val probes
   double seconds = 0.0;

@@ -111,4 +111,9 @@ class InMemoryTrajectories final : public TrajectorySource {
 /// column.
 void fill_or_check_rows(ExampleColumns& examples, const std::string& where);
 
+/// The columns training left out because their image could not be read: their loss at committed
+/// epoch `epoch` is NaN (a left-out example is NaN from the epoch its decode failed on), ascending.
+/// Reads `block` columns at a time. Throws IoError as read_losses.
+std::vector<int64_t> excluded_columns(const TrajectorySource& source, int64_t epoch, int64_t block = 65536);
+
 }  // namespace mapd::record

@@ -35,6 +35,9 @@ struct OpenEvent {
   int64_t start_epoch = 0;
   bool resumed = false;
   const record::DynamicsStore& store;
+  /// Rows left out of training because their image could not be read (their last committed loss
+  /// is NaN), ascending; a mode's loaders must leave them out of every epoch from now on.
+  const std::vector<int64_t>& excluded;
 };
 
 /// An epoch is committed: its dynamics row, metrics line and checkpoint are on disk.
@@ -86,11 +89,15 @@ struct EpochPass {
   double train_seconds = 0.0;  ///< wall time of the training pass alone
   double lr = 0.0;             ///< the learning rate of the last step
   bool stopped = false;        ///< ended early on a stop signal: the epoch is not complete
+  /// Rows whose image could not be read in this epoch, ascending: they have no recorded values
+  /// (NaN loss, pred -1) from this epoch on, and the mode leaves them out of every later epoch.
+  std::vector<data::UnreadableRow> unreadable;
 };
 
 /// One pass of Learner::train_step over an epoch of `loader` (started at ctx.epoch), the
 /// scheduled learning rate per step, the observers after each step; per-example values go to
-/// `record` when given. Stops after the batch at which a stop signal is seen.
+/// `record` when given. Stops after the batch at which a stop signal is seen. The rows the loader
+/// could not read go to the result's `unreadable`.
 EpochPass run_training_pass(const EpochContext& ctx, data::Loader& loader, EpochRecord* record);
 
 /// A training mode (train.mode): what happens in an epoch, and what "every row recorded exactly
@@ -106,7 +113,8 @@ class TrainingMode : public TrainingObserver {
   /// Optimisation steps per epoch.
   [[nodiscard]] virtual int64_t steps_per_epoch() const = 0;
   /// Runs one epoch. Unless the result says stopped, ctx.record then holds every row of the
-  /// trained set exactly once.
+  /// trained set exactly once, except the rows excluded before (OpenEvent::excluded and earlier
+  /// results' `unreadable`) and the result's `unreadable`, which it holds not at all.
   virtual EpochPass run_epoch(const EpochContext& ctx) = 0;
   /// Adds the mode's own fields to the epoch's metrics line.
   virtual void add_metrics(nlohmann::json& /*line*/) const {}
