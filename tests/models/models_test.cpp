@@ -120,5 +120,17 @@ TEST(ModelFactory, RejectsBadStemChannelsClassesAndWidth) {
   EXPECT_THROW(make_model(cfg, 3, 10), ConfigError);
 }
 
+TEST(ResNet, OptionsWithoutFourStagesAreAnInternalError) {
+  ResNetOptions options;
+  options.blocks = {2, 2, 2};  // the factory's architectures all have 4 stages: only a bug gives 3
+  try {
+    ResNet net(options);
+    FAIL() << "expected InternalError";
+  } catch (const InternalError& e) {
+    EXPECT_NE(std::string(e.what()).find("ResNet needs 4 stages of blocks, got 3"), std::string::npos)
+        << e.what();
+  }
+}
+
 }  // namespace
 }  // namespace mapd::models

@@ -154,7 +154,7 @@ TEST_F(ReportTest, TrajectoryStatsRejectsZeroEpochsAndBadGroups) {
     EXPECT_NE(std::string(e.what()).find("no committed epoch"), std::string::npos) << e.what();
   }
   const auto bad = [](int64_t, std::vector<int32_t>& g) { g.push_back(3); };
-  EXPECT_THROW((void)trajectory_stats(store, 2, {"a"}, bad), Error);
+  EXPECT_THROW((void)trajectory_stats(store, 2, {"a"}, bad), InternalError);
   EXPECT_THROW((void)trajectory_stats(store, 3, {"a"}, none), IoError);  // beyond the committed epochs
 }
 

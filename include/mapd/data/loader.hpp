@@ -79,7 +79,7 @@ class Loader {
 
   /// Starts epoch `epoch` (0-based); stops any epoch in progress.
   void start_epoch(int64_t epoch);
-  /// The next batch of the current epoch, or nullopt at its end.
+  /// The next batch of the current epoch, or nullopt at its end. InternalError before start_epoch.
   std::optional<Batch> next();
   /// Batches per epoch.
   [[nodiscard]] int64_t num_batches() const;
