@@ -134,7 +134,7 @@ torch::Tensor apply_augmentation(const torch::Tensor& images, const AugmentPlan&
 torch::Tensor apply_augmentation(const torch::Tensor& images, const AugmentPlan& plan,
                                  const config::AugmentConfig& config, bool cpu_fast_path) {
   namespace F = torch::nn::functional;
-  MAPD_CHECK(images.dim() == 4, DataError, "apply_augmentation: images must be [B, C, H, W]");
+  MAPD_ASSERT(images.dim() == 4, "apply_augmentation: images must be [B, C, H, W]");
   const int64_t b = images.size(0);
   const int64_t c = images.size(1);
   const int64_t h = images.size(2);

@@ -18,8 +18,8 @@ void select_examples(ImageSet& set, const std::vector<int64_t>& indices) {
   const bool original = !ex.original_label.empty();
   int64_t out = 0;
   for (const int64_t i : indices) {
-    MAPD_CHECK(i >= out && i < set.size(), DataError,
-               "select_examples: indices must be ascending and in range");
+    MAPD_ASSERT(i >= out && i < set.size(),
+                fmt::format("select_examples: index {} is not ascending or outside [0, {})", i, set.size()));
     if (i != out) {
       if (pixels) {
         std::copy_n(set.pixels.begin() + i * bytes, bytes, set.pixels.begin() + out * bytes);

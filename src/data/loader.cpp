@@ -363,9 +363,9 @@ Loader::Loader(const TrainingSet& set, LoaderOptions options)
   MAPD_CHECK(s.options.workers >= 0, ConfigError, "data.workers: must be >= 0");
   const int64_t nb = s.num_base();
   const int64_t fixed_rows = s.set.fixed_images.defined() ? s.set.fixed_images.size(0) : 0;
-  MAPD_CHECK(nb + fixed_rows == s.set.size(), DataError,
-             fmt::format("loader: the training set has {} labels but {} base rows and {} fixed rows",
-                         s.set.size(), nb, fixed_rows));
+  MAPD_ASSERT(nb + fixed_rows == s.set.size(),
+              fmt::format("loader: the training set has {} labels but {} base rows and {} fixed rows",
+                          s.set.size(), nb, fixed_rows));
   if (nb > 0) {
     s.channels = s.set.base->channels;
     s.height = s.set.base->height;
@@ -379,11 +379,10 @@ Loader::Loader(const TrainingSet& set, LoaderOptions options)
     s.channels = s.options.channels;
   }
   if (fixed_rows > 0) {
-    MAPD_CHECK(s.set.fixed_images.dim() == 4 && s.set.fixed_images.size(2) == s.height &&
-                   s.set.fixed_images.size(3) == s.width,
-               DataError,
-               fmt::format("loader: fixed images must be [P, C, {}, {}] like the dataset images", s.height,
-                           s.width));
+    MAPD_ASSERT(s.set.fixed_images.dim() == 4 && s.set.fixed_images.size(2) == s.height &&
+                    s.set.fixed_images.size(3) == s.width,
+                fmt::format("loader: fixed images must be [P, C, {}, {}] like the dataset images", s.height,
+                            s.width));
     s.fixed = convert_channels(s.set.fixed_images.to(torch::kCPU, torch::kFloat), s.channels).contiguous();
   }
   if (s.options.resident) {
@@ -451,7 +450,7 @@ void Loader::start_epoch(int64_t epoch) {
 
 std::optional<Batch> Loader::next() {
   auto& s = *impl_;
-  MAPD_CHECK(s.epoch >= 0, DataError, "Loader::next called before start_epoch");
+  MAPD_ASSERT(s.epoch >= 0, "Loader::next called before start_epoch");
   while (s.next_deliver < s.batches) {
     auto pending = s.options.resident ? s.build_resident(s.next_deliver) : s.take_built();
     ++s.next_deliver;

@@ -43,9 +43,9 @@ uint8_t paeth(int a, int b, int c) {
 }  // namespace
 
 std::string encode_png(const PixelView& image) {
-  MAPD_CHECK(image.data != nullptr && image.height > 0 && image.width > 0, Error, "encode_png: empty image");
-  MAPD_CHECK(image.channels == 1 || image.channels == 3, Error,
-             fmt::format("encode_png: {} channels (expected 1 or 3)", image.channels));
+  MAPD_ASSERT(image.data != nullptr && image.height > 0 && image.width > 0, "encode_png: empty image");
+  MAPD_ASSERT(image.channels == 1 || image.channels == 3,
+              fmt::format("encode_png: {} channels (expected 1 or 3)", image.channels));
   const int64_t channels = image.channels;
   const int64_t line = image.width * channels;
   const int64_t stride = image.row_bytes > 0 ? image.row_bytes : line;

@@ -184,20 +184,20 @@ AssignSummary assign_run(const std::filesystem::path& run_dir, const config::Knn
   std::vector<int64_t> q_id;
   std::vector<int64_t> q_label;
   std::string lines;
-  const auto write_block = [&](const QueryBlock& block) {
-    const auto count = block.size();
-    const auto& scores = block.scores;
+  const auto write_block = [&](const QueryBlock& part) {
+    const auto count = part.size();
+    const auto& scores = part.scores;
     const auto& p = scores.prediction;
     q_rows.clear();
     q_id.clear();
     q_label.clear();
     lines.clear();
     for (int64_t i = 0; i < count; ++i) {
-      const auto r = static_cast<size_t>(block.columns[static_cast<size_t>(i)]);
+      const auto r = static_cast<size_t>(part.columns[static_cast<size_t>(i)]);
       q_rows.push_back(ex.row[r]);
       q_id.push_back(ex.id[r]);
       q_label.push_back(ex.label[r]);
-      const float* traj = block.x.data() + i * dim;
+      const float* traj = part.x.data() + i * dim;
       const float issue = scores.label_issue[static_cast<size_t>(i)];
       const auto role = static_cast<Role>(ex.role[r]);
       const int16_t assigned = p.assigned[static_cast<size_t>(i)];

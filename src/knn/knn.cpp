@@ -326,8 +326,8 @@ TrajectoryKnn::TrajectoryKnn(FitSet fit_set, const config::KnnConfig& options)
   MAPD_CHECK(m > 0, DataError,
              "k-NN fit set is empty: no fit-half probes. Build probes (probes.suite) before assigning.");
   MAPD_CHECK(fit_set.dim > 0, DataError, "k-NN fit set has trajectories of length 0: no epochs selected");
-  MAPD_CHECK(
-      static_cast<int64_t>(fit_set.x.size()) == m * fit_set.dim, DataError,
+  MAPD_ASSERT(
+      static_cast<int64_t>(fit_set.x.size()) == m * fit_set.dim,
       fmt::format("k-NN fit set: {} values for {} rows of length {}", fit_set.x.size(), m, fit_set.dim));
   MAPD_CHECK(
       options.k >= 1 && options.k <= m, ConfigError,

@@ -25,8 +25,8 @@ std::vector<size_t> by_descending_score(const std::vector<float>& score) {
 }
 
 void check_sizes(const std::vector<float>& score, const std::vector<uint8_t>& positive) {
-  MAPD_CHECK(score.size() == positive.size(), DataError,
-             fmt::format("metric: {} scores but {} labels", score.size(), positive.size()));
+  MAPD_ASSERT(score.size() == positive.size(),
+              fmt::format("metric: {} scores but {} labels", score.size(), positive.size()));
 }
 
 nlohmann::json number(double v) { return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(nullptr); }
@@ -92,8 +92,8 @@ double average_precision(const std::vector<float>& score, const std::vector<uint
 }
 
 void ConfusionMatrix::add(int64_t truth, int64_t predicted) {
-  MAPD_CHECK(
-      truth >= 0 && truth < num_classes && predicted >= 0 && predicted < num_classes, DataError,
+  MAPD_ASSERT(
+      truth >= 0 && truth < num_classes && predicted >= 0 && predicted < num_classes,
       fmt::format("confusion matrix: category pair ({}, {}) outside [0, {})", truth, predicted, num_classes));
   counts[static_cast<size_t>(truth * num_classes + predicted)]++;
 }

@@ -151,7 +151,8 @@ torch::Tensor SmallCnnImpl::forward(torch::Tensor x) {
 }
 
 ResNetImpl::ResNetImpl(const ResNetOptions& options) {
-  MAPD_CHECK(options.blocks.size() == 4, ConfigError, "ResNet needs 4 stages of blocks");
+  MAPD_ASSERT(options.blocks.size() == 4,
+              fmt::format("ResNet needs 4 stages of blocks, got {}", options.blocks.size()));
   nn::Sequential stem;
   if (options.stem == "imagenet") {
     stem->push_back(

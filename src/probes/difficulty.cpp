@@ -98,8 +98,10 @@ std::vector<double> average_ranks(const std::vector<double>& v) {
 
 BelowChance below_chance(const std::vector<double>& easiness, const std::vector<int64_t>& labels,
                          int64_t num_classes) {
-  MAPD_CHECK(easiness.size() == labels.size() && num_classes >= 1, DataError,
-             "below_chance: need one score per label and at least one class");
+  MAPD_ASSERT(easiness.size() == labels.size() && num_classes >= 1,
+              fmt::format("below_chance: need one score per label and at least one class, got {} scores, {} "
+                          "labels and {} classes",
+                          easiness.size(), labels.size(), num_classes));
   BelowChance out;
   out.chance = 1.0 / static_cast<double>(num_classes);
   std::vector<int64_t> below(static_cast<size_t>(num_classes), 0);
@@ -107,8 +109,8 @@ BelowChance below_chance(const std::vector<double>& easiness, const std::vector<
   int64_t total = 0;
   for (size_t i = 0; i < labels.size(); ++i) {
     const auto y = static_cast<size_t>(labels[i]);
-    MAPD_CHECK(labels[i] >= 0 && labels[i] < num_classes, DataError,
-               fmt::format("below_chance: label {} outside [0, {})", labels[i], num_classes));
+    MAPD_ASSERT(labels[i] >= 0 && labels[i] < num_classes,
+                fmt::format("below_chance: label {} outside [0, {})", labels[i], num_classes));
     const bool doubtful = easiness[i] < out.chance;
     below[y] += doubtful;
     ++count[y];
@@ -123,7 +125,9 @@ BelowChance below_chance(const std::vector<double>& easiness, const std::vector<
 }
 
 double spearman(const std::vector<double>& a, const std::vector<double>& b) {
-  MAPD_CHECK(a.size() == b.size() && a.size() > 1, DataError, "spearman: need two equally long vectors");
+  MAPD_ASSERT(
+      a.size() == b.size() && a.size() > 1,
+      fmt::format("spearman: need two equally long vectors of 2 or more, got {} and {}", a.size(), b.size()));
   const auto ra = average_ranks(a);
   const auto rb = average_ranks(b);
   const double n = static_cast<double>(a.size());
@@ -168,8 +172,8 @@ std::vector<double> holdout_scores(const config::RunConfig& config, const data::
     const auto start = Clock::now();
     const torch::Tensor probs = train::fit_and_score(
         config, fit, held, epochs, static_cast<int64_t>(data::stream_seed(seed, 200 + m) >> 1));
-    MAPD_CHECK(probs.dim() == 2 && probs.size(0) == epochs && probs.size(1) == held.size(), DataError,
-               "train::fit_and_score returned a tensor of unexpected shape");
+    MAPD_ASSERT(probs.dim() == 2 && probs.size(0) == epochs && probs.size(1) == held.size(),
+                "train::fit_and_score returned a tensor of unexpected shape");
     const auto last = probs[epochs - 1].to(torch::kFloat64).contiguous();
     const double* p = last.data_ptr<double>();
     for (size_t i = 0; i < held_rows.size(); ++i) {
@@ -190,8 +194,8 @@ std::vector<double> learning_speed_scores(const config::RunConfig& config, const
   MAPD_CHECK(train.size() >= 1, ConfigError, "probes.difficulty=learning_speed: the training split is empty");
   const auto all = rows_of(train, iota_rows(train.size()));
   const torch::Tensor probs = train::fit_and_score(config, all, all, epochs, static_cast<int64_t>(seed >> 1));
-  MAPD_CHECK(probs.dim() == 2 && probs.size(0) == epochs && probs.size(1) == train.size(), DataError,
-             "train::fit_and_score returned a tensor of unexpected shape");
+  MAPD_ASSERT(probs.dim() == 2 && probs.size(0) == epochs && probs.size(1) == train.size(),
+              "train::fit_and_score returned a tensor of unexpected shape");
   const auto mean = probs.to(torch::kFloat64).mean(0).contiguous();
   const double* p = mean.data_ptr<double>();
   return std::vector<double>(p, p + train.size());

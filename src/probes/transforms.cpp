@@ -43,8 +43,7 @@ class NormalStream {
 };
 
 void check_images(const torch::Tensor& images, const char* what) {
-  MAPD_CHECK(images.defined() && images.dim() == 4, ConfigError,
-             std::string(what) + ": expected images [N, C, H, W]");
+  MAPD_ASSERT(images.defined() && images.dim() == 4, std::string(what) + ": expected images [N, C, H, W]");
 }
 
 }  // namespace
@@ -71,8 +70,8 @@ std::vector<int64_t> draw_wrong_labels(const std::vector<int64_t>& labels, int64
   std::vector<int64_t> out(labels.size());
   for (size_t i = 0; i < labels.size(); ++i) {
     const int64_t y = labels[i];
-    MAPD_CHECK(y >= 0 && y < num_classes, DataError,
-               "label " + std::to_string(y) + " is outside [0, " + std::to_string(num_classes) + ")");
+    MAPD_ASSERT(y >= 0 && y < num_classes,
+                "label " + std::to_string(y) + " is outside [0, " + std::to_string(num_classes) + ")");
     // Uniform over the C - 1 other classes: draw from [0, C - 1) and skip the true label.
     int64_t z = rng.below(num_classes - 1);
     if (z >= y) ++z;

@@ -4,7 +4,6 @@
 
 #include <cmath>
 #include <limits>
-#include <stdexcept>
 
 #include "mapd/core/error.hpp"
 #include "mapd/core/log.hpp"
@@ -98,9 +97,7 @@ AssignmentStore::~AssignmentStore() {
 AssignmentStore AssignmentStore::create(const std::filesystem::path& path, const AssignmentMeta& meta,
                                         int64_t n) {
   detail::quiet_hdf5();
-  if (n < 0) {
-    throw std::invalid_argument("AssignmentStore::create: n must be >= 0");
-  }
+  MAPD_ASSERT(n >= 0, fmt::format("AssignmentStore::create: n must be >= 0, got {}", n));
   auto impl = std::make_unique<Impl>(path);
   Impl& s = *impl;
   const FileContext& ctx = s.ctx;
@@ -142,13 +139,11 @@ AssignmentStore AssignmentStore::create(const std::filesystem::path& path, const
 void AssignmentStore::write(int64_t offset, const Block& block) {
   detail::quiet_hdf5();
   Impl& s = *impl_;
-  if (!s.file.valid()) {
-    throw IoError(fmt::format("cannot write to '{}': the assignment file is closed", s.ctx.file()));
-  }
-  if (offset < 0 || block.count < 0 || offset + block.count > s.n) {
-    throw std::invalid_argument(fmt::format("AssignmentStore::write: rows [{}, {}) outside [0, {}) of '{}'",
-                                            offset, offset + block.count, s.n, s.ctx.file()));
-  }
+  MAPD_ASSERT(s.file.valid(),
+              fmt::format("cannot write to '{}': the assignment file is closed", s.ctx.file()));
+  MAPD_ASSERT(offset >= 0 && block.count >= 0 && offset + block.count <= s.n,
+              fmt::format("AssignmentStore::write: rows [{}, {}) outside [0, {}) of '{}'", offset,
+                          offset + block.count, s.n, s.ctx.file()));
   const void* columns[kNumColumns] = {block.id,       block.row,  block.label, block.assigned,
                                       block.max_prob, block.prob, block.score, block.label_issue};
   for (int i = 0; i < kNumColumns; ++i) {

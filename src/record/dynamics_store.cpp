@@ -7,7 +7,6 @@
 #include <algorithm>
 #include <atomic>
 #include <cmath>
-#include <stdexcept>
 
 static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
               "DynamicsStore writes little-endian chunks directly; add a byte swap for big-endian hosts");
@@ -473,11 +472,10 @@ DynamicsStore DynamicsStore::create(const std::filesystem::path& path, const Dyn
   detail::quiet_hdf5();
   const int64_t n = examples.size();
   const auto size = static_cast<size_t>(n);
-  if (examples.label.size() != size || examples.original_label.size() != size ||
-      examples.role.size() != size || examples.probe_category.size() != size ||
-      examples.source_index.size() != size) {
-    throw std::invalid_argument("DynamicsStore::create: the columns of ExampleColumns differ in length");
-  }
+  MAPD_ASSERT(examples.label.size() == size && examples.original_label.size() == size &&
+                  examples.role.size() == size && examples.probe_category.size() == size &&
+                  examples.source_index.size() == size,
+              "DynamicsStore::create: the columns of ExampleColumns differ in length");
   if (n == 0) {
     throw DataError(fmt::format("cannot create dynamics file '{}' for an empty training set (0 examples)",
                                 path.string()));
@@ -570,9 +568,8 @@ DynamicsStore DynamicsStore::create(const std::filesystem::path& path, const Dyn
 
 DynamicsStore DynamicsStore::open_append(const std::filesystem::path& path, int64_t keep_epochs) {
   detail::quiet_hdf5();
-  if (keep_epochs < 0) {
-    throw std::invalid_argument("DynamicsStore::open_append: keep_epochs must be >= 0");
-  }
+  MAPD_ASSERT(keep_epochs >= 0,
+              fmt::format("DynamicsStore::open_append: keep_epochs must be >= 0, got {}", keep_epochs));
   auto impl = std::make_unique<Impl>(path);
   Impl& s = *impl;
   const FileContext& ctx = s.ctx;
@@ -670,9 +667,7 @@ std::string DynamicsStore::describe() const { return "'" + impl_->path.string() 
 void DynamicsStore::append_epoch(const float* loss, const int32_t* pred, const float* true_prob) {
   detail::quiet_hdf5();
   Impl& s = *impl_;
-  if (!s.writer) {
-    throw IoError(fmt::format("cannot append to '{}': it was opened read-only", s.ctx.file()));
-  }
+  MAPD_ASSERT(s.writer, fmt::format("cannot append to '{}': it was opened read-only", s.ctx.file()));
   const int64_t epoch = s.complete;
   if (s.fp16()) {
     // Before the rows grow: an epoch that cannot be stored leaves the file as it was.

@@ -178,7 +178,7 @@ std::string escape_script(std::string text) {
 
 void replace_once(std::string& text, const std::string& token, const std::string& value) {
   const auto pos = text.find(token);
-  MAPD_CHECK(pos != std::string::npos, Error, fmt::format("report: page template lacks {}", token));
+  MAPD_ASSERT(pos != std::string::npos, fmt::format("report: page template lacks {}", token));
   text.replace(pos, token.size(), value);
 }
 

@@ -83,8 +83,8 @@ std::vector<GroupStats> trajectory_stats(const record::DynamicsStore& store, int
     groups.clear();
     groups_of_row(row, groups);
     for (int32_t g : groups) {
-      MAPD_CHECK(g >= 0 && g < num_groups, Error,
-                 fmt::format("report: group index {} of row {} outside [0, {})", g, row, num_groups));
+      MAPD_ASSERT(g >= 0 && g < num_groups,
+                  fmt::format("report: group index {} of row {} outside [0, {})", g, row, num_groups));
       ++acc[static_cast<size_t>(g)].count;
     }
   }

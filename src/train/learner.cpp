@@ -187,8 +187,8 @@ void Learner::set_gradient_sync(std::shared_ptr<GradientSync> sync) {
 int64_t input_channels(const config::RunConfig& config, const data::TrainingSet& set) {
   if (config.data.channels > 0) return config.data.channels;
   if (set.base != nullptr && set.base->channels > 0) return set.base->channels;
-  MAPD_CHECK(set.fixed_images.defined() && set.fixed_images.dim() == 4, DataError,
-             "training set has neither a base dataset nor fixed images: nothing to train on");
+  MAPD_ASSERT(set.fixed_images.defined() && set.fixed_images.dim() == 4,
+              "training set has neither a base dataset nor fixed images: nothing to train on");
   return set.fixed_images.size(1);
 }
 

@@ -25,7 +25,7 @@ void on_signal(int signal_number) {
 }  // namespace
 
 StopSignalGuard::StopSignalGuard() {
-  MAPD_CHECK(!g_installed, Error, "StopSignalGuard: only one guard may be active at a time");
+  MAPD_ASSERT(!g_installed, "StopSignalGuard: only one guard may be active at a time");
   g_pending = 0;
   struct sigaction action {};
   action.sa_handler = on_signal;

@@ -61,8 +61,8 @@ int64_t named_classes(const data::TrainingSet& set, const std::vector<std::strin
 void check_inputs(const config::RunConfig& config, const TrainInputs& inputs) {
   const int64_t n = inputs.train_set.size();
   MAPD_CHECK(n > 0, DataError, "training set is empty: nothing to train on (check data.path and data.limit)");
-  MAPD_CHECK(
-      inputs.examples.size() == n, DataError,
+  MAPD_ASSERT(
+      inputs.examples.size() == n,
       fmt::format("trainer: /examples has {} rows but the training set has {}", inputs.examples.size(), n));
   MAPD_CHECK(
       !(config.record.view == "online" && config.data.drop_last), ConfigError,
@@ -370,8 +370,9 @@ TrainSummary train(const config::RunConfig& config, const TrainInputs& inputs, c
 
 torch::Tensor fit_and_score(const config::RunConfig& config, const data::TrainingSet& fit,
                             const data::TrainingSet& score, int64_t epochs, int64_t seed) {
-  MAPD_CHECK(epochs > 0, ConfigError, fmt::format("fit_and_score: epochs must be positive, got {}", epochs));
-  MAPD_CHECK(fit.size() > 0, DataError, "fit_and_score: the training subset is empty");
+  // The difficulty estimators validate both (probes.*_epochs >= 1, enough examples) before calling.
+  MAPD_ASSERT(epochs > 0, fmt::format("fit_and_score: epochs must be positive, got {}", epochs));
+  MAPD_ASSERT(fit.size() > 0, "fit_and_score: the training subset is empty");
   set_compute_threads(config.train.threads);
   const torch::Device device = resolve_device(config.train.device);
   seed_torch(static_cast<uint64_t>(seed));

@@ -137,5 +137,20 @@ TEST(Limit, NoOpWhenLimitIsZeroOrLarge) {
   EXPECT_EQ(set.size(), 20);
 }
 
+TEST(Limit, SelectingUnorderedOrOutOfRangeIndicesIsAnInternalError) {
+  auto set = labelled(5, 2);
+  select_examples(set, {1, 3});
+  EXPECT_EQ(set.examples.id, (std::vector<int64_t>{1001, 1003}));
+  try {
+    select_examples(set, {1, 0});
+    FAIL() << "expected InternalError";
+  } catch (const InternalError& e) {
+    EXPECT_NE(std::string(e.what()).find("select_examples: index 0 is not ascending or outside [0, 2)"),
+              std::string::npos)
+        << e.what();
+  }
+  EXPECT_THROW(select_examples(set, {2}), InternalError);
+}
+
 }  // namespace
 }  // namespace mapd::data

@@ -314,11 +314,21 @@ TEST(Loader, NormalizeUsesGivenStats) {
   EXPECT_NEAR(stats.first[0], (0 + 1 + 2 + 3 + 1 + 2 + 3 + 4) / 8.0 / 255.0, 1e-9);
 }
 
-TEST(Loader, MismatchedLabelsAreDataError) {
+TEST(Loader, MismatchedLabelsAreAnInternalError) {
+  // Only mapd builds TrainingSets (from a dataset and a probe suite): a mismatch is a bug in mapd.
   const auto set = synthetic(3, 1, 2, 2, 2);
   auto ts = TrainingSet::from_image_set(set);
   ts.labels.push_back(0);
-  MAPD_EXPECT_THROW_WITH(Loader(ts, LoaderOptions{}), DataError, "4 labels but 3 base rows");
+  try {
+    Loader loader(ts, LoaderOptions{});
+    FAIL() << "expected InternalError";
+  } catch (const InternalError& e) {
+    EXPECT_NE(std::string(e.what()).find("the training set has 4 labels but 3 base rows and 0 fixed rows"),
+              std::string::npos)
+        << e.what();
+  }
+  Loader loader(TrainingSet::from_image_set(set), LoaderOptions{});
+  EXPECT_THROW((void)loader.next(), InternalError);  // before start_epoch
 }
 
 TEST(Augment, CropAndFlipShapesAndSeeding) {

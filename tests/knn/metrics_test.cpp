@@ -18,7 +18,12 @@ TEST(Metrics, AurocCountsTiesAsOneHalf) {
   EXPECT_DOUBLE_EQ(auroc({1, 1, 1, 1}, {0, 1, 0, 1}), 0.5);
   EXPECT_DOUBLE_EQ(auroc({3, 2, 1}, {1, 0, 0}), 1.0);
   EXPECT_TRUE(std::isnan(auroc({1, 2}, {0, 0})));
-  MAPD_EXPECT_THROW_WITH(auroc({1, 2}, {0}), DataError, "2 scores but 1 labels");
+  try {  // scores and labels come from the same rows: a bug in mapd otherwise
+    (void)auroc({1, 2}, {0});
+    FAIL() << "expected InternalError";
+  } catch (const InternalError& e) {
+    EXPECT_NE(std::string(e.what()).find("metric: 2 scores but 1 labels"), std::string::npos) << e.what();
+  }
 }
 
 TEST(Metrics, AveragePrecisionMatchesScikitLearn) {
@@ -48,7 +53,13 @@ TEST(Metrics, ConfusionMatrixCountsPrecisionRecall) {
   EXPECT_TRUE(j["per_category"][2]["precision"].is_null());
   const auto table = m.to_table({"a", "b", "c"});
   EXPECT_NE(table.find("accuracy 0.600 on 5"), std::string::npos) << table;
-  MAPD_EXPECT_THROW_WITH(m.add(3, 0), DataError, "(3, 0) outside [0, 3)");
+  try {  // categories are checked against the file's names before they get here
+    m.add(3, 0);
+    FAIL() << "expected InternalError";
+  } catch (const InternalError& e) {
+    EXPECT_NE(std::string(e.what()).find("category pair (3, 0) outside [0, 3)"), std::string::npos)
+        << e.what();
+  }
 }
 
 }  // namespace

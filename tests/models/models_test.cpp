@@ -122,5 +122,17 @@ TEST(ModelFactory, RejectsBadStemChannelsClassesAndWidth) {
   MAPD_EXPECT_THROW_WITH(make_model(cfg, 3, 10), ConfigError, "model.width", "got 0");
 }
 
+TEST(ResNet, OptionsWithoutFourStagesAreAnInternalError) {
+  ResNetOptions options;
+  options.blocks = {2, 2, 2};  // the factory's architectures all have 4 stages: only a bug gives 3
+  try {
+    ResNet net(options);
+    FAIL() << "expected InternalError";
+  } catch (const InternalError& e) {
+    EXPECT_NE(std::string(e.what()).find("ResNet needs 4 stages of blocks, got 3"), std::string::npos)
+        << e.what();
+  }
+}
+
 }  // namespace
 }  // namespace mapd::models

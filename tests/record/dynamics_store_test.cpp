@@ -30,6 +30,7 @@ using testing::append_row;
 using testing::chunk_location;
 using testing::EpochRow;
 using testing::fp16_tolerance;
+using testing::internal_error_of;
 using testing::make_examples;
 using testing::make_meta;
 using testing::make_row;
@@ -253,8 +254,9 @@ TEST(DynamicsStore, OpenAppendTruncatesToCheckpointAndContinues) {
     append_row(store, 0);
   }
   EXPECT_EQ(DynamicsStore::open_read(path).complete_epochs(), 1);
-  MAPD_EXPECT_THROW_WITH(DynamicsStore::open_append(path, -1), std::invalid_argument,
-                         "keep_epochs must be >= 0");
+  const auto message = internal_error_of([&] { (void)DynamicsStore::open_append(path, -1); });
+  EXPECT_NE(message.find("DynamicsStore::open_append: keep_epochs must be >= 0, got -1"), std::string::npos)
+      << message;
   MAPD_EXPECT_THROW_WITH(DynamicsStore::open_append(dir / "missing.h5", 1), IoError, "missing.h5");
 }
 
@@ -270,8 +272,8 @@ TEST(DynamicsStore, SwmrReaderInSameProcessSeesCommittedRows) {
     EXPECT_EQ(reader.complete_epochs(), e + 1);
     expect_rows(reader, e + 1, true);
   }
-  MAPD_EXPECT_THROW_WITH(reader.append_epoch(nullptr, nullptr, nullptr), IoError, "dynamics.h5",
-                         "opened read-only");
+  const auto message = internal_error_of([&] { reader.append_epoch(nullptr, nullptr, nullptr); });
+  EXPECT_NE(message.find("it was opened read-only"), std::string::npos) << message;
 }
 
 /// Blocks until one byte arrives on `fd`; false on EOF.
@@ -578,8 +580,9 @@ TEST(DynamicsStore, CreateRejectsBadArguments) {
                          ConfigError, "record.dtype is 'bf16'");
   ExampleColumns ragged = make_examples(4);
   ragged.label.pop_back();
-  MAPD_EXPECT_THROW_WITH(DynamicsStore::create(dir / "c.h5", make_meta("fp16"), ragged),
-                         std::invalid_argument, "differ in length");
+  const auto message =
+      internal_error_of([&] { (void)DynamicsStore::create(dir / "c.h5", make_meta("fp16"), ragged); });
+  EXPECT_NE(message.find("the columns of ExampleColumns differ in length"), std::string::npos) << message;
   try {
     (void)DynamicsStore::create(dir / "no_such_dir" / "d.h5", make_meta("fp16"), make_examples(4));
     FAIL() << "expected IoError";

@@ -9,14 +9,27 @@
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <random>
 #include <string>
 #include <vector>
 
+#include "mapd/core/error.hpp"
 #include "mapd/record/dynamics_store.hpp"
 
 /// Shared fixtures of the record tests: a temporary directory and deterministic synthetic data.
 namespace mapd::record::testing {
+
+/// The message of the InternalError `f` throws ("" when it throws none or another error).
+inline std::string internal_error_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const InternalError& e) {
+    return e.what();
+  } catch (const std::exception&) {
+  }
+  return "";
+}
 
 /// A fresh directory under the system temp dir, removed at destruction.
 class TempDir {

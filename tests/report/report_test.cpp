@@ -164,7 +164,7 @@ TEST_F(ReportTest, TrajectoryStatsRejectsZeroEpochsAndBadGroups) {
     EXPECT_NE(std::string(e.what()).find("no committed epoch"), std::string::npos) << e.what();
   }
   const auto bad = [](int64_t, std::vector<int32_t>& g) { g.push_back(3); };
-  MAPD_EXPECT_THROW_WITH((void)trajectory_stats(store, 2, {"a"}, bad), Error,
+  MAPD_EXPECT_THROW_WITH((void)trajectory_stats(store, 2, {"a"}, bad), InternalError,
                          "group index 3 of row 0 outside [0, 1)");
   MAPD_EXPECT_THROW_WITH((void)trajectory_stats(store, 3, {"a"}, none),
                          IoError,  // beyond the committed epochs

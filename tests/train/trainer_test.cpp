@@ -345,6 +345,21 @@ TEST_F(TrainerTest, RejectsOnlineViewWithDropLastUnknownAmpAndMissingCuda) {
                          "never_trained/checkpoints/last.pt does not exist", "mapd train");
 }
 
+TEST_F(TrainerTest, ExamplesThatDoNotMatchTheTrainingSetAreAnInternalError) {
+  // TrainInputs are composed by mapd (dataset + probe suite): a row count mismatch is a bug in mapd.
+  const auto images = test::make_image_set(32);
+  auto inputs = test::make_inputs(images);
+  inputs.examples.id.pop_back();
+  try {
+    train(test::tiny_config(1), inputs, dir_ / "a", false);
+    FAIL() << "expected InternalError";
+  } catch (const InternalError& e) {
+    EXPECT_NE(std::string(e.what()).find("/examples has 31 rows but the training set has 32"),
+              std::string::npos)
+        << e.what();
+  }
+}
+
 TEST_F(TrainerTest, FitAndScoreReturnsDeterministicLabelProbabilitiesPerEpoch) {
   const auto images = test::make_image_set(96);
   const auto score_images = test::make_image_set(40, 4, 12, 5);
@@ -357,6 +372,15 @@ TEST_F(TrainerTest, FitAndScoreReturnsDeterministicLabelProbabilitiesPerEpoch) {
   EXPECT_TRUE(torch::equal(a, b));
   EXPECT_TRUE(((a >= 0) & (a <= 1)).all().item<bool>());
   EXPECT_GT(a[2].mean().item<float>(), a[0].mean().item<float>() - 0.05F);
+  // The callers (difficulty estimators) validate epochs and subset sizes first: a bug otherwise.
+  try {
+    (void)fit_and_score(config, fit, score, 0, 11);
+    FAIL() << "expected InternalError";
+  } catch (const InternalError& e) {
+    EXPECT_NE(std::string(e.what()).find("fit_and_score: epochs must be positive, got 0"), std::string::npos)
+        << e.what();
+  }
+  EXPECT_THROW((void)fit_and_score(config, data::TrainingSet{}, score, 1, 11), InternalError);
 }
 
 TEST(EpochRecord, WritesByExampleIndexAndCopiesToHostOnce) {

@@ -11,6 +11,7 @@
 namespace mapd::data {
 
 /// Keeps the examples at `indices` (ascending) of `set`: pixels or paths and every ExampleTable column.
+/// Throws InternalError for indices that are not ascending or outside the set.
 void select_examples(ImageSet& set, const std::vector<int64_t>& indices);
 
 /// Keeps a seeded, class-balanced subset of `limit` examples of `set` (limit >= size: unchanged).

@@ -89,7 +89,7 @@ class Loader {
   /// Starts epoch `epoch` (0-based); stops any epoch in progress. Rows that failed to decode so far
   /// are left out of it.
   void start_epoch(int64_t epoch);
-  /// The next batch of the current epoch, or nullopt at its end.
+  /// The next batch of the current epoch, or nullopt at its end. InternalError before start_epoch.
   std::optional<Batch> next();
   /// Leaves `rows` out of every epoch started from now on (a resumed run's rows whose image could
   /// not be read before). Stops any epoch in progress. Throws InternalError for a row outside the set.

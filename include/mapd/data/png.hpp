@@ -20,7 +20,8 @@ struct PixelView {
 };
 
 /// The PNG file (8-bit grey or RGB, deflate level 6, one filter per row) of `image`.
-/// Throws Error for an empty image or channels other than 1 and 3.
+/// Throws InternalError for an empty image or channels other than 1 and 3 (callers pass images
+/// of a dataset, which readers make 1 or 3 channels).
 std::string encode_png(const PixelView& image);
 
 /// Writes encode_png(image) to `path` atomically. Throws IoError naming the path.

@@ -11,7 +11,8 @@
 namespace mapd::knn {
 
 /// Area under the ROC curve of `score` for the positives `positive` (ties count one half, as in
-/// scikit-learn's roc_auc_score). Returns NaN when either class is empty. Sizes must match.
+/// scikit-learn's roc_auc_score). Returns NaN when either class is empty. Sizes must match
+/// (InternalError otherwise).
 double auroc(const std::vector<float>& score, const std::vector<uint8_t>& positive);
 
 /// Average precision (scikit-learn's average_precision_score: sum over thresholds of
@@ -25,7 +26,8 @@ struct ConfusionMatrix {
 
   explicit ConfusionMatrix(int64_t classes = 0)
       : num_classes(classes), counts(static_cast<size_t>(classes * classes), 0) {}
-  /// Adds one observation. Throws DataError for an index outside [0, num_classes).
+  /// Adds one observation. Throws InternalError for an index outside [0, num_classes) (callers
+  /// check the categories they read from a file first).
   void add(int64_t truth, int64_t predicted);
   [[nodiscard]] int64_t at(int64_t truth, int64_t predicted) const {
     return counts[static_cast<size_t>(truth * num_classes + predicted)];

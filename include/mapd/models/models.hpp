@@ -51,6 +51,7 @@ struct ResNetOptions {
 /// ResNet (He et al. 2016) with a CIFAR (3x3 stride 1) or ImageNet (7x7 stride 2 + max-pool) stem.
 class ResNetImpl : public ClassifierImpl {
  public:
+  /// InternalError unless options.blocks has 4 stages (the factory's architectures all do).
   explicit ResNetImpl(const ResNetOptions& options);
   /// [B, C, H, W] -> [B, num_classes].
   torch::Tensor forward(torch::Tensor x) override;

@@ -50,10 +50,13 @@ struct BelowChance {
   double share = 0.0;             ///< of all examples
   std::vector<double> per_class;  ///< share within each label (index = label; 0 for empty classes)
 };
+/// InternalError unless there is one score per label, num_classes >= 1 and every label is in
+/// [0, num_classes) (the caller passes data::class_count of the same labels).
 BelowChance below_chance(const std::vector<double>& easiness, const std::vector<int64_t>& labels,
                          int64_t num_classes);
 
 /// Spearman rank correlation of two equally long score vectors (ties get average ranks).
+/// InternalError for vectors of different lengths or fewer than 2 values.
 double spearman(const std::vector<double>& a, const std::vector<double>& b);
 
 }  // namespace mapd::probes

@@ -16,7 +16,8 @@ namespace mapd::probes {
 torch::Tensor add_gaussian_noise(const torch::Tensor& images, double sigma, uint64_t seed);
 
 /// `mislabeled`: for each label a label drawn uniformly from the `num_classes - 1` other classes
-/// (never the given one). Throws ConfigError if num_classes < 2 or a label is outside [0, C).
+/// (never the given one). Throws ConfigError if num_classes < 2, InternalError if a label is
+/// outside [0, C) (num_classes comes from data::class_count of the same labels).
 std::vector<int64_t> draw_wrong_labels(const std::vector<int64_t>& labels, int64_t num_classes,
                                        uint64_t seed);
 

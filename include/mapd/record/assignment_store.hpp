@@ -42,7 +42,8 @@ class AssignmentStore {
     std::vector<float> max_prob, prob, score, label_issue;  ///< prob/score row-major [N, C]
   };
 
-  /// Creates the file for `n` queries.
+  /// Creates the file for `n` queries. Throws IoError when it cannot be created, InternalError for
+  /// n < 0.
   static AssignmentStore create(const std::filesystem::path& path, const AssignmentMeta& meta, int64_t n);
   /// Reads a whole assignment file (metadata into `meta`). Throws IoError naming the file when it
   /// cannot be read, DataError naming the file and dataset when a dataset has the wrong shape or type.
@@ -52,7 +53,8 @@ class AssignmentStore {
   AssignmentStore& operator=(AssignmentStore&&) noexcept;
   ~AssignmentStore();
 
-  /// Writes rows [offset, offset + block.count).
+  /// Writes rows [offset, offset + block.count). Throws IoError when HDF5 fails, InternalError for
+  /// rows outside [0, n) or a closed store.
   void write(int64_t offset, const Block& block);
   /// Flushes and closes.
   void close();

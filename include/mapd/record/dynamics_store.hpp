@@ -27,8 +27,7 @@ class DynamicsStore final : public TrajectorySource {
  public:
   /// Creates (truncating) a store for `examples.size()` examples and starts SWMR writing.
   /// Throws DataError for 0 examples, ConfigError for a dtype other than fp16/fp32,
-  /// std::invalid_argument for columns of different lengths, IoError when the file cannot be
-  /// created.
+  /// InternalError for columns of different lengths, IoError when the file cannot be created.
   static DynamicsStore create(const std::filesystem::path& path, const DynamicsMeta& meta,
                               const ExampleColumns& examples);
   /// Opens an existing store to append (resume): rows at or beyond `keep_epochs` (or beyond
@@ -36,6 +35,7 @@ class DynamicsStore final : public TrajectorySource {
   /// DataError if a dataset has the wrong shape or type. A file left "open for writing" by a
   /// killed writer (SWMR or not) is accepted with a warning and the mark cleared (its committed
   /// rows are intact); do not call this while another process still writes the file.
+  /// InternalError for a negative `keep_epochs`.
   static DynamicsStore open_append(const std::filesystem::path& path, int64_t keep_epochs);
   /// Opens read-only (SWMR reader when the writer is live). Only committed rows are visible.
   /// A file a killed writer left marked "open for writing" is read with a warning (the mark stays).
@@ -61,8 +61,8 @@ class DynamicsStore final : public TrajectorySource {
   /// example index; then flushes and increments /epochs/complete (the commit). The row is
   /// flushed and fsynced before the commit marker, the marker is flushed and fsynced after, so a
   /// crash (kill -9 or power loss) at any point leaves every committed epoch readable. Throws
-  /// IoError on a store opened with open_read; DataError, writing nothing, when the dtype is fp16
-  /// and a finite value exceeds 65504 (it would be stored as infinity): use fp32 for such losses.
+  /// InternalError on a store opened with open_read; DataError, writing nothing, when the dtype is
+  /// fp16 and a finite value exceeds 65504 (it would be stored as infinity): use fp32 for such losses.
   void append_epoch(const float* loss, const int32_t* pred, const float* true_prob);
 
   /// Reads losses of examples [begin, end) over epochs [epoch_begin, epoch_end) into `out`, laid

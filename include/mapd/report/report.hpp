@@ -44,7 +44,8 @@ using GroupsOfRow = std::function<void(int64_t row, std::vector<int32_t>& groups
 /// and computes, for each group in `group_names`, the per-epoch loss quartiles, mean and learned
 /// fractions ("learned" = pred equals the label trained on). Memory is bounded by
 /// options.block_values and options.exact_limit whatever N is. Throws IoError from the store when
-/// `epochs` exceeds the committed epochs, ConfigError when epochs < 1.
+/// `epochs` exceeds the committed epochs, ConfigError when epochs < 1, InternalError when
+/// `groups_of_row` names a group outside `group_names`.
 std::vector<GroupStats> trajectory_stats(const record::DynamicsStore& store, int64_t epochs,
                                          const std::vector<std::string>& group_names,
                                          const GroupsOfRow& groups_of_row, const StatsOptions& options = {});

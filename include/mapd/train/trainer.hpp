@@ -103,6 +103,7 @@ TrainSummary train(const config::RunConfig& config, const TrainInputs& inputs, c
 /// config.model on `fit` for `epochs` epochs (no recording, no checkpoints, no files) and returns,
 /// after each epoch, the probability of the given label for every row of `score` as a [epochs,
 /// score.size()] float tensor on the CPU. Deterministic for a given `seed` and a fixed train.threads.
+/// InternalError for epochs < 1 or an empty `fit` (callers check both first).
 torch::Tensor fit_and_score(const config::RunConfig& config, const data::TrainingSet& fit,
                             const data::TrainingSet& score, int64_t epochs, int64_t seed);
 
