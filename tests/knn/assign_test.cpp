@@ -21,9 +21,8 @@
 #include "mapd/record/dynamics_store.hpp"
 #include "mapd/report/report.hpp"
 
-#include "synthetic_run.hpp"
-
 #include "../common/expect_error.hpp"
+#include "synthetic_run.hpp"
 
 namespace mapd::knn {
 namespace {
