@@ -141,24 +141,42 @@ class ClassifyAgainstAssignRun : public ::testing::Test {
     fs::remove_all(dir_);
   }
   void TearDown() override { fs::remove_all(dir_); }
+
+  /// `mapd assign`'s output for the first `epochs` epochs of `s`, written and assigned on disk.
+  record::AssignmentStore::Columns assign_file(const Synthetic& s, int64_t epochs) {
+    { write_run(dir_, s, epochs); }
+    (void)assign_run(dir_, knn_options());
+    return record::AssignmentStore::read(RunLayout(dir_).assignments_h5(), nullptr);
+  }
   fs::path dir_;
 };
+
+/// What assign_run builds from the file, built from trajectories in memory.
+struct InMemoryClassifier {
+  RowRoles roles;
+  EpochRange range;
+  TrajectoryKnn knn;
+  MeanLossRanking ranking;
+  int64_t mislabeled = -1;
+};
+
+InMemoryClassifier classifier_of(const record::TrajectorySource& source, int64_t ranking_block) {
+  const auto roles = split_by_role(source.examples(), source.describe());
+  const auto range = epoch_range(source, knn_options());
+  return InMemoryClassifier{roles, range,
+                            TrajectoryKnn(make_fit_set(source, roles.fit, range), knn_options()),
+                            MeanLossRanking::of_rows(source, roles.train, range, ranking_block),
+                            category_index(source.meta().category_names, "mislabeled", "test")};
+}
 
 // What a training mode computes from its committed epochs in memory is what `mapd assign` writes
 // from the same epochs on disk, value for value.
 TEST_F(ClassifyAgainstAssignRun, InMemoryScoresEqualTheAssignmentsFile) {
   const auto s = make_run(600, 40, 20, 12, 0.2, 7);
-  { write_run(dir_, s, 10); }
-  const auto options = knn_options();
-  (void)assign_run(dir_, options);
-  const auto written = record::AssignmentStore::read(RunLayout(dir_).assignments_h5(), nullptr);
-
+  const auto written = assign_file(s, 10);
   const auto source = in_memory(s, 10);
-  const auto roles = split_by_role(source.examples(), source.describe());
-  const auto range = epoch_range(source, options);
-  TrajectoryKnn knn(make_fit_set(source, roles.fit, range), options);
-  const auto ranking = MeanLossRanking::of_rows(source, roles.train, range, 64);
-  const int64_t mislabeled = category_index(source.meta().category_names, "mislabeled", "test");
+  const auto c = classifier_of(source, 64);
+  const auto& range = c.range;
   std::vector<int64_t> queries;
   for (int64_t r = 0; r < source.num_examples(); ++r) {
     if (static_cast<Role>(s.examples.role[static_cast<size_t>(r)]) != Role::kProbeFit) queries.push_back(r);
@@ -166,17 +184,17 @@ TEST_F(ClassifyAgainstAssignRun, InMemoryScoresEqualTheAssignmentsFile) {
   const auto x = read_loss_rows(source, queries, range);
   check_finite(source, x.data(), queries.data(), static_cast<int64_t>(queries.size()), range.size(),
                range.begin);
-  const auto scores =
-      score_block(knn, ranking, mislabeled, x.data(), static_cast<int64_t>(queries.size()), range.size());
+  const auto scores = score_block(c.knn, c.ranking, c.mislabeled, x.data(),
+                                  static_cast<int64_t>(queries.size()), range.size());
   ASSERT_EQ(written.id.size(), queries.size());
   EXPECT_EQ(scores.categories, 3);
   for (size_t i = 0; i < queries.size(); ++i) {
     EXPECT_EQ(written.row[i], queries[i]);
     EXPECT_EQ(written.assigned[i], scores.prediction.assigned[i]) << i;
     EXPECT_EQ(written.label_issue[i], scores.label_issue[i]) << i;
-    for (int64_t c = 0; c < 3; ++c) {
-      EXPECT_EQ(written.prob[i * 3 + static_cast<size_t>(c)], scores.prob(static_cast<int64_t>(i), c)) << i;
-      EXPECT_EQ(written.score[i * 3 + static_cast<size_t>(c)], scores.score(static_cast<int64_t>(i), c)) << i;
+    for (int64_t k = 0; k < 3; ++k) {
+      EXPECT_EQ(written.prob[i * 3 + static_cast<size_t>(k)], scores.prob(static_cast<int64_t>(i), k)) << i;
+      EXPECT_EQ(written.score[i * 3 + static_cast<size_t>(k)], scores.score(static_cast<int64_t>(i), k)) << i;
     }
   }
 }
@@ -185,21 +203,13 @@ TEST_F(ClassifyAgainstAssignRun, InMemoryScoresEqualTheAssignmentsFile) {
 // it yields the rows and values assignments.h5 holds, in the same order.
 TEST_F(ClassifyAgainstAssignRun, AssignBlocksInMemoryYieldTheAssignmentsFileInOrder) {
   const auto s = make_run(400, 30, 15, 8, 0.2, 9);
-  { write_run(dir_, s); }
-  const auto options = knn_options();
-  (void)assign_run(dir_, options);
-  const auto written = record::AssignmentStore::read(RunLayout(dir_).assignments_h5(), nullptr);
-
+  const auto written = assign_file(s, 8);
   const auto source = in_memory(s, 8);
-  const auto roles = split_by_role(source.examples(), source.describe());
-  const auto range = epoch_range(source, options);
-  TrajectoryKnn knn(make_fit_set(source, roles.fit, range), options);
-  const auto ranking = MeanLossRanking::of_rows(source, roles.train, range, 50);
-  const int64_t mislabeled = find_category(source.meta().category_names, "mislabeled");
+  const auto c = classifier_of(source, 50);
   size_t next = 0;
   int64_t blocks = 0;
   const auto totals =
-      assign_blocks(source, knn, ranking, mislabeled, range, 37, {}, [&](const QueryBlock& block) {
+      assign_blocks(source, c.knn, c.ranking, c.mislabeled, c.range, 37, {}, [&](const QueryBlock& block) {
         ++blocks;
         EXPECT_LE(block.size(), 37);
         for (int64_t i = 0; i < block.size(); ++i, ++next) {
