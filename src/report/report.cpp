@@ -176,6 +176,32 @@ std::string escape_script(std::string text) {
   return text;
 }
 
+/// JSON text made safe as the content of a <script> element: '<', '>' and '&' occur only inside
+/// JSON strings, where \u003c, \u003e and \u0026 mean the same characters. Escaping only "</" was
+/// not enough: "<!--<script>" in a class name or data.name switches the HTML parser into the
+/// script's "double escaped" state, where the closing </script> no longer ends the element and
+/// the page goes blank.
+std::string escape_json_for_script(const std::string& json_text) {
+  std::string out;
+  out.reserve(json_text.size());
+  for (const char c : json_text) {
+    switch (c) {
+      case '<':
+        out += "\\u003c";
+        break;
+      case '>':
+        out += "\\u003e";
+        break;
+      case '&':
+        out += "\\u0026";
+        break;
+      default:
+        out += c;
+    }
+  }
+  return out;
+}
+
 void replace_once(std::string& text, const std::string& token, const std::string& value) {
   const auto pos = text.find(token);
   MAPD_ASSERT(pos != std::string::npos, fmt::format("report: page template lacks {}", token));
@@ -757,7 +783,8 @@ ReportResult generate_report(const stdfs::path& run_dir, const config::ReportCon
   const json page = to_json(collected);
   std::string html = detail::kPageTemplate;
   replace_once(html, "/*@MAPD_CHART_LIBRARY@*/", escape_script(fs::read_file(chart_path)));
-  replace_once(html, "@MAPD_DATA@", escape_script(page.dump(-1, ' ', false, json::error_handler_t::replace)));
+  replace_once(html, "@MAPD_DATA@",
+               escape_json_for_script(page.dump(-1, ' ', false, json::error_handler_t::replace)));
   result.index_html = run.report_index();
   fs::write_file_atomic(result.index_html, html);
   result.epochs = collected.trajectories.epochs;

@@ -421,6 +421,30 @@ TEST_F(ReportTest, WritesSelfContainedPageAndGrids) {
   EXPECT_EQ(html.find("@import"), std::string::npos);
 }
 
+// Issue 13 item 11: "<!--<script>" in data.name blanked the whole page (the data block swallowed the
+// rest of it); the page's data must hold no markup and still carry the name.
+TEST_F(ReportTest, MarkupInNamesStaysInsideTheDataBlock) {
+  make_synthetic_run(dir_, 3, 3);
+  const auto config_path = dir_ / "config.resolved.json";
+  auto cfg = nlohmann::json::parse(fs::read_file(config_path));
+  const std::string evil = "evil<!--<script>&</script>name";
+  cfg["data"]["name"] = evil;
+  fs::write_file_atomic(config_path, cfg.dump(2));
+  const auto result = generate_report(dir_, config::ReportConfig{});
+  const std::string html = fs::read_file(result.index_html);
+  const std::string open = "<script id=\"mapd-data\" type=\"application/json\">";
+  const auto begin = html.find(open);
+  ASSERT_NE(begin, std::string::npos);
+  const auto start = begin + open.size();
+  const auto end = html.find("</script>", start);
+  ASSERT_NE(end, std::string::npos);
+  const std::string block = html.substr(start, end - start);
+  EXPECT_EQ(block.find('<'), std::string::npos);
+  EXPECT_EQ(block.find('>'), std::string::npos);
+  const auto page = nlohmann::json::parse(block);
+  EXPECT_NE(page.dump().find(nlohmann::json(evil).dump()), std::string::npos) << "the name is kept";
+}
+
 TEST_F(ReportTest, LiveRunShowsCommittedEpochsAndSaysWhatIsMissing) {
   make_synthetic_run(dir_, 2, 6, /*with_assignments=*/false);
   const auto data = collect_report_data(dir_, config::ReportConfig{});
