@@ -479,6 +479,9 @@ std::vector<std::string> validate(const RunConfig& c) {
   need(c.data.channels == 0 || c.data.channels == 1 || c.data.channels == 3,
        "data.channels: must be 0 (as stored), 1 or 3, got " + std::to_string(c.data.channels));
   need(c.data.image_size >= 4, "data.image_size: must be >= 4, got " + std::to_string(c.data.image_size));
+  // Upper bounds: beyond them a value is a typo, and it failed late or overflowed (issue 13 items 8, 13).
+  need(c.data.image_size <= 4096,
+       "data.image_size: must be <= 4096 (pixels per side), got " + std::to_string(c.data.image_size));
   need(c.data.workers >= -1, "data.workers: must be >= 0, or -1 (auto)");
   need(c.data.prefetch >= 1, "data.prefetch: must be >= 1");
   need(c.data.memory_budget_mb >= 0, "data.memory_budget_mb: must be >= 0");
@@ -488,6 +491,7 @@ std::vector<std::string> validate(const RunConfig& c) {
   need(c.data.augment.mean.size() == c.data.augment.std_dev.size(),
        "data.augment.mean and data.augment.std: must have the same length");
   need(c.model.width >= 1, "model.width: must be >= 1");
+  need(c.model.width <= 4096, "model.width: must be <= 4096, got " + std::to_string(c.model.width));
   need(c.optimizer.lr > 0.0, "optimizer.lr: must be > 0");
   need(c.optimizer.momentum >= 0.0 && c.optimizer.momentum < 1.0, "optimizer.momentum: must be in [0, 1)");
   need(c.optimizer.weight_decay >= 0.0, "optimizer.weight_decay: must be >= 0");
@@ -497,6 +501,7 @@ std::vector<std::string> validate(const RunConfig& c) {
   need(std::is_sorted(c.schedule.milestones.begin(), c.schedule.milestones.end()),
        "schedule.milestones: must be increasing");
   need(c.train.epochs >= 1, "train.epochs: must be >= 1, got " + std::to_string(c.train.epochs));
+  need(c.train.epochs <= 1000000, "train.epochs: must be <= 1000000, got " + std::to_string(c.train.epochs));
   need(c.train.batch_size >= 1, "train.batch_size: must be >= 1, got " + std::to_string(c.train.batch_size));
   need(c.train.threads >= 0, "train.threads: must be >= 0 (0 = all cores)");
   need(!(c.record.view == "online" && c.data.drop_last),
