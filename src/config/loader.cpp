@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <fstream>
 #include <limits>
+#include <map>
 #include <regex>
 #include <set>
 #include <sstream>
@@ -293,19 +294,32 @@ struct ReferenceWriter {
   }
 };
 
-json yaml_to_json(const YAML::Node& node) {
+/// `node` as JSON. A key given twice in one mapping is a ConfigError naming its path and both
+/// lines (YAML would silently keep the last).
+json yaml_to_json(const YAML::Node& node, const std::string& origin, const std::string& path = "") {
   switch (node.Type()) {
     case YAML::NodeType::Null:
     case YAML::NodeType::Undefined:
       return nullptr;
     case YAML::NodeType::Sequence: {
       json array = json::array();
-      for (const auto& item : node) array.push_back(yaml_to_json(item));
+      for (const auto& item : node) array.push_back(yaml_to_json(item, origin, path + "[]"));
       return array;
     }
     case YAML::NodeType::Map: {
       json object = json::object();
-      for (const auto& item : node) object[item.first.as<std::string>()] = yaml_to_json(item.second);
+      std::map<std::string, int> first_line;
+      for (const auto& item : node) {
+        const auto key = item.first.as<std::string>();
+        const std::string key_path = path.empty() ? key : path + "." + key;
+        const int line = item.first.Mark().line + 1;
+        const auto [it, fresh] = first_line.emplace(key, line);
+        MAPD_CHECK(fresh, ConfigError,
+                   fmt::format("{}:{}: duplicate key '{}' (first given at line {}); YAML would keep only the "
+                               "last one: remove one of them",
+                               origin, line, key_path, it->second));
+        object[key] = yaml_to_json(item.second, origin, key_path);
+      }
       return object;
     }
     case YAML::NodeType::Scalar:
@@ -384,7 +398,7 @@ size_t edit_distance(const std::string& a, const std::string& b) {
 
 json parse_yaml(const std::string& text, const std::string& origin) {
   try {
-    return yaml_to_json(YAML::Load(text));
+    return yaml_to_json(YAML::Load(text), origin);
   } catch (const YAML::Exception& e) {
     throw ConfigError(origin + ":" + std::to_string(e.mark.line + 1) + ":" +
                       std::to_string(e.mark.column + 1) + ": YAML syntax error: " + e.msg);
@@ -399,8 +413,25 @@ json read_config_file(const std::filesystem::path& path) {
   const std::string ext = path.extension().string();
   json tree;
   if (ext == ".json") {
+    // A key given twice in one object is an error (the parser would keep the last silently).
+    std::vector<std::set<std::string>> keys;
+    const json::parser_callback_t check_keys = [&](int /*depth*/, json::parse_event_t event, json& parsed) {
+      if (event == json::parse_event_t::object_start) {
+        keys.emplace_back();
+      } else if (event == json::parse_event_t::object_end) {
+        keys.pop_back();
+      } else if (event == json::parse_event_t::key) {
+        const auto key = parsed.get<std::string>();
+        MAPD_CHECK(
+            keys.back().insert(key).second, ConfigError,
+            fmt::format("{}: duplicate key '{}' in one object; JSON readers would keep only the last one: "
+                        "remove one of them",
+                        path.string(), key));
+      }
+      return true;
+    };
     try {
-      tree = json::parse(buffer.str());
+      tree = json::parse(buffer.str(), check_keys);
     } catch (const json::parse_error& e) {
       throw ConfigError(path.string() + ": JSON syntax error: " + e.what());
     }

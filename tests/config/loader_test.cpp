@@ -317,6 +317,23 @@ TEST(ConfigKnn, EpochRangeBeyondTrainingIsRefusedBeforeTraining) {
   EXPECT_NO_THROW(resolve({}, {"train.epochs=20", "knn.epoch_begin=5", "knn.epoch_end=20"}));
 }
 
+// Issue 13 item 13: a key given twice silently took the last value.
+TEST_F(ConfigFiles, DuplicateKeysAreNamedWithTheirLines) {
+  const auto yaml = write("dup.yaml", "train:\n  epochs: 5\n  batch_size: 8\n  epochs: 50\n");
+  const auto message = config_error([&] { resolve({yaml}, {}); });
+  EXPECT_NE(message.find("dup.yaml:4: duplicate key 'train.epochs' (first given at line 2)"),
+            std::string::npos)
+      << message;
+  const auto sections = write("sections.yaml", "train: {epochs: 5}\nknn: {k: 3}\ntrain: {batch_size: 8}\n");
+  EXPECT_NE(config_error([&] { resolve({sections}, {}); }).find("duplicate key 'train'"), std::string::npos);
+  const auto json_file = write("dup.json", R"({"train": {"epochs": 5, "epochs": 50}})");
+  const auto json_message = config_error([&] { resolve({json_file}, {}); });
+  EXPECT_NE(json_message.find("dup.json: duplicate key 'epochs'"), std::string::npos) << json_message;
+  // The same key in two different mappings is fine.
+  const auto fine = write("fine.json", R"({"train": {"epochs": 5}, "knn": {"epoch_end": 5}})");
+  EXPECT_EQ(resolve({fine}, {}).train.epochs, 5);
+}
+
 TEST(ClosestMatch, SuggestsOnlyCloseWords) {
   EXPECT_EQ(closest_match("mislabelled", {"typical", "mislabeled"}), "mislabeled");
   EXPECT_EQ(closest_match("zzz", {"typical", "mislabeled"}), "");
