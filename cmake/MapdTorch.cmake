@@ -6,8 +6,8 @@
 #
 # The wheel's LibTorch is built with CUDA: its CMake config finds the machine's CUDA toolkit (nvcc,
 # cudart, cuBLAS, ...) and mapd links libtorch_cuda, so one binary runs on CPU-only machines and on
-# GPU nodes. Torch headers cost ~20 s per translation unit, so every target that includes them reuses
-# one precompiled header (mapd_torch_pch) instead of parsing torch.h again.
+# GPU nodes. Torch headers are slow to parse (docs/benchmarks.md, build and CI), so every target that
+# includes them reuses one precompiled header (mapd_torch_pch) instead of parsing torch.h again.
 set(MAPD_TORCH_VERSION "2.11.0" CACHE STRING "The LibTorch version mapd is built and tested against")
 
 if(NOT Torch_DIR)

@@ -11,7 +11,7 @@ Writes into DIR (default RUN_DIR/figures):
                       else as loss-trajectory thumbnails
   learned.png         fraction of each group learned for good per epoch
 
-Reads only the documented files (DESIGN.md section 4): dynamics.h5 (committed epochs only, so it
+Reads only the documented files (docs/user-guide.md section 6): dynamics.h5 (committed epochs only, so it
 works on a live run), assignments.h5, config.resolved.json. Needs python3-h5py, python3-matplotlib.
 """
 import argparse

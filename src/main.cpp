@@ -1,4 +1,4 @@
-// mapd entry point: the only place where errors become exit codes (DESIGN.md §3).
+// mapd entry point: the only place where errors become exit codes (exit codes: docs/user-guide.md §5).
 #include <exception>
 #include <iostream>
 

@@ -30,9 +30,9 @@ constexpr bool kIsSection =
     std::is_same_v<T, KnnConfig> || std::is_same_v<T, ReportConfig> || std::is_same_v<T, OutputConfig>;
 
 template <class T>
-struct is_vector : std::false_type {};
+struct IsVector : std::false_type {};
 template <class T>
-struct is_vector<std::vector<T>> : std::true_type {};
+struct IsVector<std::vector<T>> : std::true_type {};
 
 std::string join_path(const std::string& prefix, const std::string& key) {
   return prefix.empty() ? key : prefix + "." + key;
@@ -114,7 +114,7 @@ bool convert_scalar(const json& j, T& out) {
 
 template <class T>
 bool convert(const json& j, T& out) {
-  if constexpr (is_vector<T>::value) {
+  if constexpr (IsVector<T>::value) {
     if (!j.is_array()) return false;
     T values;
     for (const auto& item : j) {
@@ -325,7 +325,7 @@ json yaml_to_json(const YAML::Node& node, const std::string& origin, const std::
     case YAML::NodeType::Scalar:
       break;
   }
-  const std::string text = node.Scalar();
+  const std::string& text = node.Scalar();
   if (node.Tag() == "!") return text;  // quoted: always a string
   static const std::regex kInt(R"([-+]?[0-9]+)");
   static const std::regex kFloat(R"([-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?)");

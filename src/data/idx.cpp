@@ -55,7 +55,7 @@ std::pair<stdfs::path, stdfs::path> find_idx_files(const stdfs::path& dir, const
   auto find = [&](const std::string& kind, const std::string& dims) -> stdfs::path {
     for (const char* sep : {"-", "."}) {
       for (const char* ext : {".gz", ""}) {
-        const auto candidate = dir / (split + "-" + kind + sep + dims + "-ubyte" + ext);
+        auto candidate = dir / (split + "-" + kind + sep + dims + "-ubyte" + ext);
         if (stdfs::is_regular_file(candidate)) {
           return candidate;
         }
@@ -134,9 +134,10 @@ ImageSet read_idx(const stdfs::path& images_file, const stdfs::path& labels_file
 }
 
 const std::vector<std::string>& fashion_mnist_class_names() {
-  static const std::vector<std::string> names = {"T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
-                                                 "Sandal",      "Shirt",   "Sneaker",  "Bag",   "Ankle boot"};
-  return names;
+  static const std::vector<std::string> kNames = {"T-shirt/top", "Trouser",   "Pullover", "Dress",
+                                                  "Coat",        "Sandal",    "Shirt",    "Sneaker",
+                                                  "Bag",         "Ankle boot"};
+  return kNames;
 }
 
 }  // namespace mapd::data

@@ -1,5 +1,6 @@
 #include "mapd/data/rng.hpp"
 
+#include <cstddef>
 #include <numeric>
 
 namespace mapd::data {

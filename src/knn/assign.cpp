@@ -104,8 +104,8 @@ AssignSummary assign_run(const std::filesystem::path& run_dir, const config::Knn
   // Still to come whatever the block size: the k-NN's per-thread scratch (index_bytes() also counts the
   // fit copies already held: a few MB of margin), the detection columns, the mean-loss sample, and
   // 64 MiB + 4 B per row for HDF5 caches and chunk indexes of both files, conversion and output
-  // buffers and allocator slack (measured at 10M x 100 epochs: 10 MB above the plan without the 4 B
-  // per row).
+  // buffers and allocator slack (the 4 B per row is measured: docs/benchmarks.md, assign, 10M
+  // trajectories).
   const int64_t fixed = resident + knn.index_bytes() + detection + sample + 64 * kMiB + 4 * n_rows;
   const int64_t per_row = dim * 4 + knn.bytes_per_query() + categories * 8 + 64 + 60 * (categories + 2);
   MAPD_CHECK(

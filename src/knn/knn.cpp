@@ -195,7 +195,7 @@ class BlasBackend final : public SearchBackend {
     out.category_count.resize(static_cast<size_t>(count * categories));
     // Each OpenMP thread runs single-threaded sgemm on its own tile of queries and selects on it
     // while the tile is in cache; OpenBLAS's own threads are parked meanwhile (two thread pools
-    // spinning against each other on few cores cost up to 3x).
+    // spinning against each other on few cores are slow: docs/benchmarks.md, assign).
     const int64_t tiles = (count + kTileQueries - 1) / kTileQueries;
     const int blas_threads = openblas_get_num_threads();
     openblas_set_num_threads(1);
@@ -256,9 +256,9 @@ class BlasBackend final : public SearchBackend {
 
 /// Squared distances in double from `q` [dim] to the fit rows `rows` [count] of `fit` [m, dim]
 /// (vectorised along each row), or to rows 0..count-1 when `rows` is null: the exhaustive re-scan,
-/// vectorised across rows over the transposed copy `fit_t` [dim, m] (4-5x faster for 1,500 rows
-/// of 20 epochs than row by row). The two paths may round the same distance differently in the
-/// last bit; one query only ever uses one of them.
+/// vectorised across rows over the transposed copy `fit_t` [dim, m] (faster than row by row:
+/// docs/benchmarks.md, assign, real trajectories). The two paths may round the same distance
+/// differently in the last bit; one query only ever uses one of them.
 MAPD_KNN_CLONES void exact_distances(const double* q, const double* fit, const double* fit_t, int64_t m,
                                      const int32_t* rows, int64_t count, int64_t dim, double* out) {
   if (rows != nullptr) {  // the usual few candidates: row by row from `fit` [m, dim]
@@ -311,9 +311,9 @@ struct TrajectoryKnn::Impl {
   std::unique_ptr<detail::SearchBackend> backend;
 
   /// Shortlist capacity per query. The shortlist typically holds k + 1 to k + 4 rows, but on real
-  /// trajectories near-zero losses put up to ~250 typical probes within the fp32 error bound of the
-  /// k-th (default audit: 39% of queries over 2k + 8 rows, none over 256); a query beyond the width
-  /// is re-scanned exhaustively.
+  /// trajectories near-zero losses put many typical probes within the fp32 error bound of the k-th
+  /// (measured on the default audit: docs/benchmarks.md, assign, real trajectories); a query beyond
+  /// the width is re-scanned exhaustively.
   [[nodiscard]] int64_t width() const { return std::min<int64_t>(fit.n, std::max<int64_t>(2 * k + 8, 256)); }
   /// Neighbours the exact stage ranks: k, and the next one to detect a tie at the k-th.
   [[nodiscard]] int64_t keep() const { return std::min<int64_t>(fit.n, k + 1); }

@@ -122,6 +122,7 @@ std::vector<int64_t> select_extreme(const std::vector<double>& easiness, const s
     if (!used[i]) by_class[static_cast<size_t>(labels[i])].push_back(static_cast<int64_t>(i));
   }
   std::vector<int64_t> available;
+  available.reserve(by_class.size());
   for (const auto& members : by_class) available.push_back(static_cast<int64_t>(members.size()));
   const auto quota = class_quotas(n, available);
   for (size_t c = 0; c < by_class.size(); ++c) {
@@ -279,7 +280,7 @@ ProbeSuite build_probe_suite(const config::RunConfig& config, const data::Datase
   auto draft_of = [&](const std::string& name) -> CategoryDraft& {
     return drafts[static_cast<size_t>(std::find(names.begin(), names.end(), name) - names.begin())];
   };
-  auto add_sources = [&](CategoryDraft& d, const std::vector<int64_t>& idx, torch::Tensor images,
+  auto add_sources = [&](CategoryDraft& d, const std::vector<int64_t>& idx, const torch::Tensor& images,
                          std::vector<int64_t> trained_labels) {
     auto originals = labels_of(
         train.examples.original_label.size() == labels.size() ? train.examples.original_label : labels, idx);

@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <sstream>
@@ -58,7 +59,7 @@ std::vector<double> parse_npy(const std::string& bytes, const std::string& where
   std::stringstream ss(shape_text);
   std::string item;
   while (std::getline(ss, item, ',')) {
-    if (item.find_first_not_of(" ") == std::string::npos) continue;
+    if (item.find_first_not_of(' ') == std::string::npos) continue;
     shape.push_back(std::stoll(item));
   }
   int64_t n = 1;
@@ -207,6 +208,7 @@ NumericArray read_npz(const std::filesystem::path& path, const std::string& key)
   const std::string where = path.string();
   const auto members = zip_directory(bytes, where);
   std::vector<std::string> names;
+  names.reserve(members.size());
   for (const auto& m : members) names.push_back(strip_npy(m.name));
   const ZipMember* chosen = nullptr;
   const std::string wanted = key.empty() ? "scores" : key;

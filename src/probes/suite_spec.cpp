@@ -46,9 +46,9 @@ int64_t parse_id(const std::string& text, const std::string& where) {
 }  // namespace
 
 const std::vector<std::string>& builtin_categories() {
-  static const std::vector<std::string> names{"typical",    "atypical", "corrupted",
-                                              "mislabeled", "ood",      "random_input"};
-  return names;
+  static const std::vector<std::string> kNames{"typical",    "atypical", "corrupted",
+                                               "mislabeled", "ood",      "random_input"};
+  return kNames;
 }
 
 void check_category_name(const std::string& name, const std::string& where) {

@@ -306,6 +306,7 @@ std::string shape_text(const std::vector<int64_t>& shape) {
     return "[] (a scalar)";
   }
   std::vector<std::string> parts;
+  parts.reserve(shape.size());
   for (const int64_t extent : shape) {
     parts.push_back(extent == kAnyExtent ? "any" : std::to_string(extent));
   }
@@ -318,6 +319,7 @@ std::string type_text(H5T_class_t type_class, const std::vector<size_t>& sizes) 
     return type_class_name(type_class);
   }
   std::vector<std::string> bits;
+  bits.reserve(sizes.size());
   for (const size_t size : sizes) {
     bits.push_back(std::to_string(size * 8));
   }

@@ -547,8 +547,8 @@ ReportData collect_report_data(const stdfs::path& run_dir, const config::ReportC
     int64_t changed = 0;
     for (int64_t cat = 0; cat < c; ++cat) {
       auto key = [&](int64_t i) {
-        const auto at_ = static_cast<size_t>(i * c + cat);
-        return std::make_pair(a.prob[at_], has_score ? a.score[at_] : 0.0F);
+        const auto offset = static_cast<size_t>(i * c + cat);
+        return std::make_pair(a.prob[offset], has_score ? a.score[offset] : 0.0F);
       };
       std::vector<int64_t> order = train_entries;
       const auto top = std::min<size_t>(order.size(), static_cast<size_t>(options.top_n));

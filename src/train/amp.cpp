@@ -32,7 +32,7 @@ bool LossScaler::unscale_and_check(const std::vector<torch::Tensor>& params) {
   const double inverse = 1.0 / scale_;
   std::vector<torch::Tensor> finite;
   for (const auto& p : params) {
-    auto grad = p.grad();
+    const auto& grad = p.grad();
     if (!grad.defined()) continue;
     grad.mul_(inverse);
     finite.push_back(torch::isfinite(grad).all());

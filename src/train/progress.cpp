@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 
 namespace mapd::train::detail {
@@ -32,8 +33,8 @@ void ProgressBar::update(int64_t step, int64_t images) {
   std::string bar(static_cast<size_t>(filled), '=');
   if (filled < kWidth) bar += '>' + std::string(static_cast<size_t>(kWidth - filled - 1), ' ');
   std::fprintf(stderr, "\r\033[Kepoch %lld/%lld [%s] %lld/%lld  %.0f img/s  ETA %s",
-               static_cast<long long>(epoch_ + 1), static_cast<long long>(epochs_), bar.c_str(),
-               static_cast<long long>(step + 1), static_cast<long long>(steps_),
+               static_cast<long long>(epoch_) + 1, static_cast<long long>(epochs_), bar.c_str(),
+               static_cast<long long>(step) + 1, static_cast<long long>(steps_),
                elapsed > 0 ? static_cast<double>(images) / elapsed : 0.0, format_duration(remaining).c_str());
   std::fflush(stderr);
   drawn_ = true;
@@ -47,7 +48,7 @@ void ProgressBar::clear() {
 }
 
 std::string format_duration(double seconds) {
-  const auto total = static_cast<int64_t>(std::max(seconds, 0.0) + 0.5);
+  const int64_t total = std::llround(std::max(seconds, 0.0));
   const int64_t h = total / 3600, m = (total / 60) % 60, s = total % 60;
   return h > 0 ? fmt::format("{}:{:02d}:{:02d}", h, m, s) : fmt::format("{}:{:02d}", m, s);
 }

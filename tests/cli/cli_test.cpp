@@ -28,7 +28,7 @@ using testing::Result;
 using testing::run_mapd;
 
 fsys::path temp_dir(const std::string& name) {
-  const auto dir = fsys::temp_directory_path() / ("mapd_cli_test_" + name + "_" + std::to_string(::getpid()));
+  auto dir = fsys::temp_directory_path() / ("mapd_cli_test_" + name + "_" + std::to_string(::getpid()));
   fsys::remove_all(dir);
   fsys::create_directories(dir);
   return dir;

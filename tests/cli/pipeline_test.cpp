@@ -51,7 +51,7 @@ class PipelineTest : public ::testing::Test {
                           const std::string& data_keys = "") {
     testing::write_pattern_idx(data_, "train", train_images, 1);
     testing::write_pattern_idx(data_, "t10k", 100, 2);
-    const auto path = dir_ / "tiny.yaml";
+    auto path = dir_ / "tiny.yaml";
     std::ofstream(path) << "data: {format: idx, path: " << data_.string() << ", name: tiny, workers: 1"
                         << (data_keys.empty() ? "" : ", " + data_keys)
                         << "}\n"

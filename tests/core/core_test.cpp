@@ -21,8 +21,7 @@ namespace {
 namespace fsys = std::filesystem;
 
 fsys::path fresh_dir(const std::string& name) {
-  const auto dir =
-      fsys::temp_directory_path() / ("mapd_core_test_" + name + "_" + std::to_string(::getpid()));
+  auto dir = fsys::temp_directory_path() / ("mapd_core_test_" + name + "_" + std::to_string(::getpid()));
   fsys::remove_all(dir);
   fsys::create_directories(dir);
   return dir;

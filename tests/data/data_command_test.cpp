@@ -18,7 +18,7 @@ namespace {
 namespace stdfs = std::filesystem;
 
 stdfs::path folder_fixture(const stdfs::path& dir) {
-  const auto root = dir / "images";
+  auto root = dir / "images";
   data::testing::write_image(root / "cat" / "a.png", 40, 30, 1);
   data::testing::write_image(root / "cat" / "b.jpg", 20, 50, 2);
   data::testing::write_image(root / "dog" / "c.png", 16, 16, 3, true);

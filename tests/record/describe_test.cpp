@@ -51,7 +51,7 @@ std::vector<std::string> fields(const std::string& line) {
 /// mislabeled, mislabeled); loss of example i at epoch e = i + e, so after 3 epochs the last loss
 /// is i + 2 and the mean over epochs i + 1.
 std::filesystem::path write_dynamics(const TempDir& dir, int64_t epochs) {
-  const auto path = dir / "dynamics.h5";
+  auto path = dir / "dynamics.h5";
   DynamicsStore store = DynamicsStore::create(path, make_meta("fp32", "eval"), make_examples(10, 4, 2));
   for (int64_t e = 0; e < epochs; ++e) {
     std::vector<float> loss;

@@ -27,7 +27,7 @@ using record::testing::make_meta;
 using record::testing::TempDir;
 
 std::filesystem::path write_dynamics(const TempDir& dir) {
-  const auto path = dir / "dynamics.h5";
+  auto path = dir / "dynamics.h5";
   record::DynamicsStore store = record::DynamicsStore::create(path, make_meta("fp16"), make_examples(40, 8));
   append_row(store, 0);
   append_row(store, 1);

@@ -107,7 +107,7 @@ TEST_F(ReportBrowserTest, EverySectionRendersInHeadlessChromium) {
   std::set<uint32_t> colours;
   for (int y = 0; y < image.rows; y += 3) {
     for (int x = 0; x < image.cols; x += 3) {
-      const auto p = image.at<cv::Vec3b>(y, x);
+      const auto& p = image.at<cv::Vec3b>(y, x);
       colours.insert((uint32_t{p[0]} << 16) | (uint32_t{p[1]} << 8) | p[2]);
     }
   }

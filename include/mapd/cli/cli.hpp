@@ -16,7 +16,7 @@
 /// turns them into exit codes.
 namespace mapd::cli {
 
-/// Options every command takes (DESIGN.md §3).
+/// Options every command takes (README.md, Commands).
 struct CommonOptions {
   std::vector<std::string> config_files;  ///< -c, repeatable, later files win
   std::vector<std::string> overrides;     ///< --set key=value, repeatable

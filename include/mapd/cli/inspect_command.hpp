@@ -10,7 +10,7 @@ namespace CLI {
 class App;
 }
 
-/// `mapd inspect FILE.h5`: summary of a dynamics.h5 or assignments.h5 (DESIGN.md §3).
+/// `mapd inspect FILE.h5`: summary of a dynamics.h5 or assignments.h5 (README.md, Commands).
 namespace mapd::cli {
 
 /// Prints the summary of the dynamics or assignment file `path` to `out` (record::describe_store:

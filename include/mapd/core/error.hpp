@@ -5,10 +5,10 @@
 
 /// Error types of mapd. Library code throws one of these with a message a user can act on
 /// (what went wrong, where: file, key path or example id, and what to do). Only `main` maps them
-/// to process exit codes (DESIGN.md §3).
+/// to process exit codes (docs/user-guide.md §5).
 namespace mapd {
 
-/// Process exit codes (DESIGN.md §3).
+/// Process exit codes (docs/user-guide.md §5, README.md).
 enum class ExitCode : int {
   kOk = 0,
   kFailure = 1,    ///< an unexpected internal error (a bug)

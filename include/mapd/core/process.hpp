@@ -33,10 +33,10 @@ CpuTicks system_cpu_ticks();
 
 /// Adapts the number of compute threads of a CPU training loop to the CPUs that other processes
 /// leave it. OpenMP workers that wait by spinning (libgomp's default, which a quiet machine needs
-/// for full speed: passive waiting costs 17% there) lose their cores to busy neighbours and then
-/// wait for peers that are descheduled: 2 threads on 2 cores next to one busy process ran at 0.30
-/// of quiet speed, 1 thread at 0.54 (docs/benchmarks.md). Every `window_seconds` it compares the
-/// CPU time the process got with threads x wall time: well below means the cores are shared, and
+/// for full speed) lose their cores to busy neighbours and then wait for peers that are descheduled,
+/// so a fixed thread count next to one busy process runs slower than one thread does (measured in
+/// docs/benchmarks.md, busy machines). Every `window_seconds` it compares the CPU time the
+/// process got with threads x wall time: well below means the cores are shared, and
 /// the thread count drops to what the process really got; idle CPUs in the whole machine raise it
 /// again, one at a time, after a hold that doubles each time a raise had to be taken back.
 class CpuShareGovernor {

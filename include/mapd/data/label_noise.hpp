@@ -6,7 +6,7 @@
 #include "mapd/config/config.hpp"
 #include "mapd/data/dataset.hpp"
 
-/// Subsetting and synthetic label noise of a training split (DESIGN.md §3: data.limit,
+/// Subsetting and synthetic label noise of a training split (docs/user-guide.md §5: data.limit,
 /// data.label_noise.*).
 namespace mapd::data {
 

@@ -8,7 +8,7 @@
 
 #include "mapd/config/config.hpp"
 
-/// Exact k-NN over loss trajectories (DESIGN.md §1 steps 4-5). No torch in this header.
+/// Exact k-NN over loss trajectories (docs/method.md §1 steps 4-5). No torch in this header.
 namespace mapd::knn {
 
 /// The fit set: trajectories of the fit-half probes with their categories.

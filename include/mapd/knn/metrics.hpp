@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-/// Evaluation metrics of the assigner: the probe self-test (DESIGN.md §1 step 5) and the
+/// Evaluation metrics of the assigner: the probe self-test (docs/method.md §1 step 5) and the
 /// ground-truth detection metrics on injected label noise. No torch, no HDF5.
 namespace mapd::knn {
 

@@ -12,7 +12,7 @@
 #include "mapd/data/loader.hpp"
 #include "mapd/record/dynamics_store.hpp"
 
-/// Probe suites (DESIGN.md §1): categories, selection, transforms, fit/val split.
+/// Probe suites (docs/method.md §1, docs/probes.md): categories, selection, transforms, fit/val split.
 namespace mapd::probes {
 
 /// The built suite: which dataset examples were removed and the probe copies that replace them.

@@ -5,9 +5,9 @@
 #include <cstdint>
 #include <vector>
 
-/// The probe transforms (DESIGN.md §1, METHOD.md A.1). All images are float [N, C, H, W] in [0, 1]
-/// on the CPU. Randomness comes from a seeded data::MersenneTwister64 (mapd/data/rng.hpp; not torch's
-/// generator), so a seed gives the same probes with every LibTorch version.
+/// The probe transforms (docs/probes.md; the reference code's: docs/method.md §3). All images are float [N,
+/// C, H, W] in [0, 1] on the CPU. Randomness comes from a seeded data::MersenneTwister64 (mapd/data/rng.hpp;
+/// not torch's generator), so a seed gives the same probes with every LibTorch version.
 namespace mapd::probes {
 
 /// `corrupted`: clip(x + sigma * n, 0, 1) with n ~ N(0, 1) i.i.d. per pixel and channel.

@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-/// `assignments.h5`: per-example k-NN assignment (DESIGN.md §4). No torch here.
+/// `assignments.h5`: per-example k-NN assignment (docs/user-guide.md §6). No torch here.
 namespace mapd::record {
 
 struct AssignmentMeta {

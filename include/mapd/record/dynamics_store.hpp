@@ -11,13 +11,13 @@
 /// The only code that touches HDF5 lives in module `record`. No torch here.
 namespace mapd::record {
 
-/// `dynamics.h5` (DESIGN.md §4, format_version 2): per-example loss, prediction and probability
+/// `dynamics.h5` (docs/user-guide.md §6, format_version 2): per-example loss, prediction and probability
 /// of the given label, one row `[N]` per epoch in `/epochs/{loss, pred, true_prob}` `[epochs, N]`,
 /// with `/epochs/complete` as the commit marker. Version 2 adds `/examples/row` (the trained-set
 /// row of each column); version 1 files are still read (their rows are 0..N-1). Written in SWMR mode so
 /// readers can follow a live run. Every HDF5 failure is an IoError naming the file and object.
 ///
-/// Layout details beyond DESIGN.md §4: /examples carries the attributes `category_names`,
+/// Layout details beyond docs/user-guide.md §6: /examples carries the attributes `category_names`,
 /// `class_names` and `role_names` (train, probe_fit, probe_val); the root carries `mapd_file` =
 /// "dynamics". fp16 is IEEE binary16 (h5py: float16), rounded to nearest even; /epochs/pred is
 /// stored int16 when 1..32767 class names are given, else int32 (always read as int32). Rows are

@@ -13,7 +13,7 @@
 #include "mapd/config/config.hpp"
 #include "mapd/record/dynamics_store.hpp"
 
-/// The audit report (DESIGN.md §2, issue 7): report/index.html with the run summary, probe
+/// The audit report (docs/user-guide.md §3, issue 7): report/index.html with the run summary, probe
 /// self-test, loss trajectories per category, assignments per class, surfaced examples, learning
 /// curves and detection metrics, plus report/<category>.png image grids. The report reads what the
 /// run directory holds and recomputes nothing the stores hold. No torch in this header.
