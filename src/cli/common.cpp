@@ -1,3 +1,4 @@
+#include <algorithm>
 #include <fstream>
 #include <ostream>
 
@@ -19,9 +20,24 @@ std::filesystem::path default_run_dir(const CommonOptions& options, const config
   return std::filesystem::path(config.output.root) / (name + "-" + fs::timestamp());
 }
 
+namespace {
+
+/// The --set overrides, then train.mode from --mode when given.
+std::vector<std::string> with_mode(const CommonOptions& options) {
+  auto overrides = options.overrides;
+  if (!options.mode.empty()) {
+    auto mode = options.mode;
+    std::replace(mode.begin(), mode.end(), '-', '_');
+    overrides.push_back("train.mode=" + mode);
+  }
+  return overrides;
+}
+
+}  // namespace
+
 RunContext prepare_run(const CommonOptions& options, const std::string& command) {
   RunContext context;
-  context.config = config::resolve(options.config_files, options.overrides);
+  context.config = config::resolve(options.config_files, with_mode(options));
   context.resolved = config::to_json(context.config);
   context.run_dir = options.run_dir.empty() ? default_run_dir(options, context.config)
                                             : std::filesystem::path(options.run_dir);

@@ -25,16 +25,27 @@ int audit_command(const CommonOptions& options) {
   return 0;
 }
 
+namespace {
+
+void add_mode_option(CLI::App& command, CommonOptions& options) {
+  command.add_option("--mode", options.mode,
+                     "training mode: standard or label-correction (sets train.mode; wins over --set)");
+}
+
+}  // namespace
+
 void register_pipeline(CLI::App& app, CommonOptions& options, std::function<int()>& action) {
   auto* audit = app.add_subcommand(
       "audit",
       "the whole MAP-D audit: probes, training with recording, k-NN assignment and report/index.html");
   add_common_options(*audit, options, true);
+  add_mode_option(*audit, options);
   audit->callback([&] { action = [&] { return audit_command(options); }; });
 
   auto* train =
       app.add_subcommand("train", "train with probes and record per-example dynamics into a run directory");
   add_common_options(*train, options, true);
+  add_mode_option(*train, options);
   train->callback([&] { action = [&] { return train_command(options); }; });
 
   auto* resume = app.add_subcommand("resume", "continue an interrupted run from its last committed epoch");

@@ -27,7 +27,8 @@ constexpr bool kIsSection =
     std::is_same_v<T, LabelNoiseConfig> || std::is_same_v<T, ModelConfig> ||
     std::is_same_v<T, OptimizerConfig> || std::is_same_v<T, ScheduleConfig> ||
     std::is_same_v<T, TrainConfig> || std::is_same_v<T, ProbesConfig> || std::is_same_v<T, RecordConfig> ||
-    std::is_same_v<T, KnnConfig> || std::is_same_v<T, ReportConfig> || std::is_same_v<T, OutputConfig>;
+    std::is_same_v<T, KnnConfig> || std::is_same_v<T, LabelCorrectionConfig> ||
+    std::is_same_v<T, ReportConfig> || std::is_same_v<T, OutputConfig>;
 
 template <class T>
 struct IsVector : std::false_type {};
@@ -566,6 +567,20 @@ std::vector<std::string> validate(const RunConfig& c) {
   need(c.knn.memory_budget_mb >= 16, "knn.memory_budget_mb: must be >= 16");
   need(c.knn.block_size >= 0, "knn.block_size: must be >= 0");
   need(c.report.top_n >= 1, "report.top_n: must be >= 1");
+  const auto& lc = c.label_correction;
+  need(lc.warmup_epochs >= 0, "label_correction.warmup_epochs: must be >= 0 (0 = auto)");
+  need(c.train.mode != "label_correction" || lc.warmup_for(c.train.epochs) < c.train.epochs,
+       "label_correction.warmup_epochs: " + std::to_string(lc.warmup_for(c.train.epochs)) +
+           " leaves no correction epoch of train.epochs = " + std::to_string(c.train.epochs));
+  need(lc.mixup_alpha >= 0.0, "label_correction.mixup_alpha: must be >= 0 (0 = no mixup)");
+  need(lc.reg_weight >= 0.0, "label_correction.reg_weight: must be >= 0");
+  need(lc.corrupted_weight >= 0.0 && lc.corrupted_weight <= 1.0,
+       "label_correction.corrupted_weight: must be in [0, 1]");
+  need(lc.clean_category != lc.mislabeled_category,
+       "label_correction.clean_category and mislabeled_category: must differ");
+  need(lc.corrupted_category.empty() || lc.method == "mapd" || lc.method == "gmm",
+       "label_correction.corrupted_category: the three-set variant needs method mapd or gmm (bmm has two "
+       "components)");
   return problems;
 }
 

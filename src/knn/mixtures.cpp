@@ -1,5 +1,5 @@
-// Loss-mixture baselines of label correction (METHOD.md E.1, E.3): Beta mixture and per-category
-// Gaussians. Our own implementation of the procedures METHOD.md describes.
+// Loss-mixture baselines of label correction (docs/label-correction.md §2): Beta mixture and per-category
+// Gaussians. Our own implementation of the procedures described there.
 #include "mapd/knn/mixtures.hpp"
 
 #include <fmt/format.h>

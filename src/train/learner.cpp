@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <limits>
+#include <optional>
 
 #include "mapd/core/error.hpp"
 
@@ -116,10 +117,19 @@ torch::Tensor Learner::train_step(const data::Batch& batch, double lr, EpochTota
   for (auto& group : optimizer_->param_groups()) group.options().set_lr(lr);
   auto labels = batch.labels.to(device_, /*non_blocking=*/true);
   auto indices = batch.indices.to(device_, /*non_blocking=*/true);
-  auto logits = forward(prepare(batch.images));
+  auto images = prepare(batch.images);
+  std::optional<Scores> reference;
+  if (const auto mode = objective_->reference_pass()) {
+    torch::NoGradGuard no_grad;
+    if (*mode == ScoreMode::kEval) model_->eval();
+    reference = forward_scores(images, labels, indices);
+    model_->train();
+  }
+  const Scores* ref = reference ? &*reference : nullptr;
+  auto logits = forward(objective_->inputs(images, labels, indices, ref));
   if (logits.scalar_type() != torch::kFloat32) logits = logits.to(torch::kFloat32);
   auto per_example = F::cross_entropy(logits, labels, F::CrossEntropyFuncOptions().reduction(torch::kNone));
-  auto loss = objective_->loss(ObjectiveInput{logits, labels, indices, per_example});
+  auto loss = objective_->loss(ObjectiveInput{logits, labels, indices, per_example, ref});
 
   for (auto& p : parameters_) p.mutable_grad() = torch::Tensor();  // set_to_none, as in PyTorch 2.x
   scaler_.scale_loss(loss).backward();
@@ -128,8 +138,8 @@ torch::Tensor Learner::train_step(const data::Batch& batch, double lr, EpochTota
   scaler_.update(finite);
 
   torch::NoGradGuard no_grad;
-  auto per = per_example.detach();
-  auto pred = logits.detach().argmax(1);
+  auto per = ref != nullptr ? ref->cross_entropy : per_example.detach();
+  auto pred = ref != nullptr ? ref->pred : logits.detach().argmax(1);
   totals.loss_sum.add_(per.sum());
   totals.correct.add_(pred.eq(labels).sum());
   totals.count += labels.size(0);
@@ -137,11 +147,11 @@ torch::Tensor Learner::train_step(const data::Batch& batch, double lr, EpochTota
   return loss.detach();
 }
 
-Scores Learner::forward_scores(const data::Batch& batch) {
+Scores Learner::forward_scores(const torch::Tensor& images, torch::Tensor labels, torch::Tensor indices) {
   Scores out;
-  out.labels = batch.labels.to(device_, /*non_blocking=*/true);
-  out.indices = batch.indices.to(device_, /*non_blocking=*/true);
-  auto logits = forward(prepare(batch.images)).to(torch::kFloat32);
+  out.labels = std::move(labels);
+  out.indices = std::move(indices);
+  auto logits = forward(images).to(torch::kFloat32);
   out.cross_entropy =
       F::cross_entropy(logits, out.labels, F::CrossEntropyFuncOptions().reduction(torch::kNone));
   out.pred = logits.argmax(1);
@@ -151,7 +161,8 @@ Scores Learner::forward_scores(const data::Batch& batch) {
 Scores Learner::score(const data::Batch& batch, ScoreMode mode) {
   torch::NoGradGuard no_grad;
   if (mode == ScoreMode::kEval) model_->eval();
-  auto out = forward_scores(batch);
+  auto out = forward_scores(prepare(batch.images), batch.labels.to(device_, /*non_blocking=*/true),
+                            batch.indices.to(device_, /*non_blocking=*/true));
   model_->train();
   return out;
 }
@@ -163,7 +174,8 @@ EpochTotals Learner::evaluate(data::Loader& loader, int64_t epoch, EpochRecord* 
   auto totals = EpochTotals::zeros(device_);
   loader.start_epoch(epoch);
   while (auto batch = loader.next()) {
-    const auto s = forward_scores(*batch);
+    const auto s = forward_scores(prepare(batch->images), batch->labels.to(device_, /*non_blocking=*/true),
+                                  batch->indices.to(device_, /*non_blocking=*/true));
     totals.loss_sum.add_(s.cross_entropy.sum());
     totals.correct.add_(s.pred.eq(s.labels).sum());
     totals.count += s.labels.size(0);

@@ -8,17 +8,12 @@
 #include <optional>
 
 #include "mapd/core/error.hpp"
+#include "mapd/train/label_correction.hpp"
 #include "mapd/train/schedule.hpp"
 #include "mapd/train/signals.hpp"
 
 namespace mapd::train {
 namespace {
-
-std::vector<int64_t> rows_of(const std::vector<data::UnreadableRow>& unreadable) {
-  std::vector<int64_t> rows;
-  for (const auto& u : unreadable) rows.push_back(u.row);
-  return rows;
-}
 
 /// data.workers = -1 (auto): images held in memory are batched in the training thread, since
 /// worker threads would only compete with the compute threads for the cores (docs/benchmarks.md);
@@ -62,16 +57,7 @@ class StandardMode final : public TrainingMode {
 
   EpochPass run_epoch(const EpochContext& ctx) override {
     auto pass = run_training_pass(ctx, train_loader_, eval_loader_ ? nullptr : ctx.record);
-    if (pass.stopped || !eval_loader_) return pass;
-    // A row unreadable in one pass is left out of the other from this epoch on.
-    eval_loader_->exclude_rows(rows_of(pass.unreadable));
-    ctx.learner.evaluate(*eval_loader_, ctx.epoch, ctx.record, &EpochContext::stop_requested);
-    pass.stopped = EpochContext::stop_requested();
-    auto more = eval_loader_->take_unreadable();
-    train_loader_.exclude_rows(rows_of(more));
-    pass.unreadable.insert(pass.unreadable.end(), more.begin(), more.end());
-    std::sort(pass.unreadable.begin(), pass.unreadable.end(),
-              [](const auto& a, const auto& b) { return a.row < b.row; });
+    if (!pass.stopped && eval_loader_) record_eval_view(ctx, pass, train_loader_, *eval_loader_);
     return pass;
   }
 
@@ -82,6 +68,26 @@ class StandardMode final : public TrainingMode {
 };
 
 }  // namespace
+
+std::vector<int64_t> rows_of(const std::vector<data::UnreadableRow>& unreadable) {
+  std::vector<int64_t> rows;
+  rows.reserve(unreadable.size());
+  for (const auto& u : unreadable) rows.push_back(u.row);
+  return rows;
+}
+
+void record_eval_view(const EpochContext& ctx, EpochPass& pass, data::Loader& train_loader,
+                      data::Loader& eval_loader) {
+  // A row unreadable in one pass is left out of the other from this epoch on.
+  eval_loader.exclude_rows(rows_of(pass.unreadable));
+  ctx.learner.evaluate(eval_loader, ctx.epoch, ctx.record, &EpochContext::stop_requested);
+  pass.stopped = EpochContext::stop_requested();
+  auto more = eval_loader.take_unreadable();
+  train_loader.exclude_rows(rows_of(more));
+  pass.unreadable.insert(pass.unreadable.end(), more.begin(), more.end());
+  std::sort(pass.unreadable.begin(), pass.unreadable.end(),
+            [](const auto& a, const auto& b) { return a.row < b.row; });
+}
 
 double EpochContext::learning_rate(int64_t step, int64_t steps) const {
   return train::learning_rate(config.schedule, config.optimizer.lr, epoch, step, steps, epochs);
@@ -102,7 +108,8 @@ void EpochContext::pass_done() const {
 
 bool EpochContext::stop_requested() { return StopSignalGuard::pending() != 0; }
 
-EpochPass run_training_pass(const EpochContext& ctx, data::Loader& loader, EpochRecord* record) {
+EpochPass run_training_pass(const EpochContext& ctx, data::Loader& loader, EpochRecord* record,
+                            const std::function<void(int64_t)>& before_step) {
   using Clock = std::chrono::steady_clock;
   EpochPass pass;
   pass.totals = EpochTotals::zeros(ctx.learner.device());
@@ -113,6 +120,7 @@ EpochPass run_training_pass(const EpochContext& ctx, data::Loader& loader, Epoch
   int64_t step = 0;
   while (auto batch = loader.next()) {
     pass.lr = ctx.learning_rate(step, steps);
+    if (before_step) before_step(step);
     const auto loss = ctx.learner.train_step(*batch, pass.lr, pass.totals, record);
     if (!ctx.batch_done(BatchEvent{ctx.epoch, step, steps, *batch, loss, pass.lr, pass.totals})) {
       pass.stopped = true;
@@ -131,7 +139,9 @@ std::unique_ptr<TrainingMode> make_training_mode(const config::RunConfig& config
   MAPD_CHECK(config.record.view == "online" || config.record.view == "eval", ConfigError,
              fmt::format("record.view: unknown view '{}' (expected online or eval)", config.record.view));
   if (config.train.mode == "standard") return std::make_unique<StandardMode>(config, set, device);
-  throw ConfigError(fmt::format("train.mode: unknown mode '{}' (expected standard)", config.train.mode));
+  if (config.train.mode == "label_correction") return make_label_correction_mode(config, set, device);
+  throw ConfigError(fmt::format("train.mode: unknown mode '{}' (expected standard or label_correction)",
+                                config.train.mode));
 }
 
 data::LoaderOptions loader_options(const config::RunConfig& config, const data::TrainingSet& set,

@@ -343,6 +343,11 @@ TrainSummary Trainer::run(bool resume) {
   for (int64_t epoch = open(resume); epoch < d.config.train.epochs; ++epoch) {
     commit_epoch(run_epoch(epoch));
     if (EpochContext::stop_requested()) throw d.interrupted(epoch, true);
+    if (epoch + 1 == d.config.train.epochs) {
+      const FinishEvent event{*d.store, d.run, d.excluded};
+      d.mode->run_finished(event);
+      for (auto* observer : d.added) observer->run_finished(event);
+    }
   }
   d.summary.seconds = seconds_since(start);
   d.summary.images_per_second =

@@ -40,7 +40,7 @@ ALLOWED = {
     "record": {"core"},
     "data": {"config", "core"},
     "models": {"config", "core"},
-    "train": {"models", "data", "record", "config", "core"},
+    "train": {"models", "data", "record", "config", "core", "knn"},
     "probes": {"config", "core", "data", "train", "record"},
     "knn": {"config", "core", "record"},
     "report": {"config", "record", "core", "data"},

@@ -54,6 +54,21 @@ TEST(Binary, MisspelledSectionExitsTwoAndSuggests) {
   fsys::remove_all(dir);
 }
 
+TEST(Binary, ModeFlagIsCheckedLikeTheConfigKeyBeforeAnythingIsWritten) {
+  const auto dir = temp_dir("mode");
+  Result r = run_mapd("train --mode label-corection --run-dir " + (dir / "run").string());
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_NE(r.output.find("train.mode: 'label_corection'"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("did you mean 'label_correction'"), std::string::npos) << r.output;
+  r = run_mapd("audit --mode label-correction --set label_correction.warmup_epochs=30 --run-dir " +
+               (dir / "run").string());
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_NE(r.output.find("label_correction.warmup_epochs: 30 leaves no correction epoch"), std::string::npos)
+      << r.output;
+  EXPECT_FALSE(fsys::exists(dir / "run"));
+  fsys::remove_all(dir);
+}
+
 TEST(Binary, VersionNamesLibTorchAndCuda) {
   const Result r = run_mapd("--version");
   ASSERT_EQ(r.exit_code, 0) << r.output;

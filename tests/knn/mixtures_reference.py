@@ -3,8 +3,8 @@
 
 Run once with a Python that has numpy (e.g. ~/.cache/mapd/venv-torch-2.11.0/bin/python); the
 printed values are pasted into mixtures_test.cpp, where each test names the numbers that came
-from here. Not run by CTest. The procedures follow METHOD.md E.1 step 2 (Beta mixture) and E.3
-(per-category Gaussians), written vectorised in numpy rather than as a copy of the C++ loops.
+from here. Not run by CTest. The procedures follow docs/label-correction.md §2 (Beta mixture and
+per-category Gaussians), written vectorised in numpy rather than as a copy of the C++ loops.
 """
 
 import math

@@ -16,7 +16,7 @@
 
 // Numbers marked "reference" come from tests/knn/mixtures_reference.py (numpy 2.4.6, run once with
 // ~/.cache/mapd/venv-torch-2.11.0/bin/python): an independent, vectorised numpy computation of the
-// same procedures (METHOD.md E.1 step 2, E.3), with the inputs rounded to float32 as the C++ API
+// same procedures (docs/label-correction.md §2), with the inputs rounded to float32 as the C++ API
 // takes them.
 namespace mapd::knn {
 namespace {

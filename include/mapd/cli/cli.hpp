@@ -22,6 +22,7 @@ struct CommonOptions {
   std::vector<std::string> overrides;     ///< --set key=value, repeatable
   std::string run_dir;                    ///< --run-dir (empty = runs/<name>-<timestamp>)
   std::string log_level = "info";         ///< --log-level
+  std::string mode;                       ///< --mode (train, audit): train.mode, '-' read as '_'
 };
 
 /// A new run directory: the resolved config, written as config.resolved.json, train.log attached

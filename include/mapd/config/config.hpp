@@ -1,5 +1,6 @@
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -189,7 +190,10 @@ struct TrainConfig {
     v("batch_size", batch_size, "examples per step");
     v("device", device, "auto, cpu, cuda or cuda:N");
     v("seed", seed, "seed of model initialisation, loader order and augmentation");
-    v("mode", mode, "training mode", Choices{"standard"});
+    v("mode", mode,
+      "training mode: standard (the audit), label_correction (train on noisy labels and correct them; "
+      "section label_correction)",
+      Choices{"standard", "label_correction"});
     v("amp", amp, "mixed precision on CUDA (ignored on CPU)", Choices{"off", "bf16", "fp16"});
     v("channels_last", channels_last, "channels-last memory format on CUDA");
     v("threads", threads,
@@ -285,6 +289,57 @@ struct RecordConfig {
   }
 };
 
+/// train.mode=label_correction: mixup warm-up, then hard bootstrapping towards the network's own
+/// prediction weighted by P(mislabeled) (Arazo et al. 2019, M-DYR-H; docs/label-correction.md).
+struct LabelCorrectionConfig {
+  std::string method = "mapd";
+  std::string assignment = "probabilities";
+  int64_t warmup_epochs = 0;
+  double mixup_alpha = 32.0;
+  double reg_weight = 1.0;
+  std::string clean_category = "typical";
+  std::string mislabeled_category = "mislabeled";
+  std::string corrupted_category = "";
+  double corrupted_weight = 0.0;
+  std::string gmm_weights = "fixed";
+
+  template <class V>
+  void visit(V& v) {
+    v("method", method,
+      "P(mislabeled) from: mapd (k-NN over loss trajectories against clean and mislabeled probes), bmm "
+      "(Arazo's beta mixture on the loss), gmm (Gaussians fitted to the probes' losses) or none (no "
+      "correction: mixup training on the given labels, same schedule)",
+      Choices{"mapd", "bmm", "gmm", "none"});
+    v("assignment", assignment,
+      "probabilities: bootstrap weight B = P(mislabeled); binary: B = 1 where mislabeled is the most "
+      "probable category, else 0 (both clamped to [1e-4, 1 - 1e-4])",
+      Choices{"probabilities", "binary"});
+    v("warmup_epochs", warmup_epochs,
+      "epochs of plain mixup before correction starts (0 = auto: 35% of train.epochs, the paper's 105 of "
+      "300)");
+    v("mixup_alpha", mixup_alpha, "mixup weight ~ Beta(alpha, alpha) per batch (0 = no mixup)");
+    v("reg_weight", reg_weight,
+      "weight of KL(uniform || mean prediction of the batch) during correction (keeps the network from "
+      "predicting one class)");
+    v("clean_category", clean_category, "probe category taken as clean (drawn without ground truth)");
+    v("mislabeled_category", mislabeled_category, "probe category taken as mislabeled");
+    v("corrupted_category", corrupted_category,
+      "three-set variant: a probe category of corrupted inputs (empty = two sets)");
+    v("corrupted_weight", corrupted_weight,
+      "three-set variant: weight of the given label's loss for the corrupted probability mass (0 = dropped)");
+    v("gmm_weights", gmm_weights,
+      "method=gmm: mixture weights fixed at 1/K, or adapted after each epoch by one E-step over the "
+      "training losses",
+      Choices{"fixed", "adaptive"});
+  }
+
+  /// Warm-up epochs for `epochs` training epochs (warmup_epochs, or its auto value).
+  [[nodiscard]] int64_t warmup_for(int64_t epochs) const {
+    if (warmup_epochs > 0) return warmup_epochs;
+    return std::max<int64_t>(1, (epochs * 35 + 50) / 100);
+  }
+};
+
 struct KnnConfig {
   int64_t k = 20;
   int64_t epoch_begin = 0;
@@ -349,6 +404,7 @@ struct RunConfig {
   ProbesConfig probes;
   RecordConfig record;
   KnnConfig knn;
+  LabelCorrectionConfig label_correction;
   ReportConfig report;
   OutputConfig output;
 
@@ -362,6 +418,7 @@ struct RunConfig {
     v("probes", probes, "probe suites");
     v("record", record, "per-example dynamics recording");
     v("knn", knn, "k-NN assignment over loss trajectories");
+    v("label_correction", label_correction, "train.mode=label_correction");
     v("report", report, "HTML report");
     v("output", output, "run directories");
   }

@@ -4,8 +4,8 @@
 #include <cstddef>
 #include <vector>
 
-/// The two loss-mixture models that label correction uses as baselines (METHOD.md E.1, E.3,
-/// E.4): a two-component Beta mixture on normalised per-example losses (Arazo et al. 2019,
+/// The two loss-mixture models that label correction uses as baselines (docs/label-correction.md §2,
+/// three sets included): a two-component Beta mixture on normalised per-example losses (Arazo et al. 2019,
 /// M-DYR-H) and per-category Gaussians on the loss whose means and standard deviations come from
 /// the probe categories ("GMM treatment"). Losses are cross-entropies in nats. Pure C++, no torch;
 /// all arithmetic is in double.
@@ -18,9 +18,9 @@ namespace mapd::knn {
 /// for an empty input or q outside [0, 100] (callers pass fixed percentiles).
 double linear_percentile(const std::vector<double>& sorted, double q);
 
-/// Two-component Beta mixture on per-example losses (METHOD.md E.1 step 2). Component 0 starts as
-/// the low-loss (clean) mode Beta(1, 2), component 1 as the high-loss (noisy) mode Beta(2, 1);
-/// `probability` is the posterior of component 1 read from a 100-bin lookup table. As in the
+/// Two-component Beta mixture on per-example losses (docs/label-correction.md §2, Arazo et al. 2019).
+/// Component 0 starts as the low-loss (clean) mode Beta(1, 2), component 1 as the high-loss (noisy) mode
+/// Beta(2, 1); `probability` is the posterior of component 1 read from a 100-bin lookup table. As in the
 /// reference, EM does not re-order the components afterwards.
 ///
 /// Caveat, inherited from the reference procedure (the numpy check in
@@ -44,8 +44,8 @@ class BetaMixture {
   /// NaN losses are skipped (rows the trainer left out carry NaN); infinite losses take part like
   /// any other value. Steps: clip range [p5, p95] of the remaining losses (`linear_percentile`);
   /// keep the losses inside it (inclusive, before the shift); min = p5 + 1e-5, max = p95;
-  /// normalise l' = (l - min) / (max - min + 1e-6) and clamp l' to [1e-3, 1 - 1e-3] (METHOD.md's
-  /// clamp; Arazo et al.'s code only moves l' <= 0 to 1e-3 and l' >= 1 to 1 - 1e-3); run
+  /// normalise l' = (l - min) / (max - min + 1e-6) and clamp l' to [1e-3, 1 - 1e-3] (the
+  /// documented clamp; Arazo et al.'s code only moves l' <= 0 to 1e-3 and l' >= 1 to 1 - 1e-3); run
   /// `kIterations` EM iterations from alpha = (1, 2), beta = (2, 1), weights = (0.5, 0.5): the
   /// E-step floors each weighted density pi_k Beta(l'; alpha_k, beta_k) at 1e-12 before
   /// normalising it into responsibilities, the M-step is the responsibility-weighted method of
@@ -89,9 +89,9 @@ class BetaMixture {
   double max_loss_ = 0.0;
 };
 
-/// One 1-D Gaussian per probe category on the loss, with mixture weights (METHOD.md E.3; E.4 uses
-/// three categories [typical, corrupted, noisy]). Component k is category k in the order the
-/// caller passes them.
+/// One 1-D Gaussian per probe category on the loss, with mixture weights (docs/label-correction.md §2; the
+/// three-set variant uses three categories [typical, corrupted, noisy]). Component k is category k in the
+/// order the caller passes them.
 class GaussianMixture {
  public:
   /// Floor on each component's standard deviation (nats): a category whose losses are all equal

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include "mapd/config/config.hpp"
@@ -60,22 +61,54 @@ struct EpochTotals {
   [[nodiscard]] double accuracy() const;
 };
 
+/// Per-example values of a no-grad pass: plain cross-entropy [B] float and predicted class [B]
+/// int64 from fp32 logits, and the rows [B] int64 they belong to, all on the learner's device.
+struct Scores {
+  torch::Tensor cross_entropy;
+  torch::Tensor pred;
+  torch::Tensor labels;
+  torch::Tensor indices;
+};
+
+/// BatchNorm (and dropout) behaviour of a scoring pass: eval uses the running statistics;
+/// train normalises with the batch's own statistics, as the training pass does (and updates the
+/// running statistics, as a training forward pass would).
+enum class ScoreMode { kEval, kTrain };
+
 /// What an objective sees of one training batch. `logits` are fp32 [B, K] and `cross_entropy` the
-/// plain per-example cross-entropy [B] computed from them, both attached to the graph; `labels`
-/// and `indices` (rows of the trained set) [B] int64 on the device.
+/// plain per-example cross-entropy [B] of `labels` computed from them, both attached to the graph;
+/// `labels` and `indices` (rows of the trained set) [B] int64 on the device. `reference` is the
+/// no-grad pass over the unchanged batch the objective asked for (Objective::reference_pass), else
+/// null.
 struct ObjectiveInput {
   const torch::Tensor& logits;
   const torch::Tensor& labels;
   const torch::Tensor& indices;
   const torch::Tensor& cross_entropy;
+  const Scores* reference = nullptr;
 };
 
-/// The training objective: the scalar that is back-propagated. Independent of what is recorded:
-/// dynamics.h5 always holds the plain cross-entropy of the same forward pass, whatever the
-/// objective (label correction's bootstrapped loss, mixup, ...) optimises.
+/// The training objective: what the gradient pass forwards and the scalar that is back-propagated.
+/// Independent of what is recorded: dynamics.h5 always holds the plain cross-entropy of the
+/// unchanged batch (of the reference pass when there is one, else of the gradient pass), whatever
+/// the objective (label correction's bootstrapped mixup loss, ...) optimises.
+///
+/// Per step, Learner::train_step calls reference_pass(); runs that pass when asked; then inputs()
+/// for the images to forward with gradients; then loss(). An objective may keep state between
+/// inputs() and loss() of one step (a mixup's permutation and weight).
 class Objective {
  public:
   virtual ~Objective() = default;
+  /// A no-grad pass over the unchanged batch before the gradient pass, in this BatchNorm mode (its
+  /// predictions are a bootstrapping objective's targets), or none (the default).
+  [[nodiscard]] virtual std::optional<ScoreMode> reference_pass() const { return std::nullopt; }
+  /// The images the gradient pass forwards, given the batch's own `images` (on the device, float,
+  /// in the model's memory format), its labels and rows (on the device) and the reference pass
+  /// (null without one). Default: the images unchanged.
+  [[nodiscard]] virtual torch::Tensor inputs(const torch::Tensor& images, const torch::Tensor& /*labels*/,
+                                             const torch::Tensor& /*indices*/, const Scores* /*reference*/) {
+    return images;
+  }
   [[nodiscard]] virtual torch::Tensor loss(const ObjectiveInput& input) = 0;
 };
 
@@ -105,20 +138,6 @@ class LocalGradientSync final : public GradientSync {
   }
 };
 
-/// Per-example values of a no-grad pass: plain cross-entropy [B] float and predicted class [B]
-/// int64 from fp32 logits, and the rows [B] int64 they belong to, all on the learner's device.
-struct Scores {
-  torch::Tensor cross_entropy;
-  torch::Tensor pred;
-  torch::Tensor labels;
-  torch::Tensor indices;
-};
-
-/// BatchNorm (and dropout) behaviour of a scoring pass: eval uses the running statistics;
-/// train normalises with the batch's own statistics, as the training pass does (and updates the
-/// running statistics, as a training forward pass would).
-enum class ScoreMode { kEval, kTrain };
-
 /// A model with its optimizer, mixed-precision state and device: one optimisation step or one
 /// no-grad pass at a time. Used by the trainer and its modes, fit_and_score() and the benchmarks.
 class Learner {
@@ -130,11 +149,13 @@ class Learner {
   Learner(const config::RunConfig& config, int64_t in_channels, int64_t num_classes,
           const torch::Device& device);
 
-  /// One optimisation step at learning rate `lr` on `batch` (images [B, C, H, W]): forward
-  /// (autocast under AMP), fp32 logits, per-example cross-entropy, the objective's loss, backward,
-  /// unscale (fp16), the gradient sync's decision, optimizer step unless it said skip. Adds the
-  /// cross-entropy and accuracy to `totals`; writes per-example cross-entropy and prediction into
-  /// `record` when given. Returns the objective's loss as a detached device scalar (no host sync).
+  /// One optimisation step at learning rate `lr` on `batch` (images [B, C, H, W]): the objective's
+  /// reference pass when it asks for one, forward of the objective's inputs (autocast under AMP),
+  /// fp32 logits, per-example cross-entropy, the objective's loss, backward, unscale (fp16), the
+  /// gradient sync's decision, optimizer step unless it said skip. Adds the cross-entropy and
+  /// accuracy of the unchanged batch (the reference pass's, else the gradient pass's) to `totals`
+  /// and writes them with the prediction into `record` when given. Returns the objective's loss as
+  /// a detached device scalar (no host sync).
   torch::Tensor train_step(const data::Batch& batch, double lr, EpochTotals& totals, EpochRecord* record);
 
   /// No-grad forward of `batch` in `mode`: per-example cross-entropy and prediction. The model is
@@ -162,8 +183,8 @@ class Learner {
  private:
   torch::Tensor prepare(const torch::Tensor& images) const;
   torch::Tensor forward(const torch::Tensor& images);
-  /// Per-example values of `batch` in the model's current mode (call under NoGradGuard).
-  Scores forward_scores(const data::Batch& batch);
+  /// Per-example values of `images` (prepared) in the model's current mode (call under NoGradGuard).
+  Scores forward_scores(const torch::Tensor& images, torch::Tensor labels, torch::Tensor indices);
 
   torch::Device device_;
   AmpMode amp_;

@@ -4,11 +4,13 @@
 #include <torch/types.h>
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "mapd/config/config.hpp"
+#include "mapd/core/run_layout.hpp"
 #include "mapd/data/dataset.hpp"
 #include "mapd/data/loader.hpp"
 #include "mapd/train/learner.hpp"
@@ -48,6 +50,14 @@ struct CommitEvent {
   const record::DynamicsStore& store;
 };
 
+/// The last epoch of the run is committed.
+struct FinishEvent {
+  const record::DynamicsStore& store;
+  const RunLayout& run;
+  /// Rows left out of training because their image could not be read, ascending.
+  const std::vector<int64_t>& excluded;
+};
+
 /// Watches a training run (progress display, thread governor, divergence checks, and the modes
 /// that need to act after a commit). Every hook defaults to doing nothing; a hook that throws
 /// ends the run (the epoch in progress is discarded, committed epochs stay).
@@ -61,6 +71,8 @@ class TrainingObserver {
   /// After the training pass of `epoch` (before its recording and test passes).
   virtual void pass_done(int64_t /*epoch*/) {}
   virtual void epoch_committed(const CommitEvent& /*event*/) {}
+  /// After the commit of the run's last epoch (not when a resumed run had nothing left to train).
+  virtual void run_finished(const FinishEvent& /*event*/) {}
 };
 
 /// What a mode runs one epoch with. Owned by whoever drives the epochs (Trainer, fit_and_score).
@@ -96,9 +108,21 @@ struct EpochPass {
 
 /// One pass of Learner::train_step over an epoch of `loader` (started at ctx.epoch), the
 /// scheduled learning rate per step, the observers after each step; per-example values go to
-/// `record` when given. Stops after the batch at which a stop signal is seen. The rows the loader
-/// could not read go to the result's `unreadable`.
-EpochPass run_training_pass(const EpochContext& ctx, data::Loader& loader, EpochRecord* record);
+/// `record` when given. `before_step`, when given, is called with the step's index before each
+/// step. Stops after the batch at which a stop signal is seen. The rows the loader could not read
+/// go to the result's `unreadable`.
+EpochPass run_training_pass(const EpochContext& ctx, data::Loader& loader, EpochRecord* record,
+                            const std::function<void(int64_t)>& before_step = {});
+
+/// record.view=eval after a training pass that was not stopped: an eval-mode pass of
+/// `eval_loader` over every row into ctx.record. Rows either pass could not read are left out of
+/// the other loader from now on and added to `pass.unreadable` (ascending); `pass.stopped` is set
+/// when a stop signal ended the eval pass.
+void record_eval_view(const EpochContext& ctx, EpochPass& pass, data::Loader& train_loader,
+                      data::Loader& eval_loader);
+
+/// The rows of `unreadable`, in order.
+std::vector<int64_t> rows_of(const std::vector<data::UnreadableRow>& unreadable);
 
 /// A training mode (train.mode): what happens in an epoch, and what "every row recorded exactly
 /// once per epoch" means for it. The trainer checks that promise before it commits the epoch, and
