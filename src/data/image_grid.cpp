@@ -62,7 +62,8 @@ cv::Mat fitted(const cv::Mat& image, int64_t side) {
   if (longer > side) {
     return resized(image, static_cast<double>(side) / static_cast<double>(longer));
   }
-  return resized(image, static_cast<double>((side + longer - 1) / longer));
+  const int64_t whole_factor = (side + longer - 1) / longer;  // enlarged by a whole factor only
+  return resized(image, static_cast<double>(whole_factor));
 }
 
 cv::Scalar bgr_of(const Rgb& colour) { return cv::Scalar(colour.b, colour.g, colour.r); }

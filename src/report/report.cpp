@@ -563,7 +563,7 @@ ReportData collect_report_data(const stdfs::path& run_dir, const config::ReportC
       for (size_t t = 0; t < top; ++t) {
         const int64_t i = order[t];
         const auto ui = static_cast<size_t>(i);
-        const auto at_ = static_cast<size_t>(i * c + cat);
+        const auto offset = static_cast<size_t>(i * c + cat);
         const int64_t row = a.row[ui];
         const auto ur = static_cast<size_t>(row);
         SurfacedExample item;
@@ -575,9 +575,9 @@ ReportData collect_report_data(const stdfs::path& run_dir, const config::ReportC
         store.read_preds(row, row + 1, epochs - 1, epochs, &item.pred);
         item.pred_name = class_name(classes, item.pred);
         item.assigned = a.assigned[ui];
-        item.prob = a.prob[at_];
+        item.prob = a.prob[offset];
         if (has_score) {
-          item.score = a.score[at_];
+          item.score = a.score[offset];
         }
         item.losses.resize(static_cast<size_t>(epochs));
         store.read_losses(row, row + 1, 0, epochs, item.losses.data());

@@ -126,7 +126,7 @@ TEST_F(ImageGridTest, LabelledRowsCaptionsAndUnreadableImages) {
   bool red = false;
   for (int y = 12; y < image.rows; ++y) {
     for (int x = 0; x < image.cols; ++x) {
-      const auto p = image.at<cv::Vec3b>(y, x);
+      const auto& p = image.at<cv::Vec3b>(y, x);
       red = red || (p[2] > 150 && p[1] < 100 && p[0] < 100);
     }
   }

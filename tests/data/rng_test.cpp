@@ -42,6 +42,7 @@ TEST(Rng, MersenneTwister64IsStdMt19937_64WithPinnedDraws) {
   EXPECT_EQ(standard.next(), 9981545732273789042ULL);
   MersenneTwister64 draws(5);
   std::vector<int64_t> below;
+  below.reserve(5);
   for (int i = 0; i < 5; ++i) below.push_back(draws.below(10));
   EXPECT_EQ(below, (std::vector<int64_t>{2, 8, 0, 8, 4}));
   std::vector<int> items{0, 1, 2, 3, 4, 5, 6, 7, 8, 9};

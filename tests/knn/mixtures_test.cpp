@@ -46,6 +46,7 @@ TEST(LinearPercentile, EqualsNumpyDefault) {
   }
   // reference: np.percentile([0.1 i^2 - 0.37 i for i in range(23)], [5, 95])
   std::vector<double> long_sample;
+  long_sample.reserve(23);
   for (int i = 0; i < 23; ++i) {
     long_sample.push_back(0.1 * i * i - 0.37 * i);
   }
@@ -182,6 +183,7 @@ TEST(BetaMixture, TableIsFlatAfterItsMaximum) {
   // A wide low-loss mode and a narrow high-loss one in the middle: the raw posterior of
   // component 1 falls again towards the top of the range, and the table must hold the maximum.
   std::vector<float> losses;
+  losses.reserve(600);
   for (int i = 0; i < 400; ++i) {
     losses.push_back(0.0125F * static_cast<float>(i));  // uniform on [0, 5)
   }

@@ -37,6 +37,7 @@ std::vector<double> log_softmax(const std::vector<double>& z) {
   double sum = 0.0;
   for (const double v : z) sum += std::exp(v - m);
   std::vector<double> out;
+  out.reserve(z.size());
   for (const double v : z) out.push_back(v - m - std::log(sum));
   return out;
 }

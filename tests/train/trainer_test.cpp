@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cmath>
 #include <csignal>
+#include <cstdint>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -211,7 +212,10 @@ TEST_F(TrainerTest, AnImageThatFailsToDecodeMidRunIsLeftOutFromThatEpochAndResum
   for (size_t e = 0; e < 3; ++e) {
     for (size_t i = 0; i < full[e].size(); ++i) {
       // Bitwise, NaN included.
-      EXPECT_EQ(std::memcmp(&full[e][i], &split[e][i], sizeof(float)), 0) << "epoch " << e << " row " << i;
+      uint32_t a = 0, b = 0;
+      std::memcpy(&a, &full[e][i], sizeof a);
+      std::memcpy(&b, &split[e][i], sizeof b);
+      EXPECT_EQ(a, b) << "epoch " << e << " row " << i;
     }
   }
   listed = data::read_bad_inputs(dir_ / "split" / "bad_inputs.csv");

@@ -46,7 +46,7 @@ class DynamicsStore final : public TrajectorySource {
 
   DynamicsStore(DynamicsStore&&) noexcept;
   DynamicsStore& operator=(DynamicsStore&&) noexcept;
-  ~DynamicsStore();
+  ~DynamicsStore() override;
 
   [[nodiscard]] int64_t num_examples() const override;
   /// Committed epochs (the value of /epochs/complete, re-read from disk for readers).
