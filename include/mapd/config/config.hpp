@@ -1,6 +1,7 @@
 #pragma once
 
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -336,7 +337,8 @@ struct LabelCorrectionConfig {
   /// Warm-up epochs for `epochs` training epochs (warmup_epochs, or its auto value).
   [[nodiscard]] int64_t warmup_for(int64_t epochs) const {
     if (warmup_epochs > 0) return warmup_epochs;
-    return std::max<int64_t>(1, (epochs * 35 + 50) / 100);
+    // In double: validation calls this before train.epochs is known to be in range (up to 2^63 - 1).
+    return std::max<int64_t>(1, std::llround(0.35 * static_cast<double>(epochs)));
   }
 };
 
