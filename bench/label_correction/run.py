@@ -57,7 +57,7 @@ def run_one(mapd, out, setting, method, seed, opts):
     run_dir = os.path.join(out, f"{setting}-{method}-s{seed}")
     sets = [f"data.limit={opts['limit']}", f"train.epochs={opts['epochs']}", f"train.seed={seed}",
             f"data.label_noise.rate={rate}", f"data.label_noise.kind={kind}", f"data.label_noise.seed={seed}",
-            "report.enabled=false"] + opts["set"]
+            "report.enabled=false"]
     cmd = [mapd, "train"]
     if method != "standard":
         lc_method = "mapd" if method == "mapd_binary" else method
@@ -66,7 +66,7 @@ def run_one(mapd, out, setting, method, seed, opts):
                  "probes.suite=label-correction"]
         if method == "mapd_binary":
             sets.append("label_correction.assignment=binary")
-    for s in sets:
+    for s in sets + opts["set"]:  # the user's --set last: they override the method's
         cmd += ["--set", s]
     seconds = None
     timing = os.path.join(run_dir, "bench_seconds.txt")

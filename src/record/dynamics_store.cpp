@@ -6,7 +6,9 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cctype>
 #include <cmath>
+#include <string_view>
 
 static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
               "DynamicsStore writes little-endian chunks directly; add a byte swap for big-endian hosts");
@@ -32,8 +34,19 @@ const char* const kRoleNames[] = {"train", "probe_fit", "probe_val"};
 
 const char* const kEpochDatasets[] = {"/epochs/loss", "/epochs/pred", "/epochs/true_prob"};
 const char* const kCompleteDataset = "/epochs/complete";
+/// Attribute of /epochs naming the extra signals (DynamicsMeta::signals), in order.
+const char* const kSignalsAttribute = "signals";
 /// Largest finite IEEE binary16 value; from 65520 on, values round to infinity.
 constexpr float kFp16Max = 65504.0F;
+
+/// An extra signal's name: letters, digits and '_', not one of the datasets every file has.
+bool valid_signal_name(const std::string& name) {
+  if (name.empty() || name.size() > 64) return false;
+  for (const char c : name) {
+    if (!(std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '_')) return false;
+  }
+  return name != "loss" && name != "pred" && name != "true_prob" && name != "complete";
+}
 
 /// File access properties: the latest format (needed for SWMR).
 Handle latest_format_fapl(const FileContext& ctx) {
@@ -77,24 +90,54 @@ struct DynamicsStore::Impl {
   ExampleColumns examples;
   int64_t n = 0;
   int64_t complete = 0;
+  /// One [epochs, N] dataset of /epochs: loss, pred, true_prob, then the extra signals.
+  struct Series {
+    std::string path;      ///< "/epochs/<name>"
+    bool classes = false;  ///< class indices (stored as /epochs/pred); else values (meta.dtype)
+    Handle ds;
+    int64_t rows_known = 0;      ///< extent (rows) as last seen
+    std::vector<uint16_t> half;  ///< writer scratch for fp16 conversion
+  };
+
   Handle file;
   Handle float16;
-  Handle loss, pred, true_prob, complete_ds;
-  std::vector<int64_t> rows_known = {0, 0, 0};  ///< extent (rows) of loss, pred, true_prob as last seen
-  std::vector<uint16_t> half_loss, half_prob;   ///< writer scratch for fp16 conversion
-  std::vector<int16_t> pred_row;                ///< writer scratch for int16 predictions
-  std::vector<char> padded_chunk;               ///< writer scratch for the last chunk of a row
-  int64_t chunk_columns = 0;                    ///< elements per chunk (a row is whole chunks)
-  size_t pred_bytes = 4;                        ///< stored size of /epochs/pred
+  Handle complete_ds;
+  std::vector<Series> series;      ///< loss, pred, true_prob, then meta.signals in order
+  std::vector<int16_t> class_row;  ///< writer scratch for int16 class indices
+  std::vector<char> padded_chunk;  ///< writer scratch for the last chunk of a row
+  int64_t chunk_columns = 0;       ///< elements per chunk (a row is whole chunks)
+  size_t pred_bytes = 4;           ///< stored size of /epochs/pred (and of every class series)
 
   [[nodiscard]] bool fp16() const { return meta.dtype == "fp16"; }
+
+  /// The series of loss, pred and true_prob, then of meta.signals (not yet opened).
+  void plan_series() {
+    series.clear();
+    for (int i = 0; i < 3; ++i) {
+      series.push_back(Series{kEpochDatasets[i], i == 1, Handle(), 0, {}});
+    }
+    for (const auto& signal : meta.signals) {
+      series.push_back(Series{"/epochs/" + signal.name, signal.classes, Handle(), 0, {}});
+    }
+  }
+
+  [[nodiscard]] const Series& series_named(const std::string& name, bool classes) const {
+    const std::string path = "/epochs/" + name;
+    for (size_t i = 3; i < series.size(); ++i) {
+      if (series[i].path == path && series[i].classes == classes) return series[i];
+    }
+    std::string known;
+    for (const auto& signal : meta.signals) known += (known.empty() ? "" : ", ") + signal.name;
+    throw DataError(fmt::format("HDF5 file '{}' has no {} signal '{}' (its extra signals: {})", ctx.file(),
+                                classes ? "class" : "value", name, known.empty() ? "none" : known));
+  }
 
   /// Opens the /epochs datasets and checks their shape and type (meta.dtype must be known).
   void open_epoch_datasets() {
     hid_t f = file.get();
-    loss = ctx.dataset(H5Dopen2(f, kEpochDatasets[0], H5P_DEFAULT), kEpochDatasets[0], "open dataset");
-    pred = ctx.dataset(H5Dopen2(f, kEpochDatasets[1], H5P_DEFAULT), kEpochDatasets[1], "open dataset");
-    true_prob = ctx.dataset(H5Dopen2(f, kEpochDatasets[2], H5P_DEFAULT), kEpochDatasets[2], "open dataset");
+    for (auto& one : series) {
+      one.ds = ctx.dataset(H5Dopen2(f, one.path.c_str(), H5P_DEFAULT), one.path, "open dataset");
+    }
     complete_ds = ctx.dataset(H5Dopen2(f, kCompleteDataset, H5P_DEFAULT), kCompleteDataset, "open dataset");
     // A scalar: read_complete and write_complete transfer exactly one int64.
     ctx.expect_dataset(complete_ds.get(), kCompleteDataset, {}, H5T_INTEGER);
@@ -102,24 +145,27 @@ struct DynamicsStore::Impl {
   }
 
   void close_epoch_datasets() {
-    loss.reset();
-    pred.reset();
-    true_prob.reset();
+    for (auto& one : series) one.ds.reset();
     complete_ds.reset();
   }
 
-  /// Reads the extents of the three [epochs, N] datasets and checks their shape and type: loss
-  /// and true_prob floats of the size meta.dtype says, pred a 16- or 32-bit integer.
+  /// Reads the extents of the [epochs, N] datasets and checks their shape and type: values
+  /// (loss, true_prob) floats of the size meta.dtype says, classes (pred) 16- or 32-bit integers.
   void update_rows_known() {
-    const Handle* datasets[] = {&loss, &pred, &true_prob};
     const size_t value_size = fp16() ? 2 : 4;
-    for (int i = 0; i < 3; ++i) {
-      const auto shape = i == 1 ? ctx.expect_dataset(datasets[i]->get(), kEpochDatasets[i],
-                                                     {detail::kAnyExtent, n}, H5T_INTEGER, {2, 4})
-                                : ctx.expect_dataset(datasets[i]->get(), kEpochDatasets[i],
-                                                     {detail::kAnyExtent, n}, H5T_FLOAT, {value_size});
-      rows_known[static_cast<size_t>(i)] = shape[0];
+    for (auto& one : series) {
+      const auto shape =
+          one.classes
+              ? ctx.expect_dataset(one.ds.get(), one.path, {detail::kAnyExtent, n}, H5T_INTEGER, {2, 4})
+              : ctx.expect_dataset(one.ds.get(), one.path, {detail::kAnyExtent, n}, H5T_FLOAT, {value_size});
+      one.rows_known = shape[0];
     }
+  }
+
+  [[nodiscard]] int64_t fewest_rows() const {
+    int64_t rows = series.front().rows_known;
+    for (const auto& one : series) rows = std::min(rows, one.rows_known);
+    return rows;
   }
 
   int64_t read_complete() const {
@@ -136,7 +182,7 @@ struct DynamicsStore::Impl {
 
   /// Checks 0 <= complete <= rows of every epoch dataset (a reader may see more rows than commits).
   void check_complete(int64_t value) const {
-    const int64_t rows = *std::min_element(rows_known.begin(), rows_known.end());
+    const int64_t rows = fewest_rows();
     if (value < 0 || value > rows) {
       throw IoError(
           fmt::format("HDF5 file '{}' is inconsistent: /epochs/complete = {} but /epochs holds {} rows; "
@@ -207,12 +253,30 @@ struct DynamicsStore::Impl {
       ctx.read_1d(f, "/examples/row", H5T_NATIVE_INT64, examples.row.data(), n);
     }
     fill_or_check_rows(examples, fmt::format("HDF5 file '{}'", ctx.file()));
+
+    // Extra signals (optional; files without the attribute have none): a class series is stored
+    // as an integer, a value series as a float.
+    meta.signals.clear();
+    Handle epochs = ctx.group(H5Gopen2(f, "/epochs", H5P_DEFAULT), "/epochs", "open group");
+    if (ctx.has_attr(epochs.get(), "/epochs", kSignalsAttribute)) {
+      for (const auto& name : ctx.read_strings_attr(epochs.get(), "/epochs", kSignalsAttribute)) {
+        const std::string path = "/epochs/" + name;
+        if (!valid_signal_name(name) || !ctx.exists(f, path)) {
+          throw DataError(fmt::format("HDF5 file '{}' lists an extra signal '{}' that it does not hold as {}",
+                                      ctx.file(), name, path));
+        }
+        Handle ds = ctx.dataset(H5Dopen2(f, path.c_str(), H5P_DEFAULT), path, "open dataset");
+        Handle type = ctx.datatype(H5Dget_type(ds.get()), path, "get type of");
+        meta.signals.push_back(SignalSpec{name, H5Tget_class(type.get()) == H5T_INTEGER});
+      }
+    }
+    plan_series();
   }
 
   /// Reads rows [e0, e1) x columns [begin, end) of `ds` in memory type `mem_type` into `buffer`
   /// (epoch-major, [e1 - e0, end - begin]).
-  void read_block(const Handle& ds, const char* name, hid_t mem_type, int64_t begin, int64_t end, int64_t e0,
-                  int64_t e1, void* buffer) const {
+  void read_block(const Handle& ds, std::string_view name, hid_t mem_type, int64_t begin, int64_t end,
+                  int64_t e0, int64_t e1, void* buffer) const {
     Handle file_space = ctx.dataspace(H5Dget_space(ds.get()), name, "get dataspace of");
     const hsize_t start[2] = {static_cast<hsize_t>(e0), static_cast<hsize_t>(begin)};
     const hsize_t count[2] = {static_cast<hsize_t>(e1 - e0), static_cast<hsize_t>(end - begin)};
@@ -249,12 +313,9 @@ struct DynamicsStore::Impl {
     const int64_t value = read_complete();
     // New commits: an SWMR reader reloads the datasets' metadata, which may be cached from before
     // the writer wrote the committed rows (the extents, and the chunk index verify_chunks reads).
-    if (value > complete || value > *std::min_element(rows_known.begin(), rows_known.end())) {
+    if (value > complete || value > fewest_rows()) {
       if (swmr_reader) {
-        const Handle* datasets[] = {&loss, &pred, &true_prob};
-        for (int i = 0; i < 3; ++i) {
-          ctx.check(H5Drefresh(datasets[i]->get()), kEpochDatasets[i], "refresh dataset");
-        }
+        for (const auto& one : series) ctx.check(H5Drefresh(one.ds.get()), one.path, "refresh dataset");
       }
       update_rows_known();
     }
@@ -266,29 +327,28 @@ struct DynamicsStore::Impl {
   /// A truncated file (e.g. a killed run copied or cut short) reads as zeros where HDF5 skipped
   /// its end-of-file check: sec2 returns zeros past the end and SWMR readers may read past the
   /// end of allocated space. So, for such a file, checks that each chunk of epochs
-  /// [verified_epochs, epochs) of the three datasets is allocated and lies within the file.
+  /// [verified_epochs, epochs) of every epoch dataset is allocated and lies within the file.
   /// Metadata needs no such check (the latest format checksums it). Throws IoError.
   void verify_chunks(int64_t epochs) {
     if (!unchecked_size || epochs <= verified_epochs) {
       return;
     }
     const uint64_t size = detail::file_size(ctx);
-    const Handle* datasets[] = {&loss, &pred, &true_prob};
     for (int64_t e = verified_epochs; e < epochs; ++e) {
-      for (int i = 0; i < 3; ++i) {
+      for (const auto& one : series) {
         for (int64_t column = 0; column < n; column += chunk_columns) {
           const hsize_t offset[2] = {static_cast<hsize_t>(e), static_cast<hsize_t>(column)};
           unsigned filter_mask = 0;
           haddr_t address = HADDR_UNDEF;
           hsize_t bytes = 0;
-          ctx.check(H5Dget_chunk_info_by_coord(datasets[i]->get(), offset, &filter_mask, &address, &bytes),
-                    kEpochDatasets[i], "look up a chunk of");
+          ctx.check(H5Dget_chunk_info_by_coord(one.ds.get(), offset, &filter_mask, &address, &bytes),
+                    one.path, "look up a chunk of");
           if (address == HADDR_UNDEF || address + bytes > size) {
             throw IoError(fmt::format(
                 "HDF5 file '{}' is truncated or damaged: epoch {} of {} (committed) {} but the file has "
                 "{} bytes. Epochs before {} may be intact; the file was cut short (a full disk, an "
                 "incomplete copy) after a run was killed",
-                ctx.file(), e, kEpochDatasets[i],
+                ctx.file(), e, one.path,
                 address == HADDR_UNDEF ? std::string("was never written")
                                        : fmt::format("lies at bytes [{}, {})", address, address + bytes),
                 size, e));
@@ -300,7 +360,7 @@ struct DynamicsStore::Impl {
   }
 
   template <typename Stored, typename Out, typename Convert>
-  void read_transposed(const Handle& ds, const char* name, hid_t mem_type, int64_t begin, int64_t end,
+  void read_transposed(const Handle& ds, std::string_view name, hid_t mem_type, int64_t begin, int64_t end,
                        int64_t e0, int64_t e1, Out* out, Convert convert) {
     prepare_read(begin, end, e0, e1);
     const int64_t epochs = e1 - e0;
@@ -318,7 +378,7 @@ struct DynamicsStore::Impl {
     }
   }
 
-  void read_float(const Handle& ds, const char* name, int64_t begin, int64_t end, int64_t e0, int64_t e1,
+  void read_float(const Handle& ds, std::string_view name, int64_t begin, int64_t end, int64_t e0, int64_t e1,
                   float* out) {
     if (fp16()) {
       read_transposed<uint16_t>(ds, name, float16.get(), begin, end, e0, e1, out, detail::half_to_float);
@@ -331,7 +391,8 @@ struct DynamicsStore::Impl {
   /// n values already in the dataset's file type (`element_size` bytes each, little-endian).
   /// Each row is whole chunks, so the chunks go to the file directly (H5Dwrite_chunk): no
   /// selection, type conversion or chunk-cache copy. The last chunk of a row may be padded.
-  void write_row(const Handle& ds, const char* name, int64_t epoch, const void* data, size_t element_size) {
+  void write_row(const Handle& ds, std::string_view name, int64_t epoch, const void* data,
+                 size_t element_size) {
     const auto* bytes = static_cast<const char*>(data);
     for (int64_t column = 0; column < n; column += chunk_columns) {
       const int64_t count = std::min(chunk_columns, n - column);
@@ -351,7 +412,7 @@ struct DynamicsStore::Impl {
   /// For fp16 storage: converts `values` into `half` and throws DataError, before anything of
   /// the epoch is written, when a finite value exceeds fp16's range (it would be stored as
   /// infinity, and `mapd assign` would later fail on a "non-finite loss").
-  void encode_fp16_row(const char* name, int64_t epoch, const float* values,
+  void encode_fp16_row(std::string_view name, int64_t epoch, const float* values,
                        std::vector<uint16_t>* half) const {
     half->resize(static_cast<size_t>(n));
     std::transform(values, values + n, half->begin(), detail::float_to_half);
@@ -378,29 +439,30 @@ struct DynamicsStore::Impl {
     }
   }
 
-  void write_float_row(const Handle& ds, const char* name, int64_t epoch, const float* values,
-                       const std::vector<uint16_t>& half) {
+  /// Writes a value series' row (already in `one.half` for fp16, see encode_fp16_row).
+  void write_float_row(const Series& one, int64_t epoch, const float* values) {
     if (fp16()) {
-      write_row(ds, name, epoch, half.data(), sizeof(uint16_t));
+      write_row(one.ds, one.path, epoch, one.half.data(), sizeof(uint16_t));
     } else {
-      write_row(ds, name, epoch, values, sizeof(float));
+      write_row(one.ds, one.path, epoch, values, sizeof(float));
     }
   }
 
-  void write_pred_row(int64_t epoch, const int32_t* values) {
+  void write_class_row(const Series& one, int64_t epoch, const int32_t* values) {
     if (pred_bytes == sizeof(int16_t)) {
-      // Predictions are class indices < the class count (<= 32767 when stored as int16).
-      pred_row.resize(static_cast<size_t>(n));
-      std::transform(values, values + n, pred_row.begin(), [](int32_t v) { return static_cast<int16_t>(v); });
-      write_row(pred, kEpochDatasets[1], epoch, pred_row.data(), sizeof(int16_t));
+      // Class indices are < the class count (<= 32767 when stored as int16).
+      class_row.resize(static_cast<size_t>(n));
+      std::transform(values, values + n, class_row.begin(),
+                     [](int32_t v) { return static_cast<int16_t>(v); });
+      write_row(one.ds, one.path, epoch, class_row.data(), sizeof(int16_t));
     } else {
-      write_row(pred, kEpochDatasets[1], epoch, values, sizeof(int32_t));
+      write_row(one.ds, one.path, epoch, values, sizeof(int32_t));
     }
   }
 
   /// Reads the chunk width and the stored size of /epochs/pred (set at creation).
   void read_layout() {
-    Handle dcpl = ctx.plist(H5Dget_create_plist(loss.get()), kEpochDatasets[0], "get properties of");
+    Handle dcpl = ctx.plist(H5Dget_create_plist(series[0].ds.get()), kEpochDatasets[0], "get properties of");
     hsize_t chunk[2] = {0, 0};
     if (H5Pget_layout(dcpl.get()) != H5D_CHUNKED || H5Pget_chunk(dcpl.get(), 2, chunk) != 2 ||
         chunk[0] != 1) {
@@ -411,9 +473,9 @@ struct DynamicsStore::Impl {
                       ctx.file()));
     }
     chunk_columns = static_cast<int64_t>(chunk[1]);
-    // write_row and verify_chunks step through a row in chunks of the same width in all three.
-    for (const auto* other : {&pred, &true_prob}) {
-      Handle other_dcpl = ctx.plist(H5Dget_create_plist(other->get()), "/epochs", "get properties of");
+    // write_row and verify_chunks step through a row in chunks of the same width in all series.
+    for (size_t i = 1; i < series.size(); ++i) {
+      Handle other_dcpl = ctx.plist(H5Dget_create_plist(series[i].ds.get()), "/epochs", "get properties of");
       hsize_t other_chunk[2] = {0, 0};
       if (H5Pget_layout(other_dcpl.get()) != H5D_CHUNKED ||
           H5Pget_chunk(other_dcpl.get(), 2, other_chunk) != 2 || other_chunk[0] != chunk[0] ||
@@ -425,22 +487,31 @@ struct DynamicsStore::Impl {
             ctx.file()));
       }
     }
-    Handle type = ctx.datatype(H5Dget_type(pred.get()), kEpochDatasets[1], "get type of");
-    pred_bytes = H5Tget_size(type.get());
-    if (H5Tget_class(type.get()) != H5T_INTEGER || (pred_bytes != 2 && pred_bytes != 4) ||
-        H5Tget_order(type.get()) != H5T_ORDER_LE) {
-      throw IoError(
-          fmt::format("dataset '/epochs/pred' in HDF5 file '{}' is not int16 or int32", ctx.file()));
+    pred_bytes = 0;
+    for (const auto& one : series) {
+      if (!one.classes) continue;
+      Handle type = ctx.datatype(H5Dget_type(one.ds.get()), one.path, "get type of");
+      const size_t bytes = H5Tget_size(type.get());
+      if (pred_bytes == 0) pred_bytes = bytes;
+      if (H5Tget_class(type.get()) != H5T_INTEGER || bytes != pred_bytes ||
+          H5Tget_order(type.get()) != H5T_ORDER_LE) {
+        throw IoError(fmt::format(
+            "dataset '{}' in HDF5 file '{}' is not {}", one.path, ctx.file(),
+            one.path == kEpochDatasets[1] ? std::string("int16 or int32") : "of /epochs/pred's type"));
+      }
+      if (pred_bytes != 2 && pred_bytes != 4) {
+        throw IoError(
+            fmt::format("dataset '/epochs/pred' in HDF5 file '{}' is not int16 or int32", ctx.file()));
+      }
     }
   }
 
-  /// Sets the first dimension of the three epoch datasets to `rows`.
+  /// Sets the first dimension of every epoch dataset to `rows`.
   void set_rows(int64_t rows) {
     const hsize_t extent[2] = {static_cast<hsize_t>(rows), static_cast<hsize_t>(n)};
-    const Handle* datasets[] = {&loss, &pred, &true_prob};
-    for (int i = 0; i < 3; ++i) {
-      ctx.check(H5Dset_extent(datasets[i]->get(), extent), kEpochDatasets[i], "resize dataset");
-      rows_known[static_cast<size_t>(i)] = rows;
+    for (auto& one : series) {
+      ctx.check(H5Dset_extent(one.ds.get(), extent), one.path, "resize dataset");
+      one.rows_known = rows;
     }
   }
 
@@ -483,6 +554,15 @@ DynamicsStore DynamicsStore::create(const std::filesystem::path& path, const Dyn
   if (meta.dtype != "fp16" && meta.dtype != "fp32") {
     throw ConfigError(fmt::format("record.dtype is '{}'; expected fp16 or fp32", meta.dtype));
   }
+  for (size_t i = 0; i < meta.signals.size(); ++i) {
+    const auto& name = meta.signals[i].name;
+    MAPD_ASSERT(valid_signal_name(name),
+                fmt::format("DynamicsStore::create: invalid signal name '{}'", name));
+    for (size_t j = 0; j < i; ++j) {
+      MAPD_ASSERT(meta.signals[j].name != name,
+                  fmt::format("DynamicsStore::create: signal '{}' twice", name));
+    }
+  }
 
   auto impl = std::make_unique<Impl>(path);
   Impl& s = *impl;
@@ -494,6 +574,7 @@ DynamicsStore DynamicsStore::create(const std::filesystem::path& path, const Dyn
   fill_or_check_rows(s.examples, fmt::format("dynamics file '{}'", path.string()));
   s.n = n;
   s.float16 = detail::make_float16_type(ctx);
+  s.plan_series();
 
   {
     Handle fapl = latest_format_fapl(ctx);
@@ -541,11 +622,15 @@ DynamicsStore DynamicsStore::create(const std::filesystem::path& path, const Dyn
     const hid_t pred_type =
         !meta.class_names.empty() && meta.class_names.size() <= 32767 ? H5T_STD_I16LE : H5T_STD_I32LE;
     const hid_t value_type = s.fp16() ? s.float16.get() : H5T_IEEE_F32LE;
-    const hid_t types[] = {value_type, pred_type, value_type};
-    for (int i = 0; i < 3; ++i) {
-      Handle ds = ctx.dataset(
-          H5Dcreate2(f, kEpochDatasets[i], types[i], space.get(), H5P_DEFAULT, dcpl.get(), H5P_DEFAULT),
-          kEpochDatasets[i], "create dataset");
+    for (const auto& one : s.series) {
+      Handle ds = ctx.dataset(H5Dcreate2(f, one.path.c_str(), one.classes ? pred_type : value_type,
+                                         space.get(), H5P_DEFAULT, dcpl.get(), H5P_DEFAULT),
+                              one.path, "create dataset");
+    }
+    if (!meta.signals.empty()) {
+      std::vector<std::string> names;
+      for (const auto& signal : meta.signals) names.push_back(signal.name);
+      ctx.write_strings_attr(group.get(), "/epochs", kSignalsAttribute, names);
     }
     Handle scalar = ctx.dataspace(H5Screate(H5S_SCALAR), "/epochs/complete", "create dataspace for");
     Handle complete_dcpl =
@@ -607,10 +692,10 @@ DynamicsStore DynamicsStore::open_append(const std::filesystem::path& path, int6
     // A kill inside a flush can leave the grown datasets and their chunk index on disk but not
     // the superblock's end of allocated space, so the uncommitted epoch's chunks lie beyond that
     // end. Shrinking the datasets frees them, the next append reuses the space past the end, and
-    // the write fails ("addr overflow"). Move the end past anything one epoch can allocate (three
-    // rows of at most 4 bytes, plus index metadata), as `h5clear --increment` does; the gap stays
-    // unused.
-    const auto increment = static_cast<hsize_t>(s.n) * 12 + (hsize_t{1} << 20);
+    // the write fails ("addr overflow"). Move the end past anything one epoch can allocate (a row
+    // of at most 4 bytes per series, plus index metadata), as `h5clear --increment` does; the gap
+    // stays unused.
+    const auto increment = static_cast<hsize_t>(s.n) * 4 * s.series.size() + (hsize_t{1} << 20);
     ctx.check(H5Fincrement_filesize(s.file.get(), increment), "/", "extend the allocated space of");
   }
   const int64_t complete = s.read_complete();
@@ -664,20 +749,40 @@ const ExampleColumns& DynamicsStore::examples() const { return impl_->examples; 
 const std::filesystem::path& DynamicsStore::path() const { return impl_->path; }
 std::string DynamicsStore::describe() const { return "'" + impl_->path.string() + "'"; }
 
-void DynamicsStore::append_epoch(const float* loss, const int32_t* pred, const float* true_prob) {
+void DynamicsStore::append_epoch(const float* loss, const int32_t* pred, const float* true_prob,
+                                 const std::vector<SignalRow>& signals) {
   detail::quiet_hdf5();
   Impl& s = *impl_;
   MAPD_ASSERT(s.writer, fmt::format("cannot append to '{}': it was opened read-only", s.ctx.file()));
+  MAPD_ASSERT(signals.size() == s.meta.signals.size(),
+              fmt::format("append_epoch: {} extra signal rows for the {} signals of '{}'", signals.size(),
+                          s.meta.signals.size(), s.ctx.file()));
   const int64_t epoch = s.complete;
+  // The rows of every series: loss, pred, true_prob, then the signals.
+  std::vector<const void*> rows = {loss, pred, true_prob};
+  for (size_t i = 0; i < signals.size(); ++i) {
+    const bool classes = s.meta.signals[i].classes;
+    const auto size = static_cast<int64_t>(classes ? signals[i].classes.size() : signals[i].values.size());
+    MAPD_ASSERT(size == s.n, fmt::format("append_epoch: signal '{}' has {} values for {} examples",
+                                         s.meta.signals[i].name, size, s.n));
+    rows.push_back(classes ? static_cast<const void*>(signals[i].classes.data()) : signals[i].values.data());
+  }
   if (s.fp16()) {
     // Before the rows grow: an epoch that cannot be stored leaves the file as it was.
-    s.encode_fp16_row(kEpochDatasets[0], epoch, loss, &s.half_loss);
-    s.encode_fp16_row(kEpochDatasets[2], epoch, true_prob, &s.half_prob);
+    for (size_t i = 0; i < s.series.size(); ++i) {
+      auto& one = s.series[i];
+      if (!one.classes) s.encode_fp16_row(one.path, epoch, static_cast<const float*>(rows[i]), &one.half);
+    }
   }
   s.set_rows(epoch + 1);
-  s.write_float_row(s.loss, kEpochDatasets[0], epoch, loss, s.half_loss);
-  s.write_pred_row(epoch, pred);
-  s.write_float_row(s.true_prob, kEpochDatasets[2], epoch, true_prob, s.half_prob);
+  for (size_t i = 0; i < s.series.size(); ++i) {
+    const auto& one = s.series[i];
+    if (one.classes) {
+      s.write_class_row(one, epoch, static_cast<const int32_t*>(rows[i]));
+    } else {
+      s.write_float_row(one, epoch, static_cast<const float*>(rows[i]));
+    }
+  }
   at_stage(fault::AppendStage::kRowsWritten);
   // The row must be on disk before the commit marker that makes it visible.
   s.flush_and_sync();
@@ -691,20 +796,35 @@ void DynamicsStore::append_epoch(const float* loss, const int32_t* pred, const f
 void DynamicsStore::read_losses(int64_t begin, int64_t end, int64_t epoch_begin, int64_t epoch_end,
                                 float* out) const {
   detail::quiet_hdf5();
-  impl_->read_float(impl_->loss, kEpochDatasets[0], begin, end, epoch_begin, epoch_end, out);
+  impl_->read_float(impl_->series[0].ds, kEpochDatasets[0], begin, end, epoch_begin, epoch_end, out);
 }
 
 void DynamicsStore::read_true_probs(int64_t begin, int64_t end, int64_t epoch_begin, int64_t epoch_end,
                                     float* out) const {
   detail::quiet_hdf5();
-  impl_->read_float(impl_->true_prob, kEpochDatasets[2], begin, end, epoch_begin, epoch_end, out);
+  impl_->read_float(impl_->series[2].ds, kEpochDatasets[2], begin, end, epoch_begin, epoch_end, out);
 }
 
 void DynamicsStore::read_preds(int64_t begin, int64_t end, int64_t epoch_begin, int64_t epoch_end,
                                int32_t* out) const {
   detail::quiet_hdf5();
-  impl_->read_transposed<int32_t>(impl_->pred, kEpochDatasets[1], H5T_NATIVE_INT32, begin, end, epoch_begin,
-                                  epoch_end, out, [](int32_t v) { return v; });
+  impl_->read_transposed<int32_t>(impl_->series[1].ds, kEpochDatasets[1], H5T_NATIVE_INT32, begin, end,
+                                  epoch_begin, epoch_end, out, [](int32_t v) { return v; });
+}
+
+void DynamicsStore::read_signal_values(const std::string& name, int64_t begin, int64_t end,
+                                       int64_t epoch_begin, int64_t epoch_end, float* out) const {
+  detail::quiet_hdf5();
+  const auto& one = impl_->series_named(name, /*classes=*/false);
+  impl_->read_float(one.ds, one.path, begin, end, epoch_begin, epoch_end, out);
+}
+
+void DynamicsStore::read_signal_classes(const std::string& name, int64_t begin, int64_t end,
+                                        int64_t epoch_begin, int64_t epoch_end, int32_t* out) const {
+  detail::quiet_hdf5();
+  const auto& one = impl_->series_named(name, /*classes=*/true);
+  impl_->read_transposed<int32_t>(one.ds, one.path, H5T_NATIVE_INT32, begin, end, epoch_begin, epoch_end, out,
+                                  [](int32_t v) { return v; });
 }
 
 void DynamicsStore::refresh() {

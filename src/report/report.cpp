@@ -248,6 +248,111 @@ stdfs::path find_chart_library(const std::string& assets_dir) {
 
 namespace {
 
+/// The label-correction view of a run whose dynamics.h5 records bootstrap_weight and target (else
+/// nothing), with corrected_labels.csv from `run_dir` when it is there.
+std::optional<LabelCorrectionView> label_correction_view(const record::DynamicsStore& store,
+                                                         const stdfs::path& run_dir, const json& resolved,
+                                                         std::vector<std::string>& notes) {
+  const auto& signals = store.meta().signals;
+  const auto has = [&](const char* name) {
+    return std::any_of(signals.begin(), signals.end(), [&](const auto& s) { return s.name == name; });
+  };
+  if (!has("bootstrap_weight") || !has("target")) return std::nullopt;
+  LabelCorrectionView view;
+  if (resolved.contains("label_correction") && resolved["label_correction"].contains("method")) {
+    view.method = resolved["label_correction"].value("method", std::string());
+  }
+  const auto& ex = store.examples();
+  const int64_t n = store.num_examples();
+  const int64_t epochs = store.complete_epochs();
+  std::vector<float> weight(static_cast<size_t>(n * epochs));
+  std::vector<int32_t> target(weight.size());
+  store.read_signal_values("bootstrap_weight", 0, n, 0, epochs, weight.data());
+  store.read_signal_classes("target", 0, n, 0, epochs, target.data());
+  bool noisy = false;
+  for (int64_t i = 0; i < n; ++i)
+    noisy = noisy || ex.label[static_cast<size_t>(i)] != ex.original_label[static_cast<size_t>(i)];
+  for (int64_t e = 0; e < epochs; ++e) {
+    std::vector<int64_t> histogram(LabelCorrectionView::kBins, 0);
+    double sum = 0.0;
+    int64_t count = 0, relabelled = 0, flipped = 0, restored = 0, clean = 0, clean_changed = 0;
+    for (int64_t i = 0; i < n; ++i) {
+      const auto r = static_cast<size_t>(i);
+      const auto at = static_cast<size_t>(i * epochs + e);
+      if (ex.role[r] != static_cast<int8_t>(record::Role::kTrain) || !std::isfinite(weight[at])) continue;
+      const float b = std::clamp(weight[at], 0.0F, 1.0F);
+      ++histogram[static_cast<size_t>(std::min<int64_t>(
+          LabelCorrectionView::kBins - 1, static_cast<int64_t>(b * LabelCorrectionView::kBins)))];
+      sum += b;
+      ++count;
+      const bool changed = target[at] != ex.label[r];
+      relabelled += changed ? 1 : 0;
+      if (ex.label[r] != ex.original_label[r]) {
+        ++flipped;
+        restored += target[at] == ex.original_label[r] ? 1 : 0;
+      } else {
+        ++clean;
+        clean_changed += changed ? 1 : 0;
+      }
+    }
+    const auto share = [](int64_t part, int64_t whole) {
+      return whole > 0 ? static_cast<double>(part) / static_cast<double>(whole) : std::nan("");
+    };
+    view.weight_histogram.push_back(std::move(histogram));
+    view.mean_weight.push_back(count > 0 ? sum / static_cast<double>(count) : std::nan(""));
+    view.relabelled.push_back(share(relabelled, count));
+    if (noisy) {
+      view.restored.push_back(share(restored, flipped));
+      view.clean_changed.push_back(share(clean_changed, clean));
+    }
+  }
+
+  const auto path = run_dir / "corrected_labels.csv";
+  if (!stdfs::exists(path)) {
+    if (view.method != "none") {
+      notes.push_back("corrected_labels.csv is missing: it is written when a label-correction run finishes.");
+    }
+    return view;
+  }
+  std::ifstream in(path);
+  std::string line;
+  std::getline(in, line);
+  const auto split = [](const std::string& text) {
+    std::vector<std::string> cells;
+    std::stringstream ss(text);
+    for (std::string cell; std::getline(ss, cell, ',');) cells.push_back(cell);
+    return cells;
+  };
+  const auto header = split(line);
+  const auto column = [&](const char* name) {
+    const auto at = std::find(header.begin(), header.end(), name);
+    return at == header.end() ? -1 : static_cast<int64_t>(at - header.begin());
+  };
+  const int64_t given = column("given_label"), corrected = column("corrected_label"),
+                original = column("original_label");
+  if (given < 0 || corrected < 0) {
+    notes.push_back(
+        fmt::format("{} has no given_label and corrected_label columns; it is left out.", path.string()));
+    return view;
+  }
+  view.corrected_file = true;
+  while (std::getline(in, line)) {
+    const auto cells = split(line);
+    if (static_cast<int64_t>(cells.size()) <= std::max({given, corrected, original})) continue;
+    ++view.corrected_rows;
+    const bool changed = cells[static_cast<size_t>(given)] != cells[static_cast<size_t>(corrected)];
+    view.corrected_changed += changed ? 1 : 0;
+    if (original < 0) continue;
+    if (cells[static_cast<size_t>(given)] != cells[static_cast<size_t>(original)]) {
+      view.corrected_restored +=
+          cells[static_cast<size_t>(corrected)] == cells[static_cast<size_t>(original)] ? 1 : 0;
+    } else {
+      view.corrected_clean_changed += changed ? 1 : 0;
+    }
+  }
+  return view;
+}
+
 std::optional<std::string> config_string(const json& resolved, const char* section, const char* key) {
   if (resolved.contains(section) && resolved[section].contains(key) && resolved[section][key].is_string()) {
     return resolved[section][key].get<std::string>();
@@ -388,6 +493,7 @@ ReportData collect_report_data(const stdfs::path& run_dir, const config::ReportC
     summary.pilot_below_chance = doubt;
   }
   page.bad_inputs = read_bad_inputs(run.bad_inputs());
+  page.label_correction = label_correction_view(store, run_dir, resolved, notes);
 
   // Probe self-test and detection, as the assigner wrote them.
   page.selftest = read_json_file(run.selftest(), notes);
@@ -655,6 +761,21 @@ json to_json(const ReportData& data) {
   }
   page["bad_inputs"] = {
       {"present", data.bad_inputs.present}, {"count", data.bad_inputs.count}, {"rows", data.bad_inputs.rows}};
+  if (const auto& lc = data.label_correction) {
+    page["label_correction"] = {{"method", lc->method},
+                                {"weight_histogram", lc->weight_histogram},
+                                {"mean_weight", lc->mean_weight},
+                                {"relabelled", lc->relabelled},
+                                {"restored", lc->restored},
+                                {"clean_changed", lc->clean_changed},
+                                {"corrected_file", lc->corrected_file},
+                                {"corrected_rows", lc->corrected_rows},
+                                {"corrected_changed", lc->corrected_changed},
+                                {"corrected_restored", lc->corrected_restored},
+                                {"corrected_clean_changed", lc->corrected_clean_changed}};
+  } else {
+    page["label_correction"] = nullptr;
+  }
   page["selftest"] = optional_json(data.selftest);
   page["detection"] = optional_json(data.detection);
 

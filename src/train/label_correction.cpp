@@ -26,6 +26,9 @@ namespace {
 
 namespace F = torch::nn::functional;
 
+/// Bins of the bootstrap-weight histogram in the metrics line (tenths of [0, 1]).
+constexpr size_t kWeightBins = 10;
+
 /// Stream tags of the mixup draws (data::mix_seed purposes).
 constexpr uint64_t kMixupLambda = 0x3a1b0d;
 constexpr uint64_t kMixupPairs = 0x3a1b0e;
@@ -76,6 +79,15 @@ std::vector<int64_t> correction_categories(const config::LabelCorrectionConfig& 
   return out;
 }
 
+/// The probes an estimator is fitted on: both halves (fit and val). Label correction runs no
+/// self-test, so the val half would sit unused; with both, the k-NN has twice the references.
+std::vector<int64_t> reference_probes(const knn::RowRoles& roles) {
+  std::vector<int64_t> rows = roles.fit;
+  rows.insert(rows.end(), roles.val.begin(), roles.val.end());
+  std::sort(rows.begin(), rows.end());
+  return rows;
+}
+
 /// Posteriors of rows that are never corrected (probes, rows left out): the clean category.
 torch::Tensor clean_rows(int64_t rows, int64_t categories) {
   auto table = torch::zeros({rows, categories}, torch::kFloat32);
@@ -84,7 +96,7 @@ torch::Tensor clean_rows(int64_t rows, int64_t categories) {
 }
 
 /// method=mapd: P(category) of every training row from the k-NN over its trajectory of all
-/// committed epochs, fitted on the fit-half probes of the correction categories (the same view
+/// committed epochs, fitted on the probes (both halves) of the correction categories (the same view
 /// as the training rows: both are recorded by the same pass). A table [N, C] looked up by row.
 class TrajectoryEstimator final : public MislabelEstimator {
  public:
@@ -102,7 +114,8 @@ class TrajectoryEstimator final : public MislabelEstimator {
     MAPD_ASSERT(epochs > 0, "label correction: the k-NN was asked to fit before any epoch was committed");
     const knn::EpochRange range{0, epochs};
     const auto roles = knn::without_rows(roles_, excluded);
-    const knn::TrajectoryKnn index(knn::make_fit_set(source, roles.fit, range, categories_), knn_options_);
+    const knn::TrajectoryKnn index(knn::make_fit_set(source, reference_probes(roles), range, categories_),
+                                   knn_options_);
     const auto x = knn::read_loss_rows(source, roles.train, range);
     const auto n = static_cast<int64_t>(roles.train.size());
     knn::check_finite(source, x.data(), roles.train.data(), n, range.size(), range.begin);
@@ -246,7 +259,7 @@ class BetaMixtureEstimator final : public MislabelEstimator {
 };
 
 /// method=gmm: one Gaussian per correction category, its mean and std from that category's
-/// fit-half probes' losses of the last epoch; weights 1/K, or (gmm_weights=adaptive) moved by one
+/// probes' losses (both halves) of the last epoch; weights 1/K, or (gmm_weights=adaptive) moved by one
 /// E-step over the training rows' losses after every correction epoch, replayed from the
 /// committed epochs so a resume computes the same weights. P(category) at the current loss.
 class GaussianEstimator final : public MislabelEstimator {
@@ -267,12 +280,12 @@ class GaussianEstimator final : public MislabelEstimator {
     std::vector<double> weights(categories_.size(), 1.0 / static_cast<double>(categories_.size()));
     if (adaptive_) {
       for (int64_t epoch = std::max<int64_t>(warmup_, 1) - 1; epoch < last; ++epoch) {
-        auto model = fit_at(source, roles.fit, epoch, weights);
+        auto model = fit_at(source, reference_probes(roles), epoch, weights);
         model.adapt_weights(losses_at(source, rows_, epoch));
         weights = model.weights();
       }
     }
-    model_ = fit_at(source, roles.fit, last, weights);
+    model_ = fit_at(source, reference_probes(roles), last, weights);
     const auto& m = *model_;
     means_ = torch::tensor(m.means(), torch::kFloat64).to(device_);
     stds_ = torch::tensor(m.stds(), torch::kFloat64).to(device_);
@@ -295,7 +308,7 @@ class GaussianEstimator final : public MislabelEstimator {
   [[nodiscard]] int64_t categories() const override { return static_cast<int64_t>(categories_.size()); }
 
  private:
-  /// The Gaussians of the fit probes' losses at `epoch`, with `weights`.
+  /// The Gaussians of the reference probes' losses at `epoch`, with `weights`.
   [[nodiscard]] knn::GaussianMixture fit_at(const record::TrajectorySource& source,
                                             const std::vector<int64_t>& fit_rows, int64_t epoch,
                                             const std::vector<double>& weights) const {
@@ -311,7 +324,7 @@ class GaussianEstimator final : public MislabelEstimator {
     for (size_t k = 0; k < per_category.size(); ++k) {
       MAPD_CHECK(
           !per_category[k].empty(), DataError,
-          fmt::format("label correction (gmm): no fit probe of category '{}' in {}",
+          fmt::format("label correction (gmm): no probe of category '{}' in {}",
                       source.meta().category_names[static_cast<size_t>(categories_[k])], source.describe()));
     }
     const auto fitted = knn::GaussianMixture::fit(per_category);
@@ -359,6 +372,7 @@ class LabelCorrectionMode final : public TrainingMode {
     objective_ = std::make_shared<LabelCorrectionObjective>(config_, estimator_.get());
     train_rows_.clear();
     flipped_.clear();
+    rows_ = examples.size();
     for (size_t i = 0; i < examples.role.size(); ++i) {
       if (examples.role[i] != static_cast<int8_t>(record::Role::kTrain)) continue;
       train_rows_.push_back(static_cast<int64_t>(i));
@@ -370,11 +384,10 @@ class LabelCorrectionMode final : public TrainingMode {
 
   EpochPass run_epoch(const EpochContext& ctx) override {
     ctx.learner.set_objective(objective_);
+    objective_->start_epoch_rows(rows_, device_);
     auto pass = run_training_pass(ctx, train_loader_, eval_loader_ ? nullptr : ctx.record,
                                   [&](int64_t step) { objective_->start_step(ctx.epoch, step); });
     if (!pass.stopped && eval_loader_) record_eval_view(ctx, pass, train_loader_, *eval_loader_);
-    const auto [sum, count] = objective_->take_weight_sum();
-    mean_weight_ = count > 0 ? sum / static_cast<double>(count) : 0.0;
     phase_ = estimator_ == nullptr ? "none" : ctx.epoch >= warmup_ ? "correction" : "warmup";
     pending_unreadable_ = rows_of(pass.unreadable);
     return pass;
@@ -387,10 +400,30 @@ class LabelCorrectionMode final : public TrainingMode {
     refit(event.store, event.epoch + 1);
   }
 
+  std::vector<record::SignalRow> signal_rows() override {
+    auto rows = objective_->take_epoch_rows();
+    // The distribution of B over the training rows trained on this epoch, for the metrics line.
+    const auto& weights = rows[0].values;
+    histogram_.assign(kWeightBins, 0);
+    double sum = 0.0;
+    int64_t count = 0;
+    for (const int64_t row : train_rows_) {
+      const float b = weights[static_cast<size_t>(row)];
+      if (!std::isfinite(b)) continue;
+      sum += b;
+      ++count;
+      ++histogram_[std::min<size_t>(kWeightBins - 1,
+                                    static_cast<size_t>(b * static_cast<float>(kWeightBins)))];
+    }
+    mean_weight_ = count > 0 ? sum / static_cast<double>(count) : 0.0;
+    return rows;
+  }
+
   void add_metrics(nlohmann::json& line) const override {
     nlohmann::json lc{{"method", config_.label_correction.method},
                       {"phase", phase_},
-                      {"mean_bootstrap_weight", mean_weight_}};
+                      {"mean_bootstrap_weight", mean_weight_},
+                      {"bootstrap_weight_histogram", histogram_}};
     if (!flags_.is_null()) lc["estimate"] = flags_;
     line["label_correction"] = std::move(lc);
   }
@@ -398,16 +431,17 @@ class LabelCorrectionMode final : public TrainingMode {
   void run_finished(const FinishEvent& event) override {
     if (estimator_ == nullptr || !event.run.writes_shared_files()) return;
     const auto path = event.run.dir() / "corrected_labels.csv";
-    const int64_t changed = write_corrected_labels(event.store, estimator_.get(), event.excluded, path);
+    const int64_t changed = write_corrected_labels(event.store, estimator_.get(), event.excluded,
+                                                   config_.label_correction.relabel_threshold, path);
     log::get("train")->info("label correction: {} of {} training labels corrected, listed in {}", changed,
                             train_rows_.size(), path.string());
   }
 
  private:
-  /// After `committed` epochs: refits the estimator when the next epoch corrects, and summarises
-  /// its estimate for the next metrics line.
+  /// After `committed` epochs: refits the estimator when a next epoch corrects, and summarises
+  /// its estimate for the next metrics line (after the last epoch, write_corrected_labels refits).
   void refit(const record::TrajectorySource& source, int64_t committed) {
-    if (estimator_ == nullptr || committed < warmup_) return;
+    if (estimator_ == nullptr || committed < warmup_ || committed >= config_.train.epochs) return;
     estimator_->refit(source, excluded_);
     const auto p = estimator_->all_posteriors(source);
     const auto* prob = p.data_ptr<float>();
@@ -442,7 +476,9 @@ class LabelCorrectionMode final : public TrainingMode {
   std::vector<int64_t> excluded_, pending_unreadable_, train_rows_;
   std::vector<bool> flipped_;
   bool injected_noise_ = false;
+  int64_t rows_ = 0;  ///< rows of the trained set
   double mean_weight_ = 0.0;
+  std::vector<int64_t> histogram_;  ///< training rows per tenth of [0, 1] of B
   std::string phase_ = "warmup";
   nlohmann::json flags_;
 };
@@ -481,19 +517,20 @@ MixupDraw draw_mixup(double alpha, int64_t batch, uint64_t seed, int64_t epoch, 
 }
 
 torch::Tensor bootstrap_mixup_loss(const torch::Tensor& logits, const torch::Tensor& labels,
-                                   const torch::Tensor& predictions, const TargetWeights& weights,
-                                   double lambda, const torch::Tensor& permutation, double reg_weight) {
+                                   const torch::Tensor& targets, const TargetWeights& weights, double lambda,
+                                   const torch::Tensor& permutation, double reg_weight) {
   const auto log_p = F::log_softmax(logits, F::LogSoftmaxFuncOptions(1));
-  auto term = [&](const torch::Tensor& y, const torch::Tensor& z, const torch::Tensor& given,
+  const bool soft = targets.dim() == 2;
+  auto term = [&](const torch::Tensor& y, const torch::Tensor& t, const torch::Tensor& given,
                   const torch::Tensor& predicted) {
     const auto ce_given = -log_p.gather(1, y.unsqueeze(1)).squeeze(1);
-    const auto ce_pred = -log_p.gather(1, z.unsqueeze(1)).squeeze(1);
-    return (given * ce_given + predicted * ce_pred).mean();
+    const auto ce_target = soft ? -(t * log_p).sum(1) : -log_p.gather(1, t.unsqueeze(1)).squeeze(1);
+    return (given * ce_given + predicted * ce_target).mean();
   };
-  auto loss = lambda * term(labels, predictions, weights.given, weights.predicted);
+  auto loss = lambda * term(labels, targets, weights.given, weights.predicted);
   if (lambda < 1.0) {
     loss = loss + (1.0 - lambda) * term(labels.index_select(0, permutation),
-                                        predictions.index_select(0, permutation),
+                                        targets.index_select(0, permutation),
                                         weights.given.index_select(0, permutation),
                                         weights.predicted.index_select(0, permutation));
   }
@@ -547,22 +584,30 @@ torch::Tensor LabelCorrectionObjective::inputs(const torch::Tensor& images, cons
 
 torch::Tensor LabelCorrectionObjective::loss(const ObjectiveInput& input) {
   MAPD_ASSERT(input.reference != nullptr, "LabelCorrectionObjective::loss without its reference pass");
+  const auto& reference = *input.reference;
   TargetWeights weights;
+  torch::Tensor targets = reference.pred;
   if (correcting_) {
-    weights = target_weights(estimator_->posteriors(input.indices, input.reference->cross_entropy),
+    weights = target_weights(estimator_->posteriors(input.indices, reference.cross_entropy),
                              options_.assignment == "binary", options_.corrupted_weight);
+    if (options_.bootstrap == "soft") {
+      targets = F::softmax(reference.logits, F::SoftmaxFuncOptions(1));
+    } else if (options_.bootstrap == "confident") {
+      weights.predicted =
+          weights.predicted * std::get<0>(F::softmax(reference.logits, F::SoftmaxFuncOptions(1)).max(1));
+    }
   } else {
     weights.given = torch::ones_like(input.cross_entropy);
     weights.predicted = torch::zeros_like(input.cross_entropy);
   }
-  {
+  if (weight_row_.defined()) {
     torch::NoGradGuard no_grad;
-    const auto sum = weights.predicted.sum().to(torch::kFloat64);
-    weight_sum_ = weight_sum_.defined() ? weight_sum_ + sum : sum;
-    weight_count_ += input.cross_entropy.size(0);
+    const auto target = torch::where(weights.predicted > weights.given, reference.pred, input.labels);
+    weight_row_.index_copy_(0, input.indices, weights.predicted.detach().to(torch::kFloat32));
+    target_row_.index_copy_(0, input.indices, target);
   }
-  return bootstrap_mixup_loss(input.logits, input.labels, input.reference->pred, weights, draw_.lambda,
-                              permutation_, correcting_ ? options_.reg_weight : 0.0);
+  return bootstrap_mixup_loss(input.logits, input.labels, targets, weights, draw_.lambda, permutation_,
+                              correcting_ ? options_.reg_weight : 0.0);
 }
 
 std::unique_ptr<TrainingMode> make_label_correction_mode(const config::RunConfig& config,
@@ -571,16 +616,31 @@ std::unique_ptr<TrainingMode> make_label_correction_mode(const config::RunConfig
   return std::make_unique<LabelCorrectionMode>(config, set, device);
 }
 
-std::pair<double, int64_t> LabelCorrectionObjective::take_weight_sum() {
-  const double sum = weight_sum_.defined() ? weight_sum_.item<double>() : 0.0;
-  const int64_t count = weight_count_;
-  weight_sum_ = torch::Tensor();
-  weight_count_ = 0;
-  return {sum, count};
+void LabelCorrectionObjective::start_epoch_rows(int64_t rows, const torch::Device& device) {
+  weight_row_ = torch::full({rows}, std::numeric_limits<float>::quiet_NaN(),
+                            torch::TensorOptions().dtype(torch::kFloat32).device(device));
+  target_row_ = torch::full({rows}, -1, torch::TensorOptions().dtype(torch::kInt64).device(device));
+}
+
+std::vector<record::SignalRow> LabelCorrectionObjective::take_epoch_rows() {
+  MAPD_ASSERT(weight_row_.defined(), "LabelCorrectionObjective::take_epoch_rows before start_epoch_rows");
+  const auto weights = weight_row_.to(torch::kCPU).contiguous();
+  const auto targets = target_row_.to(torch::kInt32).to(torch::kCPU).contiguous();
+  std::vector<record::SignalRow> rows(2);
+  rows[0].values.assign(weights.data_ptr<float>(), weights.data_ptr<float>() + weights.numel());
+  rows[1].classes.assign(targets.data_ptr<int32_t>(), targets.data_ptr<int32_t>() + targets.numel());
+  weight_row_ = torch::Tensor();
+  target_row_ = torch::Tensor();
+  return rows;
+}
+
+std::vector<record::SignalSpec> label_correction_signals() {
+  return {record::SignalSpec{"bootstrap_weight", false}, record::SignalSpec{"target", true}};
 }
 
 int64_t write_corrected_labels(const record::TrajectorySource& source, MislabelEstimator* estimator,
-                               const std::vector<int64_t>& excluded, const std::filesystem::path& path) {
+                               const std::vector<int64_t>& excluded, double threshold,
+                               const std::filesystem::path& path) {
   MAPD_ASSERT(estimator != nullptr, "write_corrected_labels without an estimator (method none)");
   const int64_t epochs = source.complete_epochs();
   MAPD_ASSERT(epochs > 0, "write_corrected_labels before any epoch was committed");
@@ -602,7 +662,7 @@ int64_t write_corrected_labels(const record::TrajectorySource& source, MislabelE
     const bool left_out = std::binary_search(excluded.begin(), excluded.end(), i);
     const float p_mis = prob[i * c + 1];
     int64_t corrected = ex.label[r];
-    if (!left_out && p_mis > 0.5F && pred[r] >= 0) corrected = pred[r];
+    if (!left_out && p_mis > threshold && pred[r] >= 0) corrected = pred[r];
     changed += corrected != ex.label[r] ? 1 : 0;
     text += fmt::format("{},{},{},{}", ex.id[r], ex.label[r], corrected,
                         left_out ? std::string() : fmt::format("{:.4f}", p_mis));

@@ -155,6 +155,7 @@ Scores Learner::forward_scores(const torch::Tensor& images, torch::Tensor labels
   out.cross_entropy =
       F::cross_entropy(logits, out.labels, F::CrossEntropyFuncOptions().reduction(torch::kNone));
   out.pred = logits.argmax(1);
+  out.logits = std::move(logits);
   return out;
 }
 

@@ -144,6 +144,11 @@ std::unique_ptr<TrainingMode> make_training_mode(const config::RunConfig& config
                                 config.train.mode));
 }
 
+std::vector<record::SignalSpec> recorded_signals(const config::RunConfig& config) {
+  if (config.train.mode == "label_correction") return label_correction_signals();
+  return {};
+}
+
 data::LoaderOptions loader_options(const config::RunConfig& config, const data::TrainingSet& set,
                                    const torch::Device& device, bool training, int64_t seed) {
   data::LoaderOptions options;

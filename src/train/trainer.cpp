@@ -180,6 +180,17 @@ struct Trainer::Impl {
           fmt::format("{} has {} committed epochs but {} is at epoch {}; the run directory is inconsistent",
                       dynamics_path.string(), store->complete_epochs(), checkpoint_path.string(),
                       start_epoch));
+      const auto expected = recorded_signals(config);
+      const auto& found = store->meta().signals;
+      const auto names = [](const std::vector<record::SignalSpec>& signals) {
+        std::string text;
+        for (const auto& s : signals) text += (text.empty() ? "" : ", ") + s.name;
+        return text.empty() ? std::string("none") : text;
+      };
+      MAPD_CHECK(names(found) == names(expected), ConfigError,
+                 fmt::format("{} records the extra signals {} but train.mode={} records {}: the run was "
+                             "started with another mode; resume it with its own config",
+                             dynamics_path.string(), names(found), config.train.mode, names(expected)));
       // Rows left out before stay out: their last committed loss is NaN.
       if (start_epoch > 0) excluded = record::excluded_columns(*store, start_epoch - 1);
       log->info("resuming {} at epoch {}/{}", run_dir.string(), start_epoch, config.train.epochs);
@@ -193,6 +204,7 @@ struct Trainer::Impl {
       meta.seed = config.train.seed;
       meta.category_names = inputs.category_names;
       meta.class_names = inputs.class_names;
+      meta.signals = recorded_signals(config);
       store.emplace(record::DynamicsStore::create(dynamics_path, meta, inputs.examples));
     }
   }
@@ -277,6 +289,7 @@ EpochResult Trainer::run_epoch(int64_t epoch) {
     result.test_loss = totals.mean_loss();
   }
   result.record = d.record->to_host();
+  result.record.signals = d.mode->signal_rows();
   const auto excluded = d.excluded_with(result.pass.unreadable);
   detail::check_epoch_rows(result.record, epoch, d.kept_context(), excluded);
   const int64_t expected = d.inputs.train_set.size() - static_cast<int64_t>(excluded.size());
@@ -316,7 +329,7 @@ void Trainer::commit_epoch(const EpochResult& result) {
   // Commit order matters: the dynamics row, the metrics line, then the checkpoint that points
   // past both. A kill before the checkpoint redoes the epoch; resume drops its row and line.
   const auto& host = result.record;
-  d.store->append_epoch(host.loss.data(), host.pred.data(), host.true_prob.data());
+  d.store->append_epoch(host.loss.data(), host.pred.data(), host.true_prob.data(), host.signals);
   d.metrics->write(line);
   d.append_bad_inputs(pass.unreadable);
   save_checkpoint(d.checkpoint_path, d.learner->model(), d.learner->optimizer(),

@@ -864,3 +864,82 @@ TEST(DynamicsStore, Fp16LossBeyondItsRangeIsDataErrorAndWritesNothing) {
 
 }  // namespace
 }  // namespace mapd::record
+
+namespace mapd::record {
+namespace {
+
+/// Rows of the two extra signals of epoch `e`: a value in [0, 1] and a class index.
+std::vector<SignalRow> signal_rows(int64_t n, int64_t e) {
+  std::vector<SignalRow> rows(2);
+  for (int64_t i = 0; i < n; ++i) {
+    rows[0].values.push_back(static_cast<float>((i * 7 + e * 3) % 16) / 16.0F);
+    rows[1].classes.push_back(static_cast<int32_t>((i + e) % 4));
+  }
+  return rows;
+}
+
+TEST(DynamicsStore, ExtraSignalsAreCommittedTruncatedAndReadWithTheEpoch) {
+  for (const std::string dtype : {"fp16", "fp32"}) {
+    SCOPED_TRACE(dtype);
+    TempDir dir;
+    const auto path = dir / "dynamics.h5";
+    auto meta = make_meta(dtype);
+    meta.signals = {SignalSpec{"bootstrap_weight", false}, SignalSpec{"target", true}};
+    const int64_t n = 21;
+    {
+      DynamicsStore store = DynamicsStore::create(path, meta, make_examples(n, 4));
+      for (int64_t e = 0; e < 4; ++e) {
+        const auto row = make_row(n, e);
+        store.append_epoch(row.loss.data(), row.pred.data(), row.true_prob.data(), signal_rows(n, e));
+      }
+    }
+    {
+      // A resume drops the signals' rows beyond the checkpoint with the others'.
+      DynamicsStore store = DynamicsStore::open_append(path, 2);
+      ASSERT_EQ(store.meta().signals.size(), 2U);
+      EXPECT_FALSE(store.meta().signals[0].classes);
+      EXPECT_TRUE(store.meta().signals[1].classes);
+      std::vector<float> out(static_cast<size_t>(n) * 3);
+      MAPD_EXPECT_THROW_WITH(store.read_signal_values("bootstrap_weight", 0, n, 0, 3, out.data()), IoError,
+                             "only 2 epochs are committed");
+      const auto row = make_row(n, 2);
+      store.append_epoch(row.loss.data(), row.pred.data(), row.true_prob.data(), signal_rows(n, 2));
+    }
+    const DynamicsStore store = DynamicsStore::open_read(path);
+    ASSERT_EQ(store.complete_epochs(), 3);
+    expect_rows(store, 3, dtype == "fp16");
+    std::vector<float> weight(static_cast<size_t>(n) * 3);
+    std::vector<int32_t> target(weight.size());
+    store.read_signal_values("bootstrap_weight", 0, n, 0, 3, weight.data());
+    store.read_signal_classes("target", 0, n, 0, 3, target.data());
+    for (int64_t e = 0; e < 3; ++e) {
+      const auto rows = signal_rows(n, e);
+      for (int64_t i = 0; i < n; ++i) {
+        const auto at = static_cast<size_t>(i * 3 + e);
+        EXPECT_EQ(weight[at], rows[0].values[static_cast<size_t>(i)]);  // sixteenths are exact in fp16
+        EXPECT_EQ(target[at], rows[1].classes[static_cast<size_t>(i)]);
+      }
+    }
+    MAPD_EXPECT_THROW_WITH(store.read_signal_values("target", 0, n, 0, 1, weight.data()), DataError,
+                           "no value signal 'target' (its extra signals: bootstrap_weight, target)");
+    MAPD_EXPECT_THROW_WITH(store.read_signal_classes("margin", 0, n, 0, 1, target.data()), DataError,
+                           "no class signal 'margin'");
+  }
+}
+
+TEST(DynamicsStore, AFileWithoutExtraSignalsHasNone) {
+  TempDir dir;
+  const auto path = dir / "dynamics.h5";
+  {
+    DynamicsStore store = DynamicsStore::create(path, make_meta("fp32"), make_examples(5, 2));
+    append_row(store, 0);
+  }
+  const DynamicsStore store = DynamicsStore::open_read(path);
+  EXPECT_TRUE(store.meta().signals.empty());
+  std::vector<float> out(5);
+  MAPD_EXPECT_THROW_WITH(store.read_signal_values("bootstrap_weight", 0, 5, 0, 1, out.data()), DataError,
+                         "its extra signals: none");
+}
+
+}  // namespace
+}  // namespace mapd::record

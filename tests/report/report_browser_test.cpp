@@ -114,5 +114,42 @@ TEST_F(ReportBrowserTest, EverySectionRendersInHeadlessChromium) {
   EXPECT_GT(colours.size(), 50U) << "too few colours: charts and images did not render";
 }
 
+TEST_F(ReportBrowserTest, LabelCorrectionSectionRendersForALabelCorrectionRunOnly) {
+  const auto run_dir = dir_ / "run";
+  testing::make_synthetic_run(run_dir, 5, 5, true, testing::SyntheticData::kIdx, /*label_correction=*/true);
+  config::ReportConfig options;
+  options.top_n = 8;
+  const auto result = generate_report(run_dir, options);
+  const auto dom_file = dir_ / "dom.html";
+  const std::string dump = chromium_command(dir_ / "profile-dom", "--dump-dom", result.index_html) + " > " +
+                           dom_file.string() + " 2> " + (dir_ / "chromium-dom.log").string();
+  ASSERT_EQ(std::system(dump.c_str()), 0) << dump << "\n" << fs::read_file(dir_ / "chromium-dom.log");
+  const std::string dom = fs::read_file(dom_file);
+  EXPECT_NE(dom.find("data-mapd-rendered=\"ok\""), std::string::npos) << dom.substr(0, 2000);
+  EXPECT_EQ(count_matches(dom, std::regex("<section id=\"correction\"[^>]*data-filled=\"true\"")), 1);
+  // The three label-correction charts (accuracy and B, the B histogram, targets against the
+  // truth) join the 10 of the other sections, every one drawn.
+  const int canvases = count_matches(dom, std::regex("<canvas"));
+  EXPECT_EQ(canvases, 13);
+  EXPECT_EQ(count_matches(dom, std::regex("<canvas[^>]*data-rendered=\"[1-9][0-9]*\"")), canvases);
+  EXPECT_NE(dom.find("flipped labels restored"), std::string::npos);
+  EXPECT_NE(dom.find("3 of 3 (100.0%)"), std::string::npos);
+  EXPECT_EQ(dom.find("<p class=\"err\">"), std::string::npos) << "the page reported a script error";
+
+  // A standard run: the section is there but hidden, and says why in its state.
+  const auto standard = dir_ / "standard";
+  testing::make_synthetic_run(standard, 3, 3);
+  const auto page = generate_report(standard, options);
+  const auto standard_dom = dir_ / "standard-dom.html";
+  const std::string dump2 = chromium_command(dir_ / "profile-dom2", "--dump-dom", page.index_html) + " > " +
+                            standard_dom.string() + " 2> " + (dir_ / "chromium-dom2.log").string();
+  ASSERT_EQ(std::system(dump2.c_str()), 0) << dump2;
+  const std::string dom2 = fs::read_file(standard_dom);
+  std::smatch tag;
+  ASSERT_TRUE(std::regex_search(dom2, tag, std::regex("<section id=\"correction\"[^>]*>")));
+  EXPECT_NE(tag.str().find("display: none"), std::string::npos) << tag.str();
+  EXPECT_NE(tag.str().find("data-filled=\"absent\""), std::string::npos) << tag.str();
+}
+
 }  // namespace
 }  // namespace mapd::report

@@ -605,3 +605,41 @@ TEST_F(ReportTest, ChartLibraryInANamedPlaceThatLacksItIsAnError) {
 
 }  // namespace
 }  // namespace mapd::report
+
+namespace mapd::report {
+namespace {
+
+TEST_F(ReportTest, LabelCorrectionRunGetsItsSectionFromTheRecordedTargets) {
+  // Rows 0..2 (flipped) and row 3 (clean) get B = 0.9 and the other label as target from epoch
+  // 2 on; the other 26 training rows B = 0.05 and their given label.
+  make_synthetic_run(dir_, 4, 4, true, testing::SyntheticData::kIdx, /*label_correction=*/true);
+  const auto page = collect_report_data(dir_, config::ReportConfig{});
+  ASSERT_TRUE(page.label_correction.has_value());
+  const auto& lc = *page.label_correction;
+  ASSERT_EQ(lc.weight_histogram.size(), 4U);
+  EXPECT_EQ(lc.weight_histogram[0], (std::vector<int64_t>{30, 0, 0, 0, 0, 0, 0, 0, 0, 0}));
+  EXPECT_EQ(lc.weight_histogram[3], (std::vector<int64_t>{26, 0, 0, 0, 0, 0, 0, 0, 0, 4}));
+  EXPECT_DOUBLE_EQ(lc.mean_weight[0], 0.0);
+  EXPECT_NEAR(lc.mean_weight[2], (4 * 0.9 + 26 * 0.05) / 30.0, 1e-6);
+  EXPECT_DOUBLE_EQ(lc.relabelled[1], 0.0);
+  EXPECT_DOUBLE_EQ(lc.relabelled[2], 4.0 / 30.0);
+  EXPECT_EQ(lc.restored, (std::vector<double>{0.0, 0.0, 1.0, 1.0}));
+  EXPECT_DOUBLE_EQ(lc.clean_changed[3], 1.0 / 27.0);
+  EXPECT_TRUE(lc.corrected_file);
+  EXPECT_EQ(lc.corrected_rows, 30);
+  EXPECT_EQ(lc.corrected_changed, 4);
+  EXPECT_EQ(lc.corrected_restored, 3);
+  EXPECT_EQ(lc.corrected_clean_changed, 1);
+  const auto data = to_json(page);
+  EXPECT_EQ(data["label_correction"]["corrected_restored"], 3);
+  EXPECT_EQ(data["label_correction"]["weight_histogram"].size(), 4U);
+
+  // A standard run has no such section.
+  const auto other = dir_ / "standard";
+  make_synthetic_run(other, 2, 2);
+  EXPECT_FALSE(collect_report_data(other, config::ReportConfig{}).label_correction.has_value());
+  EXPECT_TRUE(to_json(collect_report_data(other, config::ReportConfig{}))["label_correction"].is_null());
+}
+
+}  // namespace
+}  // namespace mapd::report

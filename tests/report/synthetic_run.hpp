@@ -109,9 +109,14 @@ inline void write_manifest(const std::filesystem::path& data_dir, SyntheticData 
 
 /// Creates the run directory `dir` with `committed` epochs of `configured` recorded. With
 /// `with_assignments` false, assignments.h5, selftest.json and detection.json are left out.
+/// `label_correction`: a label-correction run: dynamics.h5 records bootstrap_weight (0 before
+/// epoch 2; then 0.9 for the flipped rows 0..2 and row 3, 0.05 for the others) and target (the
+/// original label where B > 0.5, else the given one: rows 0..2 restored, row 3 changed), the
+/// metrics lines carry label_correction, and corrected_labels.csv lists the last epoch's targets.
 inline SyntheticRun make_synthetic_run(const std::filesystem::path& dir, int64_t committed,
                                        int64_t configured, bool with_assignments = true,
-                                       SyntheticData data = SyntheticData::kIdx) {
+                                       SyntheticData data = SyntheticData::kIdx,
+                                       bool label_correction = false) {
   SyntheticRun run;
   run.dir = dir;
   run.epochs = committed;
@@ -131,6 +136,7 @@ inline SyntheticRun make_synthetic_run(const std::filesystem::path& dir, int64_t
   }
   cfg.data.name = "synthetic";
   cfg.train.epochs = configured;
+  if (label_correction) cfg.train.mode = "label_correction";
   cfg.probes.fit_per_category = 3;
   cfg.probes.val_per_category = 2;
   const auto resolved = config::to_json(cfg);
@@ -162,6 +168,7 @@ inline SyntheticRun make_synthetic_run(const std::filesystem::path& dir, int64_t
   meta.dtype = "fp32";
   meta.category_names = {"typical", "mislabeled"};
   meta.class_names = {"even", "odd"};
+  if (label_correction) meta.signals = {{"bootstrap_weight", false}, {"target", true}};
   auto store = record::DynamicsStore::create(dir / "dynamics.h5", meta, ex);
   std::mt19937 rng(7);
   std::uniform_real_distribution<float> jitter(0.0F, 0.01F);
@@ -192,23 +199,46 @@ inline SyntheticRun make_synthetic_run(const std::filesystem::path& dir, int64_t
       pred[ur] = static_cast<int32_t>(correct ? label : 1 - label);
       true_prob[ur] = std::exp(-loss[ur]);
     }
-    store.append_epoch(loss.data(), pred.data(), true_prob.data());
+    std::vector<record::SignalRow> signals;
+    if (label_correction) {
+      signals.resize(2);
+      for (int64_t r = 0; r < SyntheticRun::kRows; ++r) {
+        const auto ur = static_cast<size_t>(r);
+        const float b = e < 2 || r >= SyntheticRun::kTrain ? 0.0F : r <= 3 ? 0.9F : 0.05F;
+        signals[0].values.push_back(b);
+        signals[1].classes.push_back(static_cast<int32_t>(b > 0.5F ? 1 - ex.label[ur] : ex.label[ur]));
+      }
+    }
+    store.append_epoch(loss.data(), pred.data(), true_prob.data(), signals);
     run.loss.push_back(loss);
     run.pred.push_back(pred);
   }
 
   std::ofstream metrics(dir / "metrics.jsonl");
   for (int64_t e = 0; e < committed; ++e) {
-    metrics << nlohmann::json{{"epoch", e},
-                              {"loss", 1.0 / (e + 1)},
-                              {"acc", 0.5 + 0.1 * e},
-                              {"test_acc", 0.45 + 0.1 * e},
-                              {"test_loss", 1.2 / (e + 1)},
-                              {"img_s", 5000.0},
-                              {"seconds", 1.5},
-                              {"lr", 0.05}}
-                   .dump()
-            << "\n";
+    nlohmann::json line{{"epoch", e},
+                        {"loss", 1.0 / (e + 1)},
+                        {"acc", 0.5 + 0.1 * e},
+                        {"test_acc", 0.45 + 0.1 * e},
+                        {"test_loss", 1.2 / (e + 1)},
+                        {"img_s", 5000.0},
+                        {"seconds", 1.5},
+                        {"lr", 0.05}};
+    if (label_correction) {
+      line["label_correction"] = {{"method", "mapd"}, {"phase", e < 2 ? "warmup" : "correction"}};
+      if (e >= 2) line["label_correction"]["estimate"] = {{"precision", 0.75}, {"recall", 1.0}};
+    }
+    metrics << line.dump() << "\n";
+  }
+  if (label_correction) {
+    std::ofstream csv(dir / "corrected_labels.csv");
+    csv << "id,given_label,corrected_label,p_mislabeled,original_label\n";
+    for (int64_t r = 0; r < SyntheticRun::kTrain; ++r) {
+      const auto ur = static_cast<size_t>(r);
+      const int64_t corrected = r <= 3 ? 1 - ex.label[ur] : ex.label[ur];
+      csv << ex.id[ur] << "," << ex.label[ur] << "," << corrected << "," << (r <= 3 ? "0.9" : "0.05") << ","
+          << ex.original_label[ur] << "\n";
+    }
   }
   metrics << "{\"epoch\": " << committed << ", \"loss\":";  // a live run's partial line
   metrics.close();

@@ -8,6 +8,7 @@
 #include <torch/torch.h>
 
 #include <cmath>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -17,6 +18,7 @@
 #include "mapd/core/error.hpp"
 #include "mapd/core/log.hpp"
 #include "mapd/knn/knn.hpp"
+#include "mapd/record/dynamics_store.hpp"
 
 #include "../common/expect_error.hpp"
 #include "synthetic.hpp"
@@ -85,6 +87,32 @@ TEST(BootstrapMixupLoss, WithNoBootstrapWeightIsTheMixupCrossEntropy) {
   const auto mixup =
       lambda * F::cross_entropy(logits, y) + (1.0 - lambda) * F::cross_entropy(logits, y.index({perm}));
   EXPECT_NEAR(loss.item<double>(), mixup.item<double>(), 1e-6);
+}
+
+TEST(BootstrapMixupLoss, SoftTargetsAreTheCrossEntropyWithADistribution) {
+  // Soft bootstrapping: the prediction term is -sum_c t_c log p_c; a one-hot t is the hard loss.
+  const std::vector<std::vector<double>> z = {{1.0, -0.5, 0.25}, {0.0, 2.0, -1.0}};
+  const std::vector<std::vector<double>> t = {{0.5, 0.3, 0.2}, {0.1, 0.1, 0.8}};
+  const std::vector<int64_t> y = {2, 0};
+  const std::vector<double> given = {0.6, 0.1}, predicted = {0.4, 0.9};
+  double expected = 0.0;
+  for (size_t i = 0; i < 2; ++i) {
+    const auto lp = log_softmax(z[i]);
+    double ce_t = 0.0;
+    for (size_t c = 0; c < 3; ++c) ce_t -= t[i][c] * lp[c];
+    expected += (given[i] * -lp[static_cast<size_t>(y[i])] + predicted[i] * ce_t) / 2.0;
+  }
+  const auto logits = torch::tensor({1.0F, -0.5F, 0.25F, 0.0F, 2.0F, -1.0F}).view({2, 3});
+  const auto targets = torch::tensor({0.5F, 0.3F, 0.2F, 0.1F, 0.1F, 0.8F}).view({2, 3});
+  const TargetWeights w{floats({0.6F, 0.1F}), floats({0.4F, 0.9F})};
+  const auto perm = longs({1, 0});
+  EXPECT_NEAR(bootstrap_mixup_loss(logits, longs(y), targets, w, 1.0, perm, 0.0).item<double>(), expected,
+              1e-6);
+  // With mixing, a one-hot distribution gives the hard loss.
+  const auto pred = longs({1, 2});
+  const auto one_hot = torch::nn::functional::one_hot(pred, 3).to(torch::kFloat32);
+  EXPECT_NEAR(bootstrap_mixup_loss(logits, longs(y), one_hot, w, 0.3, perm, 0.5).item<double>(),
+              bootstrap_mixup_loss(logits, longs(y), pred, w, 0.3, perm, 0.5).item<double>(), 1e-6);
 }
 
 TEST(TargetWeights, ProbabilitiesAreClampedAndBinaryTakesTheArgmax) {
@@ -321,6 +349,35 @@ std::vector<nlohmann::json> metrics_lines(const fsys::path& run_dir) {
   return lines;
 }
 
+/// The recorded bootstrap weight and target of every epoch, epoch-major [epochs * N].
+struct RecordedSignals {
+  std::vector<float> weight;
+  std::vector<int32_t> target;
+  int64_t epochs = 0;
+  int64_t n = 0;
+};
+
+RecordedSignals read_signals(const fsys::path& run_dir) {
+  const auto store = record::DynamicsStore::open_read(run_dir / "dynamics.h5");
+  RecordedSignals out;
+  out.epochs = store.complete_epochs();
+  out.n = store.num_examples();
+  std::vector<float> weight(static_cast<size_t>(out.epochs * out.n));
+  std::vector<int32_t> target(weight.size());
+  store.read_signal_values("bootstrap_weight", 0, out.n, 0, out.epochs, weight.data());
+  store.read_signal_classes("target", 0, out.n, 0, out.epochs, target.data());
+  // example-major from the store; transpose to epoch-major
+  out.weight.resize(weight.size());
+  out.target.resize(target.size());
+  for (int64_t i = 0; i < out.n; ++i) {
+    for (int64_t e = 0; e < out.epochs; ++e) {
+      out.weight[static_cast<size_t>(e * out.n + i)] = weight[static_cast<size_t>(i * out.epochs + e)];
+      out.target[static_cast<size_t>(e * out.n + i)] = target[static_cast<size_t>(i * out.epochs + e)];
+    }
+  }
+  return out;
+}
+
 class LabelCorrectionRun : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -352,6 +409,9 @@ TEST_F(LabelCorrectionRun, ResumeInTheMiddleOfCorrectionIsBitwiseTheSame) {
     ASSERT_EQ(a.size(), 5U);
     ASSERT_EQ(b.size(), 5U);
     for (size_t e = 0; e < 5; ++e) EXPECT_EQ(a[e], b[e]) << "epoch " << e;  // bitwise
+    const auto sa = read_signals(full), sb = read_signals(split);
+    EXPECT_EQ(0, std::memcmp(sa.weight.data(), sb.weight.data(), sa.weight.size() * sizeof(float)));
+    EXPECT_EQ(sa.target, sb.target);
     const auto ma = metrics_lines(full), mb = metrics_lines(split);
     ASSERT_EQ(ma.size(), 5U);
     ASSERT_EQ(mb.size(), 5U);
@@ -399,6 +459,37 @@ TEST_F(LabelCorrectionRun, CorrectedLabelsRestoreFlippedLabelsOfLearnableData) {
   EXPECT_LE(clean_changed, clean / 10) << clean_changed << " of " << clean;
   const auto lines = metrics_lines(dir_);
   EXPECT_GT(lines.back()["label_correction"]["estimate"]["recall"].get<double>(), 0.5);
+
+  // Per example and epoch: B = 0 and the given label as target in warm-up; in correction, B of a
+  // training row in [1e-4, 1) with the prediction as target where B > 1/2, probes at the clamp.
+  const auto signals = read_signals(dir_);
+  ASSERT_EQ(signals.epochs, 10);
+  const auto& ex = inputs.examples;
+  int64_t relabelled = 0;
+  for (int64_t e = 0; e < signals.epochs; ++e) {
+    std::vector<int64_t> histogram(10, 0);
+    for (int64_t i = 0; i < signals.n; ++i) {
+      const auto at = static_cast<size_t>(e * signals.n + i);
+      const float b = signals.weight[at];
+      const bool probe = ex.role[static_cast<size_t>(i)] != static_cast<int8_t>(record::Role::kTrain);
+      if (e < 5) {
+        EXPECT_EQ(b, 0.0F);
+        EXPECT_EQ(signals.target[at], ex.label[static_cast<size_t>(i)]);
+      } else if (probe) {
+        EXPECT_NEAR(b, kBootstrapClamp, 1e-7);
+        EXPECT_EQ(signals.target[at], ex.label[static_cast<size_t>(i)]);
+      } else {
+        EXPECT_GE(b, static_cast<float>(kBootstrapClamp) * 0.999F);
+        EXPECT_LT(b, 1.0F);
+        if (b > 0.5F) relabelled += signals.target[at] != ex.label[static_cast<size_t>(i)] ? 1 : 0;
+      }
+      if (!probe) ++histogram[std::min<size_t>(9, static_cast<size_t>(b * 10.0F))];
+    }
+    EXPECT_EQ(lines[static_cast<size_t>(e)]["label_correction"]["bootstrap_weight_histogram"],
+              nlohmann::json(histogram))
+        << "epoch " << e;
+  }
+  EXPECT_GT(relabelled, 0);
 }
 
 TEST_F(LabelCorrectionRun, MethodNoneTrainsWithoutCorrectionAndWritesNoLabels) {

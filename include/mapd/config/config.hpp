@@ -295,6 +295,8 @@ struct RecordConfig {
 struct LabelCorrectionConfig {
   std::string method = "mapd";
   std::string assignment = "probabilities";
+  std::string bootstrap = "hard";
+  double relabel_threshold = 0.5;
   int64_t warmup_epochs = 0;
   double mixup_alpha = 32.0;
   double reg_weight = 1.0;
@@ -315,6 +317,14 @@ struct LabelCorrectionConfig {
       "probabilities: bootstrap weight B = P(mislabeled); binary: B = 1 where mislabeled is the most "
       "probable category, else 0 (both clamped to [1e-4, 1 - 1e-4])",
       Choices{"probabilities", "binary"});
+    v("bootstrap", bootstrap,
+      "the target bootstrapping pulls towards: hard (the network's prediction, Arazo's M-DYR-H), soft "
+      "(its softmax, M-DYR-S) or confident (the prediction, weighted by B times the network's "
+      "probability for it: an example the network is unsure of is mostly left out instead of relabelled)",
+      Choices{"hard", "soft", "confident"});
+    v("relabel_threshold", relabel_threshold,
+      "corrected_labels.csv: an example is relabelled with the network's prediction when P(mislabeled) "
+      "exceeds this");
     v("warmup_epochs", warmup_epochs,
       "epochs of plain mixup before correction starts (0 = auto: 35% of train.epochs, the paper's 105 of "
       "300)");

@@ -13,7 +13,8 @@ namespace mapd::record {
 
 /// `dynamics.h5` (docs/user-guide.md §6, format_version 2): per-example loss, prediction and probability
 /// of the given label, one row `[N]` per epoch in `/epochs/{loss, pred, true_prob}` `[epochs, N]`,
-/// with `/epochs/complete` as the commit marker. Version 2 adds `/examples/row` (the trained-set
+/// with `/epochs/complete` as the commit marker, and optional extra signals (DynamicsMeta::signals)
+/// committed with them. Version 2 adds `/examples/row` (the trained-set
 /// row of each column); version 1 files are still read (their rows are 0..N-1). Written in SWMR mode so
 /// readers can follow a live run. Every HDF5 failure is an IoError naming the file and object.
 ///
@@ -63,7 +64,10 @@ class DynamicsStore final : public TrajectorySource {
   /// crash (kill -9 or power loss) at any point leaves every committed epoch readable. Throws
   /// InternalError on a store opened with open_read; DataError, writing nothing, when the dtype is
   /// fp16 and a finite value exceeds 65504 (it would be stored as infinity): use fp32 for such losses.
-  void append_epoch(const float* loss, const int32_t* pred, const float* true_prob);
+  /// `signals` holds one row per extra signal of meta().signals, in order (written and committed
+  /// with the three rows; for fp16, value signals are checked as loss is).
+  void append_epoch(const float* loss, const int32_t* pred, const float* true_prob,
+                    const std::vector<SignalRow>& signals = {});
 
   /// Reads losses of examples [begin, end) over epochs [epoch_begin, epoch_end) into `out`, laid
   /// out example-major: out[(i - begin) * (epoch_end - epoch_begin) + (e - epoch_begin)].
@@ -77,6 +81,12 @@ class DynamicsStore final : public TrajectorySource {
   void read_preds(int64_t begin, int64_t end, int64_t epoch_begin, int64_t epoch_end,
                   int32_t* out) const override;
 
+  /// As read_losses for the extra value signal `name`; as read_preds for the class signal `name`.
+  /// Throw DataError naming the file's signals when it has no such signal.
+  void read_signal_values(const std::string& name, int64_t begin, int64_t end, int64_t epoch_begin,
+                          int64_t epoch_end, float* out) const;
+  void read_signal_classes(const std::string& name, int64_t begin, int64_t end, int64_t epoch_begin,
+                           int64_t epoch_end, int32_t* out) const;
   /// Re-reads /epochs/complete (readers following a live run).
   void refresh();
 

@@ -28,6 +28,21 @@ struct ExampleColumns {
   [[nodiscard]] int64_t size() const { return static_cast<int64_t>(id.size()); }
 };
 
+/// An extra per-epoch signal a training mode records beside loss, pred and true_prob (label
+/// correction's bootstrap weight and target): `/epochs/<name>` `[epochs, N]`, written and
+/// committed with the epoch's row. `classes`: class indices, stored as /epochs/pred; else values,
+/// stored in the record dtype. Names: letters, digits and '_'.
+struct SignalSpec {
+  std::string name;
+  bool classes = false;
+};
+
+/// One epoch's row of an extra signal: N entries in `classes` or in `values`, as its spec says.
+struct SignalRow {
+  std::vector<float> values;
+  std::vector<int32_t> classes;
+};
+
 /// Root attributes of dynamics.h5.
 struct DynamicsMeta {
   std::string config_json;
@@ -39,6 +54,7 @@ struct DynamicsMeta {
   int64_t format_version = 2;
   std::vector<std::string> category_names;  ///< probe categories, in index order
   std::vector<std::string> class_names;     ///< dataset classes, in label order
+  std::vector<SignalSpec> signals;          ///< extra per-epoch signals (attribute /epochs "signals")
 };
 
 /// Read access to committed trajectories: `[epochs, N]` per signal (loss, prediction, probability

@@ -164,6 +164,25 @@ struct ProbePreview {
   std::string png;
 };
 
+/// What a label-correction run (train.mode=label_correction) did: per committed epoch, from the
+/// bootstrap_weight and target dynamics.h5 records for the training rows trained on; and what it
+/// handed over, from corrected_labels.csv.
+struct LabelCorrectionView {
+  static constexpr int64_t kBins = 10;  ///< histogram bins: tenths of [0, 1]
+  std::string method;
+  std::vector<std::vector<int64_t>> weight_histogram;  ///< [epoch][bin] training rows by B
+  std::vector<double> mean_weight;                     ///< [epoch] mean B
+  std::vector<double> relabelled;                      ///< [epoch] share whose target is not the given label
+  std::vector<double>
+      restored;  ///< [epoch] injected noise: share of flipped rows targeted at the original label
+  std::vector<double> clean_changed;    ///< [epoch] injected noise: share of clean rows targeted elsewhere
+  bool corrected_file = false;          ///< corrected_labels.csv was read
+  int64_t corrected_rows = 0;           ///< training rows it lists
+  int64_t corrected_changed = 0;        ///< rows whose corrected label is not the given one
+  int64_t corrected_restored = 0;       ///< injected noise: flipped rows given back their original label
+  int64_t corrected_clean_changed = 0;  ///< injected noise: clean rows given another label
+};
+
 /// Everything the page shows, collected from a run directory. JSON documents that mapd writes
 /// elsewhere and the page shows as they are (the resolved config, metrics lines, selftest.json,
 /// detection.json) stay JSON; everything the report computes is a plain member.
@@ -184,6 +203,7 @@ struct ReportData {       // NOLINT(bugprone-exception-escape)
   Trajectories trajectories;
   std::vector<SurfacedCategory> surfaced;
   std::vector<ProbePreview> probe_previews;
+  std::optional<LabelCorrectionView> label_correction;  ///< label-correction runs only
   std::vector<std::string> notes;  ///< missing or inconsistent inputs, shown at the top of the page
 };
 

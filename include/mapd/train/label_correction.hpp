@@ -26,6 +26,13 @@ class TrainingMode;
 /// Bootstrap weights are clamped to [kBootstrapClamp, 1 - kBootstrapClamp] (as Arazo's code).
 inline constexpr double kBootstrapClamp = 1e-4;
 
+/// What a label-correction run records per example and epoch beside the loss (dynamics.h5
+/// /epochs/<name>): `bootstrap_weight`, the weight of the network's prediction in the example's
+/// loss (B, times the prediction's probability for bootstrap=confident; 0 in warm-up), and
+/// `target`, the class the loss weights most (the prediction where its weight exceeds the given
+/// label's, else the given label): the epoch's corrected label.
+std::vector<record::SignalSpec> label_correction_signals();
+
 /// Per-example targets of one batch: the weight of the cross-entropy with the given label and
 /// with the network's own prediction, [B] float each on the device.
 struct TargetWeights {
@@ -52,16 +59,17 @@ MixupDraw draw_mixup(double alpha, int64_t batch, uint64_t seed, int64_t epoch, 
 /// Box-Muller normals written out here, so the draw does not depend on the standard library).
 double sample_symmetric_beta(double alpha, uint64_t seed);
 
-/// The M-DYR-H loss of one batch, given the mixed batch's fp32 logits [B, K], the given labels
-/// and the network's predictions on the unmixed batch [B] (int64), the weights, the mixup draw
+/// The M-DYR-H loss of one batch, given the mixed batch's fp32 logits [B, K], the given labels,
+/// the bootstrap targets — the network's predictions on the unmixed batch, [B] int64 (hard), or
+/// target distributions [B, K] float (soft: CE(x, t) = -sum_c t_c log p_c) — the weights, the mixup draw
 /// (lambda; `permutation` [B] int64 on the device) and the regulariser's weight:
 ///   lambda * mean_i[given_i CE(x~_i, y_i) + predicted_i CE(x~_i, z_i)]
 ///   + (1 - lambda) * mean_i[given_pi(i) CE(x~_i, y_pi(i)) + predicted_pi(i) CE(x~_i, z_pi(i))]
 ///   + reg_weight * sum_c (1/C) log((1/C) / pbar_c),  pbar = mean over the batch of softmax(x~).
 /// With predicted = 0, given = 1 and reg_weight = 0 it is the mixup cross-entropy.
 torch::Tensor bootstrap_mixup_loss(const torch::Tensor& logits, const torch::Tensor& labels,
-                                   const torch::Tensor& predictions, const TargetWeights& weights,
-                                   double lambda, const torch::Tensor& permutation, double reg_weight);
+                                   const torch::Tensor& targets, const TargetWeights& weights, double lambda,
+                                   const torch::Tensor& permutation, double reg_weight);
 
 /// Where P(mislabeled) comes from (label_correction.method). Refit after every committed epoch
 /// from the committed trajectories only, so a resumed run computes what the uninterrupted run did.
@@ -106,9 +114,11 @@ class LabelCorrectionObjective final : public Objective {
                                      const torch::Tensor& indices, const Scores* reference) override;
   [[nodiscard]] torch::Tensor loss(const ObjectiveInput& input) override;
 
-  /// Sum of the bootstrap weights (predicted) and count of examples seen since the last call,
-  /// for the epoch's metrics (a host sync).
-  [[nodiscard]] std::pair<double, int64_t> take_weight_sum();
+  /// Starts the epoch's per-row record of bootstrap weight and target: `rows` rows on `device`,
+  /// NaN and -1 until a step trains the row.
+  void start_epoch_rows(int64_t rows, const torch::Device& device);
+  /// The epoch's rows (label_correction_signals order), on the host.
+  [[nodiscard]] std::vector<record::SignalRow> take_epoch_rows();
 
  private:
   config::LabelCorrectionConfig options_;
@@ -121,8 +131,8 @@ class LabelCorrectionObjective final : public Objective {
   bool correcting_ = false;
   MixupDraw draw_;
   torch::Tensor permutation_;
-  torch::Tensor weight_sum_;
-  int64_t weight_count_ = 0;
+  torch::Tensor weight_row_;  ///< [N] float: bootstrap weight of each row this epoch
+  torch::Tensor target_row_;  ///< [N] int64: target of each row this epoch
 };
 
 /// The train.mode=label_correction training mode over `set` on `device` (its loaders seeded by
@@ -133,11 +143,12 @@ std::unique_ptr<TrainingMode> make_label_correction_mode(const config::RunConfig
 
 /// Writes `<path>` (corrected_labels.csv): for every training row (probes left out) the id, the
 /// given label, the corrected label (the last committed epoch's prediction where P(mislabeled) >
-/// 0.5, else the given label), P(mislabeled) from `estimator` refitted on all committed epochs
+/// `threshold`, else the given label), P(mislabeled) from `estimator` refitted on all committed epochs
 /// and, when labels were changed by injected noise, the original label. Rows left out of training
 /// are listed with an empty P. Written to a temporary file and renamed. Returns the rows whose
 /// label was changed.
 int64_t write_corrected_labels(const record::TrajectorySource& source, MislabelEstimator* estimator,
-                               const std::vector<int64_t>& excluded, const std::filesystem::path& path);
+                               const std::vector<int64_t>& excluded, double threshold,
+                               const std::filesystem::path& path);
 
 }  // namespace mapd::train

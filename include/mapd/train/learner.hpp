@@ -12,6 +12,7 @@
 #include "mapd/config/config.hpp"
 #include "mapd/data/loader.hpp"
 #include "mapd/models/models.hpp"
+#include "mapd/record/trajectories.hpp"
 #include "mapd/train/amp.hpp"
 
 namespace mapd::train {
@@ -38,6 +39,7 @@ class EpochRecord {
     std::vector<float> loss;
     std::vector<int32_t> pred;
     std::vector<float> true_prob;
+    std::vector<record::SignalRow> signals;  ///< the mode's extra signals (recorded_signals), in order
   };
   /// Copies the buffers to the host (one transfer per buffer).
   [[nodiscard]] Host to_host() const;
@@ -66,6 +68,7 @@ struct EpochTotals {
 struct Scores {
   torch::Tensor cross_entropy;
   torch::Tensor pred;
+  torch::Tensor logits;  ///< fp32 [B, K], without gradient
   torch::Tensor labels;
   torch::Tensor indices;
 };

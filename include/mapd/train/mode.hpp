@@ -142,7 +142,14 @@ class TrainingMode : public TrainingObserver {
   virtual EpochPass run_epoch(const EpochContext& ctx) = 0;
   /// Adds the mode's own fields to the epoch's metrics line.
   virtual void add_metrics(nlohmann::json& /*line*/) const {}
+  /// After run_epoch: the epoch's rows of the extra signals recorded_signals(config) names, in
+  /// that order (NaN / -1 for rows not trained on).
+  [[nodiscard]] virtual std::vector<record::SignalRow> signal_rows() { return {}; }
 };
+
+/// The extra per-epoch signals the mode of `config` records in dynamics.h5 beside the loss
+/// (label_correction: bootstrap_weight and target).
+std::vector<record::SignalSpec> recorded_signals(const config::RunConfig& config);
 
 /// The mode config.train.mode names, over `set` on `device` (its loaders seeded by
 /// config.train.seed). Throws ConfigError for an unknown mode or view.
