@@ -290,15 +290,15 @@ struct RecordConfig {
   }
 };
 
-/// train.mode=label_correction: mixup warm-up, then hard bootstrapping towards the network's own
-/// prediction weighted by P(mislabeled) (Arazo et al. 2019, M-DYR-H; docs/label-correction.md).
+/// train.mode=label_correction: mixup warm-up, then bootstrapping towards the network's own
+/// prediction weighted by P(mislabeled) (Arazo et al. 2019, M-DYR; docs/label-correction.md).
 struct LabelCorrectionConfig {
   std::string method = "mapd";
   std::string assignment = "probabilities";
-  std::string bootstrap = "hard";
-  double relabel_threshold = 0.5;
+  std::string bootstrap = "soft";
+  double relabel_threshold = 0.95;
   int64_t warmup_epochs = 0;
-  double mixup_alpha = 32.0;
+  double mixup_alpha = 1.0;
   double reg_weight = 1.0;
   std::string clean_category = "typical";
   std::string mislabeled_category = "mislabeled";
@@ -319,16 +319,19 @@ struct LabelCorrectionConfig {
       Choices{"probabilities", "binary"});
     v("bootstrap", bootstrap,
       "the target bootstrapping pulls towards: hard (the network's prediction, Arazo's M-DYR-H), soft "
-      "(its softmax, M-DYR-S) or confident (the prediction, weighted by B times the network's "
+      "(its softmax, M-DYR-S; the default, measured in docs/results.md §3) or confident (the prediction, weighted by B times the network's "
       "probability for it: an example the network is unsure of is mostly left out instead of relabelled)",
       Choices{"hard", "soft", "confident"});
     v("relabel_threshold", relabel_threshold,
       "corrected_labels.csv: an example is relabelled with the network's prediction when P(mislabeled) "
-      "exceeds this");
+      "exceeds this (0.95: with method mapd and knn.k = 20, every neighbour a mislabeled probe; lower it "
+      "to restore more flipped labels at the cost of changing more clean ones, docs/results.md §3)");
     v("warmup_epochs", warmup_epochs,
       "epochs of plain mixup before correction starts (0 = auto: 35% of train.epochs, the paper's 105 of "
       "300)");
-    v("mixup_alpha", mixup_alpha, "mixup weight ~ Beta(alpha, alpha) per batch (0 = no mixup)");
+    v("mixup_alpha", mixup_alpha,
+      "mixup weight ~ Beta(alpha, alpha) per batch (0 = no mixup; the paper's 32 mixes too strongly for "
+      "a small model and budget, docs/results.md §3)");
     v("reg_weight", reg_weight,
       "weight of KL(uniform || mean prediction of the batch) during correction (keeps the network from "
       "predicting one class)");
