@@ -319,7 +319,8 @@ struct LabelCorrectionConfig {
       Choices{"probabilities", "binary"});
     v("bootstrap", bootstrap,
       "the target bootstrapping pulls towards: hard (the network's prediction, Arazo's M-DYR-H), soft "
-      "(its softmax, M-DYR-S; the default, measured in docs/results.md §3) or confident (the prediction, weighted by B times the network's "
+      "(its softmax, M-DYR-S; the default, measured in docs/results.md §3) or confident (the prediction, "
+      "weighted by B times the network's "
       "probability for it: an example the network is unsure of is mostly left out instead of relabelled)",
       Choices{"hard", "soft", "confident"});
     v("relabel_threshold", relabel_threshold,
