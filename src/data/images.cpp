@@ -11,6 +11,7 @@
 #include <fstream>
 #include <iterator>
 #include <map>
+#include <new>
 #include <set>
 #include <sstream>
 #include <thread>
@@ -54,6 +55,12 @@ bool has_jpeg_end_marker(const uint8_t* tail, size_t n) {
   return false;
 }
 
+/// The reason for an image file over kMaxImageFileBytes.
+std::string too_large(int64_t size) {
+  return fmt::format("file of {:.1f} MiB is larger than the {} MiB limit for one image (not read)",
+                     static_cast<double>(size) / 1048576.0, kMaxImageFileBytes >> 20);
+}
+
 /// One image to decode.
 struct Entry {
   stdfs::path path;
@@ -71,6 +78,9 @@ std::string quick_check(const stdfs::path& path) {
   const auto size = static_cast<int64_t>(in.tellg());
   if (size <= 0) {
     return "empty file";
+  }
+  if (size > kMaxImageFileBytes) {
+    return too_large(size);
   }
   uint8_t head[3] = {0, 0, 0};
   in.seekg(0);
@@ -107,11 +117,17 @@ ImageSet decode_entries(const std::vector<Entry>& entries, const DecodeOptions& 
     pixels.resize(static_cast<size_t>(n * bytes));
   }
   std::atomic<int64_t> next{0};
+  // An exception must not leave a thread (std::terminate): what goes wrong with one file is its
+  // reason in bad_inputs.csv.
   auto work = [&] {
     for (int64_t i = next++; i < n; i = next++) {
-      reason[i] = in_memory
-                      ? decode_image(entries[i].path, set.channels, set.height, pixels.data() + i * bytes)
-                      : quick_check(entries[i].path);
+      try {
+        reason[i] = in_memory
+                        ? decode_image(entries[i].path, set.channels, set.height, pixels.data() + i * bytes)
+                        : quick_check(entries[i].path);
+      } catch (const std::exception& e) {
+        reason[i] = std::string("cannot be read: ") + e.what();
+      }
     }
   };
   const int64_t threads = std::max<int64_t>(1, std::min<int64_t>(options.workers, n));
@@ -166,16 +182,25 @@ bool parse_int(const std::string& text, int64_t& value) {
   return pos == text.size();
 }
 
-}  // namespace
-
-std::string decode_image(const stdfs::path& path, int64_t channels, int64_t size, uint8_t* out) {
-  std::ifstream in(path, std::ios::binary);
+/// decode_image without the guard against std::bad_alloc.
+std::string decode_image_file(const stdfs::path& path, int64_t channels, int64_t size, uint8_t* out) {
+  std::ifstream in(path, std::ios::binary | std::ios::ate);
   if (!in.good()) {
     return "cannot open the file";
   }
-  const std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  if (bytes.empty()) {
+  // The size is checked before anything is read: a 3 GB file in an image folder was read whole.
+  const auto file_size = static_cast<int64_t>(in.tellg());
+  if (file_size <= 0) {
     return "empty file";
+  }
+  if (file_size > kMaxImageFileBytes) {
+    return too_large(file_size);
+  }
+  std::vector<uint8_t> bytes(static_cast<size_t>(file_size));
+  in.seekg(0);
+  in.read(reinterpret_cast<char*>(bytes.data()), file_size);
+  if (in.gcount() != file_size) {
+    return "cannot read the whole file";
   }
   if (is_jpeg(bytes) &&
       !has_jpeg_end_marker(bytes.data() + bytes.size() - std::min<size_t>(bytes.size(), 1024),
@@ -221,6 +246,16 @@ std::string decode_image(const stdfs::path& path, int64_t channels, int64_t size
     }
   }
   return "";
+}
+
+}  // namespace
+
+std::string decode_image(const stdfs::path& path, int64_t channels, int64_t size, uint8_t* out) {
+  try {
+    return decode_image_file(path, channels, size, out);
+  } catch (const std::bad_alloc&) {
+    return "out of memory while decoding it";
+  }
 }
 
 ImageSet read_image_folder(const stdfs::path& root, const DecodeOptions& options,
@@ -327,6 +362,10 @@ ImageSet read_manifest(const stdfs::path& manifest, int64_t num_classes, const D
     e.path = dir / fields[path_col];
     MAPD_CHECK(parse_int(fields[label_col], e.label), DataError,
                fmt::format("{}: label '{}' is not an integer class index", where, fields[label_col]));
+    MAPD_CHECK(num_classes != 0 || e.label < config::kMaxClasses, DataError,
+               fmt::format("{}: label {} is beyond mapd's limit of {} classes (labels are class indices "
+                           "0..C-1: is an id or a file name in the label column?)",
+                           where, e.label, config::kMaxClasses));
     MAPD_CHECK(
         e.label >= 0 && (num_classes == 0 || e.label < num_classes), DataError,
         fmt::format("{}: label {} is outside [0, {}) (set data.num_classes or classes.txt beside the "

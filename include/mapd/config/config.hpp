@@ -16,6 +16,11 @@ namespace mapd::config {
 
 using Choices = std::vector<std::string>;
 
+/// The most classes a dataset may have (data.num_classes, the largest manifest label + 1). Beyond
+/// it a label is a typo or an id in the wrong column: label 1000000 silently made a 1,000,001-class
+/// model (issue 13 item 8). ImageNet-21k has 21,841 classes.
+inline constexpr int64_t kMaxClasses = 100000;
+
 /// Synthetic label noise for evaluating detection (the original label is kept and recorded).
 struct LabelNoiseConfig {
   double rate = 0.0;
