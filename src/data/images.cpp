@@ -14,7 +14,9 @@
 #include <new>
 #include <set>
 #include <sstream>
+#include <system_error>
 #include <thread>
+#include <utility>
 
 #include "mapd/core/error.hpp"
 #include "mapd/core/log.hpp"
@@ -59,6 +61,30 @@ bool has_jpeg_end_marker(const uint8_t* tail, size_t n) {
 std::string too_large(int64_t size) {
   return fmt::format("file of {:.1f} MiB is larger than the {} MiB limit for one image (not read)",
                      static_cast<double>(size) / 1048576.0, kMaxImageFileBytes >> 20);
+}
+
+/// The type of what `entry` names, following a symbolic link, and "" or the reason the link leads
+/// nowhere (dangling, a loop, or its target cannot be examined).
+std::pair<stdfs::file_type, std::string> entry_type(const stdfs::directory_entry& entry) {
+  std::error_code error;
+  const auto status = entry.status(error);
+  if (!error) {
+    return {status.type(), ""};
+  }
+  std::error_code link_error;
+  if (!entry.is_symlink(link_error) || link_error) {
+    return {stdfs::file_type::unknown, "cannot be examined: " + error.message()};
+  }
+  if (error == std::errc::too_many_symbolic_link_levels) {
+    return {stdfs::file_type::unknown, "symbolic link loop (not followed)"};
+  }
+  const auto target = stdfs::read_symlink(entry.path(), link_error);
+  if (error == std::errc::no_such_file_or_directory) {
+    return {stdfs::file_type::not_found,
+            fmt::format("dangling symbolic link: its target {} does not exist", target.string())};
+  }
+  return {stdfs::file_type::unknown,
+          fmt::format("symbolic link to {} cannot be followed: {}", target.string(), error.message())};
 }
 
 /// One image to decode.
@@ -263,10 +289,19 @@ ImageSet read_image_folder(const stdfs::path& root, const DecodeOptions& options
   MAPD_CHECK(stdfs::is_directory(root), DataError,
              fmt::format("image folder {} does not exist (data.path: expected a folder root/<class>/<image>)",
                          root.string()));
+  // A symbolic link that leads nowhere (dangling, or a loop) is listed and skipped: a loop made
+  // the whole run fail with "internal error: filesystem error", a dangling link vanished.
+  std::vector<BadInput> broken;
   std::vector<std::string> classes;
   for (const auto& entry : stdfs::directory_iterator(root)) {
     const auto name = entry.path().filename().string();
-    if (entry.is_directory() && !name.empty() && name[0] != '.') {
+    if (name.empty() || name[0] == '.') {
+      continue;
+    }
+    const auto [type, reason] = entry_type(entry);
+    if (!reason.empty()) {
+      broken.push_back({entry.path().string(), reason});
+    } else if (type == stdfs::file_type::directory) {
       classes.push_back(name);
     }
   }
@@ -279,7 +314,10 @@ ImageSet read_image_folder(const stdfs::path& root, const DecodeOptions& options
   for (size_t c = 0; c < classes.size(); ++c) {
     std::vector<stdfs::path> files;
     for (const auto& entry : stdfs::recursive_directory_iterator(root / classes[c])) {
-      if (entry.is_regular_file() && is_image_file(entry.path())) {
+      const auto [type, reason] = entry_type(entry);
+      if (!reason.empty()) {
+        broken.push_back({entry.path().string(), reason});
+      } else if (type == stdfs::file_type::regular && is_image_file(entry.path())) {
         files.push_back(entry.path());
       }
     }
@@ -287,6 +325,12 @@ ImageSet read_image_folder(const stdfs::path& root, const DecodeOptions& options
     for (auto& f : files) {
       entries.push_back({f, static_cast<int64_t>(c), static_cast<int64_t>(entries.size())});
     }
+  }
+  std::sort(broken.begin(), broken.end(),
+            [](const BadInput& a, const BadInput& b) { return a.path < b.path; });
+  for (auto& link : broken) {
+    log::get("data")->warn("skipping {}: {} (listed in bad_inputs.csv)", link.path, link.reason);
+    bad.push_back(std::move(link));
   }
   MAPD_CHECK(
       !entries.empty(), DataError,
@@ -377,9 +421,14 @@ ImageSet read_manifest(const stdfs::path& manifest, int64_t num_classes, const D
                  fmt::format("{}: id '{}' is not an integer", where, fields[id_col]));
     }
     MAPD_CHECK(ids.insert(e.id).second, DataError, fmt::format("{}: id {} appears twice", where, e.id));
-    MAPD_CHECK(stdfs::is_regular_file(e.path), DataError,
-               fmt::format("{}: image file {} does not exist (paths are relative to the manifest's folder)",
-                           where, e.path.string()));
+    std::error_code missing;
+    MAPD_CHECK(stdfs::is_regular_file(e.path, missing), DataError,
+               fmt::format("{}: image file {} {} (paths are relative to the manifest's folder)", where,
+                           e.path.string(),
+                           !missing ? std::string("is not a file")
+                           : missing == std::errc::no_such_file_or_directory
+                               ? std::string("does not exist")
+                               : "cannot be examined: " + missing.message()));
     max_label = std::max(max_label, e.label);
     entries.push_back(e);
   }

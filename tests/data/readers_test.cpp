@@ -372,6 +372,39 @@ TEST(FolderReader, OnDemandDecodingMatchesInMemory) {
   }
 }
 
+// Issue 13 item 9: a symbolic link loop in an image folder aborted the run ("internal error:
+// filesystem error"); dangling links vanished without a line in bad_inputs.csv.
+TEST(FolderReader, SymlinkLoopsAndDanglingLinksAreListedAndSkipped) {
+  const auto dir = temp_dir("folder_links");
+  const auto root = dir / "images";
+  testing::write_image(root / "cat" / "a.png", 16, 16, 1);
+  testing::write_image(root / "dog" / "b.png", 16, 16, 2);
+  std::filesystem::create_symlink("loop2.png", root / "cat" / "loop1.png");
+  std::filesystem::create_symlink("loop1.png", root / "cat" / "loop2.png");
+  std::filesystem::create_symlink(dir / "gone.png", root / "dog" / "dangling.png");
+  std::filesystem::create_symlink("self", root / "self");  // a loop where a class folder would be
+  std::filesystem::create_symlink(root / "cat" / "a.png", root / "dog" / "alias.png");  // a good link
+  config::DataConfig cfg;
+  cfg.format = "folder";
+  cfg.path = root.string();
+  cfg.image_size = 8;
+  const auto run_dir = dir / "run";
+  std::filesystem::create_directories(run_dir);
+  const auto ds = load_dataset(cfg, run_dir);
+  EXPECT_EQ(ds.train.class_names, (std::vector<std::string>{"cat", "dog"}));
+  EXPECT_EQ(ds.train.size(), 3);  // a.png, alias.png, b.png
+  const auto listed = read_bad_inputs(run_dir / "bad_inputs.csv");
+  ASSERT_EQ(listed.size(), 4U);
+  EXPECT_EQ(listed[0].path, (root / "cat" / "loop1.png").string());
+  EXPECT_EQ(listed[0].reason, "symbolic link loop (not followed)");
+  EXPECT_EQ(listed[1].path, (root / "cat" / "loop2.png").string());
+  EXPECT_EQ(listed[2].path, (root / "dog" / "dangling.png").string());
+  EXPECT_EQ(listed[2].reason,
+            "dangling symbolic link: its target " + (dir / "gone.png").string() + " does not exist");
+  EXPECT_EQ(listed[3].path, (root / "self").string());
+  EXPECT_EQ(listed[3].reason, "symbolic link loop (not followed)");
+}
+
 TEST(FolderReader, MissingFolderIsDataError) {
   config::DataConfig cfg;
   cfg.format = "folder";
