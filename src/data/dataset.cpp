@@ -223,7 +223,7 @@ Dataset load_dataset(const config::DataConfig& config, const stdfs::path& run_di
   const stdfs::path path = config.path;
   const stdfs::path test_path = config.test_path;
   DecodeOptions decode;
-  decode.channels = config.channels == 0 ? 3 : config.channels;
+  decode.channels = config.channels;  // 0 = as stored, decided from the files
   decode.image_size = config.image_size;
   decode.memory_budget_mb = config.memory_budget_mb;
   decode.workers = config.workers < 0 ? 2 : std::max<int64_t>(1, config.workers);  // -1 = auto

@@ -6,6 +6,7 @@
 #include <opencv2/imgproc.hpp>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <cctype>
 #include <fstream>
@@ -14,6 +15,7 @@
 #include <new>
 #include <set>
 #include <sstream>
+#include <string_view>
 #include <system_error>
 #include <thread>
 #include <utility>
@@ -87,6 +89,44 @@ std::pair<stdfs::file_type, std::string> entry_type(const stdfs::directory_entry
           fmt::format("symbolic link to {} cannot be followed: {}", target.string(), error.message())};
 }
 
+/// Whether the image file at `path` holds greyscale pixels, from its header: a PNG of colour type
+/// grey or grey + alpha, a PGM or PBM, a JPEG with one component. Other formats, and files whose
+/// header cannot be read (they are listed as bad when decoded), count as colour.
+bool stored_as_grey(const stdfs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::array<uint8_t, 26> head{};
+  in.read(reinterpret_cast<char*>(head.data()), head.size());
+  const auto got = in.gcount();
+  if (got >= 2 && head[0] == 'P' && (head[1] == '1' || head[1] == '2' || head[1] == '4' || head[1] == '5')) {
+    return true;
+  }
+  constexpr std::array<uint8_t, 8> kPng = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1A, '\n'};
+  if (got == 26 && std::equal(kPng.begin(), kPng.end(), head.begin())) {
+    return head[25] == 0 || head[25] == 4;  // IHDR colour type: 0 grey, 4 grey + alpha
+  }
+  if (got < 4 || head[0] != 0xFF || head[1] != 0xD8) {
+    return false;
+  }
+  // JPEG: walk the segments to the frame header (SOF0..SOF15 but DHT, JPG, DAC); its byte 9 is
+  // the number of components.
+  std::streamoff at = 2;
+  for (int segments = 0; segments < 1000; ++segments) {
+    std::array<uint8_t, 10> marker{};
+    in.clear();
+    in.seekg(at);
+    in.read(reinterpret_cast<char*>(marker.data()), marker.size());
+    if (in.gcount() < 4 || marker[0] != 0xFF) {
+      return false;
+    }
+    const uint8_t type = marker[1];
+    if (type >= 0xC0 && type <= 0xCF && type != 0xC4 && type != 0xC8 && type != 0xCC) {
+      return in.gcount() == 10 && marker[9] == 1;
+    }
+    at += 2 + ((static_cast<std::streamoff>(marker[2]) << 8) | marker[3]);
+  }
+  return false;
+}
+
 /// One image to decode.
 struct Entry {
   stdfs::path path;
@@ -131,6 +171,16 @@ ImageSet decode_entries(const std::vector<Entry>& entries, const DecodeOptions& 
   auto logger = log::get("data");
   ImageSet set;
   set.channels = options.channels;
+  if (set.channels == 0) {
+    // As stored: one channel when every file holds grey pixels (decoding them as colour tripled
+    // each pixel; issue 13 item 10), else three.
+    const auto colour =
+        std::find_if(entries.begin(), entries.end(), [](const Entry& e) { return !stored_as_grey(e.path); });
+    set.channels = colour == entries.end() ? 1 : 3;
+    logger->info("data.channels = 0 (as stored): {}",
+                 colour == entries.end() ? std::string("every image is greyscale, 1 channel")
+                                         : colour->path.string() + " is in colour, 3 channels");
+  }
   set.height = options.image_size;
   set.width = options.image_size;
   const int64_t n = static_cast<int64_t>(entries.size());
@@ -376,11 +426,21 @@ ImageSet read_manifest(const stdfs::path& manifest, int64_t num_classes, const D
   std::string line;
   MAPD_CHECK(static_cast<bool>(std::getline(in, line)), DataError,
              fmt::format("manifest {} is empty (expected a header line path,label[,id])", manifest.string()));
+  // A UTF-8 byte order mark (spreadsheet exports write one) is not part of the first column's name.
+  constexpr std::string_view kByteOrderMark = "\xEF\xBB\xBF";
+  if (line.compare(0, kByteOrderMark.size(), kByteOrderMark) == 0) {
+    line.erase(0, kByteOrderMark.size());
+  }
   const auto header = split_csv_line(line, manifest.string() + ":1");
   int path_col = -1;
   int label_col = -1;
   int id_col = -1;
   for (size_t i = 0; i < header.size(); ++i) {
+    const auto first = std::find(header.begin(), header.begin() + static_cast<std::ptrdiff_t>(i), header[i]);
+    MAPD_CHECK(first == header.begin() + static_cast<std::ptrdiff_t>(i), DataError,
+               fmt::format("{}:1: the header names the column '{}' twice (columns {} and {}); which one to "
+                           "read is unclear: rename or remove one",
+                           manifest.string(), header[i], first - header.begin() + 1, i + 1));
     if (header[i] == "path") path_col = static_cast<int>(i);
     if (header[i] == "label") label_col = static_cast<int>(i);
     if (header[i] == "id") id_col = static_cast<int>(i);

@@ -347,6 +347,30 @@ TEST(BadInputs, RoundTripAndAReloadKeepsTheRowsTrainingAdded) {
   EXPECT_EQ(after[1].epoch, 3);
 }
 
+// Issue 13 item 10: grey PNGs were decoded as 3 channels with data.channels = 0 ("as stored").
+TEST(FolderReader, AsStoredChannelsAreWhatTheFilesHold) {
+  const auto dir = temp_dir("folder_grey");
+  const auto root = dir / "images";
+  testing::write_image(root / "a" / "1.png", 8, 8, 1, /*grey=*/true);
+  testing::write_image(root / "b" / "2.jpg", 8, 8, 2, /*grey=*/true);
+  testing::write_image(root / "b" / "3.pgm", 8, 8, 3, /*grey=*/true);
+  config::DataConfig cfg;
+  cfg.format = "folder";
+  cfg.path = root.string();
+  cfg.image_size = 8;
+  const auto grey = load_dataset(cfg, {});
+  EXPECT_EQ(grey.train.channels, 1);
+  std::vector<uint8_t> pixels(64);
+  grey.train.read(0, pixels.data());
+  const cv::Mat stored = cv::imread((root / "a" / "1.png").string(), cv::IMREAD_UNCHANGED);
+  ASSERT_EQ(stored.channels(), 1);
+  EXPECT_EQ(pixels, std::vector<uint8_t>(stored.data, stored.data + 64));
+  testing::write_image(root / "b" / "4.png", 8, 8, 4);  // one colour image: three channels
+  EXPECT_EQ(load_dataset(cfg, {}).train.channels, 3);
+  cfg.channels = 1;
+  EXPECT_EQ(load_dataset(cfg, {}).train.channels, 1);
+}
+
 TEST(FolderReader, OnDemandDecodingMatchesInMemory) {
   const auto dir = temp_dir("folder_lazy");
   testing::write_image(dir / "a" / "1.png", 30, 20, 1);
@@ -505,6 +529,20 @@ TEST_F(ManifestReader, BadHeaderDuplicateIdAndNonIntegerLabel) {
   EXPECT_NE(
       error_of([&] { load_dataset(manifest("path,label\nimg/x.png\n"), {}); }).find("expected 2 fields"),
       std::string::npos);
+}
+
+// Issue 13 item 10: a UTF-8 byte order mark gave a confusing "must name the columns path and
+// label"; a duplicated header column was used silently.
+TEST_F(ManifestReader, ByteOrderMarkIsSkippedAndADuplicatedColumnIsNamed) {
+  const auto ds = load_dataset(manifest("\xEF\xBB\xBFpath,label\nimg/x.png,1\nimg/y.png,0\n"), {});
+  EXPECT_EQ(ds.train.examples.label, (std::vector<int64_t>{1, 0}));
+  const auto with_id =
+      load_dataset(manifest("\xEF\xBB\xBFid,path,label\n7,img/x.png,1\n9,img/y.png,0\n"), {});
+  EXPECT_EQ(with_id.train.examples.id, (std::vector<int64_t>{7, 9}));
+  const auto message = error_of([&] { load_dataset(manifest("path,label,label\nimg/x.png,0,1\n"), {}); });
+  EXPECT_NE(message.find("train.csv:1: the header names the column 'label' twice (columns 2 and 3)"),
+            std::string::npos)
+      << message;
 }
 
 TEST_F(ManifestReader, QuotedPathsFollowRfc4180) {

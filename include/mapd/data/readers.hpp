@@ -33,7 +33,7 @@ ImageSet read_cifar(const std::vector<std::filesystem::path>& files, bool cifar1
 
 /// Options of the image decoders (folder and manifest).
 struct DecodeOptions {
-  int64_t channels = 3;     ///< 1 or 3
+  int64_t channels = 3;     ///< 1 or 3; 0 = as stored: 1 when every file is greyscale, else 3
   int64_t image_size = 32;  ///< output is image_size x image_size (resize shorter side + center crop)
   int64_t memory_budget_mb = 8192;
   int64_t workers = 2;  ///< decode threads for in-memory loading
