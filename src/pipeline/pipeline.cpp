@@ -39,6 +39,20 @@ void check_same_examples(const RunLayout& run, const record::ExampleColumns& reb
           std::to_string(stored.size()) + " examples); was the dataset changed?");
 }
 
+/// A classifier needs examples of two classes. One class is a fault of the data, not of the config
+/// (it got the config exit code from the model factory; issue 13 item 13).
+void check_two_classes(const data::ImageSet& train, const std::string& path) {
+  const auto& label = train.examples.label;
+  const bool one_class =
+      !label.empty() && std::all_of(label.begin(), label.end(), [&](int64_t l) { return l == label[0]; });
+  MAPD_CHECK(!one_class, DataError,
+             fmt::format("{}: every one of the {} training examples has label {} ('{}'); mapd audits a "
+                         "classifier and needs examples of at least 2 classes",
+                         path, train.size(), label[0],
+                         label[0] < train.num_classes() ? train.class_names[static_cast<size_t>(label[0])]
+                                                        : std::to_string(label[0])));
+}
+
 void log_summary(const train::TrainSummary& summary) {
   log::get("pipeline")
       ->info("training done: {} epochs, test accuracy {}, {:.0f} img/s, {:.1f} s", summary.epochs_completed,
@@ -77,6 +91,7 @@ std::unique_ptr<Prepared> prepare(const config::RunConfig& config, const RunLayo
   auto out = std::make_unique<Prepared>();
   out->dataset = data::load_dataset(config.data, run.dir());
   const auto& train = out->dataset.train;
+  check_two_classes(train, config.data.path);
   logger->info(
       "dataset {}: {} training examples, {} classes, {}x{}x{}{} ({:.1f} s)", out->dataset.name, train.size(),
       train.num_classes(), train.channels, train.height, train.width,

@@ -4,10 +4,16 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
+#include <random>
 #include <regex>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "mapd/record/dynamics_store.hpp"
@@ -222,6 +228,20 @@ TEST_F(PipelineTest, KillNineDuringEpochThreeThenResumeMatchesAnUninterruptedRun
   ASSERT_GE(kept, 2);
   ASSERT_LT(kept, kEpochs) << "kill -9 landed after the run finished; epochs are too short";
 
+  // The README's h5py line reads the killed run (issue 13 item 13), when h5py is installed.
+  if (std::system("/usr/bin/python3 -c 'import h5py' > /dev/null 2>&1") == 0) {
+    const auto script = dir_ / "readme.py";
+    std::ofstream(script) << "import sys, h5py\n"
+                             "p = sys.argv[1]\n"
+                             "loss = h5py.File(p, \"r\", swmr=True)[\"epochs/loss\"][:]\n"
+                             "complete = int(h5py.File(p, \"r\", swmr=True)[\"epochs/complete\"][()])\n"
+                             "print(loss.shape[0] >= complete, complete)\n";
+    const auto out = dir_ / "readme.out";
+    const std::string command = "/usr/bin/python3 " + quoted(script) + " " + quoted(killed / "dynamics.h5") +
+                                " > " + quoted(out) + " 2>&1";
+    EXPECT_EQ(std::system(command.c_str()), 0) << read_text(out);
+    EXPECT_EQ(read_text(out), "True " + std::to_string(kept) + "\n");
+  }
   // The killed run is readable: inspect and report show the committed epochs only.
   const Result inspect = run_mapd("inspect " + quoted(killed / "dynamics.h5"));
   ASSERT_EQ(inspect.exit_code, 0) << inspect.output;
@@ -313,6 +333,64 @@ TEST_F(PipelineTest, DataFolderWithoutIdxFilesExitsThreeNamingThePath) {
   EXPECT_EQ(r.exit_code, 3) << r.output;
   EXPECT_NE(r.output.find(empty.string()), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("train-images-idx3-ubyte"), std::string::npos) << r.output;
+}
+
+/// IDX files of `labels.size()` blank `side` x `side` images with these labels.
+void write_idx(const fsys::path& dir, const std::string& split, const std::vector<uint8_t>& labels,
+               int side) {
+  std::vector<uint8_t> images;
+  std::vector<uint8_t> label_file;
+  for (const uint32_t word : {0x803U, static_cast<uint32_t>(labels.size()), static_cast<uint32_t>(side),
+                              static_cast<uint32_t>(side)}) {
+    testing::put_be32(images, word);
+  }
+  images.resize(images.size() + labels.size() * static_cast<size_t>(side * side), 100);
+  testing::put_be32(label_file, 0x801);
+  testing::put_be32(label_file, static_cast<uint32_t>(labels.size()));
+  label_file.insert(label_file.end(), labels.begin(), labels.end());
+  std::ofstream(dir / (split + "-images-idx3-ubyte"), std::ios::binary)
+      .write(reinterpret_cast<const char*>(images.data()), static_cast<std::streamsize>(images.size()));
+  std::ofstream(dir / (split + "-labels-idx1-ubyte"), std::ios::binary)
+      .write(reinterpret_cast<const char*>(label_file.data()),
+             static_cast<std::streamsize>(label_file.size()));
+}
+
+// Issue 13 item 13: a single-class dataset and an empty IDX file exited 2 (a config error), and an
+// IDX test set of another image size was accepted (test accuracy 0%). They are data errors: exit 3,
+// with the path.
+TEST_F(PipelineTest, DataThatCannotTrainAClassifierExitsThree) {
+  const auto config = write_config(100, 1);
+  const auto audit = [&](const fsys::path& data) {
+    return run_mapd("audit -c " + quoted(config) + " --set data.path=" + data.string() + " --run-dir " +
+                    quoted(dir_ / ("run_" + data.filename().string())));
+  };
+  const auto one_class = dir_ / "one_class";
+  fsys::create_directories(one_class);
+  write_idx(one_class, "train", std::vector<uint8_t>(20, 3), 28);
+  Result r = audit(one_class);
+  EXPECT_EQ(r.exit_code, 3) << r.output;
+  EXPECT_NE(
+      error_line(r.output).find(one_class.string() + ": every one of the 20 training examples has label 3"),
+      std::string::npos)
+      << r.output;
+  const auto empty = dir_ / "empty";
+  fsys::create_directories(empty);
+  write_idx(empty, "train", {}, 28);
+  r = audit(empty);
+  EXPECT_EQ(r.exit_code, 3) << r.output;
+  EXPECT_NE(error_line(r.output).find(empty.string() + ": the training set holds no examples"),
+            std::string::npos)
+      << r.output;
+  const auto small_test = dir_ / "small_test";
+  fsys::create_directories(small_test);
+  testing::write_pattern_idx(small_test, "train", 100, 1);
+  write_idx(small_test, "t10k", {0, 1, 2, 3}, 14);
+  r = audit(small_test);
+  EXPECT_EQ(r.exit_code, 3) << r.output;
+  EXPECT_NE(
+      error_line(r.output).find("has images of 1x14x14 (channels x height x width) but the training set"),
+      std::string::npos)
+      << r.output;
 }
 
 TEST_F(PipelineTest, BadConfigKeyExitsTwoBeforeCreatingARun) {
