@@ -305,6 +305,33 @@ TEST_F(PipelineTest, SigtermExits143KeepsTheLastCompleteEpochAndResumeCompletes)
   for (const float v : t.loss) ASSERT_TRUE(std::isfinite(v));
 }
 
+// Issue 13 item 12: SIGTERM or SIGINT during the difficulty pilot killed the process without a
+// word. The pilot stops after its batch with a message and the signal's exit code, 128 + N.
+TEST_F(PipelineTest, SignalDuringTheDifficultyPilotStopsWithAMessage) {
+  const auto config = write_config(600, 2, /*slow=*/true);
+  for (const int signal_number : {SIGTERM, SIGINT}) {
+    const auto run = dir_ / ("run_" + std::to_string(signal_number));
+    const auto log = dir_ / ("run_" + std::to_string(signal_number) + ".out");
+    const pid_t pid =
+        testing::spawn_mapd({"train", "-c", config.string(), "--set", "probes.difficulty=learning_speed",
+                             "--set", "probes.pilot_epochs=500", "--run-dir", run.string()},
+                            log);
+    ASSERT_GT(pid, 0);
+    const bool started = testing::wait_for_text(log, "pilot run of 500 epochs", pid);
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));  // inside a batch of the pilot
+    ::kill(pid, signal_number);
+    const int code = testing::wait_exit(pid);
+    const std::string out = read_text(log);
+    ASSERT_TRUE(started) << out;
+    EXPECT_EQ(code, 128 + signal_number) << out;
+    EXPECT_NE(error_line(out).find("of the difficulty pilot"), std::string::npos) << out;
+    EXPECT_NE(error_line(out).find("`mapd resume " + run.string() + "` starts the run again from epoch 0"),
+              std::string::npos)
+        << out;
+    EXPECT_FALSE(fsys::exists(run / "dynamics.h5"));
+  }
+}
+
 TEST_F(PipelineTest, HugeLearningRateExitsFiveNamingEpochAndStep) {
   const auto config = write_config(300, 3);
   // Without probes the main trainer (not the pilot run) is the one that diverges.
