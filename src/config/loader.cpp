@@ -717,6 +717,33 @@ RunConfig resolve_run_config(const std::filesystem::path& run_dir, const std::st
 
 std::vector<std::string> leaf_keys() { return collect_keys().leaves; }
 
+std::vector<std::string> changed_run_keys(const json& recorded, const RunConfig& config) {
+  // How the run is executed, or what reads it afterwards: no effect on the recorded trajectories.
+  // data.path and data.test_path may move: the resume checks that the examples are the same.
+  static const std::vector<std::string> kFreeToChange = {"data.path",     "data.test_path",
+                                                         "data.name",     "data.workers",
+                                                         "data.prefetch", "data.memory_budget_mb",
+                                                         "data.resident", "data.resident_max_mb",
+                                                         "train.threads", "knn.",
+                                                         "report.",       "output."};
+  const json now = to_json(config);
+  std::vector<std::string> changed;
+  for (const auto& key : collect_keys().leaves) {
+    const bool free = std::any_of(kFreeToChange.begin(), kFreeToChange.end(), [&](const std::string& prefix) {
+      return prefix.back() == '.' ? key.compare(0, prefix.size(), prefix) == 0 : key == prefix;
+    });
+    const json::json_pointer pointer("/" + [&] {
+      std::string path = key;
+      std::replace(path.begin(), path.end(), '.', '/');
+      return path;
+    }());
+    // A key the run's mapd did not have yet was its default then: nothing to compare.
+    if (free || !recorded.contains(pointer) || recorded.at(pointer) == now.at(pointer)) continue;
+    changed.push_back(key + ": " + show(recorded.at(pointer)) + " -> " + show(now.at(pointer)));
+  }
+  return changed;
+}
+
 std::string reference_yaml() {
   std::ostringstream out;
   out << "# mapd reference configuration: every key with its default value and what it does.\n"

@@ -420,6 +420,37 @@ TEST_F(PipelineTest, DataThatCannotTrainAClassifierExitsThree) {
       << r.output;
 }
 
+// Issue 13 item 12: a resume after config.resolved.json was edited (record.view, train.epochs)
+// continued with a generic warning and left dynamics.h5 describing another configuration. It is
+// refused, naming each changed key with both values; keys that do not change what is recorded
+// (train.threads, knn.*) may change.
+TEST_F(PipelineTest, ResumeWithAnEditedConfigIsRefusedNamingTheKeys) {
+  const auto config = write_config(200, 2);
+  const auto run = dir_ / "run";
+  const Result trained =
+      run_mapd("train -c " + quoted(config) + " --set probes.suite=none --run-dir " + quoted(run));
+  ASSERT_EQ(trained.exit_code, 0) << trained.output;
+  const auto resolved_path = run / "config.resolved.json";
+  const json original = json::parse(read_text(resolved_path));
+  const auto dynamics_before = read_text(run / "dynamics.h5");
+  json edited = original;
+  edited["train"]["epochs"] = 4;
+  edited["record"]["view"] = "eval";
+  std::ofstream(resolved_path) << edited.dump(2);
+  const Result refused = run_mapd("resume " + quoted(run));
+  EXPECT_EQ(refused.exit_code, 2) << refused.output;
+  EXPECT_NE(refused.output.find("was changed since the run started"), std::string::npos) << refused.output;
+  EXPECT_NE(refused.output.find("train.epochs: 2 -> 4"), std::string::npos) << refused.output;
+  EXPECT_NE(refused.output.find("record.view: \"online\" -> \"eval\""), std::string::npos) << refused.output;
+  EXPECT_EQ(read_text(run / "dynamics.h5"), dynamics_before);
+  edited = original;
+  edited["train"]["threads"] = 2;
+  edited["knn"]["k"] = 3;
+  std::ofstream(resolved_path) << edited.dump(2);
+  const Result resumed = run_mapd("resume " + quoted(run));
+  EXPECT_EQ(resumed.exit_code, 0) << resumed.output;
+}
+
 TEST_F(PipelineTest, BadConfigKeyExitsTwoBeforeCreatingARun) {
   const auto config = write_config(100, 1, false, "knn_extra: 1\n");
   const Result r = run_mapd("audit -c " + quoted(config) + " --run-dir " + quoted(dir_ / "run"));

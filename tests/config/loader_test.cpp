@@ -367,6 +367,28 @@ TEST_F(ConfigFiles, DeepNestingIsAConfigErrorNotAStackOverflow) {
   EXPECT_NE(yaml_message.find("is nested deeper than 32 levels"), std::string::npos) << yaml_message;
 }
 
+// Issue 13 item 12: what a resume may change. Keys that decide what is trained or recorded are
+// listed with both values; loader, thread, k-NN, report and output keys and the dataset's paths
+// are not; a key the run's (older) mapd did not record is not compared.
+TEST(ChangedRunKeys, ListsTheKeysThatDecideWhatIsRecorded) {
+  RunConfig started;
+  started.train.epochs = 5;
+  nlohmann::json recorded = to_json(started);
+  recorded["record"].erase("dtype");
+  RunConfig now = started;
+  now.train.epochs = 10;
+  now.record.view = "eval";
+  now.record.dtype = "fp32";
+  now.train.threads = 3;
+  now.data.workers = 4;
+  now.data.path = "/elsewhere";
+  now.knn.k = 3;
+  now.report.top_n = 5;
+  EXPECT_EQ(changed_run_keys(recorded, now),
+            (std::vector<std::string>{"train.epochs: 5 -> 10", "record.view: \"online\" -> \"eval\""}));
+  EXPECT_TRUE(changed_run_keys(to_json(started), started).empty());
+}
+
 TEST(ClosestMatch, SuggestsOnlyCloseWords) {
   EXPECT_EQ(closest_match("mislabelled", {"typical", "mislabeled"}), "mislabeled");
   EXPECT_EQ(closest_match("zzz", {"typical", "mislabeled"}), "");
