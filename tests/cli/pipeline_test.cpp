@@ -269,6 +269,80 @@ TEST_F(PipelineTest, KillNineDuringEpochThreeThenResumeMatchesAnUninterruptedRun
   EXPECT_EQ(ea.role, eb.role);
 }
 
+// Issue 13 item 15: the attack campaign's kill chains, kept. Training is killed (SIGKILL or
+// SIGTERM) at a moment drawn from a seeded generator, then `mapd resume` is killed the same way,
+// kFaults times in a row; after every kill the committed epochs must equal an uninterrupted run's
+// bitwise, and the last resume must finish it. A moment is drawn from [0, start-up + 1 epoch] of
+// the uninterrupted run's timing, so kills fall from start-up (before the run directory exists,
+// while dynamics.h5 is reopened) to the middle of epochs, and the chain moves a few epochs a try.
+TEST_F(PipelineTest, KillsAtRandomMomentsThenResumesMatchAnUninterruptedRunBitwise) {
+  constexpr int kEpochs = 16;
+  constexpr int kFaults = 10;
+  const auto config =
+      write_config(400, kEpochs, /*slow=*/true, "", "augment: {crop_padding: 2, hflip: true}");
+  const auto full = dir_ / "full";
+  const auto start = std::chrono::steady_clock::now();
+  const Result reference =
+      run_mapd("train -c " + quoted(config) + " --set probes.suite=none --run-dir " + quoted(full));
+  const std::chrono::duration<double> wall = std::chrono::steady_clock::now() - start;
+  ASSERT_EQ(reference.exit_code, 0) << reference.output;
+  const auto expected = testing::read_trajectories(full / "dynamics.h5");
+  ASSERT_EQ(expected.epochs, kEpochs);
+  double training = 0.0;
+  for (const auto& line : read_lines(full / "metrics.jsonl"))
+    training += json::parse(line)["seconds"].get<double>();
+  const double epoch_seconds = training / kEpochs;
+  const double horizon = std::max(0.0, wall.count() - training) + epoch_seconds;
+  std::printf("uninterrupted: %.3f s, %.3f s per epoch; horizon %.3f s\n", wall.count(), epoch_seconds,
+              horizon);
+
+  const auto run = dir_ / "faulty";
+  std::mt19937 draw(13);  // the moments and signals are the same on every run of the test
+  std::uniform_real_distribution<double> fraction(0.0, 1.0);
+  for (int fault = 0; fault < kFaults; ++fault) {
+    // A kill before config.resolved.json was written leaves nothing to resume: train again.
+    const bool started = fsys::exists(run / "config.resolved.json");
+    const std::vector<std::string> command =
+        started
+            ? std::vector<std::string>{"resume", run.string()}
+            : std::vector<std::string>{
+                  "train", "-c", config.string(), "--set", "probes.suite=none", "--run-dir", run.string()};
+    const auto delay = std::chrono::milliseconds(static_cast<int64_t>(1000.0 * horizon * fraction(draw)));
+    const int signal_number = fraction(draw) < 0.75 ? SIGKILL : SIGTERM;
+    const auto log = dir_ / ("fault_" + std::to_string(fault) + ".out");
+    const pid_t pid = testing::spawn_mapd(command, log);
+    ASSERT_GT(pid, 0);
+    std::this_thread::sleep_for(delay);
+    ::kill(pid, signal_number);
+    const int code = testing::wait_exit(pid);
+    const std::string moment = "fault " + std::to_string(fault) + " (" + command[0] + ", signal " +
+                               std::to_string(signal_number) + " after " + std::to_string(delay.count()) +
+                               " ms): " + read_text(log);
+    ASSERT_TRUE(code == 0 || code == 128 + SIGKILL || code == 128 + SIGTERM)
+        << "exit " << code << ", " << moment;
+    const int64_t kept = testing::committed_epochs(run / "dynamics.h5");
+    std::printf("fault %d: %s, signal %d after %lld ms: exit %d, %lld committed epochs\n", fault,
+                command[0].c_str(), signal_number, static_cast<long long>(delay.count()), code,
+                static_cast<long long>(kept));
+    if (kept <= 0) continue;
+    auto got = testing::read_trajectories(run / "dynamics.h5");
+    ASSERT_EQ(got.examples, expected.examples) << moment;
+    const auto prefix = [&](const std::vector<float>& v) {
+      std::vector<float> out;
+      for (int64_t i = 0; i < expected.examples; ++i) {
+        out.insert(out.end(), v.begin() + i * expected.epochs, v.begin() + i * expected.epochs + kept);
+      }
+      return out;
+    };
+    const auto want_loss = prefix(expected.loss);
+    ASSERT_EQ(std::memcmp(got.loss.data(), want_loss.data(), want_loss.size() * sizeof(float)), 0)
+        << "committed epochs differ from the uninterrupted run after " << moment;
+  }
+  const Result last = run_mapd("resume " + quoted(run));
+  ASSERT_EQ(last.exit_code, 0) << last.output;
+  expect_bitwise_equal(expected, testing::read_trajectories(run / "dynamics.h5"));
+}
+
 TEST_F(PipelineTest, SigtermExits143KeepsTheLastCompleteEpochAndResumeCompletes) {
   constexpr int kEpochs = 10;  // room for a live report before the signal
   const auto config = write_config(1000, kEpochs, /*slow=*/true);
