@@ -27,6 +27,15 @@ config::DataConfig idx_config(const std::filesystem::path& dir) {
   return c;
 }
 
+/// An image-folder config reading `root` at `image_size` x `image_size`.
+config::DataConfig folder_config(const std::filesystem::path& root, int64_t image_size) {
+  config::DataConfig c;
+  c.format = "folder";
+  c.path = root.string();
+  c.image_size = image_size;
+  return c;
+}
+
 template <class F>
 std::string error_of(F&& f) {
   try {
@@ -219,10 +228,7 @@ TEST(FolderReader, LoadsPngAndJpegAndListsTruncatedJpeg) {
   testing::write_image(root / "dog" / "e.jpg", 64, 64, 5);
   testing::truncate_half(root / "dog" / "d.jpg");
   std::ofstream(root / "dog" / "notes.txt") << "not an image";
-  config::DataConfig cfg;
-  cfg.format = "folder";
-  cfg.path = root.string();
-  cfg.image_size = 24;
+  auto cfg = folder_config(root, 24);
   const auto run_dir = dir / "run";
   std::filesystem::create_directories(run_dir);
   const auto ds = load_dataset(cfg, run_dir);
@@ -256,10 +262,7 @@ TEST(FolderReader, HugeFileIsListedUnreadInBadInputs) {
   const auto huge = root / "dog" / "huge.png";
   std::ofstream(huge).close();
   std::filesystem::resize_file(huge, uint64_t{3} << 30U);
-  config::DataConfig cfg;
-  cfg.format = "folder";
-  cfg.path = root.string();
-  cfg.image_size = 8;
+  auto cfg = folder_config(root, 8);
   for (const int64_t budget : {8192, 0}) {  // decoded in memory, and checked for on-the-fly decoding
     cfg.memory_budget_mb = budget;
     const auto ds = load_dataset(cfg, {});
@@ -283,10 +286,7 @@ TEST(FolderReader, OutOfMemoryInADecodeThreadListsTheImage) {
   std::ofstream(big).close();
   std::filesystem::resize_file(big, uint64_t{500} << 20U);
   testing::write_image(root / "dog" / "b.png", 16, 16, 2);
-  config::DataConfig cfg;
-  cfg.format = "folder";
-  cfg.path = root.string();
-  cfg.image_size = 8;
+  auto cfg = folder_config(root, 8);
   cfg.workers = 3;
   const pid_t pid = ::fork();
   ASSERT_GE(pid, 0);
@@ -334,10 +334,7 @@ TEST(BadInputs, RoundTripAndAReloadKeepsTheRowsTrainingAdded) {
   EXPECT_EQ(back[1].epoch, 3);
   EXPECT_TRUE(read_bad_inputs(dir / "missing.csv").empty());
   // Reloading the dataset (resume) rewrites the load's rows and keeps the one training added.
-  config::DataConfig cfg;
-  cfg.format = "folder";
-  cfg.path = root.string();
-  cfg.image_size = 8;
+  auto cfg = folder_config(root, 8);
   load_dataset(cfg, run_dir);
   const auto after = read_bad_inputs(run_dir / "bad_inputs.csv");
   ASSERT_EQ(after.size(), 2U);
@@ -354,10 +351,7 @@ TEST(FolderReader, AsStoredChannelsAreWhatTheFilesHold) {
   testing::write_image(root / "a" / "1.png", 8, 8, 1, /*grey=*/true);
   testing::write_image(root / "b" / "2.jpg", 8, 8, 2, /*grey=*/true);
   testing::write_image(root / "b" / "3.pgm", 8, 8, 3, /*grey=*/true);
-  config::DataConfig cfg;
-  cfg.format = "folder";
-  cfg.path = root.string();
-  cfg.image_size = 8;
+  auto cfg = folder_config(root, 8);
   const auto grey = load_dataset(cfg, {});
   EXPECT_EQ(grey.train.channels, 1);
   std::vector<uint8_t> pixels(64);
@@ -375,10 +369,7 @@ TEST(FolderReader, OnDemandDecodingMatchesInMemory) {
   const auto dir = temp_dir("folder_lazy");
   testing::write_image(dir / "a" / "1.png", 30, 20, 1);
   testing::write_image(dir / "b" / "2.png", 20, 30, 2, true);
-  config::DataConfig cfg;
-  cfg.format = "folder";
-  cfg.path = dir.string();
-  cfg.image_size = 8;
+  auto cfg = folder_config(dir, 8);
   cfg.channels = 1;
   const auto eager = load_dataset(cfg, {});
   cfg.memory_budget_mb = 0;
@@ -408,10 +399,7 @@ TEST(FolderReader, SymlinkLoopsAndDanglingLinksAreListedAndSkipped) {
   std::filesystem::create_symlink(dir / "gone.png", root / "dog" / "dangling.png");
   std::filesystem::create_symlink("self", root / "self");  // a loop where a class folder would be
   std::filesystem::create_symlink(root / "cat" / "a.png", root / "dog" / "alias.png");  // a good link
-  config::DataConfig cfg;
-  cfg.format = "folder";
-  cfg.path = root.string();
-  cfg.image_size = 8;
+  auto cfg = folder_config(root, 8);
   const auto run_dir = dir / "run";
   std::filesystem::create_directories(run_dir);
   const auto ds = load_dataset(cfg, run_dir);
