@@ -10,6 +10,7 @@
 #include <set>
 #include <sstream>
 #include <type_traits>
+#include <utility>
 
 #include "mapd/core/error.hpp"
 #include "mapd/core/log.hpp"
@@ -295,56 +296,88 @@ struct ReferenceWriter {
   }
 };
 
-/// `node` as JSON. A key given twice in one mapping is a ConfigError naming its path and both
-/// lines (YAML would silently keep the last).
-json yaml_to_json(const YAML::Node& node, const std::string& origin, const std::string& path = "") {
-  switch (node.Type()) {
-    case YAML::NodeType::Null:
-    case YAML::NodeType::Undefined:
-      return nullptr;
-    case YAML::NodeType::Sequence: {
-      json array = json::array();
-      for (const auto& item : node) array.push_back(yaml_to_json(item, origin, path + "[]"));
-      return array;
-    }
-    case YAML::NodeType::Map: {
-      json object = json::object();
-      std::map<std::string, int> first_line;
-      for (const auto& item : node) {
-        const auto key = item.first.as<std::string>();
-        const std::string key_path = path.empty() ? key : path + "." + key;
-        const int line = item.first.Mark().line + 1;
-        const auto [it, fresh] = first_line.emplace(key, line);
-        MAPD_CHECK(fresh, ConfigError,
-                   fmt::format("{}:{}: duplicate key '{}' (first given at line {}); YAML would keep only the "
-                               "last one: remove one of them",
-                               origin, line, key_path, it->second));
-        object[key] = yaml_to_json(item.second, origin, key_path);
+/// Limits on a parsed config tree. A real config is four levels deep (data.augment.mean[]) and has
+/// a few hundred values; beyond these a file is hostile or broken, and without them a deeply
+/// nested file overflowed the stack and a YAML alias bomb (aliases of aliases, each doubling the
+/// tree) took gigabytes (issue 13 item 8).
+constexpr int kMaxConfigDepth = 32;
+constexpr int64_t kMaxConfigNodes = 100000;
+
+/// YAML to JSON with a key given twice in one mapping a ConfigError naming its path and both
+/// lines (YAML would silently keep the last), and nesting and expanded size bounded: yaml-cpp
+/// shares an aliased node, the JSON copy expands it, so every value copied counts.
+class YamlToJson {
+ public:
+  explicit YamlToJson(std::string origin) : origin_(std::move(origin)) {}
+
+  json operator()(const YAML::Node& node, const std::string& path = "", int depth = 0) {
+    MAPD_CHECK(depth <= kMaxConfigDepth, ConfigError,
+               fmt::format("{}:{}: '{}' is nested deeper than {} levels; a mapd config is at most 4 levels "
+                           "deep (check the file for runaway indentation or brackets)",
+                           origin_, node.Mark().line + 1, path, kMaxConfigDepth));
+    MAPD_CHECK(++nodes_ <= kMaxConfigNodes, ConfigError,
+               fmt::format("{}: the document expands to more than {} values (YAML aliases of aliases?); a "
+                           "mapd config has a few hundred: write the values out instead of nesting aliases",
+                           origin_, kMaxConfigNodes));
+    switch (node.Type()) {
+      case YAML::NodeType::Null:
+      case YAML::NodeType::Undefined:
+        return nullptr;
+      case YAML::NodeType::Sequence: {
+        json array = json::array();
+        for (const auto& item : node) array.push_back((*this)(item, path + "[]", depth + 1));
+        return array;
       }
-      return object;
+      case YAML::NodeType::Map:
+        return mapping(node, path, depth);
+      case YAML::NodeType::Scalar:
+        break;
     }
-    case YAML::NodeType::Scalar:
-      break;
+    return scalar(node);
   }
-  const std::string& text = node.Scalar();
-  if (node.Tag() == "!") return text;  // quoted: always a string
-  static const std::regex kInt(R"([-+]?[0-9]+)");
-  static const std::regex kFloat(R"([-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?)");
-  if (text == "true" || text == "True") return true;
-  if (text == "false" || text == "False") return false;
-  if (text == "null" || text == "~" || text.empty()) return nullptr;
-  if (std::regex_match(text, kInt)) {
-    try {
-      return std::stoll(text);
-    } catch (const std::out_of_range&) {
-      return text;
+
+ private:
+  json mapping(const YAML::Node& node, const std::string& path, int depth) {
+    json object = json::object();
+    std::map<std::string, int> first_line;
+    for (const auto& item : node) {
+      const auto key = item.first.as<std::string>();
+      const std::string key_path = path.empty() ? key : path + "." + key;
+      const int line = item.first.Mark().line + 1;
+      const auto [it, fresh] = first_line.emplace(key, line);
+      MAPD_CHECK(fresh, ConfigError,
+                 fmt::format("{}:{}: duplicate key '{}' (first given at line {}); YAML would keep only the "
+                             "last one: remove one of them",
+                             origin_, line, key_path, it->second));
+      object[key] = (*this)(item.second, key_path, depth + 1);
     }
+    return object;
   }
-  if (std::regex_match(text, kFloat)) return std::stod(text);
-  if (text == ".inf" || text == "+.inf") return std::numeric_limits<double>::infinity();
-  if (text == "-.inf") return -std::numeric_limits<double>::infinity();
-  return text;
-}
+
+  static json scalar(const YAML::Node& node) {
+    const std::string& text = node.Scalar();
+    if (node.Tag() == "!") return text;  // quoted: always a string
+    static const std::regex kInt(R"([-+]?[0-9]+)");
+    static const std::regex kFloat(R"([-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?)");
+    if (text == "true" || text == "True") return true;
+    if (text == "false" || text == "False") return false;
+    if (text == "null" || text == "~" || text.empty()) return nullptr;
+    if (std::regex_match(text, kInt)) {
+      try {
+        return std::stoll(text);
+      } catch (const std::out_of_range&) {
+        return text;
+      }
+    }
+    if (std::regex_match(text, kFloat)) return std::stod(text);
+    if (text == ".inf" || text == "+.inf") return std::numeric_limits<double>::infinity();
+    if (text == "-.inf") return -std::numeric_limits<double>::infinity();
+    return text;
+  }
+
+  std::string origin_;
+  int64_t nodes_ = 0;
+};
 
 std::vector<std::string> split(const std::string& s, char sep) {
   std::vector<std::string> parts;
@@ -399,7 +432,7 @@ size_t edit_distance(const std::string& a, const std::string& b) {
 
 json parse_yaml(const std::string& text, const std::string& origin) {
   try {
-    return yaml_to_json(YAML::Load(text), origin);
+    return YamlToJson(origin)(YAML::Load(text));
   } catch (const YAML::Exception& e) {
     throw ConfigError(origin + ":" + std::to_string(e.mark.line + 1) + ":" +
                       std::to_string(e.mark.column + 1) + ": YAML syntax error: " + e.msg);
@@ -416,7 +449,12 @@ json read_config_file(const std::filesystem::path& path) {
   if (ext == ".json") {
     // A key given twice in one object is an error (the parser would keep the last silently).
     std::vector<std::set<std::string>> keys;
-    const json::parser_callback_t check_keys = [&](int /*depth*/, json::parse_event_t event, json& parsed) {
+    const json::parser_callback_t check_keys = [&](int depth, json::parse_event_t event, json& parsed) {
+      MAPD_CHECK(
+          depth <= kMaxConfigDepth, ConfigError,
+          fmt::format("{}: nested deeper than {} levels; a mapd config is at most 4 levels deep (check "
+                      "the file for runaway brackets)",
+                      path.string(), kMaxConfigDepth));
       if (event == json::parse_event_t::object_start) {
         keys.emplace_back();
       } else if (event == json::parse_event_t::object_end) {
@@ -508,6 +546,8 @@ std::vector<std::string> validate(const RunConfig& c) {
        "data.label_noise.rate: " + std::to_string(c.data.label_noise.rate) + " is outside [0, 1)");
   need(c.data.limit >= 0, "data.limit: must be >= 0 (0 = all examples)");
   need(c.data.num_classes >= 0, "data.num_classes: must be >= 0 (0 = inferred)");
+  need(c.data.num_classes <= kMaxClasses,
+       fmt::format("data.num_classes: must be <= {}, got {}", kMaxClasses, c.data.num_classes));
   need(c.data.channels == 0 || c.data.channels == 1 || c.data.channels == 3,
        "data.channels: must be 0 (as stored), 1 or 3, got " + std::to_string(c.data.channels));
   need(c.data.image_size >= 4, "data.image_size: must be >= 4, got " + std::to_string(c.data.image_size));
@@ -678,6 +718,33 @@ RunConfig resolve_run_config(const std::filesystem::path& run_dir, const std::st
 }
 
 std::vector<std::string> leaf_keys() { return collect_keys().leaves; }
+
+std::vector<std::string> changed_run_keys(const json& recorded, const RunConfig& config) {
+  // How the run is executed, or what reads it afterwards: no effect on the recorded trajectories.
+  // data.path and data.test_path may move: the resume checks that the examples are the same.
+  static const std::vector<std::string> kFreeToChange = {"data.path",     "data.test_path",
+                                                         "data.name",     "data.workers",
+                                                         "data.prefetch", "data.memory_budget_mb",
+                                                         "data.resident", "data.resident_max_mb",
+                                                         "train.threads", "knn.",
+                                                         "report.",       "output."};
+  const json now = to_json(config);
+  std::vector<std::string> changed;
+  for (const auto& key : collect_keys().leaves) {
+    const bool free = std::any_of(kFreeToChange.begin(), kFreeToChange.end(), [&](const std::string& prefix) {
+      return prefix.back() == '.' ? key.compare(0, prefix.size(), prefix) == 0 : key == prefix;
+    });
+    const json::json_pointer pointer("/" + [&] {
+      std::string path = key;
+      std::replace(path.begin(), path.end(), '.', '/');
+      return path;
+    }());
+    // A key the run's mapd did not have yet was its default then: nothing to compare.
+    if (free || !recorded.contains(pointer) || recorded.at(pointer) == now.at(pointer)) continue;
+    changed.push_back(key + ": " + show(recorded.at(pointer)) + " -> " + show(now.at(pointer)));
+  }
+  return changed;
+}
 
 std::string reference_yaml() {
   std::ostringstream out;

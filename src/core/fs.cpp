@@ -31,27 +31,35 @@ void fsync_path(const std::filesystem::path& path, bool directory) {
 void write_file_atomic(const std::filesystem::path& path, const std::string& contents) {
   const auto dir = path.has_parent_path() ? path.parent_path() : std::filesystem::path(".");
   const auto tmp = dir / ("." + path.filename().string() + ".tmp");
-  {
-    const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    MAPD_CHECK(fd >= 0, IoError, "cannot create " + tmp.string() + ": " + std::strerror(errno));
-    size_t written = 0;
-    while (written < contents.size()) {
-      const ssize_t n = ::write(fd, contents.data() + written, contents.size() - written);
-      if (n < 0) {
-        if (errno == EINTR) continue;
-        const std::string reason = std::strerror(errno);
-        ::close(fd);
-        throw IoError("cannot write " + tmp.string() + ": " + reason);
-      }
-      written += static_cast<size_t>(n);
+  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  MAPD_CHECK(fd >= 0, IoError, "cannot create " + tmp.string() + ": " + std::strerror(errno));
+  // A failed write (a full disk) removes the temporary file: it holds a partial copy nobody reads.
+  const auto discard = [&](const std::string& what, const std::string& reason) {
+    ::unlink(tmp.c_str());
+    throw IoError(what + ": " + reason + " (" + path.string() + " is unchanged)");
+  };
+  size_t written = 0;
+  while (written < contents.size()) {
+    const ssize_t n = ::write(fd, contents.data() + written, contents.size() - written);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      const std::string reason = std::strerror(errno);
+      ::close(fd);
+      discard("cannot write " + tmp.string(), reason);
     }
-    const bool synced = ::fsync(fd) == 0;
-    ::close(fd);
-    MAPD_CHECK(synced, IoError, "fsync failed for " + tmp.string());
+    written += static_cast<size_t>(n);
+  }
+  const bool synced = ::fsync(fd) == 0;
+  const std::string reason = std::strerror(errno);
+  const bool closed = ::close(fd) == 0;
+  if (!synced || !closed) {
+    discard("cannot write " + tmp.string() + " to disk", synced ? std::strerror(errno) : reason);
   }
   std::error_code ec;
   std::filesystem::rename(tmp, path, ec);
-  MAPD_CHECK(!ec, IoError, "cannot rename " + tmp.string() + " to " + path.string() + ": " + ec.message());
+  if (ec) {
+    discard("cannot rename " + tmp.string() + " to " + path.string(), ec.message());
+  }
   fsync_path(dir, /*directory=*/true);
 }
 

@@ -142,6 +142,26 @@ void align_classes(ImageSet& test, const std::vector<std::string>& train_names, 
   test.class_names = train_names;
 }
 
+/// What every format must give: training examples, and a test set of the training set's image
+/// shape (issue 13 item 13: an empty IDX file got the config exit code; an IDX test set of another
+/// image size was accepted and scored 0%).
+void check_consistent(const Dataset& dataset, const config::DataConfig& config) {
+  const auto& train = dataset.train;
+  MAPD_CHECK(train.size() > 0, DataError,
+             fmt::format("{}: the training set holds no examples (data.path; data.format {})", config.path,
+                         config.format));
+  if (dataset.test) {
+    const auto& test = *dataset.test;
+    MAPD_CHECK(test.channels == train.channels && test.height == train.height && test.width == train.width,
+               DataError,
+               fmt::format("test set {} has images of {}x{}x{} (channels x height x width) but the training "
+                           "set {} has {}x{}x{}: the model takes one image size; use a test set of the same "
+                           "kind (data.test_path)",
+                           config.test_path.empty() ? config.path : config.test_path, test.channels,
+                           test.height, test.width, config.path, train.channels, train.height, train.width));
+  }
+}
+
 }  // namespace
 
 void ImageSet::read(int64_t i, uint8_t* out) const {
@@ -223,7 +243,7 @@ Dataset load_dataset(const config::DataConfig& config, const stdfs::path& run_di
   const stdfs::path path = config.path;
   const stdfs::path test_path = config.test_path;
   DecodeOptions decode;
-  decode.channels = config.channels == 0 ? 3 : config.channels;
+  decode.channels = config.channels;  // 0 = as stored, decided from the files
   decode.image_size = config.image_size;
   decode.memory_budget_mb = config.memory_budget_mb;
   decode.workers = config.workers < 0 ? 2 : std::max<int64_t>(1, config.workers);  // -1 = auto
@@ -277,6 +297,7 @@ Dataset load_dataset(const config::DataConfig& config, const stdfs::path& run_di
         fmt::format("data.format: unknown format '{}' (idx, cifar, folder or manifest)", config.format));
   }
 
+  check_consistent(dataset, config);
   convert_stored_channels(dataset.train, config.channels);
   if (dataset.test) {
     convert_stored_channels(*dataset.test, config.channels);

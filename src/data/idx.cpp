@@ -3,6 +3,8 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <limits>
+#include <string>
 
 #include "mapd/core/error.hpp"
 #include "mapd/data/readers.hpp"
@@ -87,12 +89,22 @@ ImageSet read_idx(const stdfs::path& images_file, const stdfs::path& labels_file
   const uint64_t n = big_endian(images, 4);
   const uint64_t rows = big_endian(images, 8);
   const uint64_t cols = big_endian(images, 12);
-  const uint64_t expected = 16 + n * rows * cols;
   MAPD_CHECK(
-      images.size() == expected, DataError,
+      rows > 0 && cols > 0, DataError,
+      fmt::format("IDX image file {}: its header gives images of {}x{} pixels; an image needs at least "
+                  "one row and one column (the file is corrupt)",
+                  images_file.string(), rows, cols));
+  // rows * cols < 2^64 (each is below 2^32), but n * rows * cols may not be: compare by division.
+  const uint64_t image_bytes = rows * cols;
+  const uint64_t payload = images.size() - 16;
+  MAPD_CHECK(
+      payload % image_bytes == 0 && payload / image_bytes == n, DataError,
       fmt::format("IDX image file {} has {} bytes but its header ({} images of {}x{}) needs {}: the file "
                   "is truncated or corrupt",
-                  images_file.string(), images.size(), n, rows, cols, expected));
+                  images_file.string(), images.size(), n, rows, cols,
+                  n <= (std::numeric_limits<uint64_t>::max() - 16) / image_bytes
+                      ? std::to_string(16 + n * image_bytes)
+                      : std::string("more than 2^64")));
   const uint64_t n_labels = big_endian(labels, 4);
   MAPD_CHECK(labels.size() == 8 + n_labels, DataError,
              fmt::format("IDX label file {} has {} bytes but its header ({} labels) needs {}: the file is "

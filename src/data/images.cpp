@@ -6,14 +6,19 @@
 #include <opencv2/imgproc.hpp>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <cctype>
 #include <fstream>
 #include <iterator>
 #include <map>
+#include <new>
 #include <set>
 #include <sstream>
+#include <string_view>
+#include <system_error>
 #include <thread>
+#include <utility>
 
 #include "mapd/core/error.hpp"
 #include "mapd/core/log.hpp"
@@ -54,6 +59,74 @@ bool has_jpeg_end_marker(const uint8_t* tail, size_t n) {
   return false;
 }
 
+/// The reason for an image file over kMaxImageFileBytes.
+std::string too_large(int64_t size) {
+  return fmt::format("file of {:.1f} MiB is larger than the {} MiB limit for one image (not read)",
+                     static_cast<double>(size) / 1048576.0, kMaxImageFileBytes >> 20);
+}
+
+/// The type of what `entry` names, following a symbolic link, and "" or the reason the link leads
+/// nowhere (dangling, a loop, or its target cannot be examined).
+std::pair<stdfs::file_type, std::string> entry_type(const stdfs::directory_entry& entry) {
+  std::error_code error;
+  const auto status = entry.status(error);
+  if (!error) {
+    return {status.type(), ""};
+  }
+  std::error_code link_error;
+  if (!entry.is_symlink(link_error) || link_error) {
+    return {stdfs::file_type::unknown, "cannot be examined: " + error.message()};
+  }
+  if (error == std::errc::too_many_symbolic_link_levels) {
+    return {stdfs::file_type::unknown, "symbolic link loop (not followed)"};
+  }
+  const auto target = stdfs::read_symlink(entry.path(), link_error);
+  if (error == std::errc::no_such_file_or_directory) {
+    return {stdfs::file_type::not_found,
+            fmt::format("dangling symbolic link: its target {} does not exist", target.string())};
+  }
+  return {stdfs::file_type::unknown,
+          fmt::format("symbolic link to {} cannot be followed: {}", target.string(), error.message())};
+}
+
+/// Whether the image file at `path` holds greyscale pixels, from its header: a PNG of colour type
+/// grey or grey + alpha, a PGM or PBM, a JPEG with one component. Other formats, and files whose
+/// header cannot be read (they are listed as bad when decoded), count as colour.
+bool stored_as_grey(const stdfs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::array<uint8_t, 26> head{};
+  in.read(reinterpret_cast<char*>(head.data()), head.size());
+  const auto got = in.gcount();
+  if (got >= 2 && head[0] == 'P' && (head[1] == '1' || head[1] == '2' || head[1] == '4' || head[1] == '5')) {
+    return true;
+  }
+  constexpr std::array<uint8_t, 8> kPng = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1A, '\n'};
+  if (got == 26 && std::equal(kPng.begin(), kPng.end(), head.begin())) {
+    return head[25] == 0 || head[25] == 4;  // IHDR colour type: 0 grey, 4 grey + alpha
+  }
+  if (got < 4 || head[0] != 0xFF || head[1] != 0xD8) {
+    return false;
+  }
+  // JPEG: walk the segments to the frame header (SOF0..SOF15 but DHT, JPG, DAC); its byte 9 is
+  // the number of components.
+  std::streamoff at = 2;
+  for (int segments = 0; segments < 1000; ++segments) {
+    std::array<uint8_t, 10> marker{};
+    in.clear();
+    in.seekg(at);
+    in.read(reinterpret_cast<char*>(marker.data()), marker.size());
+    if (in.gcount() < 4 || marker[0] != 0xFF) {
+      return false;
+    }
+    const uint8_t type = marker[1];
+    if (type >= 0xC0 && type <= 0xCF && type != 0xC4 && type != 0xC8 && type != 0xCC) {
+      return in.gcount() == 10 && marker[9] == 1;
+    }
+    at += 2 + ((static_cast<std::streamoff>(marker[2]) << 8) | marker[3]);
+  }
+  return false;
+}
+
 /// One image to decode.
 struct Entry {
   stdfs::path path;
@@ -71,6 +144,9 @@ std::string quick_check(const stdfs::path& path) {
   const auto size = static_cast<int64_t>(in.tellg());
   if (size <= 0) {
     return "empty file";
+  }
+  if (size > kMaxImageFileBytes) {
+    return too_large(size);
   }
   uint8_t head[3] = {0, 0, 0};
   in.seekg(0);
@@ -95,6 +171,16 @@ ImageSet decode_entries(const std::vector<Entry>& entries, const DecodeOptions& 
   auto logger = log::get("data");
   ImageSet set;
   set.channels = options.channels;
+  if (set.channels == 0) {
+    // As stored: one channel when every file holds grey pixels (decoding them as colour tripled
+    // each pixel; issue 13 item 10), else three.
+    const auto colour =
+        std::find_if(entries.begin(), entries.end(), [](const Entry& e) { return !stored_as_grey(e.path); });
+    set.channels = colour == entries.end() ? 1 : 3;
+    logger->info("data.channels = 0 (as stored): {}",
+                 colour == entries.end() ? std::string("every image is greyscale, 1 channel")
+                                         : colour->path.string() + " is in colour, 3 channels");
+  }
   set.height = options.image_size;
   set.width = options.image_size;
   const int64_t n = static_cast<int64_t>(entries.size());
@@ -107,11 +193,17 @@ ImageSet decode_entries(const std::vector<Entry>& entries, const DecodeOptions& 
     pixels.resize(static_cast<size_t>(n * bytes));
   }
   std::atomic<int64_t> next{0};
+  // An exception must not leave a thread (std::terminate): what goes wrong with one file is its
+  // reason in bad_inputs.csv.
   auto work = [&] {
     for (int64_t i = next++; i < n; i = next++) {
-      reason[i] = in_memory
-                      ? decode_image(entries[i].path, set.channels, set.height, pixels.data() + i * bytes)
-                      : quick_check(entries[i].path);
+      try {
+        reason[i] = in_memory
+                        ? decode_image(entries[i].path, set.channels, set.height, pixels.data() + i * bytes)
+                        : quick_check(entries[i].path);
+      } catch (const std::exception& e) {
+        reason[i] = std::string("cannot be read: ") + e.what();
+      }
     }
   };
   const int64_t threads = std::max<int64_t>(1, std::min<int64_t>(options.workers, n));
@@ -166,16 +258,25 @@ bool parse_int(const std::string& text, int64_t& value) {
   return pos == text.size();
 }
 
-}  // namespace
-
-std::string decode_image(const stdfs::path& path, int64_t channels, int64_t size, uint8_t* out) {
-  std::ifstream in(path, std::ios::binary);
+/// decode_image without the guard against std::bad_alloc.
+std::string decode_image_file(const stdfs::path& path, int64_t channels, int64_t size, uint8_t* out) {
+  std::ifstream in(path, std::ios::binary | std::ios::ate);
   if (!in.good()) {
     return "cannot open the file";
   }
-  const std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  if (bytes.empty()) {
+  // The size is checked before anything is read: a 3 GB file in an image folder was read whole.
+  const auto file_size = static_cast<int64_t>(in.tellg());
+  if (file_size <= 0) {
     return "empty file";
+  }
+  if (file_size > kMaxImageFileBytes) {
+    return too_large(file_size);
+  }
+  std::vector<uint8_t> bytes(static_cast<size_t>(file_size));
+  in.seekg(0);
+  in.read(reinterpret_cast<char*>(bytes.data()), file_size);
+  if (in.gcount() != file_size) {
+    return "cannot read the whole file";
   }
   if (is_jpeg(bytes) &&
       !has_jpeg_end_marker(bytes.data() + bytes.size() - std::min<size_t>(bytes.size(), 1024),
@@ -223,15 +324,34 @@ std::string decode_image(const stdfs::path& path, int64_t channels, int64_t size
   return "";
 }
 
+}  // namespace
+
+std::string decode_image(const stdfs::path& path, int64_t channels, int64_t size, uint8_t* out) {
+  try {
+    return decode_image_file(path, channels, size, out);
+  } catch (const std::bad_alloc&) {
+    return "out of memory while decoding it";
+  }
+}
+
 ImageSet read_image_folder(const stdfs::path& root, const DecodeOptions& options,
                            std::vector<BadInput>& bad) {
   MAPD_CHECK(stdfs::is_directory(root), DataError,
              fmt::format("image folder {} does not exist (data.path: expected a folder root/<class>/<image>)",
                          root.string()));
+  // A symbolic link that leads nowhere (dangling, or a loop) is listed and skipped: a loop made
+  // the whole run fail with "internal error: filesystem error", a dangling link vanished.
+  std::vector<BadInput> broken;
   std::vector<std::string> classes;
   for (const auto& entry : stdfs::directory_iterator(root)) {
     const auto name = entry.path().filename().string();
-    if (entry.is_directory() && !name.empty() && name[0] != '.') {
+    if (name.empty() || name[0] == '.') {
+      continue;
+    }
+    const auto [type, reason] = entry_type(entry);
+    if (!reason.empty()) {
+      broken.push_back({entry.path().string(), reason});
+    } else if (type == stdfs::file_type::directory) {
       classes.push_back(name);
     }
   }
@@ -244,7 +364,10 @@ ImageSet read_image_folder(const stdfs::path& root, const DecodeOptions& options
   for (size_t c = 0; c < classes.size(); ++c) {
     std::vector<stdfs::path> files;
     for (const auto& entry : stdfs::recursive_directory_iterator(root / classes[c])) {
-      if (entry.is_regular_file() && is_image_file(entry.path())) {
+      const auto [type, reason] = entry_type(entry);
+      if (!reason.empty()) {
+        broken.push_back({entry.path().string(), reason});
+      } else if (type == stdfs::file_type::regular && is_image_file(entry.path())) {
         files.push_back(entry.path());
       }
     }
@@ -252,6 +375,12 @@ ImageSet read_image_folder(const stdfs::path& root, const DecodeOptions& options
     for (auto& f : files) {
       entries.push_back({f, static_cast<int64_t>(c), static_cast<int64_t>(entries.size())});
     }
+  }
+  std::sort(broken.begin(), broken.end(),
+            [](const BadInput& a, const BadInput& b) { return a.path < b.path; });
+  for (auto& link : broken) {
+    log::get("data")->warn("skipping {}: {} (listed in bad_inputs.csv)", link.path, link.reason);
+    bad.push_back(std::move(link));
   }
   MAPD_CHECK(
       !entries.empty(), DataError,
@@ -297,11 +426,21 @@ ImageSet read_manifest(const stdfs::path& manifest, int64_t num_classes, const D
   std::string line;
   MAPD_CHECK(static_cast<bool>(std::getline(in, line)), DataError,
              fmt::format("manifest {} is empty (expected a header line path,label[,id])", manifest.string()));
+  // A UTF-8 byte order mark (spreadsheet exports write one) is not part of the first column's name.
+  constexpr std::string_view kByteOrderMark = "\xEF\xBB\xBF";
+  if (line.compare(0, kByteOrderMark.size(), kByteOrderMark) == 0) {
+    line.erase(0, kByteOrderMark.size());
+  }
   const auto header = split_csv_line(line, manifest.string() + ":1");
   int path_col = -1;
   int label_col = -1;
   int id_col = -1;
   for (size_t i = 0; i < header.size(); ++i) {
+    const auto first = std::find(header.begin(), header.begin() + static_cast<std::ptrdiff_t>(i), header[i]);
+    MAPD_CHECK(first == header.begin() + static_cast<std::ptrdiff_t>(i), DataError,
+               fmt::format("{}:1: the header names the column '{}' twice (columns {} and {}); which one to "
+                           "read is unclear: rename or remove one",
+                           manifest.string(), header[i], first - header.begin() + 1, i + 1));
     if (header[i] == "path") path_col = static_cast<int>(i);
     if (header[i] == "label") label_col = static_cast<int>(i);
     if (header[i] == "id") id_col = static_cast<int>(i);
@@ -327,6 +466,10 @@ ImageSet read_manifest(const stdfs::path& manifest, int64_t num_classes, const D
     e.path = dir / fields[path_col];
     MAPD_CHECK(parse_int(fields[label_col], e.label), DataError,
                fmt::format("{}: label '{}' is not an integer class index", where, fields[label_col]));
+    MAPD_CHECK(num_classes != 0 || e.label < config::kMaxClasses, DataError,
+               fmt::format("{}: label {} is beyond mapd's limit of {} classes (labels are class indices "
+                           "0..C-1: is an id or a file name in the label column?)",
+                           where, e.label, config::kMaxClasses));
     MAPD_CHECK(
         e.label >= 0 && (num_classes == 0 || e.label < num_classes), DataError,
         fmt::format("{}: label {} is outside [0, {}) (set data.num_classes or classes.txt beside the "
@@ -338,9 +481,14 @@ ImageSet read_manifest(const stdfs::path& manifest, int64_t num_classes, const D
                  fmt::format("{}: id '{}' is not an integer", where, fields[id_col]));
     }
     MAPD_CHECK(ids.insert(e.id).second, DataError, fmt::format("{}: id {} appears twice", where, e.id));
-    MAPD_CHECK(stdfs::is_regular_file(e.path), DataError,
-               fmt::format("{}: image file {} does not exist (paths are relative to the manifest's folder)",
-                           where, e.path.string()));
+    std::error_code missing;
+    MAPD_CHECK(stdfs::is_regular_file(e.path, missing), DataError,
+               fmt::format("{}: image file {} {} (paths are relative to the manifest's folder)", where,
+                           e.path.string(),
+                           !missing ? std::string("is not a file")
+                           : missing == std::errc::no_such_file_or_directory
+                               ? std::string("does not exist")
+                               : "cannot be examined: " + missing.message()));
     max_label = std::max(max_label, e.label);
     entries.push_back(e);
   }

@@ -39,6 +39,46 @@ void check_same_examples(const RunLayout& run, const record::ExampleColumns& reb
           std::to_string(stored.size()) + " examples); was the dataset changed?");
 }
 
+/// A resume continues the run dynamics.h5 describes: its config_json, view and dtype attributes
+/// are written once, when the run starts, and every row must come from that one configuration. An
+/// edited config.resolved.json that changes what is trained or recorded (train.epochs changes the
+/// learning-rate schedule, record.view what a row measures) is refused before anything is loaded,
+/// rather than mixing two runs under one description; issue 13 item 12.
+void check_unchanged_config(const RunLayout& run, const config::RunConfig& config) {
+  const auto path = run.dynamics();
+  if (!std::filesystem::exists(path)) return;  // check_same_examples says what is wrong
+  const auto recorded = nlohmann::json::parse(record::DynamicsStore::open_read(path).meta().config_json,
+                                              nullptr, /*allow_exceptions=*/false);
+  MAPD_CHECK(recorded.is_object(), DataError,
+             fmt::format("cannot resume {}: the config_json attribute of {} is not a JSON object",
+                         run.dir().string(), path.string()));
+  const auto changed = config::changed_run_keys(recorded, config);
+  std::string list;
+  for (const auto& line : changed) list += "\n  " + line;
+  MAPD_CHECK(
+      changed.empty(), ConfigError,
+      fmt::format("cannot resume {}: {} was changed since the run started, in keys that decide what is "
+                  "trained and recorded:{}\ndynamics.h5 describes one configuration (its config_json, "
+                  "view and dtype attributes), so its epochs cannot come from two. Put the values on the "
+                  "left back to resume, or start a new run with the new values (mapd train -c {} "
+                  "--run-dir NEW_DIR). Nothing was changed.",
+                  run.dir().string(), run.config().string(), list, run.config().string()));
+}
+
+/// A classifier needs examples of two classes. One class is a fault of the data, not of the config
+/// (it got the config exit code from the model factory; issue 13 item 13).
+void check_two_classes(const data::ImageSet& train, const std::string& path) {
+  const auto& label = train.examples.label;
+  const bool one_class =
+      !label.empty() && std::all_of(label.begin(), label.end(), [&](int64_t l) { return l == label[0]; });
+  MAPD_CHECK(!one_class, DataError,
+             fmt::format("{}: every one of the {} training examples has label {} ('{}'); mapd audits a "
+                         "classifier and needs examples of at least 2 classes",
+                         path, train.size(), label[0],
+                         label[0] < train.num_classes() ? train.class_names[static_cast<size_t>(label[0])]
+                                                        : std::to_string(label[0])));
+}
+
 void log_summary(const train::TrainSummary& summary) {
   log::get("pipeline")
       ->info("training done: {} epochs, test accuracy {}, {:.0f} img/s, {:.1f} s", summary.epochs_completed,
@@ -77,6 +117,7 @@ std::unique_ptr<Prepared> prepare(const config::RunConfig& config, const RunLayo
   auto out = std::make_unique<Prepared>();
   out->dataset = data::load_dataset(config.data, run.dir());
   const auto& train = out->dataset.train;
+  check_two_classes(train, config.data.path);
   logger->info(
       "dataset {}: {} training examples, {} classes, {}x{}x{}{} ({:.1f} s)", out->dataset.name, train.size(),
       train.num_classes(), train.channels, train.height, train.width,
@@ -130,6 +171,7 @@ train::TrainSummary resume_run(const RunLayout& run) {
                run.dir().string());
     return prepare_and_train(config, run, /*resume=*/false);
   }
+  check_unchanged_config(run, config);
   log::get("pipeline")->info("resuming {}", run.dir().string());
   return prepare_and_train(config, run, /*resume=*/true);
 }

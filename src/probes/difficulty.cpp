@@ -16,6 +16,7 @@
 #include "mapd/data/rng.hpp"
 #include "mapd/probes/score_file.hpp"
 #include "mapd/probes/transforms.hpp"
+#include "mapd/train/signals.hpp"
 #include "mapd/train/trainer.hpp"
 
 namespace mapd::probes {
@@ -244,14 +245,40 @@ DifficultyScores compute_difficulty(const config::RunConfig& config, const data:
   }
   const auto start = Clock::now();
   const auto seed = data::stream_seed(static_cast<uint64_t>(pc.seed), 7);
-  if (pc.difficulty == "holdout") {
-    logger->info("difficulty: holdout consistency, {} models x {} epochs on halves of {} examples",
-                 pc.holdout_models, pc.holdout_epochs, train.size());
-    out.easiness = holdout_scores(config, train, pc.holdout_models, pc.holdout_epochs, seed);
-  } else {
-    logger->info("difficulty: learning speed, pilot run of {} epochs on {} examples", pc.pilot_epochs,
-                 train.size());
-    out.easiness = learning_speed_scores(config, train, pc.pilot_epochs, seed);
+  {
+    // SIGINT/SIGTERM/SIGUSR1 end the pilot after its current batch with a message and exit code
+    // 128 + N, as they end training (they killed the process without a word; issue 13 item 12).
+    const train::StopSignalGuard signals;
+    const auto way_out = [&](const InterruptedError& e) {
+      const bool is_run = !run_dir.empty() && std::filesystem::exists(RunLayout(run_dir).config());
+      return InterruptedError(
+          std::string(e.what()) +
+              (is_run ? fmt::format("; `mapd resume {}` starts the run again from epoch 0", run_dir.string())
+                      : std::string("; run the command again")),
+          e.signal_number());
+    };
+    try {
+      if (pc.difficulty == "holdout") {
+        logger->info("difficulty: holdout consistency, {} models x {} epochs on halves of {} examples",
+                     pc.holdout_models, pc.holdout_epochs, train.size());
+        out.easiness = holdout_scores(config, train, pc.holdout_models, pc.holdout_epochs, seed);
+      } else {
+        logger->info("difficulty: learning speed, pilot run of {} epochs on {} examples", pc.pilot_epochs,
+                     train.size());
+        out.easiness = learning_speed_scores(config, train, pc.pilot_epochs, seed);
+      }
+    } catch (const InterruptedError& e) {
+      throw way_out(e);
+    }
+    // A signal after the pilot's last batch would be forgotten with the guard.
+    const int late = train::StopSignalGuard::pending();
+    if (late != 0) {
+      throw way_out(InterruptedError(
+          fmt::format("{}: stopped after the difficulty pilot, before the run's own first epoch; nothing of "
+                      "it was saved",
+                      train::StopSignalGuard::describe(late)),
+          late));
+    }
   }
   out.seconds = std::chrono::duration<double>(Clock::now() - start).count();
   logger->info("difficulty: {} scores computed in {:.1f} s", pc.difficulty, out.seconds);

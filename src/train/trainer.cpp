@@ -72,6 +72,16 @@ void check_inputs(const config::RunConfig& config, const TrainInputs& inputs) {
              "train.epochs and train.batch_size must be positive");
 }
 
+/// A stop signal (under a StopSignalGuard of the caller) in epoch `epoch` of fit_and_score.
+InterruptedError pilot_interrupted(int64_t epoch, int64_t epochs) {
+  const int signal_number = StopSignalGuard::pending();
+  return InterruptedError(
+      fmt::format("{}: stopped in epoch {} of {} of the difficulty pilot (the short training run that ranks "
+                  "examples for the probe suite, before the run's own first epoch); nothing of it was saved",
+                  StopSignalGuard::describe(signal_number), epoch, epochs),
+      signal_number);
+}
+
 }  // namespace
 
 struct Trainer::Impl {
@@ -406,10 +416,13 @@ torch::Tensor fit_and_score(const config::RunConfig& config, const data::Trainin
   std::vector<TrainingObserver*> observers{&watch};
   if (governor) observers.push_back(governor.get());
   for (int64_t epoch = 0; epoch < epochs; ++epoch) {
-    run_training_pass(EpochContext{epoch, epochs, config, learner, nullptr, observers}, fit_loader, nullptr);
+    const auto pass = run_training_pass(EpochContext{epoch, epochs, config, learner, nullptr, observers},
+                                        fit_loader, nullptr);
+    if (pass.stopped) throw pilot_interrupted(epoch, epochs);
     if (score.size() == 0) continue;
     record.reset();
-    learner.evaluate(score_loader, epoch, &record);
+    learner.evaluate(score_loader, epoch, &record, &EpochContext::stop_requested);
+    if (EpochContext::stop_requested()) throw pilot_interrupted(epoch, epochs);
     auto host = record.to_host();
     const auto excluded = score_loader.excluded_rows();
     detail::check_epoch_rows(host, epoch, "(fit_and_score)", excluded);

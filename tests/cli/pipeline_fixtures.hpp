@@ -148,6 +148,21 @@ inline bool wait_for_epochs(const stdfs::path& dynamics, int64_t epochs, pid_t p
   return false;
 }
 
+/// Polls `log` until it contains `text`; false if `pid` exited first or after `timeout`.
+inline bool wait_for_text(const stdfs::path& log, const std::string& text, pid_t pid,
+                          std::chrono::seconds timeout = std::chrono::seconds(120)) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    std::ifstream in(log, std::ios::binary);
+    const std::string contents{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+    if (contents.find(text) != std::string::npos) return true;
+    int status = 0;
+    if (::waitpid(pid, &status, WNOHANG) == pid) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return false;
+}
+
 /// The text of a file ("" when missing).
 inline std::string read_text(const stdfs::path& path) {
   std::ifstream in(path, std::ios::binary);

@@ -1,5 +1,6 @@
 #include "mapd/config/loader.hpp"
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -278,6 +279,7 @@ INSTANTIATE_TEST_SUITE_P(
         RangeCase{"train.epochs=9223372036854775807", "train.epochs: must be <= 1000000"},
         RangeCase{"model.width=5000", "model.width: must be <= 4096"},
         RangeCase{"data.image_size=100000", "data.image_size: must be <= 4096"},
+        RangeCase{"data.num_classes=1000000", "data.num_classes: must be <= 100000, got 1000000"},
         RangeCase{"train.batch_size=0", "train.batch_size"}, RangeCase{"train.threads=-1", "train.threads"},
         RangeCase{"probes.fit_per_category=0", "probes.fit_per_category"},
         RangeCase{"probes.val_per_category=-1", "probes.val_per_category"},
@@ -332,6 +334,59 @@ TEST_F(ConfigFiles, DuplicateKeysAreNamedWithTheirLines) {
   // The same key in two different mappings is fine.
   const auto fine = write("fine.json", R"({"train": {"epochs": 5}, "knn": {"epoch_end": 5}})");
   EXPECT_EQ(resolve({fine}, {}).train.epochs, 5);
+}
+
+// Issue 13 item 8: a 342-byte "billion laughs" YAML (nine levels of aliases, each listing the
+// previous one nine times) expanded to 9^9 values and took more than 5 GB.
+TEST_F(ConfigFiles, YamlAliasBombFailsFastWithAConfigError) {
+  std::string text = "a: &a [\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\"]\n";
+  for (char level = 'b'; level <= 'i'; ++level) {
+    const char previous = static_cast<char>(level - 1);
+    text += fmt::format("{0}: &{0} [*{1},*{1},*{1},*{1},*{1},*{1},*{1},*{1},*{1}]\n", level, previous);
+  }
+  ASSERT_LT(text.size(), 400U);
+  const auto bomb = write("bomb.yaml", text);
+  const auto message = config_error([&] { resolve({bomb}, {}); });
+  EXPECT_NE(message.find("bomb.yaml: the document expands to more than 100000 values"), std::string::npos)
+      << message;
+}
+
+// Issue 13 item 8: deeply nested JSON overflowed the stack (segfault); YAML is bounded the same way.
+TEST_F(ConfigFiles, DeepNestingIsAConfigErrorNotAStackOverflow) {
+  const std::string deep_json = std::string(200000, '[') + std::string(200000, ']');
+  const auto json_file = write("deep.json", "{\"train\": " + deep_json + "}");
+  const auto json_message = config_error([&] { resolve({json_file}, {}); });
+  EXPECT_NE(json_message.find("deep.json: nested deeper than 32 levels"), std::string::npos) << json_message;
+  std::string deep_yaml;
+  for (int level = 0; level < 40; ++level) {
+    deep_yaml += std::string(static_cast<size_t>(level) * 2, ' ') + "k" + std::to_string(level) + ":\n";
+  }
+  const auto yaml_file = write("deep.yaml", deep_yaml);
+  const auto yaml_message = config_error([&] { resolve({yaml_file}, {}); });
+  EXPECT_NE(yaml_message.find("deep.yaml:34: 'k0.k1.k2"), std::string::npos) << yaml_message;
+  EXPECT_NE(yaml_message.find("is nested deeper than 32 levels"), std::string::npos) << yaml_message;
+}
+
+// Issue 13 item 12: what a resume may change. Keys that decide what is trained or recorded are
+// listed with both values; loader, thread, k-NN, report and output keys and the dataset's paths
+// are not; a key the run's (older) mapd did not record is not compared.
+TEST(ChangedRunKeys, ListsTheKeysThatDecideWhatIsRecorded) {
+  RunConfig started;
+  started.train.epochs = 5;
+  nlohmann::json recorded = to_json(started);
+  recorded["record"].erase("dtype");
+  RunConfig now = started;
+  now.train.epochs = 10;
+  now.record.view = "eval";
+  now.record.dtype = "fp32";
+  now.train.threads = 3;
+  now.data.workers = 4;
+  now.data.path = "/elsewhere";
+  now.knn.k = 3;
+  now.report.top_n = 5;
+  EXPECT_EQ(changed_run_keys(recorded, now),
+            (std::vector<std::string>{"train.epochs: 5 -> 10", "record.view: \"online\" -> \"eval\""}));
+  EXPECT_TRUE(changed_run_keys(to_json(started), started).empty());
 }
 
 TEST(ClosestMatch, SuggestsOnlyCloseWords) {

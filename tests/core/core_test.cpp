@@ -1,6 +1,9 @@
+#include <sys/resource.h>
+
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include <csignal>
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -104,6 +107,29 @@ TEST(Fs, AtomicWriteReplacesTheFileAndLeavesNoTemporary) {
   int files = 0;
   for ([[maybe_unused]] const auto& entry : fsys::directory_iterator(dir)) ++files;
   EXPECT_EQ(files, 1);
+  fsys::remove_all(dir);
+}
+
+// Issue 13 item 13: a checkpoint write that failed on a full disk left checkpoints/.last.pt.tmp
+// behind. RLIMIT_FSIZE makes the write fail for real (EFBIG, as ENOSPC would on a full disk).
+TEST(Fs, FailedAtomicWriteLeavesTheOldFileAndNoTemporary) {
+  const auto dir = fresh_dir("atomic_full");
+  fs::write_file_atomic(dir / "last.pt", "epoch 3");
+  rlimit saved{};
+  ASSERT_EQ(::getrlimit(RLIMIT_FSIZE, &saved), 0);
+  const auto previous_handler = std::signal(SIGXFSZ, SIG_IGN);
+  rlimit small = saved;
+  small.rlim_cur = 4096;
+  ASSERT_EQ(::setrlimit(RLIMIT_FSIZE, &small), 0);
+  const std::string big(1 << 20, 'x');
+  const auto failed =
+      ::mapd::test::throws_with<IoError>([&] { fs::write_file_atomic(dir / "last.pt", big); },
+                                         {"cannot write ", ".last.pt.tmp", "last.pt is unchanged"});
+  ::setrlimit(RLIMIT_FSIZE, &saved);
+  std::signal(SIGXFSZ, previous_handler);
+  EXPECT_TRUE(failed);
+  EXPECT_EQ(fs::read_file(dir / "last.pt"), "epoch 3");
+  EXPECT_FALSE(fsys::exists(dir / ".last.pt.tmp"));
   fsys::remove_all(dir);
 }
 

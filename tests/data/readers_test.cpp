@@ -1,5 +1,9 @@
 #include "mapd/data/readers.hpp"
 
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <gtest/gtest.h>
 
 #include <fstream>
@@ -20,6 +24,15 @@ config::DataConfig idx_config(const std::filesystem::path& dir) {
   c.format = "idx";
   c.path = dir.string();
   c.name = "tiny";
+  return c;
+}
+
+/// An image-folder config reading `root` at `image_size` x `image_size`.
+config::DataConfig folder_config(const std::filesystem::path& root, int64_t image_size) {
+  config::DataConfig c;
+  c.format = "folder";
+  c.path = root.string();
+  c.image_size = image_size;
   return c;
 }
 
@@ -84,6 +97,41 @@ TEST(IdxReader, TruncatedFileIsDataError) {
   std::filesystem::resize_file(dir / "train-images-idx3-ubyte", 16 + 9 * 16 + 3);
   const auto message = error_of([&] { load_dataset(idx_config(dir), {}); });
   EXPECT_NE(message.find("truncated"), std::string::npos) << message;
+}
+
+/// An IDX image file whose header says `n` images of `rows` x `cols`, followed by `payload` bytes.
+void write_idx_header(const std::filesystem::path& dir, uint32_t n, uint32_t rows, uint32_t cols,
+                      size_t payload) {
+  std::vector<uint8_t> images;
+  testing::put_be32(images, 0x803);
+  testing::put_be32(images, n);
+  testing::put_be32(images, rows);
+  testing::put_be32(images, cols);
+  images.resize(images.size() + payload, 7);
+  std::vector<uint8_t> labels;
+  testing::put_be32(labels, 0x801);
+  testing::put_be32(labels, n);
+  labels.resize(labels.size() + std::min<size_t>(n, 1U << 20U), 0);
+  testing::write_bytes(dir / "train-images-idx3-ubyte", images, false);
+  testing::write_bytes(dir / "train-labels-idx1-ubyte", labels, false);
+}
+
+// Issue 13 item 8: dimensions whose product overflows 64 bits, and 0x0 images, ended in "internal
+// error".
+TEST(IdxReader, OverflowingDimensionsAndEmptyImagesAreDataErrors) {
+  const auto dir = temp_dir("idx_overflow");
+  // 4 images of 2^31 x 2^31 pixels: 4 * 2^62 wraps around to 0, so the header "matched" a file of
+  // 16 bytes.
+  write_idx_header(dir, 4, 1U << 31U, 1U << 31U, 0);
+  auto message = error_of([&] { load_dataset(idx_config(dir), {}); });
+  EXPECT_NE(message.find("train-images-idx3-ubyte has 16 bytes but its header (4 images of "
+                         "2147483648x2147483648) needs more than 2^64"),
+            std::string::npos)
+      << message;
+  write_idx_header(dir, 5, 0, 0, 0);
+  message = error_of([&] { load_dataset(idx_config(dir), {}); });
+  EXPECT_NE(message.find("train-images-idx3-ubyte: its header gives images of 0x0 pixels"), std::string::npos)
+      << message;
 }
 
 TEST(IdxReader, MissingFolderNamesPathAndExpectation) {
@@ -180,10 +228,7 @@ TEST(FolderReader, LoadsPngAndJpegAndListsTruncatedJpeg) {
   testing::write_image(root / "dog" / "e.jpg", 64, 64, 5);
   testing::truncate_half(root / "dog" / "d.jpg");
   std::ofstream(root / "dog" / "notes.txt") << "not an image";
-  config::DataConfig cfg;
-  cfg.format = "folder";
-  cfg.path = root.string();
-  cfg.image_size = 24;
+  auto cfg = folder_config(root, 24);
   const auto run_dir = dir / "run";
   std::filesystem::create_directories(run_dir);
   const auto ds = load_dataset(cfg, run_dir);
@@ -206,6 +251,71 @@ TEST(FolderReader, LoadsPngAndJpegAndListsTruncatedJpeg) {
   EXPECT_NE(row.find("truncated JPEG"), std::string::npos) << row;
 }
 
+// Issue 13 item 8: a 3 GB file in an image folder was read whole (and its bad_alloc in a decode
+// thread ended the process). The size is checked first; the file is listed, not read. The file is
+// sparse: it takes no disk space.
+TEST(FolderReader, HugeFileIsListedUnreadInBadInputs) {
+  const auto dir = temp_dir("folder_huge");
+  const auto root = dir / "images";
+  testing::write_image(root / "cat" / "a.png", 16, 16, 1);
+  testing::write_image(root / "dog" / "b.png", 16, 16, 2);
+  const auto huge = root / "dog" / "huge.png";
+  std::ofstream(huge).close();
+  std::filesystem::resize_file(huge, uint64_t{3} << 30U);
+  auto cfg = folder_config(root, 8);
+  for (const int64_t budget : {8192, 0}) {  // decoded in memory, and checked for on-the-fly decoding
+    cfg.memory_budget_mb = budget;
+    const auto ds = load_dataset(cfg, {});
+    EXPECT_EQ(ds.train.size(), 2);
+    ASSERT_EQ(ds.bad_inputs.size(), 1U);
+    EXPECT_EQ(ds.bad_inputs[0].path, huge.string());
+    EXPECT_EQ(ds.bad_inputs[0].reason,
+              "file of 3072.0 MiB is larger than the 512 MiB limit for one image (not read)");
+  }
+}
+
+#if !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__)
+// Issue 13 item 8: std::bad_alloc in a decode thread called std::terminate (exit 134). A child
+// process with its address space capped just above what it uses meets a real allocation failure
+// when it reads a 500 MiB file (within the size limit, sparse on disk); it must list the file.
+TEST(FolderReader, OutOfMemoryInADecodeThreadListsTheImage) {
+  const auto dir = temp_dir("folder_oom");
+  const auto root = dir / "images";
+  testing::write_image(root / "cat" / "a.png", 16, 16, 1);
+  const auto big = root / "cat" / "big.png";
+  std::ofstream(big).close();
+  std::filesystem::resize_file(big, uint64_t{500} << 20U);
+  testing::write_image(root / "dog" / "b.png", 16, 16, 2);
+  auto cfg = folder_config(root, 8);
+  cfg.workers = 3;
+  const pid_t pid = ::fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    std::ifstream statm("/proc/self/statm");
+    uint64_t pages = 0;
+    statm >> pages;
+    const auto used = pages * static_cast<uint64_t>(::sysconf(_SC_PAGESIZE));
+    const rlimit cap{used + (uint64_t{300} << 20U), used + (uint64_t{300} << 20U)};
+    ::setrlimit(RLIMIT_AS, &cap);
+    int code = 1;
+    try {
+      const auto ds = load_dataset(cfg, {});
+      code = ds.train.size() == 2 && ds.bad_inputs.size() == 1 && ds.bad_inputs[0].path == big.string() &&
+                     ds.bad_inputs[0].reason.find("out of memory") != std::string::npos
+                 ? 0
+                 : 2;
+    } catch (...) {
+      code = 3;
+    }
+    ::_exit(code);
+  }
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  ASSERT_TRUE(WIFEXITED(status)) << "the child died of signal " << WTERMSIG(status);
+  EXPECT_EQ(WEXITSTATUS(status), 0) << "1: no result, 2: the file was not listed as out of memory, 3: threw";
+}
+#endif
+
 TEST(BadInputs, RoundTripAndAReloadKeepsTheRowsTrainingAdded) {
   const auto dir = temp_dir("bad_inputs");
   const auto root = dir / "images";
@@ -224,10 +334,7 @@ TEST(BadInputs, RoundTripAndAReloadKeepsTheRowsTrainingAdded) {
   EXPECT_EQ(back[1].epoch, 3);
   EXPECT_TRUE(read_bad_inputs(dir / "missing.csv").empty());
   // Reloading the dataset (resume) rewrites the load's rows and keeps the one training added.
-  config::DataConfig cfg;
-  cfg.format = "folder";
-  cfg.path = root.string();
-  cfg.image_size = 8;
+  auto cfg = folder_config(root, 8);
   load_dataset(cfg, run_dir);
   const auto after = read_bad_inputs(run_dir / "bad_inputs.csv");
   ASSERT_EQ(after.size(), 2U);
@@ -237,14 +344,32 @@ TEST(BadInputs, RoundTripAndAReloadKeepsTheRowsTrainingAdded) {
   EXPECT_EQ(after[1].epoch, 3);
 }
 
+// Issue 13 item 10: grey PNGs were decoded as 3 channels with data.channels = 0 ("as stored").
+TEST(FolderReader, AsStoredChannelsAreWhatTheFilesHold) {
+  const auto dir = temp_dir("folder_grey");
+  const auto root = dir / "images";
+  testing::write_image(root / "a" / "1.png", 8, 8, 1, /*grey=*/true);
+  testing::write_image(root / "b" / "2.jpg", 8, 8, 2, /*grey=*/true);
+  testing::write_image(root / "b" / "3.pgm", 8, 8, 3, /*grey=*/true);
+  auto cfg = folder_config(root, 8);
+  const auto grey = load_dataset(cfg, {});
+  EXPECT_EQ(grey.train.channels, 1);
+  std::vector<uint8_t> pixels(64);
+  grey.train.read(0, pixels.data());
+  const cv::Mat stored = cv::imread((root / "a" / "1.png").string(), cv::IMREAD_UNCHANGED);
+  ASSERT_EQ(stored.channels(), 1);
+  EXPECT_EQ(pixels, std::vector<uint8_t>(stored.data, stored.data + 64));
+  testing::write_image(root / "b" / "4.png", 8, 8, 4);  // one colour image: three channels
+  EXPECT_EQ(load_dataset(cfg, {}).train.channels, 3);
+  cfg.channels = 1;
+  EXPECT_EQ(load_dataset(cfg, {}).train.channels, 1);
+}
+
 TEST(FolderReader, OnDemandDecodingMatchesInMemory) {
   const auto dir = temp_dir("folder_lazy");
   testing::write_image(dir / "a" / "1.png", 30, 20, 1);
   testing::write_image(dir / "b" / "2.png", 20, 30, 2, true);
-  config::DataConfig cfg;
-  cfg.format = "folder";
-  cfg.path = dir.string();
-  cfg.image_size = 8;
+  auto cfg = folder_config(dir, 8);
   cfg.channels = 1;
   const auto eager = load_dataset(cfg, {});
   cfg.memory_budget_mb = 0;
@@ -260,6 +385,36 @@ TEST(FolderReader, OnDemandDecodingMatchesInMemory) {
     lazy.train.read(i, b.data());
     EXPECT_EQ(a, b);
   }
+}
+
+// Issue 13 item 9: a symbolic link loop in an image folder aborted the run ("internal error:
+// filesystem error"); dangling links vanished without a line in bad_inputs.csv.
+TEST(FolderReader, SymlinkLoopsAndDanglingLinksAreListedAndSkipped) {
+  const auto dir = temp_dir("folder_links");
+  const auto root = dir / "images";
+  testing::write_image(root / "cat" / "a.png", 16, 16, 1);
+  testing::write_image(root / "dog" / "b.png", 16, 16, 2);
+  std::filesystem::create_symlink("loop2.png", root / "cat" / "loop1.png");
+  std::filesystem::create_symlink("loop1.png", root / "cat" / "loop2.png");
+  std::filesystem::create_symlink(dir / "gone.png", root / "dog" / "dangling.png");
+  std::filesystem::create_symlink("self", root / "self");  // a loop where a class folder would be
+  std::filesystem::create_symlink(root / "cat" / "a.png", root / "dog" / "alias.png");  // a good link
+  auto cfg = folder_config(root, 8);
+  const auto run_dir = dir / "run";
+  std::filesystem::create_directories(run_dir);
+  const auto ds = load_dataset(cfg, run_dir);
+  EXPECT_EQ(ds.train.class_names, (std::vector<std::string>{"cat", "dog"}));
+  EXPECT_EQ(ds.train.size(), 3);  // a.png, alias.png, b.png
+  const auto listed = read_bad_inputs(run_dir / "bad_inputs.csv");
+  ASSERT_EQ(listed.size(), 4U);
+  EXPECT_EQ(listed[0].path, (root / "cat" / "loop1.png").string());
+  EXPECT_EQ(listed[0].reason, "symbolic link loop (not followed)");
+  EXPECT_EQ(listed[1].path, (root / "cat" / "loop2.png").string());
+  EXPECT_EQ(listed[2].path, (root / "dog" / "dangling.png").string());
+  EXPECT_EQ(listed[2].reason,
+            "dangling symbolic link: its target " + (dir / "gone.png").string() + " does not exist");
+  EXPECT_EQ(listed[3].path, (root / "self").string());
+  EXPECT_EQ(listed[3].reason, "symbolic link loop (not followed)");
 }
 
 TEST(FolderReader, MissingFolderIsDataError) {
@@ -325,6 +480,17 @@ TEST_F(ManifestReader, LabelOutOfRangeIsDataErrorWithLineNumber) {
   EXPECT_NE(message.find("outside [0, 3)"), std::string::npos) << message;
 }
 
+// Issue 13 item 8: label 1000000 silently made a 1,000,001-class model.
+TEST_F(ManifestReader, LabelBeyondTheClassLimitIsDataErrorWithLineNumber) {
+  auto cfg = manifest("path,label\nimg/x.png,0\nimg/y.png,1000000\n");
+  const auto message = error_of([&] { load_dataset(cfg, {}); });
+  EXPECT_NE(message.find("train.csv:3: label 1000000 is beyond mapd's limit of 100000 classes"),
+            std::string::npos)
+      << message;
+  EXPECT_EQ(load_dataset(manifest("path,label\nimg/x.png,0\nimg/y.png,99999\n"), {}).train.num_classes(),
+            100000);
+}
+
 TEST_F(ManifestReader, NegativeLabelIsDataError) {
   auto cfg = manifest("path,label\nimg/x.png,-1\n");
   const auto message = error_of([&] { load_dataset(cfg, {}); });
@@ -351,6 +517,20 @@ TEST_F(ManifestReader, BadHeaderDuplicateIdAndNonIntegerLabel) {
   EXPECT_NE(
       error_of([&] { load_dataset(manifest("path,label\nimg/x.png\n"), {}); }).find("expected 2 fields"),
       std::string::npos);
+}
+
+// Issue 13 item 10: a UTF-8 byte order mark gave a confusing "must name the columns path and
+// label"; a duplicated header column was used silently.
+TEST_F(ManifestReader, ByteOrderMarkIsSkippedAndADuplicatedColumnIsNamed) {
+  const auto ds = load_dataset(manifest("\xEF\xBB\xBFpath,label\nimg/x.png,1\nimg/y.png,0\n"), {});
+  EXPECT_EQ(ds.train.examples.label, (std::vector<int64_t>{1, 0}));
+  const auto with_id =
+      load_dataset(manifest("\xEF\xBB\xBFid,path,label\n7,img/x.png,1\n9,img/y.png,0\n"), {});
+  EXPECT_EQ(with_id.train.examples.id, (std::vector<int64_t>{7, 9}));
+  const auto message = error_of([&] { load_dataset(manifest("path,label,label\nimg/x.png,0,1\n"), {}); });
+  EXPECT_NE(message.find("train.csv:1: the header names the column 'label' twice (columns 2 and 3)"),
+            std::string::npos)
+      << message;
 }
 
 TEST_F(ManifestReader, QuotedPathsFollowRfc4180) {

@@ -16,6 +16,11 @@ namespace mapd::config {
 
 using Choices = std::vector<std::string>;
 
+/// The most classes a dataset may have (data.num_classes, the largest manifest label + 1). Beyond
+/// it a label is a typo or an id in the wrong column: label 1000000 silently made a 1,000,001-class
+/// model (issue 13 item 8). ImageNet-21k has 21,841 classes.
+inline constexpr int64_t kMaxClasses = 100000;
+
 /// Synthetic label noise for evaluating detection (the original label is kept and recorded).
 struct LabelNoiseConfig {
   double rate = 0.0;
@@ -91,7 +96,9 @@ struct DataConfig {
     v("num_classes", num_classes,
       "manifest: number of classes C, labels must lie in [0, C) (0 = from classes.txt beside the "
       "manifest, else the largest label + 1)");
-    v("channels", channels, "channels fed to the model (0 = as stored: 1 for grey IDX, 3 for colour)");
+    v("channels", channels,
+      "channels fed to the model (0 = as stored: 1 for IDX, and for image folders and manifests whose "
+      "images are all greyscale; 3 for CIFAR and for folders and manifests with any colour image)");
     v("image_size", image_size, "folder and manifest images are resized to image_size x image_size");
     v("limit", limit, "use a seeded, class-balanced subset of this many training examples (0 = all)");
     v("seed", seed, "seed of data.limit subsetting");

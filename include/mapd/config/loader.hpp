@@ -50,6 +50,14 @@ RunConfig resolve_run_config(const std::filesystem::path& run_dir, const std::st
                              RunConfigFile need, const std::vector<std::string>& files = {},
                              const std::vector<std::string>& overrides = {});
 
+/// The keys whose values in `config` differ from `recorded` (the config a run started with, as
+/// dynamics.h5 stores it), as "key: old -> new", leaving out those a resume may change because
+/// they do not affect what is trained and recorded: data.path, data.test_path and data.name (a
+/// moved dataset; the resume checks its examples), data.workers, data.prefetch,
+/// data.memory_budget_mb, data.resident, data.resident_max_mb, train.threads and the knn, report
+/// and output sections. Keys `recorded` lacks (an older mapd) are not compared.
+std::vector<std::string> changed_run_keys(const nlohmann::json& recorded, const RunConfig& config);
+
 /// Dotted paths of every leaf key ("train.epochs", "data.augment.hflip", ...).
 std::vector<std::string> leaf_keys();
 
