@@ -729,9 +729,12 @@ std::vector<std::string> changed_run_keys(const json& recorded, const RunConfig&
                                                          "train.threads", "knn.",
                                                          "report.",       "output."};
   const json now = to_json(config);
+  // Label correction fits the k-NN while training: there, knn decides what is recorded.
+  const bool knn_trains = config.train.mode == "label_correction";
   std::vector<std::string> changed;
   for (const auto& key : collect_keys().leaves) {
     const bool free = std::any_of(kFreeToChange.begin(), kFreeToChange.end(), [&](const std::string& prefix) {
+      if (knn_trains && prefix == "knn.") return false;
       return prefix.back() == '.' ? key.compare(0, prefix.size(), prefix) == 0 : key == prefix;
     });
     const json::json_pointer pointer("/" + [&] {

@@ -387,6 +387,15 @@ TEST(ChangedRunKeys, ListsTheKeysThatDecideWhatIsRecorded) {
   EXPECT_EQ(changed_run_keys(recorded, now),
             (std::vector<std::string>{"train.epochs: 5 -> 10", "record.view: \"online\" -> \"eval\""}));
   EXPECT_TRUE(changed_run_keys(to_json(started), started).empty());
+
+  // Label correction fits the k-NN while training: there knn.k changes what is recorded.
+  RunConfig correcting;
+  correcting.train.mode = "label_correction";
+  RunConfig other_k = correcting;
+  other_k.knn.k = 7;
+  other_k.label_correction.bootstrap = "hard";
+  EXPECT_EQ(changed_run_keys(to_json(correcting), other_k),
+            (std::vector<std::string>{"knn.k: 20 -> 7", "label_correction.bootstrap: \"soft\" -> \"hard\""}));
 }
 
 TEST(ClosestMatch, SuggestsOnlyCloseWords) {
