@@ -180,7 +180,10 @@ struct DynamicsStore::Impl {
               kCompleteDataset, "write dataset");
   }
 
-  /// Checks 0 <= complete <= rows of every epoch dataset (a reader may see more rows than commits).
+  /// Checks 0 <= complete <= rows of every epoch dataset (a reader may see more rows than commits),
+  /// and that the file can hold that many rows: each committed row of each series takes at least 2
+  /// bytes per example, written uncompressed. A crafted extent and marker beyond that would
+  /// otherwise be read as minutes of fill values.
   void check_complete(int64_t value) const {
     const int64_t rows = fewest_rows();
     if (value < 0 || value > rows) {
@@ -188,6 +191,16 @@ struct DynamicsStore::Impl {
           fmt::format("HDF5 file '{}' is inconsistent: /epochs/complete = {} but /epochs holds {} rows; "
                       "the file is damaged",
                       ctx.file(), value, rows));
+    }
+    const auto row_bytes = static_cast<uint64_t>(n) * 2 * series.size();
+    if (value > 0 && row_bytes > 0) {
+      const uint64_t size = detail::file_size(ctx);
+      if (static_cast<uint64_t>(value) > size / row_bytes) {
+        throw IoError(fmt::format(
+            "HDF5 file '{}' is inconsistent: /epochs/complete = {} committed epochs of {} examples need at "
+            "least {} bytes, but the file has {}; the file is damaged or was not written by mapd",
+            ctx.file(), value, n, static_cast<double>(value) * static_cast<double>(row_bytes), size));
+      }
     }
   }
 

@@ -638,6 +638,35 @@ TEST(DynamicsStore, CommitMarkerStoredAsAnArrayIsDataError) {
                     {"/epochs/complete", "64-bit float", "type integer"}, "float marker");
 }
 
+TEST(DynamicsStore, CommitMarkerBeyondWhatTheFileHoldsIsIoErrorAtOnce) {
+  // Datasets grown to 10^9 unallocated rows with the marker at 10^9: `mapd inspect` read fill
+  // values for minutes. A committed row takes at least 2 bytes per example and series.
+  TempDir dir;
+  const auto path = dir / "dynamics.h5";
+  write_bytes(path, valid_file_bytes(dir / "valid.h5"));
+  {
+    const hsize_t rows = 1000000000;
+    const hid_t file = H5Fopen(path.c_str(), H5F_ACC_RDWR, H5P_DEFAULT);
+    ASSERT_GE(file, 0);
+    for (const char* name : {"/epochs/loss", "/epochs/pred", "/epochs/true_prob"}) {
+      const hid_t ds = H5Dopen2(file, name, H5P_DEFAULT);
+      const hsize_t extent[2] = {rows, 500};
+      ASSERT_GE(H5Dset_extent(ds, extent), 0) << name;
+      H5Dclose(ds);
+    }
+    const hid_t complete = H5Dopen2(file, "/epochs/complete", H5P_DEFAULT);
+    const auto value = static_cast<int64_t>(rows);
+    ASSERT_GE(H5Dwrite(complete, H5T_NATIVE_INT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, &value), 0);
+    H5Dclose(complete);
+    H5Fclose(file);
+  }
+  const auto start = std::chrono::steady_clock::now();
+  MAPD_EXPECT_THROW_WITH((void)DynamicsStore::open_read(path), IoError,
+                         "/epochs/complete = 1000000000 committed epochs of 500 examples need at least");
+  MAPD_EXPECT_THROW_WITH((void)DynamicsStore::open_append(path, 5), IoError, "the file is damaged");
+  EXPECT_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(), 5.0);
+}
+
 TEST(DynamicsStore, RowColumnThatIsNotEveryRowOnceIsDataError) {
   const TempDir dir;
   const auto path = dir / "dynamics.h5";
