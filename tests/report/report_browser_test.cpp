@@ -57,6 +57,18 @@ int count_matches(const std::string& text, const std::regex& pattern) {
       std::distance(std::sregex_iterator(text.begin(), text.end(), pattern), std::sregex_iterator()));
 }
 
+/// The DOM of `page` after its scripts ran, dumped by headless Chromium (profile and logs under
+/// `dir`, named by `name`).
+std::string rendered_dom(const stdfs::path& dir, const std::string& name, const stdfs::path& page) {
+  const auto dom_file = dir / (name + "-dom.html");
+  const auto log_file = dir / (name + "-chromium.log");
+  const std::string dump = chromium_command(dir / ("profile-" + name), "--dump-dom", page) + " > " +
+                           dom_file.string() + " 2> " + log_file.string();
+  const int status = std::system(dump.c_str());
+  EXPECT_EQ(status, 0) << dump << "\n" << fs::read_file(log_file);
+  return status == 0 ? fs::read_file(dom_file) : std::string();
+}
+
 TEST_F(ReportBrowserTest, EverySectionRendersInHeadlessChromium) {
   const auto run_dir = dir_ / "run";
   testing::make_synthetic_run(run_dir, 5, 5);
@@ -64,11 +76,8 @@ TEST_F(ReportBrowserTest, EverySectionRendersInHeadlessChromium) {
   options.top_n = 8;
   const auto result = generate_report(run_dir, options);
 
-  const auto dom_file = dir_ / "dom.html";
-  const std::string dump = chromium_command(dir_ / "profile-dom", "--dump-dom", result.index_html) + " > " +
-                           dom_file.string() + " 2> " + (dir_ / "chromium-dom.log").string();
-  ASSERT_EQ(std::system(dump.c_str()), 0) << dump << "\n" << fs::read_file(dir_ / "chromium-dom.log");
-  const std::string dom = fs::read_file(dom_file);
+  const std::string dom = rendered_dom(dir_, "run", result.index_html);
+  ASSERT_FALSE(dom.empty());
 
   EXPECT_NE(dom.find("data-mapd-rendered=\"ok\""), std::string::npos)
       << "the page script did not finish; body: " << dom.substr(0, 2000);
@@ -120,11 +129,8 @@ TEST_F(ReportBrowserTest, LabelCorrectionSectionRendersForALabelCorrectionRunOnl
   config::ReportConfig options;
   options.top_n = 8;
   const auto result = generate_report(run_dir, options);
-  const auto dom_file = dir_ / "dom.html";
-  const std::string dump = chromium_command(dir_ / "profile-dom", "--dump-dom", result.index_html) + " > " +
-                           dom_file.string() + " 2> " + (dir_ / "chromium-dom.log").string();
-  ASSERT_EQ(std::system(dump.c_str()), 0) << dump << "\n" << fs::read_file(dir_ / "chromium-dom.log");
-  const std::string dom = fs::read_file(dom_file);
+  const std::string dom = rendered_dom(dir_, "run", result.index_html);
+  ASSERT_FALSE(dom.empty());
   EXPECT_NE(dom.find("data-mapd-rendered=\"ok\""), std::string::npos) << dom.substr(0, 2000);
   EXPECT_EQ(count_matches(dom, std::regex("<section id=\"correction\"[^>]*data-filled=\"true\"")), 1);
   // The three label-correction charts (accuracy and B, the B histogram, targets against the
@@ -140,11 +146,8 @@ TEST_F(ReportBrowserTest, LabelCorrectionSectionRendersForALabelCorrectionRunOnl
   const auto standard = dir_ / "standard";
   testing::make_synthetic_run(standard, 3, 3);
   const auto page = generate_report(standard, options);
-  const auto standard_dom = dir_ / "standard-dom.html";
-  const std::string dump2 = chromium_command(dir_ / "profile-dom2", "--dump-dom", page.index_html) + " > " +
-                            standard_dom.string() + " 2> " + (dir_ / "chromium-dom2.log").string();
-  ASSERT_EQ(std::system(dump2.c_str()), 0) << dump2;
-  const std::string dom2 = fs::read_file(standard_dom);
+  const std::string dom2 = rendered_dom(dir_, "standard", page.index_html);
+  ASSERT_FALSE(dom2.empty());
   std::smatch tag;
   ASSERT_TRUE(std::regex_search(dom2, tag, std::regex("<section id=\"correction\"[^>]*>")));
   EXPECT_NE(tag.str().find("display: none"), std::string::npos) << tag.str();
