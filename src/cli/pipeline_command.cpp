@@ -29,7 +29,7 @@ namespace {
 
 void add_mode_option(CLI::App& command, CommonOptions& options) {
   command.add_option("--mode", options.mode,
-                     "training mode: standard or label-correction (sets train.mode; wins over --set)");
+                     "training mode: standard, label-correction or prioritized (sets train.mode; wins over --set)");
 }
 
 }  // namespace

@@ -29,7 +29,8 @@ constexpr bool kIsSection =
     std::is_same_v<T, OptimizerConfig> || std::is_same_v<T, ScheduleConfig> ||
     std::is_same_v<T, TrainConfig> || std::is_same_v<T, ProbesConfig> || std::is_same_v<T, RecordConfig> ||
     std::is_same_v<T, KnnConfig> || std::is_same_v<T, LabelCorrectionConfig> ||
-    std::is_same_v<T, ReportConfig> || std::is_same_v<T, OutputConfig>;
+    std::is_same_v<T, PrioritizedConfig> || std::is_same_v<T, ReportConfig> ||
+    std::is_same_v<T, OutputConfig>;
 
 template <class T>
 struct IsVector : std::false_type {};
@@ -623,6 +624,18 @@ std::vector<std::string> validate(const RunConfig& c) {
   need(lc.corrupted_category.empty() || lc.method == "mapd" || lc.method == "gmm",
        "label_correction.corrupted_category: the three-set variant needs method mapd or gmm (bmm has two "
        "components)");
+  const auto& pr = c.prioritized;
+  need(pr.candidates >= 1, "prioritized.candidates: must be >= 1, got " + std::to_string(pr.candidates));
+  need(pr.keep >= 1 && pr.keep <= pr.candidates,
+       "prioritized.keep: must be in [1, prioritized.candidates = " + std::to_string(pr.candidates) +
+           "], got " + std::to_string(pr.keep));
+  need(pr.probes_per_category >= 1, "prioritized.probes_per_category: must be >= 1");
+  need(!(c.train.mode == "prioritized" && c.record.view == "eval"),
+       "record.view: train.mode=prioritized records every example's loss from the pass that scores it as a "
+       "candidate (view 'candidate'), so the k-NN compares like with like; leave record.view at online");
+  need(pr.rho_epochs >= 1, "prioritized.rho_epochs: must be >= 1");
+  need(pr.clean_category != pr.mislabeled_category,
+       "prioritized.clean_category and mislabeled_category: must differ");
   return problems;
 }
 
@@ -729,8 +742,9 @@ std::vector<std::string> changed_run_keys(const json& recorded, const RunConfig&
                                                          "train.threads", "knn.",
                                                          "report.",       "output."};
   const json now = to_json(config);
-  // Label correction fits the k-NN while training: there, knn decides what is recorded.
-  const bool knn_trains = config.train.mode == "label_correction";
+  // Label correction and prioritized training use the k-NN while training: there, knn decides
+  // what is recorded.
+  const bool knn_trains = config.train.mode == "label_correction" || config.train.mode == "prioritized";
   std::vector<std::string> changed;
   for (const auto& key : collect_keys().leaves) {
     const bool free = std::any_of(kFreeToChange.begin(), kFreeToChange.end(), [&](const std::string& prefix) {

@@ -162,8 +162,17 @@ Scores Learner::forward_scores(const torch::Tensor& images, torch::Tensor labels
 Scores Learner::score(const data::Batch& batch, ScoreMode mode) {
   torch::NoGradGuard no_grad;
   if (mode == ScoreMode::kEval) model_->eval();
+  // kBatch: a train-mode forward moves the BatchNorm running statistics (and counters); put them back.
+  std::vector<torch::Tensor> kept;
+  if (mode == ScoreMode::kBatch) {
+    for (const auto& buffer : model_->buffers()) kept.push_back(buffer.clone());
+  }
   auto out = forward_scores(prepare(batch.images), batch.labels.to(device_, /*non_blocking=*/true),
                             batch.indices.to(device_, /*non_blocking=*/true));
+  if (mode == ScoreMode::kBatch) {
+    size_t i = 0;
+    for (auto& buffer : model_->buffers()) buffer.copy_(kept[i++]);
+  }
   model_->train();
   return out;
 }

@@ -9,6 +9,7 @@
 
 #include "mapd/core/error.hpp"
 #include "mapd/train/label_correction.hpp"
+#include "mapd/train/prioritized.hpp"
 #include "mapd/train/schedule.hpp"
 #include "mapd/train/signals.hpp"
 
@@ -109,7 +110,8 @@ void EpochContext::pass_done() const {
 bool EpochContext::stop_requested() { return StopSignalGuard::pending() != 0; }
 
 EpochPass run_training_pass(const EpochContext& ctx, data::Loader& loader, EpochRecord* record,
-                            const std::function<void(int64_t)>& before_step) {
+                            const std::function<void(int64_t)>& before_step,
+                            const StepFunction& step_function) {
   using Clock = std::chrono::steady_clock;
   EpochPass pass;
   pass.totals = EpochTotals::zeros(ctx.learner.device());
@@ -121,8 +123,11 @@ EpochPass run_training_pass(const EpochContext& ctx, data::Loader& loader, Epoch
   while (auto batch = loader.next()) {
     pass.lr = ctx.learning_rate(step, steps);
     if (before_step) before_step(step);
-    const auto loss = ctx.learner.train_step(*batch, pass.lr, pass.totals, record);
-    if (!ctx.batch_done(BatchEvent{ctx.epoch, step, steps, *batch, loss, pass.lr, pass.totals})) {
+    const auto outcome =
+        step_function ? step_function(*batch, step, pass.lr, pass.totals)
+                      : StepOutcome{ctx.learner.train_step(*batch, pass.lr, pass.totals, record), *batch};
+    if (!ctx.batch_done(
+            BatchEvent{ctx.epoch, step, steps, outcome.trained, outcome.loss, pass.lr, pass.totals})) {
       pass.stopped = true;
       break;
     }
@@ -140,13 +145,20 @@ std::unique_ptr<TrainingMode> make_training_mode(const config::RunConfig& config
              fmt::format("record.view: unknown view '{}' (expected online or eval)", config.record.view));
   if (config.train.mode == "standard") return std::make_unique<StandardMode>(config, set, device);
   if (config.train.mode == "label_correction") return make_label_correction_mode(config, set, device);
-  throw ConfigError(fmt::format("train.mode: unknown mode '{}' (expected standard or label_correction)",
-                                config.train.mode));
+  if (config.train.mode == "prioritized") return make_prioritized_mode(config, set, device);
+  throw ConfigError(
+      fmt::format("train.mode: unknown mode '{}' (expected standard, label_correction or prioritized)",
+                  config.train.mode));
 }
 
 std::vector<record::SignalSpec> recorded_signals(const config::RunConfig& config) {
   if (config.train.mode == "label_correction") return label_correction_signals();
+  if (config.train.mode == "prioritized") return prioritized_signals();
   return {};
+}
+
+std::string recorded_view(const config::RunConfig& config) {
+  return config.train.mode == "prioritized" ? std::string(kCandidateView) : config.record.view;
 }
 
 data::LoaderOptions loader_options(const config::RunConfig& config, const data::TrainingSet& set,

@@ -209,7 +209,7 @@ struct Trainer::Impl {
       meta.config_json = config_json;
       meta.mapd_version = kVersion;
       meta.torch_version = torch_version();
-      meta.view = config.record.view;
+      meta.view = recorded_view(config);
       meta.dtype = config.record.dtype;
       meta.seed = config.train.seed;
       meta.category_names = inputs.category_names;

@@ -379,6 +379,58 @@ TEST_F(PipelineTest, SigtermExits143KeepsTheLastCompleteEpochAndResumeCompletes)
   for (const float v : t.loss) ASSERT_TRUE(std::isfinite(v));
 }
 
+// Issue 14: a prioritized run (the real binary, score=mapd with noise) stopped by SIGTERM resumes
+// bitwise as an uninterrupted run, and its dynamics.h5 (view "candidate") audits like any run.
+TEST_F(PipelineTest, PrioritizedRunSurvivesSigtermResumesBitwiseAndIsAudited) {
+  constexpr int kEpochs = 10;
+  const auto config = write_config(
+      1000, kEpochs, /*slow=*/true, "prioritized: {candidates: 40, keep: 8, probes_per_category: 10}\n",
+      "label_noise: {rate: 0.3}");
+  const auto full = dir_ / "full";
+  const auto run = dir_ / "run";
+  const Result reference =
+      run_mapd("train --mode prioritized -c " + quoted(config) + " --run-dir " + quoted(full));
+  ASSERT_EQ(reference.exit_code, 0) << reference.output;
+  const pid_t pid = testing::spawn_mapd(
+      {"train", "--mode", "prioritized", "-c", config.string(), "--run-dir", run.string()}, dir_ / "run.out");
+  ASSERT_GT(pid, 0);
+  const bool reached = testing::wait_for_epochs(run / "dynamics.h5", 2, pid);
+  ::kill(pid, SIGTERM);
+  const int code = testing::wait_exit(pid);
+  ASSERT_TRUE(reached) << read_text(dir_ / "run.out");
+  ASSERT_EQ(code, 128 + SIGTERM) << read_text(dir_ / "run.out");
+  const int64_t kept = testing::committed_epochs(run / "dynamics.h5");
+  ASSERT_GE(kept, 2);
+  ASSERT_LT(kept, kEpochs) << "SIGTERM landed after the run finished; epochs are too short";
+  const Result resume = run_mapd("resume " + quoted(run));
+  ASSERT_EQ(resume.exit_code, 0) << resume.output;
+  expect_bitwise_equal(testing::read_trajectories(full / "dynamics.h5"),
+                       testing::read_trajectories(run / "dynamics.h5"));
+  const auto a = read_lines(full / "metrics.jsonl");
+  const auto b = read_lines(run / "metrics.jsonl");
+  ASSERT_EQ(a.size(), static_cast<size_t>(kEpochs));
+  ASSERT_EQ(b.size(), a.size());
+  for (size_t e = 0; e < a.size(); ++e) {
+    const auto ma = json::parse(a[e]), mb = json::parse(b[e]);
+    EXPECT_EQ(ma["test_acc"], mb["test_acc"]) << e;
+    EXPECT_EQ(ma["prioritized"]["selected_flipped_share"], mb["prioritized"]["selected_flipped_share"]) << e;
+    EXPECT_EQ(ma["prioritized"]["examples_trained"], mb["prioritized"]["examples_trained"]) << e;
+  }
+  EXPECT_EQ(record::DynamicsStore::open_read(run / "dynamics.h5").meta().view, "candidate");
+
+  // The audit of the prioritized run: assignment of every example, then the report.
+  const Result assign = run_mapd("assign " + quoted(run));
+  ASSERT_EQ(assign.exit_code, 0) << assign.output;
+  const auto csv = read_lines(run / "assignments.csv");
+  ASSERT_GT(csv.size(), 1U);
+  EXPECT_EQ(csv[0].rfind("id,label,assigned,max_prob,p_typical,", 0), 0U) << csv[0];
+  const Result report = run_mapd("report " + quoted(run));
+  ASSERT_EQ(report.exit_code, 0) << report.output;
+  const auto page = report_data(run / "report" / "index.html");
+  ASSERT_TRUE(page.is_object());
+  EXPECT_TRUE(page["summary"]["complete"].get<bool>());
+}
+
 // Issue 13 item 12: SIGTERM or SIGINT during the difficulty pilot killed the process without a
 // word. The pilot stops after its batch with a message and the signal's exit code, 128 + N.
 TEST_F(PipelineTest, SignalDuringTheDifficultyPilotStopsWithAMessage) {

@@ -302,29 +302,6 @@ TEST(MislabelEstimator, UnknownProbeCategoryIsAConfigErrorWithTheKey) {
             nullptr);
 }
 
-/// Synthetic images with 16 clean probes (rows 0-15, category typical), 16 mislabeled probes
-/// (rows 16-31, label + 1) and the rest training rows, of which a quarter of every class has its
-/// label moved by 2.
-train::TrainInputs noisy_inputs_with_probes(const data::ImageSet& images) {
-  auto inputs = test::make_inputs(images);
-  inputs.category_names = {"typical", "mislabeled"};
-  auto& ex = inputs.examples;
-  for (int64_t i = 0; i < images.size(); ++i) {
-    const auto r = static_cast<size_t>(i);
-    int64_t label = ex.label[r];
-    if (i < 32) {
-      ex.role[r] = static_cast<int8_t>(record::Role::kProbeFit);
-      ex.probe_category[r] = static_cast<int16_t>(i / 16);
-      if (i >= 16) label = (label + 1) % 4;
-    } else if ((i / 4) % 4 == 1) {  // a quarter of every class
-      label = (label + 2) % 4;
-    }
-    ex.label[r] = label;
-    inputs.train_set.labels[r] = label;
-  }
-  return inputs;
-}
-
 config::RunConfig correction_config(int64_t epochs) {
   auto config = test::tiny_config(epochs);
   config.train.mode = "label_correction";
@@ -334,20 +311,6 @@ config::RunConfig correction_config(int64_t epochs) {
   config.label_correction.warmup_epochs = 2;
   config.label_correction.mixup_alpha = 4.0;
   return config;
-}
-
-std::string read_text(const fsys::path& path) {
-  std::ifstream in(path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-std::vector<nlohmann::json> metrics_lines(const fsys::path& run_dir) {
-  std::vector<nlohmann::json> lines;
-  std::ifstream in(run_dir / "metrics.jsonl");
-  for (std::string line; std::getline(in, line);) lines.push_back(nlohmann::json::parse(line));
-  return lines;
 }
 
 /// The recorded bootstrap weight and target of every epoch, epoch-major [epochs * N].
@@ -379,19 +342,14 @@ RecordedSignals read_signals(const fsys::path& run_dir) {
   return out;
 }
 
-class LabelCorrectionRun : public ::testing::Test {
+class LabelCorrectionRun : public test::RunDirTest {
  protected:
-  void SetUp() override {
-    log::init(std::getenv("MAPD_TEST_LOG") ? std::getenv("MAPD_TEST_LOG") : "warn");
-    dir_ = test::fresh_test_dir("mapd_label_correction");
-  }
-  void TearDown() override { fsys::remove_all(dir_); }
-  fsys::path dir_;
+  LabelCorrectionRun() : RunDirTest("mapd_label_correction") {}
 };
 
 TEST_F(LabelCorrectionRun, ResumeInTheMiddleOfCorrectionIsBitwiseTheSame) {
   const auto images = test::make_image_set(128);
-  const auto inputs = noisy_inputs_with_probes(images);
+  const auto inputs = test::noisy_inputs_with_probes(images);
   const std::vector<std::pair<std::string, std::string>> cases = {
       {"mapd", "soft"}, {"gmm", "hard"}, {"mapd", "confident"}};
   for (const auto& [method, bootstrap] : cases) {
@@ -416,20 +374,21 @@ TEST_F(LabelCorrectionRun, ResumeInTheMiddleOfCorrectionIsBitwiseTheSame) {
     const auto sa = read_signals(full), sb = read_signals(split);
     EXPECT_EQ(0, std::memcmp(sa.weight.data(), sb.weight.data(), sa.weight.size() * sizeof(float)));
     EXPECT_EQ(sa.target, sb.target);
-    const auto ma = metrics_lines(full), mb = metrics_lines(split);
+    const auto ma = test::metrics_lines(full), mb = test::metrics_lines(split);
     ASSERT_EQ(ma.size(), 5U);
     ASSERT_EQ(mb.size(), 5U);
     for (size_t e = 0; e < 5; ++e) EXPECT_EQ(ma[e]["label_correction"], mb[e]["label_correction"]) << e;
     EXPECT_EQ(ma[1]["label_correction"]["phase"], "warmup");
     EXPECT_EQ(ma[2]["label_correction"]["phase"], "correction");
     EXPECT_GT(ma[3]["label_correction"]["mean_bootstrap_weight"].get<double>(), 0.01);
-    EXPECT_EQ(read_text(full / "corrected_labels.csv"), read_text(split / "corrected_labels.csv"));
+    EXPECT_EQ(test::read_text(full / "corrected_labels.csv"),
+              test::read_text(split / "corrected_labels.csv"));
   }
 }
 
 TEST_F(LabelCorrectionRun, CorrectedLabelsRestoreFlippedLabelsOfLearnableData) {
   const auto images = test::make_image_set(512);
-  const auto inputs = noisy_inputs_with_probes(images);
+  const auto inputs = test::noisy_inputs_with_probes(images);
   auto config = correction_config(10);
   config.label_correction.warmup_epochs = 5;
   config.label_correction.mixup_alpha = 1.0;
@@ -468,7 +427,7 @@ TEST_F(LabelCorrectionRun, CorrectedLabelsRestoreFlippedLabelsOfLearnableData) {
   // The squares are easy to learn: most flipped labels come back, few clean ones change.
   EXPECT_GE(restored, flipped / 2) << restored << " of " << flipped;
   EXPECT_LE(clean_changed, clean / 10) << clean_changed << " of " << clean;
-  const auto lines = metrics_lines(dir_);
+  const auto lines = test::metrics_lines(dir_);
   EXPECT_GT(lines.back()["label_correction"]["estimate"]["recall"].get<double>(), 0.5);
 
   // Per example and epoch: B = 0 and the given label as target in warm-up; in correction, B of a
@@ -505,11 +464,11 @@ TEST_F(LabelCorrectionRun, CorrectedLabelsRestoreFlippedLabelsOfLearnableData) {
 
 TEST_F(LabelCorrectionRun, MethodNoneTrainsWithoutCorrectionAndWritesNoLabels) {
   const auto images = test::make_image_set(96);
-  const auto inputs = noisy_inputs_with_probes(images);
+  const auto inputs = test::noisy_inputs_with_probes(images);
   auto config = correction_config(3);
   config.label_correction.method = "none";
   train(config, inputs, dir_, false);
-  for (const auto& line : metrics_lines(dir_)) {
+  for (const auto& line : test::metrics_lines(dir_)) {
     EXPECT_EQ(line["label_correction"]["phase"], "none");
     EXPECT_EQ(line["label_correction"]["mean_bootstrap_weight"].get<double>(), 0.0);
   }

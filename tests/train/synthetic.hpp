@@ -1,8 +1,12 @@
 #pragma once
 
+#include <nlohmann/json.hpp>
+
 #include <cstdint>
 #include <filesystem>
+#include <fstream>
 #include <random>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -88,6 +92,44 @@ inline std::vector<std::vector<float>> read_losses(const std::filesystem::path& 
       out[static_cast<size_t>(t)][static_cast<size_t>(i)] = flat[static_cast<size_t>(i * e + t)];
   }
   return out;
+}
+
+/// Synthetic images with 16 clean probes (rows 0-15, category typical), 16 mislabeled probes
+/// (rows 16-31, label + 1) and the rest training rows, of which a quarter of every class has its
+/// label moved by 2 (original_label keeps the true one).
+inline train::TrainInputs noisy_inputs_with_probes(const data::ImageSet& images) {
+  auto inputs = make_inputs(images);
+  inputs.category_names = {"typical", "mislabeled"};
+  auto& ex = inputs.examples;
+  for (int64_t i = 0; i < images.size(); ++i) {
+    const auto r = static_cast<size_t>(i);
+    int64_t label = ex.label[r];
+    if (i < 32) {
+      ex.role[r] = static_cast<int8_t>(record::Role::kProbeFit);
+      ex.probe_category[r] = static_cast<int16_t>(i / 16);
+      if (i >= 16) label = (label + 1) % 4;
+    } else if ((i / 4) % 4 == 1) {  // a quarter of every class
+      label = (label + 2) % 4;
+    }
+    ex.label[r] = label;
+    inputs.train_set.labels[r] = label;
+  }
+  return inputs;
+}
+
+inline std::string read_text(const std::filesystem::path& path) {
+  std::ifstream in(path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+/// The lines of `<run_dir>/metrics.jsonl`, parsed.
+inline std::vector<nlohmann::json> metrics_lines(const std::filesystem::path& run_dir) {
+  std::vector<nlohmann::json> lines;
+  std::ifstream in(run_dir / "metrics.jsonl");
+  for (std::string line; std::getline(in, line);) lines.push_back(nlohmann::json::parse(line));
+  return lines;
 }
 
 }  // namespace mapd::test

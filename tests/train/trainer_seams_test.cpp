@@ -23,14 +23,9 @@ namespace {
 
 namespace fsys = std::filesystem;
 
-class TrainerSeams : public ::testing::Test {
+class TrainerSeams : public test::RunDirTest {
  protected:
-  void SetUp() override {
-    log::init("warn");
-    dir_ = test::fresh_test_dir("mapd_seams");
-  }
-  void TearDown() override { fsys::remove_all(dir_); }
-  fsys::path dir_;
+  TrainerSeams() : RunDirTest("mapd_seams") {}
 };
 
 /// Records what it was told, in order.

@@ -31,22 +31,13 @@ namespace {
 
 namespace fsys = std::filesystem;
 
-class TrainerTest : public ::testing::Test {
+class TrainerTest : public test::RunDirTest {
  protected:
-  void SetUp() override {
-    log::init(std::getenv("MAPD_TEST_LOG") ? std::getenv("MAPD_TEST_LOG") : "warn");
-    dir_ = test::fresh_test_dir("mapd_trainer");
-  }
-  void TearDown() override { fsys::remove_all(dir_); }
+  TrainerTest() : RunDirTest("mapd_trainer") {}
 
   static std::vector<nlohmann::json> metrics(const fsys::path& run_dir) {
-    std::vector<nlohmann::json> lines;
-    std::ifstream in(run_dir / "metrics.jsonl");
-    for (std::string line; std::getline(in, line);) lines.push_back(nlohmann::json::parse(line));
-    return lines;
+    return test::metrics_lines(run_dir);
   }
-
-  fsys::path dir_;
 };
 
 TEST_F(TrainerTest, TinyRunLossFallsAndRecordsEveryExampleEveryEpoch) {

@@ -195,13 +195,15 @@ struct TrainConfig {
   template <class V>
   void visit(V& v) {
     v("epochs", epochs, "training epochs (trajectory length)");
-    v("batch_size", batch_size, "examples per step");
+    v("batch_size", batch_size,
+      "examples per step (prioritized: prioritized.keep of prioritized.candidates)");
     v("device", device, "auto, cpu, cuda or cuda:N");
     v("seed", seed, "seed of model initialisation, loader order and augmentation");
     v("mode", mode,
       "training mode: standard (the audit), label_correction (train on noisy labels and correct them; "
-      "section label_correction)",
-      Choices{"standard", "label_correction"});
+      "section label_correction), prioritized (train each step on the best-scoring share of a candidate "
+      "batch; section prioritized)",
+      Choices{"standard", "label_correction", "prioritized"});
     v("amp", amp, "mixed precision on CUDA (ignored on CPU)", Choices{"off", "bf16", "fp16"});
     v("channels_last", channels_last, "channels-last memory format on CUDA");
     v("threads", threads,
@@ -363,6 +365,39 @@ struct LabelCorrectionConfig {
   }
 };
 
+/// train.mode=prioritized: every step scores a candidate batch in one no-grad pass and trains on
+/// its best-scoring share (docs/prioritized.md).
+struct PrioritizedConfig {
+  int64_t candidates = 320;
+  int64_t keep = 32;
+  std::string score = "mapd";
+  bool class_balanced = false;
+  int64_t probes_per_category = 250;
+  std::string clean_category = "typical";
+  std::string mislabeled_category = "mislabeled";
+  int64_t rho_epochs = 3;
+
+  template <class V>
+  void visit(V& v) {
+    v("candidates", candidates,
+      "examples scored per step (the candidate batch; every example once per epoch)");
+    v("keep", keep, "examples of each candidate batch the gradient step trains on");
+    v("score", score,
+      "which candidates are kept: mapd ((P(clean | trajectory + current loss) + 1 - p(label)) / 2, the "
+      "k-NN against clean and mislabeled probes scored in the same pass), uniform (a random share), "
+      "loss (highest loss), not_learned (1 - p(label)) or rho (RHO-LOSS: loss minus the irreducible "
+      "loss of two models trained on complementary halves)",
+      Choices{"mapd", "uniform", "loss", "not_learned", "rho"});
+    v("class_balanced", class_balanced,
+      "split the kept slots evenly over the classes and take the best-scoring candidates within each");
+    v("probes_per_category", probes_per_category,
+      "score=mapd: clean and mislabeled probes scored every step, per category (fit half first)");
+    v("clean_category", clean_category, "score=mapd: probe category taken as clean");
+    v("mislabeled_category", mislabeled_category, "score=mapd: probe category taken as mislabeled");
+    v("rho_epochs", rho_epochs, "score=rho: training epochs of each irreducible-loss model");
+  }
+};
+
 struct KnnConfig {
   int64_t k = 20;
   int64_t epoch_begin = 0;
@@ -428,6 +463,7 @@ struct RunConfig {
   RecordConfig record;
   KnnConfig knn;
   LabelCorrectionConfig label_correction;
+  PrioritizedConfig prioritized;
   ReportConfig report;
   OutputConfig output;
 
@@ -442,6 +478,7 @@ struct RunConfig {
     v("record", record, "per-example dynamics recording");
     v("knn", knn, "k-NN assignment over loss trajectories");
     v("label_correction", label_correction, "train.mode=label_correction");
+    v("prioritized", prioritized, "train.mode=prioritized");
     v("report", report, "HTML report");
     v("output", output, "run directories");
   }

@@ -75,8 +75,10 @@ struct Scores {
 
 /// BatchNorm (and dropout) behaviour of a scoring pass: eval uses the running statistics;
 /// train normalises with the batch's own statistics, as the training pass does (and updates the
-/// running statistics, as a training forward pass would).
-enum class ScoreMode { kEval, kTrain };
+/// running statistics, as a training forward pass would); batch normalises with the batch's own
+/// statistics and leaves the running statistics as they were (prioritized training's candidate
+/// pass: scoring must not move the model).
+enum class ScoreMode { kEval, kTrain, kBatch };
 
 /// What an objective sees of one training batch. `logits` are fp32 [B, K] and `cross_entropy` the
 /// plain per-example cross-entropy [B] of `labels` computed from them, both attached to the graph;

@@ -106,13 +106,27 @@ struct EpochPass {
   std::vector<data::UnreadableRow> unreadable;
 };
 
-/// One pass of Learner::train_step over an epoch of `loader` (started at ctx.epoch), the
-/// scheduled learning rate per step, the observers after each step; per-example values go to
-/// `record` when given. `before_step`, when given, is called with the step's index before each
-/// step. Stops after the batch at which a stop signal is seen. The rows the loader could not read
-/// go to the result's `unreadable`.
+/// What one step of a training pass did: the objective's loss (a detached device scalar) and the
+/// batch the gradient step trained on (observers see it: a divergence names its rows).
+struct StepOutcome {
+  torch::Tensor loss;
+  data::Batch trained;
+};
+
+/// A mode's own step over one loader batch at learning rate `lr` (step index `step`), adding the
+/// trained examples to `totals`.
+using StepFunction =
+    std::function<StepOutcome(const data::Batch& batch, int64_t step, double lr, EpochTotals& totals)>;
+
+/// One pass over an epoch of `loader` (started at ctx.epoch): per batch the scheduled learning
+/// rate, one step, the observers. The step is Learner::train_step on the whole batch, its
+/// per-example values into `record` when given, unless `step` is given (prioritized training
+/// trains on part of each batch). `before_step`, when given, is called with the step's index
+/// before each step. Stops after the batch at which a stop signal is seen. The rows the loader
+/// could not read go to the result's `unreadable`.
 EpochPass run_training_pass(const EpochContext& ctx, data::Loader& loader, EpochRecord* record,
-                            const std::function<void(int64_t)>& before_step = {});
+                            const std::function<void(int64_t)>& before_step = {},
+                            const StepFunction& step = {});
 
 /// record.view=eval after a training pass that was not stopped: an eval-mode pass of
 /// `eval_loader` over every row into ctx.record. Rows either pass could not read are left out of
@@ -148,8 +162,12 @@ class TrainingMode : public TrainingObserver {
 };
 
 /// The extra per-epoch signals the mode of `config` records in dynamics.h5 beside the loss
-/// (label_correction: bootstrap_weight and target).
+/// (label_correction: bootstrap_weight and target; prioritized: priority and selected).
 std::vector<record::SignalSpec> recorded_signals(const config::RunConfig& config);
+
+/// What the recorded losses of a run with `config` measure (dynamics.h5's view): record.view,
+/// or "candidate" for train.mode=prioritized (the no-grad pass that scores each candidate batch).
+std::string recorded_view(const config::RunConfig& config);
 
 /// The mode config.train.mode names, over `set` on `device` (its loaders seeded by
 /// config.train.seed). Throws ConfigError for an unknown mode or view.
