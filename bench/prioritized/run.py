@@ -117,10 +117,10 @@ def svg_panel(curves, x_key, x_label, x0, y0, w, h, y_range):
 
 def write_svg(path, by_noise):
     width, panel_h = 900, 260
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{panel_h * len(by_noise) + 40}" '
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{panel_h * len(by_noise) + 60}" '
              'font-family="sans-serif">']
     for row, (rate, curves) in enumerate(sorted(by_noise.items())):
-        y0 = 30 + row * panel_h
+        y0 = 50 + row * panel_h
         accs = [a for c in curves.values() for a in c["acc"]]
         y_range = (max(0.0, (int(min(accs) * 10)) / 10), min(1.0, int(max(accs) * 10 + 1) / 10))
         parts.append(f'<text x="10" y="{y0}" font-size="13" font-weight="bold">'
