@@ -276,7 +276,7 @@ class PrioritizedMode final : public TrainingMode {
     const auto references =
         torch::cat({history_.index_select(0, probes.indices), probes.cross_entropy.unsqueeze(1)}, 1);
     const auto p_clean = knn_clean_probability(queries, references, probe_clean_, config_.knn.k);
-    const auto out = mapd_priority(p_clean, torch::exp(-loss));
+    auto out = mapd_priority(p_clean, torch::exp(-loss));
     if (timed_) seconds_.knn += seconds_since(start);
     return out;
   }
