@@ -178,7 +178,8 @@ TEST(TrainingMode, FactoryNamesAnUnknownModeAndView) {
     (void)make_training_mode(config, set, torch::kCPU);
     FAIL() << "an unknown mode must throw";
   } catch (const ConfigError& e) {
-    EXPECT_STREQ(e.what(), "train.mode: unknown mode 'bogus' (expected standard or label_correction)");
+    EXPECT_STREQ(e.what(),
+                 "train.mode: unknown mode 'bogus' (expected standard, label_correction or prioritized)");
   }
   config.train.mode = "standard";
   config.record.view = "offline";
