@@ -28,8 +28,9 @@ int audit_command(const CommonOptions& options) {
 namespace {
 
 void add_mode_option(CLI::App& command, CommonOptions& options) {
-  command.add_option("--mode", options.mode,
-                     "training mode: standard, label-correction or prioritized (sets train.mode; wins over --set)");
+  command.add_option(
+      "--mode", options.mode,
+      "training mode: standard, label-correction or prioritized (sets train.mode; wins over --set)");
 }
 
 }  // namespace
