@@ -187,6 +187,7 @@ def main():
             run = os.path.join(a.out, f"{source}-s{seed}{a.tag}")
             sets = [f"data.format=manifest", f"data.path={data}/train/manifest.csv",
                     f"data.test_path={data}/test/manifest.csv", "data.label_noise.rate=0.15",
+                    "data.image_size=32",  # as measured (the default became 0, as stored, later)
                     f"data.label_noise.seed={seed}", f"probes.seed={seed}", f"train.seed={seed}",
                     "probes.fit_per_category=100", "probes.val_per_category=100", "report.enabled=false"]
             if source in ("sketch", "glyphs"):

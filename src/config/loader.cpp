@@ -551,7 +551,8 @@ std::vector<std::string> validate(const RunConfig& c) {
        fmt::format("data.num_classes: must be <= {}, got {}", kMaxClasses, c.data.num_classes));
   need(c.data.channels == 0 || c.data.channels == 1 || c.data.channels == 3,
        "data.channels: must be 0 (as stored), 1 or 3, got " + std::to_string(c.data.channels));
-  need(c.data.image_size >= 4, "data.image_size: must be >= 4, got " + std::to_string(c.data.image_size));
+  need(c.data.image_size == 0 || c.data.image_size >= 4,
+       "data.image_size: must be 0 (as stored) or >= 4, got " + std::to_string(c.data.image_size));
   // Upper bounds: beyond them a value is a typo, and it failed late or overflowed (issue 13 items 8, 13).
   need(c.data.image_size <= 4096,
        "data.image_size: must be <= 4096 (pixels per side), got " + std::to_string(c.data.image_size));

@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <charconv>
+
 #include "mapd/core/error.hpp"
 
 namespace mapd::data {
@@ -63,6 +65,17 @@ std::vector<std::string> split_csv_line(std::string_view line, const std::string
     ++i;  // the comma
   }
   return fields;
+}
+
+std::optional<int64_t> parse_int64(std::string_view text) {
+  if (!text.empty() && text.front() == '+') {
+    text.remove_prefix(1);
+    if (!text.empty() && text.front() == '-') return std::nullopt;
+  }
+  int64_t value = 0;
+  const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (text.empty() || error != std::errc() || end != text.data() + text.size()) return std::nullopt;
+  return value;
 }
 
 }  // namespace mapd::data

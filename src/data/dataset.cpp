@@ -9,6 +9,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "mapd/core/csv_field.hpp"
 #include "mapd/core/error.hpp"
 #include "mapd/core/fs.hpp"
 #include "mapd/core/log.hpp"
@@ -170,9 +171,9 @@ void ImageSet::read(int64_t i, uint8_t* out) const {
     std::memcpy(out, pixels.data() + i * bytes, static_cast<size_t>(bytes));
     return;
   }
-  const auto reason = decode_image(paths.at(static_cast<size_t>(i)), channels, height, out);
+  const auto reason = decode_image(paths.at(static_cast<size_t>(i)), channels, height, width, out);
   MAPD_CHECK(reason.empty(), DataError,
-             fmt::format("image {} (id {}): {}", paths[i], examples.id[i], reason));
+             fmt::format("image {} (id {}): {}", paths[i], examples.id_text(i), reason));
 }
 
 int64_t class_count(const std::vector<int64_t>& labels, int64_t named) {
@@ -185,21 +186,11 @@ int64_t class_count(const std::vector<int64_t>& labels, int64_t named) {
 }
 
 void write_bad_inputs(const stdfs::path& path, const std::vector<BadInput>& bad) {
-  auto quote = [](const std::string& s) {
-    if (s.find_first_of(",\"\n") == std::string::npos) {
-      return s;
-    }
-    std::string q = "\"";
-    for (const char c : s) {
-      q += c == '"' ? std::string("\"\"") : std::string(1, c);
-    }
-    return q + "\"";
-  };
   std::ostringstream out;
   out << "path,reason,epoch\n";
   for (const auto& b : bad) {
-    out << quote(b.path) << "," << quote(b.reason) << "," << (b.epoch < 0 ? "" : std::to_string(b.epoch))
-        << "\n";
+    out << csv_field(b.path) << "," << csv_field(b.reason) << ","
+        << (b.epoch < 0 ? "" : std::to_string(b.epoch)) << "\n";
   }
   fs::write_file_atomic(path, out.str());
 }
@@ -244,7 +235,8 @@ Dataset load_dataset(const config::DataConfig& config, const stdfs::path& run_di
   const stdfs::path test_path = config.test_path;
   DecodeOptions decode;
   decode.channels = config.channels;  // 0 = as stored, decided from the files
-  decode.image_size = config.image_size;
+  decode.height = config.image_size;  // 0 = as stored
+  decode.width = config.image_size;
   decode.memory_budget_mb = config.memory_budget_mb;
   decode.workers = config.workers < 0 ? 2 : std::max<int64_t>(1, config.workers);  // -1 = auto
 
@@ -282,12 +274,16 @@ Dataset load_dataset(const config::DataConfig& config, const stdfs::path& run_di
     }
   } else if (config.format == "folder") {
     dataset.train = read_image_folder(path, decode, dataset.bad_inputs);
+    decode.height = dataset.train.height;  // the test split at the training split's size
+    decode.width = dataset.train.width;
     if (!test_path.empty()) {
       dataset.test = read_image_folder(test_path, decode, dataset.bad_inputs);
       align_classes(*dataset.test, dataset.train.class_names, test_path.string());
     }
   } else if (config.format == "manifest") {
     dataset.train = read_manifest(path, config.num_classes, decode, dataset.bad_inputs);
+    decode.height = dataset.train.height;  // the test split at the training split's size
+    decode.width = dataset.train.width;
     if (!test_path.empty()) {
       dataset.test = read_manifest(test_path, dataset.train.num_classes(), decode, dataset.bad_inputs);
       dataset.test->class_names = dataset.train.class_names;

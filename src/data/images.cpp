@@ -13,6 +13,7 @@
 #include <iterator>
 #include <map>
 #include <new>
+#include <optional>
 #include <set>
 #include <sstream>
 #include <string_view>
@@ -132,6 +133,7 @@ struct Entry {
   stdfs::path path;
   int64_t label = 0;
   int64_t id = 0;
+  std::string name;  ///< text id (manifests whose ids are not all integers), else ""
 };
 
 /// Cheap validity check used when images are decoded on demand: the file exists, is not empty and,
@@ -163,6 +165,39 @@ std::string quick_check(const stdfs::path& path) {
   return "";
 }
 
+/// The size of an image as its file stores it.
+struct StoredSize {
+  int64_t height = 0;
+  int64_t width = 0;
+  stdfs::path path;
+};
+
+/// Above this many pixels per side, images kept as stored get a warning.
+constexpr int64_t kLargeStoredSide = 512;
+
+/// The stored size of the first of `entries` that decodes, or nothing when none does.
+std::optional<StoredSize> stored_size(const std::vector<Entry>& entries) {
+#if MAPD_HAVE_IMGCODECS
+  for (const auto& e : entries) {
+    try {
+      std::error_code error;
+      const auto bytes = stdfs::file_size(e.path, error);
+      if (error || bytes == 0 || bytes > static_cast<uintmax_t>(kMaxImageFileBytes)) {
+        continue;
+      }
+      const cv::Mat image = cv::imread(e.path.string(), cv::IMREAD_UNCHANGED);
+      if (!image.empty()) {
+        return StoredSize{image.rows, image.cols, e.path};
+      }
+    } catch (const std::exception&) {  // this one is not the first good image; its decode says why later
+    }
+  }
+#else
+  (void)entries;
+#endif
+  return std::nullopt;
+}
+
 /// Decodes `entries` into an ImageSet (in memory within the budget, else on demand); bad images are
 /// appended to `bad` and left out.
 ImageSet decode_entries(const std::vector<Entry>& entries, const DecodeOptions& options,
@@ -181,8 +216,24 @@ ImageSet decode_entries(const std::vector<Entry>& entries, const DecodeOptions& 
                  colour == entries.end() ? std::string("every image is greyscale, 1 channel")
                                          : colour->path.string() + " is in colour, 3 channels");
   }
-  set.height = options.image_size;
-  set.width = options.image_size;
+  set.height = options.height;
+  set.width = options.width;
+  if (set.height == 0 || set.width == 0) {
+    // As stored: the size of the first image that decodes; the others are brought to it.
+    const auto first = stored_size(entries);
+    set.height = first ? first->height : 32;
+    set.width = first ? first->width : 32;
+    if (first) {
+      logger->info("data.image_size = 0 (as stored): {} x {} (height x width) from {}", set.height, set.width,
+                   first->path.string());
+      if (std::max(set.height, set.width) > kLargeStoredSide) {
+        logger->warn(
+            "images as stored are {} x {}: large for training; set data.image_size (e.g. 64 or 224) "
+            "to resize them",
+            set.height, set.width);
+      }
+    }
+  }
   const int64_t n = static_cast<int64_t>(entries.size());
   const int64_t bytes = set.image_bytes();
   const bool in_memory = static_cast<double>(n) * static_cast<double>(bytes) <=
@@ -198,9 +249,9 @@ ImageSet decode_entries(const std::vector<Entry>& entries, const DecodeOptions& 
   auto work = [&] {
     for (int64_t i = next++; i < n; i = next++) {
       try {
-        reason[i] = in_memory
-                        ? decode_image(entries[i].path, set.channels, set.height, pixels.data() + i * bytes)
-                        : quick_check(entries[i].path);
+        reason[i] = in_memory ? decode_image(entries[i].path, set.channels, set.height, set.width,
+                                             pixels.data() + i * bytes)
+                              : quick_check(entries[i].path);
       } catch (const std::exception& e) {
         reason[i] = std::string("cannot be read: ") + e.what();
       }
@@ -227,6 +278,9 @@ ImageSet decode_entries(const std::vector<Entry>& entries, const DecodeOptions& 
       std::copy_n(pixels.begin() + i * bytes, bytes, pixels.begin() + kept * bytes);
     }
     set.examples.id.push_back(e.id);
+    if (!e.name.empty()) {
+      set.examples.name.push_back(e.name);
+    }
     set.examples.label.push_back(e.label);
     set.examples.source.push_back(e.path.string());
     if (!in_memory) {
@@ -245,21 +299,9 @@ ImageSet decode_entries(const std::vector<Entry>& entries, const DecodeOptions& 
   return set;
 }
 
-bool parse_int(const std::string& text, int64_t& value) {
-  if (text.empty()) {
-    return false;
-  }
-  size_t pos = 0;
-  try {
-    value = std::stoll(text, &pos);
-  } catch (const std::exception&) {
-    return false;
-  }
-  return pos == text.size();
-}
-
 /// decode_image without the guard against std::bad_alloc.
-std::string decode_image_file(const stdfs::path& path, int64_t channels, int64_t size, uint8_t* out) {
+std::string decode_image_file(const stdfs::path& path, int64_t channels, int64_t height, int64_t width,
+                              uint8_t* out) {
   std::ifstream in(path, std::ios::binary | std::ios::ate);
   if (!in.good()) {
     return "cannot open the file";
@@ -299,25 +341,26 @@ std::string decode_image_file(const stdfs::path& path, int64_t channels, int64_t
   if (channels == 3) {
     cv::cvtColor(image, image, cv::COLOR_BGR2RGB);
   }
-  // Resize the shorter side to `size`, then take the centre square.
-  const double scale = static_cast<double>(size) / std::min(image.rows, image.cols);
+  // Resize (aspect kept) to cover height x width, then take the centre.
+  const double scale =
+      std::max(static_cast<double>(height) / image.rows, static_cast<double>(width) / image.cols);
   const int new_rows =
-      std::max<int>(static_cast<int>(size), static_cast<int>(std::lround(image.rows * scale)));
+      std::max<int>(static_cast<int>(height), static_cast<int>(std::lround(image.rows * scale)));
   const int new_cols =
-      std::max<int>(static_cast<int>(size), static_cast<int>(std::lround(image.cols * scale)));
+      std::max<int>(static_cast<int>(width), static_cast<int>(std::lround(image.cols * scale)));
   if (new_rows != image.rows || new_cols != image.cols) {
     cv::resize(image, image, cv::Size(new_cols, new_rows), 0, 0,
                scale < 1.0 ? cv::INTER_AREA : cv::INTER_LINEAR);
   }
-  const int top = (image.rows - static_cast<int>(size)) / 2;
-  const int left = (image.cols - static_cast<int>(size)) / 2;
-  const cv::Mat crop = image(cv::Rect(left, top, static_cast<int>(size), static_cast<int>(size)));
-  const int64_t plane = size * size;
-  for (int64_t y = 0; y < size; ++y) {
+  const int top = (image.rows - static_cast<int>(height)) / 2;
+  const int left = (image.cols - static_cast<int>(width)) / 2;
+  const cv::Mat crop = image(cv::Rect(left, top, static_cast<int>(width), static_cast<int>(height)));
+  const int64_t plane = height * width;
+  for (int64_t y = 0; y < height; ++y) {
     const uint8_t* row = crop.ptr<uint8_t>(static_cast<int>(y));
-    for (int64_t x = 0; x < size; ++x) {
+    for (int64_t x = 0; x < width; ++x) {
       for (int64_t c = 0; c < channels; ++c) {
-        out[c * plane + y * size + x] = row[x * channels + c];
+        out[c * plane + y * width + x] = row[x * channels + c];
       }
     }
   }
@@ -326,9 +369,10 @@ std::string decode_image_file(const stdfs::path& path, int64_t channels, int64_t
 
 }  // namespace
 
-std::string decode_image(const stdfs::path& path, int64_t channels, int64_t size, uint8_t* out) {
+std::string decode_image(const stdfs::path& path, int64_t channels, int64_t height, int64_t width,
+                         uint8_t* out) {
   try {
-    return decode_image_file(path, channels, size, out);
+    return decode_image_file(path, channels, height, width, out);
   } catch (const std::bad_alloc&) {
     return "out of memory while decoding it";
   }
@@ -449,7 +493,8 @@ ImageSet read_manifest(const stdfs::path& manifest, int64_t num_classes, const D
              fmt::format("{}:1: the header '{}' must name the columns path and label (optionally id)",
                          manifest.string(), line));
   std::vector<Entry> entries;
-  std::set<int64_t> ids;
+  std::set<std::string> ids;
+  bool integer_ids = true;  // every id is an integer written as such ("12", not "012" or "img-12")
   int64_t line_number = 1;
   int64_t max_label = -1;
   while (std::getline(in, line)) {
@@ -464,8 +509,10 @@ ImageSet read_manifest(const stdfs::path& manifest, int64_t num_classes, const D
                            fields.size()));
     Entry e;
     e.path = dir / fields[path_col];
-    MAPD_CHECK(parse_int(fields[label_col], e.label), DataError,
+    const auto label = parse_int64(fields[label_col]);
+    MAPD_CHECK(label.has_value(), DataError,
                fmt::format("{}: label '{}' is not an integer class index", where, fields[label_col]));
+    e.label = *label;
     MAPD_CHECK(num_classes != 0 || e.label < config::kMaxClasses, DataError,
                fmt::format("{}: label {} is beyond mapd's limit of {} classes (labels are class indices "
                            "0..C-1: is an id or a file name in the label column?)",
@@ -477,10 +524,19 @@ ImageSet read_manifest(const stdfs::path& manifest, int64_t num_classes, const D
                     where, e.label, num_classes == 0 ? std::string("C") : std::to_string(num_classes)));
     e.id = static_cast<int64_t>(entries.size());
     if (id_col >= 0) {
-      MAPD_CHECK(parse_int(fields[id_col], e.id), DataError,
-                 fmt::format("{}: id '{}' is not an integer", where, fields[id_col]));
+      const std::string& text = fields[id_col];
+      MAPD_CHECK(
+          !text.empty(), DataError,
+          fmt::format("{}: the id is empty (with an id column, every row needs an id of its own)", where));
+      MAPD_CHECK(ids.insert(text).second, DataError, fmt::format("{}: id '{}' appears twice", where, text));
+      const auto value = parse_int64(text);
+      if (integer_ids && value && std::to_string(*value) == text) {
+        e.id = *value;
+      } else {
+        integer_ids = false;
+      }
+      e.name = text;
     }
-    MAPD_CHECK(ids.insert(e.id).second, DataError, fmt::format("{}: id {} appears twice", where, e.id));
     std::error_code missing;
     MAPD_CHECK(stdfs::is_regular_file(e.path, missing), DataError,
                fmt::format("{}: image file {} {} (paths are relative to the manifest's folder)", where,
@@ -493,6 +549,23 @@ ImageSet read_manifest(const stdfs::path& manifest, int64_t num_classes, const D
     entries.push_back(e);
   }
   MAPD_CHECK(!entries.empty(), DataError, fmt::format("manifest {} lists no images", manifest.string()));
+  // Text ids are kept verbatim (ExampleTable::name) with the line index as the integer id; integer
+  // ids are the ids.
+  if (id_col >= 0 && !integer_ids) {
+    const auto text = std::find_if(entries.begin(), entries.end(), [](const Entry& e) {
+      const auto value = parse_int64(e.name);
+      return !value || std::to_string(*value) != e.name;
+    });
+    log::get("data")->info("manifest {}: ids are text (such as '{}'), kept as written", manifest.string(),
+                           text->name);
+    for (size_t i = 0; i < entries.size(); ++i) {
+      entries[i].id = static_cast<int64_t>(i);
+    }
+  } else {
+    for (auto& e : entries) {
+      e.name.clear();
+    }
+  }
   ImageSet set = decode_entries(entries, options, bad);
   if (num_classes == 0) {
     num_classes = max_label + 1;

@@ -16,6 +16,7 @@ void select_examples(ImageSet& set, const std::vector<int64_t>& indices) {
   const bool paths = !set.paths.empty();
   auto& ex = set.examples;
   const bool original = !ex.original_label.empty();
+  const bool names = !ex.name.empty();
   int64_t out = 0;
   for (const int64_t i : indices) {
     MAPD_ASSERT(i >= out && i < set.size(),
@@ -33,6 +34,9 @@ void select_examples(ImageSet& set, const std::vector<int64_t>& indices) {
         ex.original_label[out] = ex.original_label[i];
       }
       ex.source[out] = std::move(ex.source[i]);
+      if (names) {
+        ex.name[out] = std::move(ex.name[i]);
+      }
     }
     ++out;
   }
@@ -48,6 +52,9 @@ void select_examples(ImageSet& set, const std::vector<int64_t>& indices) {
     ex.original_label.resize(out);
   }
   ex.source.resize(out);
+  if (names) {
+    ex.name.resize(out);
+  }
 }
 
 void apply_limit(ImageSet& set, int64_t limit, uint64_t seed) {

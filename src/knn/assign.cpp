@@ -10,6 +10,7 @@
 #include <limits>
 
 #include "mapd/config/loader.hpp"
+#include "mapd/core/csv_field.hpp"
 #include "mapd/core/error.hpp"
 #include "mapd/core/fs.hpp"
 #include "mapd/core/log.hpp"
@@ -183,6 +184,7 @@ AssignSummary assign_run(const std::filesystem::path& run_dir, const config::Knn
   std::vector<int64_t> q_rows;  // trained-set row (/examples/row)
   std::vector<int64_t> q_id;
   std::vector<int64_t> q_label;
+  std::vector<std::string> q_names;  // every query's text id, in file order (text-id datasets only)
   std::string lines;
   const auto write_block = [&](const QueryBlock& part) {
     const auto count = part.size();
@@ -197,6 +199,9 @@ AssignSummary assign_run(const std::filesystem::path& run_dir, const config::Knn
       q_rows.push_back(ex.row[r]);
       q_id.push_back(ex.id[r]);
       q_label.push_back(ex.label[r]);
+      if (!ex.name.empty()) {
+        q_names.push_back(ex.name[r]);
+      }
       const float* traj = part.x.data() + i * dim;
       const float issue = scores.label_issue[static_cast<size_t>(i)];
       const auto role = static_cast<Role>(ex.role[r]);
@@ -205,7 +210,7 @@ AssignSummary assign_run(const std::filesystem::path& run_dir, const config::Knn
         const int16_t truth = ex.probe_category[r];
         MAPD_CHECK(truth >= 0 && truth < categories, DataError,
                    fmt::format("'{}' row {} (id {}): probe_val row with category {} outside [0, {})", file, r,
-                               ex.id[r], truth, categories));
+                               ex.id_text(static_cast<int64_t>(r)), truth, categories));
         self_test.add(truth, assigned);
       } else if (noisy) {
         det.flipped.push_back(ex.label[r] != ex.original_label[r] ? 1 : 0);
@@ -216,7 +221,8 @@ AssignSummary assign_run(const std::filesystem::path& run_dir, const config::Knn
         det.mean_loss.push_back(scores.mean_loss[static_cast<size_t>(i)]);
         det.last_loss.push_back(traj[dim - 1]);
       }
-      lines += fmt::format("{},{},{},{}", ex.id[r], ex.label[r], names[static_cast<size_t>(assigned)],
+      lines += fmt::format("{},{},{},{}", csv_field(ex.id_text(static_cast<int64_t>(r))), ex.label[r],
+                           csv_field(names[static_cast<size_t>(assigned)]),
                            csv_float(p.max_prob[static_cast<size_t>(i)]));
       for (int64_t c = 0; c < categories; ++c) {
         lines += ',';
@@ -250,6 +256,9 @@ AssignSummary assign_run(const std::filesystem::path& run_dir, const config::Knn
   const int64_t ties = totals.boundary_ties;
   const int64_t rescanned = totals.rescanned;
   MAPD_ASSERT(written == n_queries, "assign_run: the blocks did not cover every query row");
+  if (!ex.name.empty()) {
+    assignments.write_names(q_names);
+  }
   assignments.close();
   csv.close();
   MAPD_CHECK(!csv.fail(), IoError, fmt::format("closing '{}' failed (disk full?)", csv_tmp.string()));

@@ -52,7 +52,7 @@ RowRoles split_by_role(const record::ExampleColumns& examples, const std::string
         break;
       default:
         throw DataError(fmt::format("{} row {} (id {}): unknown role {} (0 train, 1 probe_fit, 2 probe_val)",
-                                    where, r, examples.id[i], static_cast<int>(examples.role[i])));
+                                    where, r, examples.id_text(r), static_cast<int>(examples.role[i])));
     }
   }
   return roles;
@@ -115,7 +115,7 @@ FitSet make_fit_set(const record::TrajectorySource& source, const std::vector<in
     const int16_t c = ex.probe_category[static_cast<size_t>(r)];
     MAPD_CHECK(c >= 0 && c < all, DataError,
                fmt::format("{} row {} (id {}): probe_fit row with category {} outside [0, {})",
-                           source.describe(), r, ex.id[static_cast<size_t>(r)], c, all));
+                           source.describe(), r, ex.id_text(r), c, all));
     const int64_t to = renumber[static_cast<size_t>(c)];
     if (to >= 0) {
       kept.push_back(r);
@@ -268,7 +268,7 @@ void check_finite(const record::TrajectorySource& source, const float* x, const 
         throw DataError(
             fmt::format("{} row {} (id {}): non-finite loss {} at epoch {}; the run diverged there — "
                         "assign an earlier epoch range with --set knn.epoch_end=N",
-                        source.describe(), r, source.examples().id[r], v, epoch_begin + t));
+                        source.describe(), r, source.examples().id_text(rows[i]), v, epoch_begin + t));
       }
     }
   }

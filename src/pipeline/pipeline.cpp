@@ -31,12 +31,14 @@ void check_same_examples(const RunLayout& run, const record::ExampleColumns& reb
                  " does not exist (the run stopped before its first epoch; start it again with mapd train)");
   const auto store = record::DynamicsStore::open_read(path);
   const auto& stored = store.examples();
-  MAPD_CHECK(
-      stored.id == rebuilt.id && stored.label == rebuilt.label && stored.role == rebuilt.role, DataError,
-      "cannot resume " + run.dir().string() +
-          ": the dataset or probe suite rebuilt from config.resolved.json (" +
-          std::to_string(rebuilt.size()) + " examples) differs from the one recorded in dynamics.h5 (" +
-          std::to_string(stored.size()) + " examples); was the dataset changed?");
+  MAPD_CHECK(stored.id == rebuilt.id && stored.name == rebuilt.name && stored.label == rebuilt.label &&
+                 stored.role == rebuilt.role,
+             DataError,
+             "cannot resume " + run.dir().string() +
+                 ": the dataset or probe suite rebuilt from config.resolved.json (" +
+                 std::to_string(rebuilt.size()) +
+                 " examples) differs from the one recorded in dynamics.h5 (" + std::to_string(stored.size()) +
+                 " examples); was the dataset changed?");
 }
 
 /// A resume continues the run dynamics.h5 describes: its config_json, view and dtype attributes
@@ -115,7 +117,8 @@ std::unique_ptr<Prepared> prepare(const config::RunConfig& config, const RunLayo
   // A device this machine cannot give fails before the dataset is read and the pilot trained.
   (void)resolve_device(config.train.device);
   auto out = std::make_unique<Prepared>();
-  out->dataset = data::load_dataset(config.data, run.dir());
+  // Only the writer lists unreadable inputs in the run directory.
+  out->dataset = data::load_dataset(config.data, run.writes_shared_files() ? run.dir() : std::filesystem::path());
   const auto& train = out->dataset.train;
   check_two_classes(train, config.data.path);
   logger->info(

@@ -75,6 +75,9 @@ json cache_key(const config::RunConfig& config, const data::ImageSet& train) {
   key["train"] = train_part;
   uint64_t h = fnv1a(train.examples.id.data(), train.examples.id.size() * sizeof(int64_t));
   h = fnv1a(train.examples.label.data(), train.examples.label.size() * sizeof(int64_t), h);
+  for (const auto& name : train.examples.name) {
+    h = fnv1a(name.data(), name.size() + 1, h);  // with its terminating zero: "ab","c" != "a","bc"
+  }
   key["examples"] = train.size();
   key["examples_hash"] = fmt::format("{:016x}", h);
   return key;
@@ -210,7 +213,8 @@ DifficultyScores compute_difficulty(const config::RunConfig& config, const data:
   out.method = pc.difficulty;
   out.label_probability = pc.difficulty != "file";
   if (pc.difficulty == "file") {
-    out.easiness = read_score_file(pc.score_file, train.examples.id, config.data.limit > 0);
+    out.easiness =
+        read_score_file(pc.score_file, train.examples.id, config.data.limit > 0, train.examples.name);
     if (pc.score_typical_end == "low") {
       for (auto& v : out.easiness) v = -v;
     }
@@ -230,7 +234,7 @@ DifficultyScores compute_difficulty(const config::RunConfig& config, const data:
     try {
       const json cached = json::parse(fs::read_file(meta));
       if (cached.value("key", json()) == key) {
-        out.easiness = read_score_file(csv, train.examples.id, true);
+        out.easiness = read_score_file(csv, train.examples.id, true, train.examples.name);
         out.from_cache = true;
         logger->info("difficulty: reusing {} cached {} scores from {} (computed in {:.1f} s)",
                      out.easiness.size(), pc.difficulty, csv.string(), cached.value("seconds", 0.0));
@@ -291,7 +295,7 @@ DifficultyScores compute_difficulty(const config::RunConfig& config, const data:
       "noise, about the noise rate)",
       100.0 * doubt.share, num_classes, pc.difficulty, 100.0 * *low, 100.0 * *high);
   if (!run_dir.empty()) {
-    write_score_csv(csv, train.examples.id, out.easiness);
+    write_score_csv(csv, train.examples.id, out.easiness, train.examples.name);
     json m;
     m["key"] = key;
     m["seconds"] = out.seconds;

@@ -13,6 +13,7 @@
 #include "mapd/core/error.hpp"
 #include "mapd/core/log.hpp"
 #include "mapd/data/augment.hpp"
+#include "mapd/data/csv.hpp"
 #include "mapd/data/rng.hpp"
 #include "mapd/probes/difficulty.hpp"
 #include "mapd/probes/suite_spec.hpp"
@@ -183,15 +184,18 @@ std::vector<int64_t> labels_of(const std::vector<int64_t>& labels, const std::ve
   return out;
 }
 
-std::string first_few(const std::vector<int64_t>& ids, size_t k = 5) {
+std::string first_few(const std::vector<std::string>& ids, size_t k = 5) {
   std::string s;
-  for (size_t i = 0; i < std::min(k, ids.size()); ++i) s += (i ? ", " : "") + std::to_string(ids[i]);
+  for (size_t i = 0; i < std::min(k, ids.size()); ++i) s += (i ? ", " : "") + ids[i];
   if (ids.size() > k) s += ", ...";
   return s;
 }
 
-config::DataConfig ood_data_config(const config::RunConfig& config) {
+config::DataConfig ood_data_config(const config::RunConfig& config, const data::ImageSet& train) {
   config::DataConfig ood = config.data;
+  // Decoded near the training size (then resized to it), not as stored: an OOD folder of photos
+  // would take gigabytes.
+  ood.image_size = std::max(train.height, train.width);
   ood.format = config.probes.ood_format.empty() ? config.data.format : config.probes.ood_format;
   ood.path = config.probes.ood_path;
   ood.test_path = "";
@@ -229,15 +233,23 @@ ProbeSuite build_probe_suite(const config::RunConfig& config, const data::Datase
   // User probes: ids -> indices, reserved first.
   std::map<std::string, std::vector<int64_t>> user_members;
   if (!user.empty()) {
-    std::unordered_map<int64_t, int64_t> index_of;
-    for (int64_t i = 0; i < n; ++i) index_of.emplace(train.examples.id[static_cast<size_t>(i)], i);
-    std::vector<int64_t> missing;
+    // Ids match as the user wrote them (text ids) or as integers ("007" is 7 in an IDX dataset).
+    const bool text_ids = !train.examples.name.empty();
+    std::unordered_map<std::string, int64_t> index_of;
+    for (int64_t i = 0; i < n; ++i) index_of.emplace(train.examples.id_text(i), i);
+    std::vector<std::string> missing;
     for (const auto& u : user) {
-      const auto it = index_of.find(u.id);
+      std::string key = u.id;
+      if (const auto value = data::parse_int64(u.id); !text_ids && value) key = std::to_string(*value);
+      const auto it = index_of.find(key);
       if (it == index_of.end()) {
         missing.push_back(u.id);
         continue;
       }
+      MAPD_CHECK(used[static_cast<size_t>(it->second)] == 0, DataError,
+                 fmt::format("probes.user_probes: {}: example id {} is listed more than once (as '{}' too; a "
+                             "probe has one category)",
+                             pc.user_probes, key, u.id));
       user_members[u.category].push_back(it->second);
       used[static_cast<size_t>(it->second)] = 1;
     }
@@ -370,7 +382,7 @@ ProbeSuite build_probe_suite(const config::RunConfig& config, const data::Datase
       d.original_labels = drawn;
       d.source_index.assign(static_cast<size_t>(per), -1);
     } else if (name == "ood") {
-      const auto ood_config = ood_data_config(config);
+      const auto ood_config = ood_data_config(config, train);
       const data::Dataset other = data::load_dataset(ood_config, {});
       const int64_t available = other.train.size();
       MAPD_CHECK(
@@ -471,6 +483,9 @@ TrainedSet compose_trained_set(const data::ImageSet& train, const ProbeSuite& su
     set.base_rows.push_back(i);
     set.labels.push_back(train.examples.label[k]);
     ex.id.push_back(train.examples.id[k]);
+    if (!train.examples.name.empty()) {
+      ex.name.push_back(train.examples.name[k]);
+    }
     ex.label.push_back(train.examples.label[k]);
     ex.original_label.push_back(train.examples.original_label.empty() ? train.examples.label[k]
                                                                       : train.examples.original_label[k]);
@@ -483,6 +498,10 @@ TrainedSet compose_trained_set(const data::ImageSet& train, const ProbeSuite& su
     const auto k = static_cast<size_t>(p);
     set.labels.push_back(suite.labels[k]);
     ex.id.push_back(suite.source_id[k]);
+    if (!train.examples.name.empty()) {
+      const int64_t source = suite.source_index[k];
+      ex.name.push_back(source >= 0 ? train.examples.name[static_cast<size_t>(source)] : std::string());
+    }
     ex.label.push_back(suite.labels[k]);
     ex.original_label.push_back(suite.original_labels[k]);
     ex.role.push_back(suite.role[k]);

@@ -10,6 +10,7 @@
 #include <sstream>
 #include <unordered_map>
 
+#include "mapd/core/csv_field.hpp"
 #include "mapd/core/error.hpp"
 #include "mapd/core/fs.hpp"
 #include "mapd/data/csv.hpp"
@@ -228,7 +229,7 @@ NumericArray read_npz(const std::filesystem::path& path, const std::string& key)
 }
 
 std::vector<double> read_score_file(const std::filesystem::path& path, const std::vector<int64_t>& ids,
-                                    bool subset) {
+                                    bool subset, const std::vector<std::string>& names) {
   const auto ext = path.extension().string();
   const std::string where = path.string();
   std::vector<double> out(ids.size());
@@ -262,7 +263,15 @@ std::vector<double> read_score_file(const std::filesystem::path& path, const std
     int64_t line_no = 0;
     int id_col = -1;
     int score_col = -1;
-    std::unordered_map<int64_t, double> by_id;
+    std::unordered_map<std::string, double> by_id;
+    // The key of an id: as written for text ids, else the integer ("007" is 7).
+    const auto key_of = [&](const std::string& cell, const std::string& at) {
+      if (!names.empty()) return cell;
+      const auto value = data::parse_int64(cell);
+      MAPD_CHECK(value.has_value(), DataError,
+                 fmt::format("{}: id '{}' is not an integer (the dataset's ids are integers)", at, cell));
+      return std::to_string(*value);
+    };
     while (std::getline(in, line)) {
       ++line_no;
       if (!line.empty() && line.back() == '\r') line.pop_back();
@@ -280,13 +289,13 @@ std::vector<double> read_score_file(const std::filesystem::path& path, const std
       }
       MAPD_CHECK(static_cast<int>(cells.size()) > std::max(id_col, score_col), DataError,
                  at + ": too few columns");
-      int64_t id = 0;
+      const std::string id = key_of(cells[static_cast<size_t>(id_col)], at);
       double score = 0.0;
       try {
         size_t used = 0;
-        id = std::stoll(cells[static_cast<size_t>(id_col)], &used);
-        MAPD_CHECK(used == cells[static_cast<size_t>(id_col)].size(), DataError, at + ": bad id");
-        score = std::stod(cells[static_cast<size_t>(score_col)]);
+        score = std::stod(cells[static_cast<size_t>(score_col)], &used);
+        MAPD_CHECK(used == cells[static_cast<size_t>(score_col)].size(), DataError,
+                   fmt::format("{}: score '{}' is not a number", at, cells[static_cast<size_t>(score_col)]));
       } catch (const std::logic_error&) {
         throw DataError(fmt::format("{}: cannot parse '{}' as id,score", at, line));
       }
@@ -295,11 +304,12 @@ std::vector<double> read_score_file(const std::filesystem::path& path, const std
     }
     MAPD_CHECK(id_col >= 0, DataError,
                "probes.score_file: " + where + ": empty file; expected 'id,score' rows");
-    std::vector<int64_t> missing;
+    std::vector<std::string> missing;
     for (size_t i = 0; i < ids.size(); ++i) {
-      const auto it = by_id.find(ids[i]);
+      const std::string key = names.empty() ? std::to_string(ids[i]) : names[i];
+      const auto it = by_id.find(key);
       if (it == by_id.end()) {
-        missing.push_back(ids[i]);
+        missing.push_back(key);
       } else {
         out[i] = it->second;
       }
@@ -307,7 +317,7 @@ std::vector<double> read_score_file(const std::filesystem::path& path, const std
     if (!missing.empty()) {
       std::string first;
       for (size_t i = 0; i < std::min<size_t>(missing.size(), 5); ++i) {
-        first += (i ? ", " : "") + std::to_string(missing[i]);
+        first += (i ? ", " : "") + missing[i];
       }
       throw DataError(
           fmt::format("probes.score_file: {} has {} rows but {} of the {} training examples have no "
@@ -317,16 +327,20 @@ std::vector<double> read_score_file(const std::filesystem::path& path, const std
   }
   for (size_t i = 0; i < out.size(); ++i) {
     MAPD_CHECK(std::isfinite(out[i]), DataError,
-               fmt::format("probes.score_file: {}: the score of example id {} is not finite", where, ids[i]));
+               fmt::format("probes.score_file: {}: the score of example id {} is not finite", where,
+                           names.empty() ? std::to_string(ids[i]) : names[i]));
   }
   return out;
 }
 
 void write_score_csv(const std::filesystem::path& path, const std::vector<int64_t>& ids,
-                     const std::vector<double>& scores) {
+                     const std::vector<double>& scores, const std::vector<std::string>& names) {
   std::string text = "id,score\n";
   text.reserve(ids.size() * 24);
-  for (size_t i = 0; i < ids.size(); ++i) text += fmt::format("{},{:.9g}\n", ids[i], scores[i]);
+  for (size_t i = 0; i < ids.size(); ++i) {
+    text +=
+        fmt::format("{},{:.9g}\n", names.empty() ? std::to_string(ids[i]) : csv_field(names[i]), scores[i]);
+  }
   fs::write_file_atomic(path, text);
 }
 

@@ -33,14 +33,12 @@ std::vector<std::filesystem::path> suite_dirs() {
   return dirs;
 }
 
-int64_t parse_id(const std::string& text, const std::string& where) {
-  try {
-    size_t used = 0;
-    const long long v = std::stoll(text, &used);
-    if (used == text.size()) return v;
-  } catch (const std::exception&) {
-  }
-  throw DataError(fmt::format("{}: '{}' is not an integer example id", where, text));
+/// A user probe's id from JSON: an integer or a non-empty string, as text.
+std::string json_id(const json& id, const std::string& where) {
+  MAPD_CHECK((id.is_number_integer() || id.is_string()) && id.dump() != "\"\"", DataError,
+             fmt::format("{}: id {} must be an integer or a non-empty string (the dataset's example id)",
+                         where, id.dump()));
+  return id.is_string() ? id.get<std::string>() : id.dump();
 }
 
 }  // namespace
@@ -173,19 +171,16 @@ std::vector<UserProbe> read_user_probes(const std::filesystem::path& path) {
         const auto& item = tree[i];
         const auto at = fmt::format("{}: entry {}", where, i);
         MAPD_CHECK(item.is_object() && item.contains("id") && item.contains("category"), DataError,
-                   at + ": expected {\"id\": <int>, \"category\": <name>}");
-        MAPD_CHECK(item["id"].is_number_integer() && item["category"].is_string(), DataError,
-                   at + ": id must be an integer and category a string");
-        out.push_back({item["id"].get<int64_t>(), item["category"].get<std::string>()});
+                   at + ": expected {\"id\": <id>, \"category\": <name>}");
+        MAPD_CHECK(item["category"].is_string(), DataError, at + ": category must be a string");
+        out.push_back({json_id(item["id"], at), item["category"].get<std::string>()});
       }
     } else if (tree.is_object()) {
       for (const auto& [category, ids] : tree.items()) {
         MAPD_CHECK(ids.is_array(), DataError,
                    fmt::format("{}: '{}' must map to a list of example ids", where, category));
         for (const auto& id : ids) {
-          MAPD_CHECK(id.is_number_integer(), DataError,
-                     fmt::format("{}: '{}' lists a non-integer id {}", where, category, id.dump()));
-          out.push_back({id.get<int64_t>(), category});
+          out.push_back({json_id(id, fmt::format("{}: '{}'", where, category)), category});
         }
       }
     } else {
@@ -215,11 +210,12 @@ std::vector<UserProbe> read_user_probes(const std::filesystem::path& path) {
       MAPD_CHECK(static_cast<int>(cells.size()) > std::max(id_col, cat_col), DataError,
                  at + ": too few columns");
       MAPD_CHECK(!cells[static_cast<size_t>(cat_col)].empty(), DataError, at + ": empty category");
-      out.push_back({parse_id(cells[static_cast<size_t>(id_col)], at), cells[static_cast<size_t>(cat_col)]});
+      MAPD_CHECK(!cells[static_cast<size_t>(id_col)].empty(), DataError, at + ": empty id");
+      out.push_back({cells[static_cast<size_t>(id_col)], cells[static_cast<size_t>(cat_col)]});
     }
     MAPD_CHECK(id_col >= 0, DataError, where + ": empty file; expected a header 'id,category' and rows");
   }
-  std::unordered_set<int64_t> seen;
+  std::unordered_set<std::string> seen;
   for (const auto& p : out) {
     MAPD_CHECK(
         seen.insert(p.id).second, DataError,

@@ -151,6 +151,17 @@ void AssignmentStore::write(int64_t offset, const Block& block) {
   }
 }
 
+void AssignmentStore::write_names(const std::vector<std::string>& names) {
+  detail::quiet_hdf5();
+  Impl& s = *impl_;
+  MAPD_ASSERT(s.file.valid(),
+              fmt::format("cannot write to '{}': the assignment file is closed", s.ctx.file()));
+  MAPD_ASSERT(static_cast<int64_t>(names.size()) == s.n,
+              fmt::format("AssignmentStore::write_names: {} names for {} rows of '{}'", names.size(), s.n,
+                          s.ctx.file()));
+  s.ctx.write_strings_1d(s.file.get(), "/name", names);
+}
+
 void AssignmentStore::close() {
   detail::quiet_hdf5();
   Impl& s = *impl_;
@@ -206,6 +217,9 @@ AssignmentStore::Columns AssignmentStore::read(const std::filesystem::path& path
   ctx.read_1d(f, "/assigned", H5T_NATIVE_INT16, out.assigned.data(), n);
   ctx.read_1d(f, "/max_prob", H5T_NATIVE_FLOAT, out.max_prob.data(), n);
   ctx.read_1d(f, "/label_issue", H5T_NATIVE_FLOAT, out.label_issue.data(), n);
+  if (ctx.exists(f, "/name")) {
+    out.name = ctx.read_strings_1d(f, "/name", n);
+  }
   for (const char* name : {"/prob", "/score"}) {
     Handle ds = ctx.dataset(H5Dopen2(f, name, H5P_DEFAULT), name, "open dataset");
     ctx.expect_dataset(ds.get(), name, {n, categories}, H5T_FLOAT);

@@ -266,6 +266,10 @@ struct DynamicsStore::Impl {
       ctx.read_1d(f, "/examples/row", H5T_NATIVE_INT64, examples.row.data(), n);
     }
     fill_or_check_rows(examples, fmt::format("HDF5 file '{}'", ctx.file()));
+    examples.name.clear();
+    if (ctx.exists(f, "/examples/name")) {
+      examples.name = ctx.read_strings_1d(f, "/examples/name", n);
+    }
 
     // Extra signals (optional; files without the attribute have none): a class series is stored
     // as an integer, a value series as a float.
@@ -447,8 +451,8 @@ struct DynamicsStore::Impl {
           "largest is {} at example index {}, id {}); they would be stored as infinity. Nothing of this "
           "epoch was written to '{}'. Start the run again with record.dtype=fp32 (--set record.dtype=fp32; "
           "a resumed run keeps the file's fp16)",
-          epoch, overflows, n, name, kFp16Max, values[largest_at], largest_at,
-          examples.id[static_cast<size_t>(largest_at)], ctx.file()));
+          epoch, overflows, n, name, kFp16Max, values[largest_at], largest_at, examples.id_text(largest_at),
+          ctx.file()));
     }
   }
 
@@ -555,11 +559,7 @@ DynamicsStore DynamicsStore::create(const std::filesystem::path& path, const Dyn
                                     const ExampleColumns& examples) {
   detail::quiet_hdf5();
   const int64_t n = examples.size();
-  const auto size = static_cast<size_t>(n);
-  MAPD_ASSERT(examples.label.size() == size && examples.original_label.size() == size &&
-                  examples.role.size() == size && examples.probe_category.size() == size &&
-                  examples.source_index.size() == size,
-              "DynamicsStore::create: the columns of ExampleColumns differ in length");
+  check_column_lengths(examples, "DynamicsStore::create");
   if (n == 0) {
     throw DataError(fmt::format("cannot create dynamics file '{}' for an empty training set (0 examples)",
                                 path.string()));
@@ -620,6 +620,9 @@ DynamicsStore DynamicsStore::create(const std::filesystem::path& path, const Dyn
     ctx.write_1d(f, "/examples/source_index", H5T_STD_I64LE, H5T_NATIVE_INT64, examples.source_index.data(),
                  n);
     ctx.write_1d(f, "/examples/row", H5T_STD_I64LE, H5T_NATIVE_INT64, s.examples.row.data(), n);
+    if (!examples.name.empty()) {
+      ctx.write_strings_1d(f, "/examples/name", examples.name);
+    }
   }
 
   {

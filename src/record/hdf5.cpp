@@ -175,21 +175,32 @@ bool FileContext::has_attr(hid_t loc, std::string_view object_name, const std::s
 
 namespace {
 
-/// Reads the string elements of `attr` (variable-length or fixed-length strings).
-std::vector<std::string> read_string_elements(const FileContext& ctx, hid_t attr, const std::string& where) {
-  Handle file_type = ctx.datatype(H5Aget_type(attr), where, "get type of");
+/// Reads the string elements of `object`, an attribute or a dataset (variable-length or
+/// fixed-length strings).
+std::vector<std::string> read_string_elements(const FileContext& ctx, hid_t object,
+                                              const std::string& where) {
+  const bool is_dataset = H5Iget_type(object) == H5I_DATASET;
+  const char* what = is_dataset ? "dataset" : "attribute";
+  Handle file_type =
+      ctx.datatype(is_dataset ? H5Dget_type(object) : H5Aget_type(object), where, "get type of");
   if (H5Tget_class(file_type.get()) != H5T_STRING) {
     throw IoError(
-        fmt::format("attribute '{}' in HDF5 file '{}' is not a string; the file was not written "
+        fmt::format("{} '{}' in HDF5 file '{}' is not a string; the file was not written "
                     "by mapd or is damaged",
-                    where, ctx.file()));
+                    what, where, ctx.file()));
   }
-  Handle space = ctx.dataspace(H5Aget_space(attr), where, "get dataspace of");
+  Handle space =
+      ctx.dataspace(is_dataset ? H5Dget_space(object) : H5Aget_space(object), where, "get dataspace of");
   const hssize_t count = ctx.check(H5Sget_simple_extent_npoints(space.get()), where, "get size of");
   std::vector<std::string> values;
   if (count == 0) {
     return values;
   }
+  const auto read = [&](hid_t mem_type, void* out) {
+    const herr_t status = is_dataset ? H5Dread(object, mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, out)
+                                     : H5Aread(object, mem_type, out);
+    ctx.check(status, where, is_dataset ? "read dataset" : "read attribute");
+  };
   const htri_t variable = ctx.check(H5Tis_variable_str(file_type.get()), where, "inspect type of");
   Handle mem_type = ctx.datatype(H5Tcopy(H5T_C_S1), where, "create string type for");
   // HDF5 converts strings only between types of the same character set.
@@ -197,7 +208,7 @@ std::vector<std::string> read_string_elements(const FileContext& ctx, hid_t attr
   if (variable > 0) {
     ctx.check(H5Tset_size(mem_type.get(), H5T_VARIABLE), where, "set string size of");
     std::vector<char*> data(static_cast<size_t>(count), nullptr);
-    ctx.check(H5Aread(attr, mem_type.get(), data.data()), where, "read attribute");
+    read(mem_type.get(), data.data());
     for (char* item : data) {
       values.emplace_back(item != nullptr ? item : "");
     }
@@ -206,7 +217,7 @@ std::vector<std::string> read_string_elements(const FileContext& ctx, hid_t attr
     const size_t size = H5Tget_size(file_type.get());
     ctx.check(H5Tset_size(mem_type.get(), size), where, "set string size of");
     std::vector<char> data(size * static_cast<size_t>(count), '\0');
-    ctx.check(H5Aread(attr, mem_type.get(), data.data()), where, "read attribute");
+    read(mem_type.get(), data.data());
     for (hssize_t i = 0; i < count; ++i) {
       const char* begin = data.data() + static_cast<size_t>(i) * size;
       values.emplace_back(begin, strnlen(begin, size));
@@ -258,6 +269,25 @@ void FileContext::write_1d(hid_t loc, const std::string& name, hid_t file_type, 
   if (n > 0) {
     check(H5Dwrite(ds.get(), mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, data), name, "write dataset");
   }
+}
+
+void FileContext::write_strings_1d(hid_t loc, const std::string& name,
+                                   const std::vector<std::string>& values) const {
+  Handle type = datatype(H5Tcopy(H5T_C_S1), name, "create string type for");
+  check(H5Tset_size(type.get(), H5T_VARIABLE), name, "set string size of");
+  check(H5Tset_cset(type.get(), H5T_CSET_UTF8), name, "set string encoding of");
+  std::vector<const char*> data;
+  data.reserve(values.size());
+  for (const auto& value : values) {
+    data.push_back(value.c_str());
+  }
+  write_1d(loc, name, type.get(), type.get(), data.data(), static_cast<int64_t>(data.size()));
+}
+
+std::vector<std::string> FileContext::read_strings_1d(hid_t loc, const std::string& name, int64_t n) const {
+  Handle ds = dataset(H5Dopen2(loc, name.c_str(), H5P_DEFAULT), name, "open dataset");
+  expect_dataset(ds.get(), name, {n}, H5T_STRING);
+  return read_string_elements(*this, ds.get(), name);
 }
 
 std::vector<int64_t> FileContext::dims(hid_t ds, std::string_view object) const {

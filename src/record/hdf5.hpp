@@ -114,6 +114,11 @@ class FileContext {
   /// null when n == 0) given in memory type `mem_type`.
   void write_1d(hid_t loc, const std::string& name, hid_t file_type, hid_t mem_type, const void* data,
                 int64_t n) const;
+  /// Creates a 1-D dataset `name` in `loc` of variable-length UTF-8 strings holding `values`.
+  void write_strings_1d(hid_t loc, const std::string& name, const std::vector<std::string>& values) const;
+  /// Reads the whole 1-D string dataset `name` of `loc`, which must hold `n` strings (else
+  /// DataError).
+  [[nodiscard]] std::vector<std::string> read_strings_1d(hid_t loc, const std::string& name, int64_t n) const;
   /// Dimensions of dataset `ds` (named `object` in messages).
   [[nodiscard]] std::vector<int64_t> dims(hid_t ds, std::string_view object) const;
   /// Checks the form of dataset `ds` (named `object`) before anything is read from it into a

@@ -46,13 +46,25 @@ void fill_or_check_rows(ExampleColumns& examples, const std::string& where) {
   }
 }
 
+std::string ExampleColumns::id_text(int64_t i) const {
+  const auto k = static_cast<size_t>(i);
+  if (!name.empty() && !name[k].empty()) {
+    return name[k];
+  }
+  return std::to_string(id[k]);
+}
+
+void check_column_lengths(const ExampleColumns& examples, const std::string& where) {
+  const auto n = examples.id.size();
+  MAPD_ASSERT(examples.label.size() == n && examples.original_label.size() == n &&
+                  examples.role.size() == n && examples.probe_category.size() == n &&
+                  examples.source_index.size() == n && (examples.name.empty() || examples.name.size() == n),
+              fmt::format("{}: the example columns differ in length", where));
+}
+
 InMemoryTrajectories::InMemoryTrajectories(DynamicsMeta meta, ExampleColumns examples)
     : meta_(std::move(meta)), examples_(std::move(examples)) {
-  const auto n = examples_.id.size();
-  MAPD_ASSERT(examples_.label.size() == n && examples_.original_label.size() == n &&
-                  examples_.role.size() == n && examples_.probe_category.size() == n &&
-                  examples_.source_index.size() == n,
-              "InMemoryTrajectories: the example columns differ in length");
+  check_column_lengths(examples_, "InMemoryTrajectories");
   fill_or_check_rows(examples_, describe());
 }
 

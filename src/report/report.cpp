@@ -371,19 +371,20 @@ std::optional<std::string> changed_since_training(const data::ImageSet& train,
                                                   const record::ExampleColumns& ex, int64_t row) {
   const auto ur = static_cast<size_t>(row);
   const int64_t source = ex.source_index[ur];
+  const std::string recorded = ex.id_text(row);
   if (source < 0 || source >= train.size()) {
     return fmt::format(
         "the dataset changed since training: id {} was at position {}, the training split has "
         "{} examples now",
-        ex.id[ur], source, train.size());
+        recorded, source, train.size());
   }
-  const int64_t id = train.examples.id[static_cast<size_t>(source)];
+  const std::string id = train.examples.id_text(source);
   const int64_t label = original_label_at(train.examples, source);
-  if (id != ex.id[ur] || label != ex.original_label[ur]) {
+  if (id != recorded || label != ex.original_label[ur]) {
     return fmt::format(
         "the dataset changed since training: position {} holds id {} (label {}) now, "
         "not id {} (label {})",
-        source, id, label, ex.id[ur], ex.original_label[ur]);
+        source, id, label, recorded, ex.original_label[ur]);
   }
   return std::nullopt;
 }
@@ -674,7 +675,7 @@ ReportData collect_report_data(const stdfs::path& run_dir, const config::ReportC
         const auto ur = static_cast<size_t>(row);
         SurfacedExample item;
         item.row = row;
-        item.id = ex.id[ur];
+        item.id = ex.id_text(row);
         item.label = ex.label[ur];
         item.label_name = class_name(classes, ex.label[ur]);
         item.original_label = ex.original_label[ur];

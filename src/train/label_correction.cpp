@@ -11,6 +11,7 @@
 #include <limits>
 #include <optional>
 
+#include "mapd/core/csv_field.hpp"
 #include "mapd/core/error.hpp"
 #include "mapd/core/fs.hpp"
 #include "mapd/core/log.hpp"
@@ -664,7 +665,7 @@ int64_t write_corrected_labels(const record::TrajectorySource& source, MislabelE
     int64_t corrected = ex.label[r];
     if (!left_out && p_mis > threshold && pred[r] >= 0) corrected = pred[r];
     changed += corrected != ex.label[r] ? 1 : 0;
-    text += fmt::format("{},{},{},{}", ex.id[r], ex.label[r], corrected,
+    text += fmt::format("{},{},{},{}", csv_field(ex.id_text(i)), ex.label[r], corrected,
                         left_out ? std::string() : fmt::format("{:.4f}", p_mis));
     if (noisy) text += fmt::format(",{}", ex.original_label[r]);
     text += '\n';

@@ -75,6 +75,40 @@ inline void write_pattern_idx(const stdfs::path& dir, const std::string& split, 
       .write(reinterpret_cast<const char*>(labels.data()), static_cast<std::streamsize>(labels.size()));
 }
 
+/// The images of write_pattern_idx as binary PGM files in `dir`, listed by `dir`/manifest.csv
+/// with text ids ("img-000000", ...; the eighth is "batch 1, img 7", quoted) as a user's
+/// spreadsheet export would: a UTF-8 byte order mark first. Returns the ids in manifest order.
+inline std::vector<std::string> write_pattern_manifest(const stdfs::path& dir, int n, uint32_t seed) {
+  constexpr int kSide = 28;
+  constexpr int kClasses = 10;
+  std::mt19937 gen(seed);
+  stdfs::create_directories(dir);
+  std::ofstream manifest(dir / "manifest.csv");
+  manifest << "\xEF\xBB\xBFid,path,label\n";
+  std::vector<std::string> ids;
+  std::vector<uint8_t> pixels(kSide * kSide);
+  for (int i = 0; i < n; ++i) {
+    const int label = i % kClasses;
+    for (auto& p : pixels) p = static_cast<uint8_t>(gen() % 60);
+    const int top = (label / 4) * 9 + 1;
+    const int left = (label % 4) * 7;
+    for (int y = top; y < top + 7; ++y) {
+      for (int x = left; x < left + 6; ++x) {
+        pixels[static_cast<size_t>(y * kSide + x)] = static_cast<uint8_t>(200 + gen() % 55);
+      }
+    }
+    const std::string name = "p" + std::to_string(i) + ".pgm";
+    std::ofstream pgm(dir / name, std::ios::binary);
+    pgm << "P5\n" << kSide << " " << kSide << "\n255\n";
+    pgm.write(reinterpret_cast<const char*>(pixels.data()), static_cast<std::streamsize>(pixels.size()));
+    char id[16];
+    std::snprintf(id, sizeof id, "img-%06d", i);
+    ids.emplace_back(i == 7 ? "batch 1, img 7" : id);
+    manifest << (i == 7 ? "\"batch 1, img 7\"" : ids.back()) << "," << name << "," << label << "\n";
+  }
+  return ids;
+}
+
 /// The output and exit code of one foreground run of the binary.
 struct Result {
   int exit_code = -1;

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <gtest/gtest.h>
+#include <opencv2/imgproc.hpp>
 
 #include <fstream>
 
@@ -365,6 +366,47 @@ TEST(FolderReader, AsStoredChannelsAreWhatTheFilesHold) {
   EXPECT_EQ(load_dataset(cfg, {}).train.channels, 1);
 }
 
+// Issue 13 item 10: images were resized to 32 x 32 by default; "as stored" (data.image_size = 0,
+// the default) keeps the files' size: that of the first image, the others brought to it.
+TEST(FolderReader, AsStoredSizeIsTheFirstImagesSize) {
+  const auto dir = temp_dir("folder_size");
+  const auto root = dir / "images";
+  testing::write_image(root / "a" / "1.png", 12, 20, 1, /*grey=*/true);  // 12 rows, 20 columns
+  testing::write_image(root / "b" / "2.png", 24, 40, 2, /*grey=*/true);  // twice the size
+  config::DataConfig cfg;
+  cfg.format = "folder";
+  cfg.path = root.string();
+  ASSERT_EQ(cfg.image_size, 0);  // the default
+  const auto ds = load_dataset(cfg, {});
+  EXPECT_EQ(ds.train.height, 12);
+  EXPECT_EQ(ds.train.width, 20);
+  EXPECT_EQ(ds.train.channels, 1);
+  std::vector<uint8_t> pixels(12 * 20);
+  ds.train.read(0, pixels.data());
+  const cv::Mat stored = cv::imread((root / "a" / "1.png").string(), cv::IMREAD_UNCHANGED);
+  EXPECT_EQ(pixels, std::vector<uint8_t>(stored.data, stored.data + 12 * 20));  // as stored: untouched
+  ds.train.read(1, pixels.data());
+  cv::Mat half;
+  cv::resize(cv::imread((root / "b" / "2.png").string(), cv::IMREAD_UNCHANGED), half, cv::Size(20, 12), 0, 0,
+             cv::INTER_AREA);
+  EXPECT_EQ(pixels, std::vector<uint8_t>(half.data, half.data + 12 * 20));
+  // A test split is read at the training split's size, whatever its files hold.
+  const auto test_root = dir / "test";
+  testing::write_image(test_root / "a" / "3.png", 30, 30, 3, /*grey=*/true);
+  testing::write_image(test_root / "b" / "4.png", 30, 30, 4, /*grey=*/true);
+  cfg.test_path = test_root.string();
+  const auto with_test = load_dataset(cfg, {});
+  ASSERT_TRUE(with_test.test.has_value());
+  EXPECT_EQ(with_test.test->height, 12);
+  EXPECT_EQ(with_test.test->width, 20);
+  // A size asked for: resized to cover it (aspect kept), then centre-cropped.
+  cfg.test_path.clear();
+  cfg.image_size = 8;
+  const auto square = load_dataset(cfg, {});
+  EXPECT_EQ(square.train.height, 8);
+  EXPECT_EQ(square.train.width, 8);
+}
+
 TEST(FolderReader, OnDemandDecodingMatchesInMemory) {
   const auto dir = temp_dir("folder_lazy");
   testing::write_image(dir / "a" / "1.png", 30, 20, 1);
@@ -531,6 +573,41 @@ TEST_F(ManifestReader, ByteOrderMarkIsSkippedAndADuplicatedColumnIsNamed) {
   EXPECT_NE(message.find("train.csv:1: the header names the column 'label' twice (columns 2 and 3)"),
             std::string::npos)
       << message;
+}
+
+// Issue 13 item 10: string ids (file names, UUIDs, the user guide's own `img-000001`) were
+// rejected. They are kept verbatim as ExampleTable::name, with the line index as the integer id;
+// ids that are all integers written as such stay integers.
+TEST_F(ManifestReader, TextIdsAreKeptAsWritten) {
+  const auto ds = load_dataset(
+      manifest("id,path,label\nimg-000001,img/x.png,0\n\"a,b\",img/y.png,1\n007,img/z.jpg,1\n"), {});
+  EXPECT_EQ(ds.train.examples.name, (std::vector<std::string>{"img-000001", "a,b", "007"}));
+  EXPECT_EQ(ds.train.examples.id, (std::vector<int64_t>{0, 1, 2}));
+  EXPECT_EQ(ds.train.examples.id_text(2), "007");
+  // One id that is not an integer as written ("007") makes them all text, the integers too.
+  const auto mixed = load_dataset(manifest("id,path,label\n5,img/x.png,0\n007,img/y.png,1\n"), {});
+  EXPECT_EQ(mixed.train.examples.name, (std::vector<std::string>{"5", "007"}));
+  const auto integers = load_dataset(manifest("id,path,label\n5,img/x.png,0\n-7,img/y.png,1\n"), {});
+  EXPECT_TRUE(integers.train.examples.name.empty());
+  EXPECT_EQ(integers.train.examples.id, (std::vector<int64_t>{5, -7}));
+  EXPECT_EQ(integers.train.examples.id_text(1), "-7");
+  // data.limit keeps each text id with its example.
+  auto limited = manifest("id,path,label\nx,img/x.png,0\ny,img/y.png,1\nz,img/z.jpg,1\n");
+  limited.limit = 2;
+  const auto subset = load_dataset(limited, {});
+  ASSERT_EQ(subset.train.examples.name.size(), 2U);
+  for (int64_t i = 0; i < subset.train.size(); ++i) {
+    EXPECT_EQ(subset.train.examples.name[static_cast<size_t>(i)],
+              std::string(1, static_cast<char>('x' + subset.train.examples.id[static_cast<size_t>(i)])));
+  }
+  EXPECT_NE(error_of([&] {
+              load_dataset(manifest("id,path,label\na,img/x.png,0\na,img/y.png,0\n"), {});
+            }).find("train.csv:3: id 'a' appears twice"),
+            std::string::npos);
+  EXPECT_NE(error_of([&] {
+              load_dataset(manifest("id,path,label\n,img/x.png,0\n"), {});
+            }).find("train.csv:2: the id is empty"),
+            std::string::npos);
 }
 
 TEST_F(ManifestReader, QuotedPathsFollowRfc4180) {

@@ -1,5 +1,6 @@
 #include "mapd/probes/probe_suite.hpp"
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
@@ -12,6 +13,7 @@
 #include "mapd/probes/score_file.hpp"
 #include "mapd/probes/suite_spec.hpp"
 
+#include "../common/expect_error.hpp"
 #include "synthetic.hpp"
 
 namespace mapd::probes {
@@ -351,6 +353,49 @@ TEST(ProbeSuite, UserProbesAddCategoriesAndKeepTheirLabels) {
       EXPECT_EQ(suite.labels[static_cast<size_t>(p)], 1);
     }
   }
+}
+
+// Issue 13 item 10: text ids (a manifest's) name user probes and scores, and reach the trained
+// set's columns (dynamics.h5 /examples/name); an integer id matches however it is written.
+TEST(ProbeSuite, TextIdsNameUserProbesScoresAndTheTrainedColumns) {
+  auto f = make_fixture("text_ids");
+  auto& ex = f.dataset.train.examples;
+  for (int64_t i = 0; i < f.dataset.train.size(); ++i) ex.name.push_back(fmt::format("img-{:04d}", i));
+  write_score_csv(f.dir / "scores.csv", ex.id, f.easiness, ex.name);
+  write_text(f.dir / "user.csv",
+             "id,category\nimg-0000,duplicate\nimg-0001,duplicate\n\"img-0002\",watermark\n");
+  f.config.probes.user_probes = (f.dir / "user.csv").string();
+  const auto suite = build_probe_suite(f.config, f.dataset, f.dir);
+  EXPECT_EQ(count_of(suite, "duplicate", record::Role::kProbeFit) +
+                count_of(suite, "duplicate", record::Role::kProbeVal),
+            2);
+  for (int64_t i = 0; i < 3; ++i)
+    EXPECT_TRUE(std::binary_search(suite.removed.begin(), suite.removed.end(), i));
+  const auto trained = compose_trained_set(f.dataset.train, suite, false);
+  const auto& columns = trained.examples;
+  ASSERT_EQ(columns.name.size(), columns.id.size());
+  int64_t synthetic = 0;
+  for (int64_t r = 0; r < columns.size(); ++r) {
+    const int64_t source = columns.source_index[static_cast<size_t>(r)];
+    if (source < 0) {
+      EXPECT_EQ(columns.name[static_cast<size_t>(r)], "");
+      EXPECT_EQ(columns.id_text(r), "-1");
+      ++synthetic;
+    } else {
+      EXPECT_EQ(columns.id_text(r), ex.name[static_cast<size_t>(source)]);
+    }
+  }
+  EXPECT_GT(synthetic, 0);  // random_input probes have no source
+
+  // Integer ids: "01001" is 1001; one example listed twice (as 1000 and 01000) is refused.
+  auto g = make_fixture("integer_ids");
+  write_text(g.dir / "user.csv", "id,category\n01001,duplicate\n1002,duplicate\n");
+  g.config.probes.user_probes = (g.dir / "user.csv").string();
+  const auto integer = build_probe_suite(g.config, g.dataset, g.dir);
+  EXPECT_TRUE(std::binary_search(integer.removed.begin(), integer.removed.end(), 1));
+  write_text(g.dir / "user.csv", "id,category\n1000,duplicate\n01000,watermark\n");
+  MAPD_EXPECT_THROW_WITH(build_probe_suite(g.config, g.dataset, g.dir), DataError,
+                         "example id 1000 is listed more than once (as '01000' too");
 }
 
 TEST(ProbeSuite, UserProbeIdsMissingFromTheDatasetAreListed) {

@@ -43,6 +43,22 @@ TEST(ScoreFile, CsvIsMatchedById) {
   EXPECT_DOUBLE_EQ(s[2], 0.5);
 }
 
+// Issue 13 item 10: a dataset with text ids (a manifest's) names its rows by them; integer ids
+// match however they are written ("010" is 10).
+TEST(ScoreFile, CsvTextIdsAndIntegerIdsAsWritten) {
+  const auto dir = temp_dir("score_csv_text");
+  write_text(dir / "t.csv", "id,score\nimg-2,0.5\n\"a,b\",0.25\n010,1\n");
+  const std::vector<std::string> names = {"a,b", "img-2", "010"};
+  const auto t = read_score_file(dir / "t.csv", {0, 1, 2}, false, names);
+  EXPECT_EQ(t, (std::vector<double>{0.25, 0.5, 1.0}));
+  write_score_csv(dir / "round.csv", {0, 1, 2}, t, names);
+  EXPECT_EQ(read_score_file(dir / "round.csv", {0, 1, 2}, false, names), t);
+  write_text(dir / "i.csv", "id,score\n010,1\n11,2\n");
+  EXPECT_EQ(read_score_file(dir / "i.csv", {10, 11}, false), (std::vector<double>{1.0, 2.0}));
+  MAPD_EXPECT_THROW_WITH(read_score_file(dir / "t.csv", {10}, true), DataError, "t.csv:2",
+                         "id 'img-2' is not an integer (the dataset's ids are integers)");
+}
+
 TEST(ScoreFile, CsvMissingIdsAreListed) {
   const auto dir = temp_dir("score_csv_missing");
   write_text(dir / "s.csv", "id,score\n10,0.5\n");

@@ -49,29 +49,32 @@ TEST(UserProbes, ReadsCsvAndBothJsonShapes) {
   write_text(dir / "u.csv", "id,category\n5,duplicate\n7,watermark\n\"9\",duplicate\n");
   auto csv = read_user_probes(dir / "u.csv");
   ASSERT_EQ(csv.size(), 3U);
-  EXPECT_EQ(csv[2].id, 9);
+  EXPECT_EQ(csv[2].id, "9");
   EXPECT_EQ(csv[2].category, "duplicate");
   write_text(dir / "a.json", R"([{"id": 1, "category": "watermark"}, {"id": 2, "category": "mislabeled"}])");
   EXPECT_EQ(read_user_probes(dir / "a.json").size(), 2U);
-  write_text(dir / "o.json", R"({"duplicate": [3, 4], "watermark": [8]})");
+  write_text(dir / "o.json", R"({"duplicate": [3, 4], "watermark": [8, "img-9"]})");
   const auto o = read_user_probes(dir / "o.json");
-  ASSERT_EQ(o.size(), 3U);
+  ASSERT_EQ(o.size(), 4U);
   EXPECT_EQ(o[0].category, "duplicate");
+  EXPECT_EQ(o[3].id, "img-9");  // text ids (manifests) as written
 }
 
 TEST(UserProbes, MalformedFilesAreDataErrorsWithTheLine) {
   const auto dir = temp_dir("user_bad");
   write_text(dir / "h.csv", "example,cat\n1,a\n");
   MAPD_EXPECT_THROW_WITH(read_user_probes(dir / "h.csv"), DataError, "h.csv:1", "'id' and 'category'");
-  write_text(dir / "n.csv", "id,category\nabc,a\n");
+  write_text(dir / "n.csv", "id,category\n,a\n");
   const auto msg = error_of([&] { read_user_probes(dir / "n.csv"); });
-  EXPECT_NE(msg.find("n.csv:2"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("n.csv:2: empty id"), std::string::npos) << msg;
   write_text(dir / "d.csv", "id,category\n1,a\n1,b\n");
   MAPD_EXPECT_THROW_WITH(read_user_probes(dir / "d.csv"), DataError,
                          "d.csv: example id 1 is listed more than once");
-  write_text(dir / "b.json", R"([{"id": "x", "category": "a"}])");
+  write_text(dir / "b.json", R"([{"id": 1.5, "category": "a"}])");
   MAPD_EXPECT_THROW_WITH(read_user_probes(dir / "b.json"), DataError, "b.json: entry 0",
-                         "id must be an integer");
+                         "id 1.5 must be an integer or a non-empty string");
+  write_text(dir / "e.json", R"({"dup": [""]})");
+  MAPD_EXPECT_THROW_WITH(read_user_probes(dir / "e.json"), DataError, "e.json: 'dup'", "non-empty string");
   MAPD_EXPECT_THROW_WITH(read_user_probes(dir / "missing.csv"), IoError, "missing.csv");
 }
 

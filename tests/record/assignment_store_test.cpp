@@ -102,6 +102,24 @@ TEST(AssignmentStore, RoundTripInBlocks) {
   EXPECT_NO_THROW(AssignmentStore::read(path, nullptr));
 }
 
+// Issue 13 item 10: text ids go into /name; a file without them has none.
+TEST(AssignmentStore, TextIdsAreWrittenAsNames) {
+  TempDir dir;
+  const auto path = dir / "assignments.h5";
+  const std::vector<std::string> names = {"img-0", "a,b", "", "\xC3\xA4"};
+  {
+    AssignmentStore store = AssignmentStore::create(path, make_assignment_meta(), 4);
+    store.write(0, Rows(0, 4).block());
+    EXPECT_NE(internal_error_of([&] { store.write_names({"one"}); }).find("1 names for 4 rows"),
+              std::string::npos);
+    store.write_names(names);
+  }
+  EXPECT_EQ(AssignmentStore::read(path, nullptr).name, names);
+  const auto plain = dir / "plain.h5";
+  AssignmentStore::create(plain, make_assignment_meta(), 0).close();
+  EXPECT_TRUE(AssignmentStore::read(plain, nullptr).name.empty());
+}
+
 TEST(AssignmentStore, UnwrittenRowsAndColumnsKeepFillValues) {
   TempDir dir;
   const auto path = dir / "assignments.h5";

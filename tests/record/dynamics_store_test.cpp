@@ -582,7 +582,8 @@ TEST(DynamicsStore, CreateRejectsBadArguments) {
   ragged.label.pop_back();
   const auto message =
       internal_error_of([&] { (void)DynamicsStore::create(dir / "c.h5", make_meta("fp16"), ragged); });
-  EXPECT_NE(message.find("the columns of ExampleColumns differ in length"), std::string::npos) << message;
+  EXPECT_NE(message.find("DynamicsStore::create: the example columns differ in length"), std::string::npos)
+      << message;
   try {
     (void)DynamicsStore::create(dir / "no_such_dir" / "d.h5", make_meta("fp16"), make_examples(4));
     FAIL() << "expected IoError";
@@ -727,6 +728,50 @@ TEST(DynamicsStore, DatasetsOfTheWrongShapeOrTypeAreDataErrors) {
     expect_data_error([&] { (void)DynamicsStore::open_read(path); }, path, parts, what + " (read)");
     expect_data_error([&] { (void)DynamicsStore::open_append(path, 3); }, path, parts, what + " (append)");
   }
+  H5Tclose(fixed_string);
+}
+
+// Issue 13 item 10: a dataset's text ids (a manifest's file names, UUIDs) are kept verbatim in
+// /examples/name, through reopening and appending; a file without them has none.
+TEST(DynamicsStore, TextIdsSurviveReopenAndAppend) {
+  TempDir dir;
+  const auto path = dir / "dynamics.h5";
+  ExampleColumns examples = make_examples(40, 4);
+  for (int64_t i = 0; i < examples.size(); ++i) {
+    examples.name.push_back(i == 39 ? std::string()
+                                    : "bild-\xC3\xA4-" + std::to_string(i) + (i == 3 ? ",x\"y" : ""));
+  }
+  {
+    DynamicsStore store = DynamicsStore::create(path, make_meta("fp32"), examples);
+    append_row(store, 0);
+  }
+  {
+    DynamicsStore store = DynamicsStore::open_append(path, 1);
+    EXPECT_EQ(store.examples().name, examples.name);
+    append_row(store, 1);
+  }
+  {
+    const DynamicsStore store = DynamicsStore::open_read(path);
+    EXPECT_EQ(store.complete_epochs(), 2);
+    EXPECT_EQ(store.examples().name, examples.name);
+    EXPECT_EQ(store.examples().id_text(3), "bild-\xC3\xA4-3,x\"y");
+    EXPECT_EQ(store.examples().id_text(39), "1039");  // a synthetic probe has no text id
+  }
+  // A file written without text ids reads with none, and ids are their own text.
+  const auto plain = dir / "plain.h5";
+  (void)DynamicsStore::create(plain, make_meta("fp32"), make_examples(10));
+  const DynamicsStore without = DynamicsStore::open_read(plain);
+  EXPECT_TRUE(without.examples().name.empty());
+  EXPECT_EQ(without.examples().id_text(2), "1002");
+  // A /examples/name of the wrong length or type is refused like any other column.
+  hid_t fixed_string = H5Tcopy(H5T_C_S1);
+  H5Tset_size(fixed_string, 8);
+  ASSERT_NO_FATAL_FAILURE(replace_dataset(path, "/examples/name", {39}, fixed_string));
+  expect_data_error([&] { (void)DynamicsStore::open_read(path); }, path, {"[39]", "expected shape [40]"},
+                    "short /examples/name");
+  ASSERT_NO_FATAL_FAILURE(replace_dataset(path, "/examples/name", {40}, H5T_STD_I64LE));
+  expect_data_error([&] { (void)DynamicsStore::open_read(path); }, path,
+                    {"type 64-bit integer", "type string"}, "integer /examples/name");
   H5Tclose(fixed_string);
 }
 

@@ -268,7 +268,7 @@ TEST_F(ReportTest, CollectsEverySectionFromTheRunDirectory) {
   const std::vector<int64_t> rows = {2, 1, 0, 29, 28};
   for (size_t t = 0; t < top.size(); ++t) {
     EXPECT_EQ(top[t].row, rows[t]) << t;
-    EXPECT_EQ(top[t].id, rows[t]) << t;  // IDX ids are positions
+    EXPECT_EQ(top[t].id, std::to_string(rows[t])) << t;  // IDX ids are positions
   }
   EXPECT_EQ(top[0].label_name, "odd");  // row 2: original 0 (even), injected label 1
   EXPECT_EQ(top[0].original_label, 0);
@@ -370,7 +370,7 @@ TEST_F(ReportTest, PageDataHasWhatTheTemplateReads) {
   const auto& top = surfaced[1]["examples"];
   ASSERT_EQ(top.size(), 5U);
   EXPECT_EQ(top[0]["row"], 2);
-  EXPECT_EQ(top[0]["id"], 2);
+  EXPECT_EQ(top[0]["id"], "2");  // ids are text in the page (a dataset may have text ids)
   EXPECT_EQ(top[0]["label_name"], "odd");
   EXPECT_EQ(top[0]["original_label"], 0);
   for (const char* key : {"row", "id", "label", "label_name", "original_label", "pred", "pred_name",
@@ -544,6 +544,11 @@ TEST_P(ReportManifestTest, RowInsertedAfterTrainingDrawsNoWrongImage) {
   };
   const auto before = collect_report_data(dir_, options);
   EXPECT_EQ(expect_right_images(before), 10);
+  for (const auto& group : before.surfaced) {  // ids as the manifest writes them (issue 13 item 10)
+    for (const auto& e : group.examples) {
+      EXPECT_EQ(e.id, testing::synthetic_id_text(GetParam(), e.row, e.row));
+    }
+  }
   EXPECT_EQ(joined(before.notes).find("dataset changed"), std::string::npos) << joined(before.notes);
 
   testing::write_manifest(dir_ / "data", GetParam(), /*insert_at=*/10);
@@ -571,11 +576,17 @@ TEST_P(ReportManifestTest, RowInsertedAfterTrainingDrawsNoWrongImage) {
 
 INSTANTIATE_TEST_SUITE_P(Manifests, ReportManifestTest,
                          ::testing::Values(testing::SyntheticData::kManifestWithIds,
-                                           testing::SyntheticData::kManifest),
+                                           testing::SyntheticData::kManifest,
+                                           testing::SyntheticData::kManifestWithTextIds),
                          [](const auto& param_info) {
-                           return param_info.param == testing::SyntheticData::kManifestWithIds
-                                      ? "WithIdColumn"
-                                      : "LineNumberIds";
+                           switch (param_info.param) {
+                             case testing::SyntheticData::kManifestWithIds:
+                               return "WithIdColumn";
+                             case testing::SyntheticData::kManifestWithTextIds:
+                               return "WithTextIds";
+                             default:
+                               return "LineNumberIds";
+                           }
                          });
 
 TEST_F(ReportTest, ChartLibraryLookupPrefersAssetsDir) {

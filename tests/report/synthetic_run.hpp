@@ -74,13 +74,19 @@ inline void write_idx(const std::filesystem::path& dir, const std::string& prefi
 }
 
 /// The dataset a synthetic run was trained on: IDX files (ids = positions), or a CSV manifest of
-/// PGM images (data/manifest.csv) without an id column (ids = line numbers) or with one (ids 1000 +
-/// position).
-enum class SyntheticData { kIdx, kManifest, kManifestWithIds };
+/// PGM images (data/manifest.csv) without an id column (ids = line numbers), with one (ids 1000 +
+/// position), or with text ids ("img-<position>"; integer ids = line numbers).
+enum class SyntheticData { kIdx, kManifest, kManifestWithIds, kManifestWithTextIds };
 
 /// The dataset id of example `i` of a synthetic run's dataset.
 inline int64_t synthetic_id(SyntheticData data, int64_t i) {
   return data == SyntheticData::kManifestWithIds ? 1000 + i : i;
+}
+
+/// The id column's text of example `i` (image `image`) of a synthetic run's manifest.
+inline std::string synthetic_id_text(SyntheticData data, int64_t i, int64_t image) {
+  return data == SyntheticData::kManifestWithTextIds ? "img-" + std::to_string(image)
+                                                     : std::to_string(synthetic_id(data, i));
 }
 
 /// Writes data/manifest.csv over the images of synthetic_image(i) for i < SyntheticRun::kImages,
@@ -88,22 +94,22 @@ inline int64_t synthetic_id(SyntheticData data, int64_t i) {
 /// listed before example `insert_at`, as when a row is added to the dataset after training.
 inline void write_manifest(const std::filesystem::path& data_dir, SyntheticData data,
                            int64_t insert_at = -1) {
-  const bool ids = data == SyntheticData::kManifestWithIds;
+  const bool ids = data == SyntheticData::kManifestWithIds || data == SyntheticData::kManifestWithTextIds;
   std::ofstream manifest(data_dir / "manifest.csv");
   manifest << (ids ? "path,label,id\n" : "path,label\n");
-  const auto write_image = [&](int64_t i, int64_t label, int64_t id) {
+  const auto write_image = [&](int64_t i, int64_t label, const std::string& id) {
     const auto name = "image_" + std::to_string(i) + ".pgm";
     std::ofstream pgm(data_dir / name, std::ios::binary);
     pgm << "P5\n" << SyntheticRun::kSide << " " << SyntheticRun::kSide << "\n255\n";
     const auto pixels = synthetic_image(i, SyntheticRun::kSide);
     pgm.write(reinterpret_cast<const char*>(pixels.data()), static_cast<std::streamsize>(pixels.size()));
-    manifest << name << "," << label << (ids ? "," + std::to_string(id) : std::string()) << "\n";
+    manifest << name << "," << label << (ids ? "," + id : std::string()) << "\n";
   };
   for (int64_t i = 0; i < SyntheticRun::kImages; ++i) {
     if (i == insert_at) {
-      write_image(99, 1, 5000);
+      write_image(99, 1, data == SyntheticData::kManifestWithTextIds ? "img-5000" : "5000");
     }
-    write_image(i, i % 2, synthetic_id(data, i));
+    write_image(i, i % 2, synthetic_id_text(data, i, i));
   }
 }
 
@@ -147,6 +153,7 @@ inline SyntheticRun make_synthetic_run(const std::filesystem::path& dir, int64_t
     const bool probe = r >= SyntheticRun::kTrain;
     const int64_t original = r % 2;
     ex.id.push_back(synthetic_id(data, r));  // the dataset's id of example r (probes: of their source)
+    if (data == SyntheticData::kManifestWithTextIds) ex.name.push_back(synthetic_id_text(data, r, r));
     ex.original_label.push_back(original);
     ex.source_index.push_back(r);
     if (!probe) {

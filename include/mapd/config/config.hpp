@@ -70,7 +70,7 @@ struct DataConfig {
   std::string cifar_labels = "fine";
   int64_t num_classes = 0;
   int64_t channels = 0;
-  int64_t image_size = 32;
+  int64_t image_size = 0;
   int64_t limit = 0;
   int64_t seed = 0;
   int64_t memory_budget_mb = 8192;
@@ -99,7 +99,9 @@ struct DataConfig {
     v("channels", channels,
       "channels fed to the model (0 = as stored: 1 for IDX, and for image folders and manifests whose "
       "images are all greyscale; 3 for CIFAR and for folders and manifests with any colour image)");
-    v("image_size", image_size, "folder and manifest images are resized to image_size x image_size");
+    v("image_size", image_size,
+      "folder and manifest images are resized (aspect kept) and centre-cropped to image_size x image_size "
+      "(0 = as stored: the size of the first image; the others are brought to it)");
     v("limit", limit, "use a seeded, class-balanced subset of this many training examples (0 = all)");
     v("seed", seed, "seed of data.limit subsetting");
     v("memory_budget_mb", memory_budget_mb,

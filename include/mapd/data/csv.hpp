@@ -1,5 +1,7 @@
 #pragma once
 
+#include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -17,5 +19,9 @@ namespace mapd::data {
 /// `where` (typically "file:line") for an unterminated quoted field, for text after a closing
 /// quote, and for a quote inside an unquoted field (RFC 4180 allows quotes only in quoted fields).
 std::vector<std::string> split_csv_line(std::string_view line, const std::string& where);
+
+/// The decimal integer that is all of `text` (an optional sign, then digits; no blanks), or nothing
+/// (also when it does not fit int64). Labels and integer ids of CSV files go through it.
+std::optional<int64_t> parse_int64(std::string_view text);
 
 }  // namespace mapd::data

@@ -18,8 +18,15 @@ struct ExampleTable {
   std::vector<int64_t> label;           ///< label trained on (after data.label_noise)
   std::vector<int64_t> original_label;  ///< label as read from disk
   std::vector<std::string> source;      ///< where it came from: "file#position" or the image path
+  /// Text ids: a manifest's id column, verbatim, when any of its ids is not an integer written as
+  /// such (file names, UUIDs, "007"); then `id` is the line index. Empty otherwise.
+  std::vector<std::string> name;
 
   [[nodiscard]] int64_t size() const { return static_cast<int64_t>(id.size()); }
+  /// The id of example `i` as the user wrote it: its text id, else the integer id.
+  [[nodiscard]] std::string id_text(int64_t i) const {
+    return name.empty() ? std::to_string(id[static_cast<size_t>(i)]) : name[static_cast<size_t>(i)];
+  }
 };
 
 /// An example that could not be read; written to `bad_inputs.csv` in the run directory.

@@ -33,8 +33,11 @@ ImageSet read_cifar(const std::vector<std::filesystem::path>& files, bool cifar1
 
 /// Options of the image decoders (folder and manifest).
 struct DecodeOptions {
-  int64_t channels = 3;     ///< 1 or 3; 0 = as stored: 1 when every file is greyscale, else 3
-  int64_t image_size = 32;  ///< output is image_size x image_size (resize shorter side + center crop)
+  int64_t channels = 3;  ///< 1 or 3; 0 = as stored: 1 when every file is greyscale, else 3
+  /// Output height and width: every image is resized to cover them and centre-cropped. 0 = as
+  /// stored: the size of the first image that decodes (the others are brought to it).
+  int64_t height = 0;
+  int64_t width = 0;
   int64_t memory_budget_mb = 8192;
   int64_t workers = 2;  ///< decode threads for in-memory loading
 };
@@ -42,10 +45,12 @@ struct DecodeOptions {
 /// The largest image file mapd reads (512 MiB); a larger one is listed in bad_inputs.csv unread.
 inline constexpr int64_t kMaxImageFileBytes = int64_t{512} << 20;
 
-/// Decodes one image file to `channels` x size x size uint8 CHW in `out`. Returns an empty string
-/// on success, else the reason (unreadable, larger than kMaxImageFileBytes, truncated JPEG,
-/// unsupported format, out of memory).
-std::string decode_image(const std::filesystem::path& path, int64_t channels, int64_t size, uint8_t* out);
+/// Decodes one image file to `channels` x height x width uint8 CHW in `out`: resized (aspect kept)
+/// to cover height x width, then centre-cropped. Returns an empty string on success, else the
+/// reason (unreadable, larger than kMaxImageFileBytes, truncated JPEG, unsupported format, out of
+/// memory).
+std::string decode_image(const std::filesystem::path& path, int64_t channels, int64_t height, int64_t width,
+                         uint8_t* out);
 
 /// Reads an image folder root/<class>/<image>: class index = position in the sorted folder names,
 /// id = position in the sorted list of all image paths. Unreadable images are appended to `bad`

@@ -32,12 +32,13 @@ NumericArray read_npz(const std::filesystem::path& path, const std::string& key)
 ///    must equal ids.size(); otherwise it must cover every id. DataError with both lengths if not.
 ///  - `.h5`: not read (HDF5 is confined to module record, which has no generic reader) — a
 ///    ConfigError suggests converting to .npy or CSV.
-/// Non-finite scores are a DataError naming the id.
+/// Non-finite scores are a DataError naming the id. `names`: the split's text ids
+/// (data::ExampleTable::name), which a CSV's id column then holds; empty: integer ids.
 std::vector<double> read_score_file(const std::filesystem::path& path, const std::vector<int64_t>& ids,
-                                    bool subset);
+                                    bool subset, const std::vector<std::string>& names = {});
 
-/// Writes `id,score` rows (what read_score_file reads back) atomically.
+/// Writes `id,score` rows (what read_score_file reads back) atomically; ids are `names` when given.
 void write_score_csv(const std::filesystem::path& path, const std::vector<int64_t>& ids,
-                     const std::vector<double>& scores);
+                     const std::vector<double>& scores, const std::vector<std::string>& names = {});
 
 }  // namespace mapd::probes

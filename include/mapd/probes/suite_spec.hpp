@@ -40,7 +40,7 @@ void check_category_name(const std::string& name, const std::string& where);
 
 /// One hand-labelled probe example.
 struct UserProbe {
-  int64_t id = 0;        ///< dataset example id (data::ExampleTable::id)
+  std::string id;        ///< dataset example id as written (data::ExampleTable::id_text)
   std::string category;  ///< any name, e.g. "duplicate", "watermark" or a built-in one
 };
 

@@ -22,7 +22,8 @@ struct AssignmentMeta {
 /// Written in blocks while the assigner streams; readable by h5py without mapd.
 /// Datasets: /id [N] int64, /row [N] int64 (example index in dynamics.h5), /label [N] int64,
 /// /assigned [N] int16, /max_prob [N] f32, /prob [N, C] f32 (the paper's vote shares),
-/// /score [N, C] f32 (continuous per-category score for sorting), /label_issue [N] f32.
+/// /score [N, C] f32 (continuous per-category score for sorting), /label_issue [N] f32; when the
+/// dataset has text ids (dynamics.h5 /examples/name), /name [N] strings: each row's text id.
 class AssignmentStore {
  public:
   struct Block {
@@ -37,6 +38,7 @@ class AssignmentStore {
     const float* label_issue = nullptr;  ///< [count]
   };
   struct Columns {
+    std::vector<std::string> name;  ///< text ids; empty when the file has none
     std::vector<int64_t> id, row, label;
     std::vector<int16_t> assigned;
     std::vector<float> max_prob, prob, score, label_issue;  ///< prob/score row-major [N, C]
@@ -56,6 +58,9 @@ class AssignmentStore {
   /// Writes rows [offset, offset + block.count). Throws IoError when HDF5 fails, InternalError for
   /// rows outside [0, n) or a closed store.
   void write(int64_t offset, const Block& block);
+  /// Writes /name: the text id of every row (n of them). Throws IoError when HDF5 fails,
+  /// InternalError for another count or a closed store.
+  void write_names(const std::vector<std::string>& names);
   /// Flushes and closes.
   void close();
 

@@ -24,8 +24,15 @@ struct ExampleColumns {
   /// the column holds. Files written by one process hold every row in order (row[i] = i). Empty
   /// when writing means 0..N-1; always filled after a read (format_version 1 files: 0..N-1).
   std::vector<int64_t> row;
+  /// Text ids (`/examples/name`): the id each example has in the user's data when it is not an
+  /// integer (a manifest's id column with file names or UUIDs), kept verbatim; "" for a synthetic
+  /// probe. Empty when the dataset's ids are integers (then `id` is the id).
+  std::vector<std::string> name;
 
   [[nodiscard]] int64_t size() const { return static_cast<int64_t>(id.size()); }
+  /// The id of column `i` as the user knows it: its text id when the dataset has text ids (and the
+  /// column one), else the integer id.
+  [[nodiscard]] std::string id_text(int64_t i) const;
 };
 
 /// An extra per-epoch signal a training mode records beside loss, pred and true_prob (label
@@ -126,6 +133,10 @@ class InMemoryTrajectories final : public TrajectorySource {
 /// 0..N-1 exactly once (N = examples.size()). Throws DataError naming `where` and the first bad
 /// column.
 void fill_or_check_rows(ExampleColumns& examples, const std::string& where);
+
+/// Checks that every column of `examples` has one entry per example (`name` may also be empty).
+/// Throws InternalError naming `where` otherwise (the caller built them).
+void check_column_lengths(const ExampleColumns& examples, const std::string& where);
 
 /// The columns training left out because their image could not be read: their loss at committed
 /// epoch `epoch` is NaN (a left-out example is NaN from the epoch its decode failed on), ascending.

@@ -136,7 +136,7 @@ struct ExampleImage {
 /// One training example surfaced for a category.
 struct SurfacedExample {
   int64_t row = 0;  ///< row in dynamics.h5
-  int64_t id = 0;   ///< dataset id recorded in dynamics.h5
+  std::string id;   ///< dataset id recorded in dynamics.h5 (its text id when the dataset has them)
   int64_t label = 0;
   std::string label_name;
   int64_t original_label = 0;
