@@ -1,4 +1,6 @@
 #include <algorithm>
+#include <chrono>
+#include <cmath>
 #include <fstream>
 #include <ostream>
 
@@ -7,6 +9,7 @@
 #include "mapd/core/error.hpp"
 #include "mapd/core/fs.hpp"
 #include "mapd/core/log.hpp"
+#include "mapd/dist/collective.hpp"
 #include "mapd/pipeline/pipeline.hpp"
 
 namespace mapd::cli {
@@ -35,13 +38,33 @@ std::vector<std::string> with_mode(const CommonOptions& options) {
 
 }  // namespace
 
+std::shared_ptr<dist::Collective> join_job(const config::DistConfig& config) {
+  const auto world = dist::world_from_environment();
+  if (!world) return nullptr;
+  return dist::Collective::connect(
+      *world, config.backend,
+      std::chrono::milliseconds(static_cast<int64_t>(std::ceil(config.timeout_s * 1000.0))));
+}
+
 RunContext prepare_run(const CommonOptions& options, const std::string& command) {
   RunContext context;
   context.config = config::resolve(options.config_files, with_mode(options));
   context.resolved = config::to_json(context.config);
   context.run_dir = options.run_dir.empty() ? default_run_dir(options, context.config)
                                             : std::filesystem::path(options.run_dir);
-  context.lock.emplace(pipeline::create_run(context.config, context.run_dir, command));
+  context.group = join_job(context.config.dist);
+  if (context.group) {
+    // One run directory, chosen once: rank 0's (a default name holds a timestamp).
+    context.run_dir = context.group->share("run_dir", context.run_dir.string());
+    context.run = RunLayout(context.run_dir, context.group->rank(), context.group->size());
+  } else {
+    context.run = RunLayout(context.run_dir);
+  }
+  if (context.run.writes_shared_files()) {
+    context.lock.emplace(pipeline::create_run(context.config, context.run, command));
+  } else {
+    pipeline::join_run(context.run, command);
+  }
   return context;
 }
 

@@ -2,26 +2,32 @@
 
 #include "mapd/cli/commands.hpp"
 #include "mapd/cli/pipeline.hpp"
+#include "mapd/config/loader.hpp"
 #include "mapd/core/log.hpp"
+#include "mapd/dist/collective.hpp"
 #include "mapd/pipeline/pipeline.hpp"
 
 namespace mapd::cli {
 
 int train_command(const CommonOptions& options) {
   const RunContext context = prepare_run(options, "mapd train");
-  (void)pipeline::train_run(context.config, context.run_dir);
+  (void)pipeline::train_run(context.config, context.run, context.group);
   return 0;
 }
 
 int resume_command(const std::filesystem::path& run_dir, const std::string& log_level) {
   log::init(log_level);
-  (void)pipeline::resume_run(run_dir);
+  // The job's settings (dist.*) are the run's own, from its config.resolved.json.
+  const auto config = config::resolve_run_config(run_dir, "resume", config::RunConfigFile::kRequired);
+  const auto group = join_job(config.dist);
+  (void)pipeline::resume_run(group ? RunLayout(run_dir, group->rank(), group->size()) : RunLayout(run_dir),
+                             group);
   return 0;
 }
 
 int audit_command(const CommonOptions& options) {
   const RunContext context = prepare_run(options, "mapd audit");
-  (void)pipeline::audit_run(context.config, context.run_dir);
+  (void)pipeline::audit_run(context.config, context.run, context.group);
   return 0;
 }
 

@@ -30,7 +30,7 @@ constexpr bool kIsSection =
     std::is_same_v<T, TrainConfig> || std::is_same_v<T, ProbesConfig> || std::is_same_v<T, RecordConfig> ||
     std::is_same_v<T, KnnConfig> || std::is_same_v<T, LabelCorrectionConfig> ||
     std::is_same_v<T, PrioritizedConfig> || std::is_same_v<T, ReportConfig> ||
-    std::is_same_v<T, OutputConfig>;
+    std::is_same_v<T, DistConfig> || std::is_same_v<T, OutputConfig>;
 
 template <class T>
 struct IsVector : std::false_type {};
@@ -566,6 +566,11 @@ std::vector<std::string> validate(const RunConfig& c) {
        "data.augment.mean and data.augment.std: must have the same length");
   need(c.model.width >= 1, "model.width: must be >= 1");
   need(c.model.width <= 4096, "model.width: must be <= 4096, got " + std::to_string(c.model.width));
+  need(c.model.norm == "batch" || c.model.arch == "small_cnn",
+       "model.norm: none is for small_cnn; the ResNets keep their BatchNorm (model.arch=" + c.model.arch +
+           ")");
+  need(c.dist.timeout_s > 0, "dist.timeout_s: must be > 0 (seconds)");
+  need(c.dist.bucket_mb > 0, "dist.bucket_mb: must be > 0");
   need(c.optimizer.lr > 0.0, "optimizer.lr: must be > 0");
   need(c.optimizer.momentum >= 0.0 && c.optimizer.momentum < 1.0, "optimizer.momentum: must be in [0, 1)");
   need(c.optimizer.weight_decay >= 0.0, "optimizer.weight_decay: must be >= 0");
@@ -741,7 +746,8 @@ std::vector<std::string> changed_run_keys(const json& recorded, const RunConfig&
                                                          "data.prefetch", "data.memory_budget_mb",
                                                          "data.resident", "data.resident_max_mb",
                                                          "train.threads", "knn.",
-                                                         "report.",       "output."};
+                                                         "report.",       "output.",
+                                                         "dist."};
   const json now = to_json(config);
   // Label correction and prioritized training use the k-NN while training: there, knn decides
   // what is recorded.

@@ -417,7 +417,7 @@ ImageSet read_image_folder(const stdfs::path& root, const DecodeOptions& options
     }
     std::sort(files.begin(), files.end());
     for (auto& f : files) {
-      entries.push_back({f, static_cast<int64_t>(c), static_cast<int64_t>(entries.size())});
+      entries.push_back({f, static_cast<int64_t>(c), static_cast<int64_t>(entries.size()), std::string()});
     }
   }
   std::sort(broken.begin(), broken.end(),

@@ -131,12 +131,13 @@ nn::Sequential make_stages(int64_t& in, const std::vector<int64_t>& blocks, int6
 
 namespace nn = torch::nn;
 
-SmallCnnImpl::SmallCnnImpl(int64_t in_channels, int64_t num_classes, int64_t width) {
+SmallCnnImpl::SmallCnnImpl(int64_t in_channels, int64_t num_classes, int64_t width, bool batch_norm) {
   nn::Sequential features;
   int64_t in = in_channels;
   for (int64_t w : {width, 2 * width, 4 * width}) {
-    features->push_back(detail::conv(in, w, 3, 2));
-    features->push_back(nn::BatchNorm2d(w));
+    // Without BatchNorm the convolution keeps its bias (nothing else would shift its outputs).
+    features->push_back(nn::Conv2d(nn::Conv2dOptions(in, w, 3).stride(2).padding(1).bias(!batch_norm)));
+    if (batch_norm) features->push_back(nn::BatchNorm2d(w));
     features->push_back(nn::ReLU(nn::ReLUOptions().inplace(true)));
     in = w;
   }
@@ -211,7 +212,7 @@ Classifier make_model(const config::ModelConfig& config, int64_t in_channels, in
   if (arch == "small_cnn") {
     MAPD_CHECK(config.width > 0, ConfigError,
                fmt::format("model.width: must be positive, got {}", config.width));
-    return SmallCnn(in_channels, num_classes, config.width).ptr();
+    return SmallCnn(in_channels, num_classes, config.width, config.norm != "none").ptr();
   }
   if (arch == "preact_resnet18") return PreActResNet18(in_channels, num_classes).ptr();
   ResNetOptions options;

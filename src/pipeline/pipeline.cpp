@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <chrono>
 #include <filesystem>
+#include <optional>
 
 #include "mapd/config/loader.hpp"
 #include "mapd/core/device.hpp"
@@ -88,13 +89,14 @@ void log_summary(const train::TrainSummary& summary) {
              summary.images_per_second, summary.seconds);
 }
 
-train::TrainSummary prepare_and_train(const config::RunConfig& config, const RunLayout& run, bool resume) {
+train::TrainSummary prepare_and_train(const config::RunConfig& config, const RunLayout& run, bool resume,
+                                      const std::shared_ptr<dist::Collective>& group) {
   set_compute_threads(config.train.threads);
-  const auto prepared = prepare(config, run);
+  const auto prepared = prepare(config, run, group);
   if (resume) {
     check_same_examples(run, prepared->trained.examples);
   }
-  const auto summary = train::train(config, prepared->train_inputs(), run, resume);
+  const auto summary = train::train(config, prepared->train_inputs(), run, resume, group);
   log_summary(summary);
   return summary;
 }
@@ -111,14 +113,16 @@ train::TrainInputs Prepared::train_inputs() const {
   return inputs;
 }
 
-std::unique_ptr<Prepared> prepare(const config::RunConfig& config, const RunLayout& run) {
+std::unique_ptr<Prepared> prepare(const config::RunConfig& config, const RunLayout& run,
+                                  const std::shared_ptr<dist::Collective>& group) {
   auto logger = log::get("pipeline");
   const auto start = Clock::now();
   // A device this machine cannot give fails before the dataset is read and the pilot trained.
   (void)resolve_device(config.train.device);
   auto out = std::make_unique<Prepared>();
   // Only the writer lists unreadable inputs in the run directory.
-  out->dataset = data::load_dataset(config.data, run.writes_shared_files() ? run.dir() : std::filesystem::path());
+  out->dataset =
+      data::load_dataset(config.data, run.writes_shared_files() ? run.dir() : std::filesystem::path());
   const auto& train = out->dataset.train;
   check_two_classes(train, config.data.path);
   logger->info(
@@ -127,7 +131,11 @@ std::unique_ptr<Prepared> prepare(const config::RunConfig& config, const RunLayo
       out->dataset.test ? fmt::format(", {} test examples", out->dataset.test->size()) : std::string(),
       seconds_since(start));
   const auto probe_start = Clock::now();
+  // Rank 0 runs the difficulty pilot and caches its scores; the others wait, then read them, so that
+  // every rank has the same probe suite (a pilot run twice need not give the same scores bitwise).
+  if (group && !run.writes_shared_files()) group->barrier();
   out->suite = probes::build_probe_suite(config, out->dataset, run.dir());
+  if (group && run.writes_shared_files()) group->barrier();
   out->trained = probes::compose_trained_set(out->dataset.train, out->suite, config.probes.augment);
   // The assignment needs knn.k fit probes: say so before training, not after it.
   const auto& roles = out->trained.examples.role;
@@ -160,30 +168,51 @@ RunLock create_run(const config::RunConfig& config, const RunLayout& run, const 
   return lock;
 }
 
-train::TrainSummary train_run(const config::RunConfig& config, const RunLayout& run) {
-  return prepare_and_train(config, run, /*resume=*/false);
+void join_run(const RunLayout& run, const std::string& command) {
+  fs::create_directories(run.dir());
+  MAPD_CHECK(
+      !std::filesystem::exists(run.last_checkpoint()), ConfigError,
+      fmt::format("{}: '{}' already holds a run (its checkpoint {} exists); continue it with `mapd resume "
+                  "{}`, or choose another --run-dir (nothing was changed)",
+                  command, run.dir().string(), run.last_checkpoint().string(), run.dir().string()));
+  log::attach_run_dir(run);
+  log::get("pipeline")
+      ->info("run directory {} (rank {} of {})", run.dir().string(), run.rank(), run.world_size());
 }
 
-train::TrainSummary resume_run(const RunLayout& run) {
+train::TrainSummary train_run(const config::RunConfig& config, const RunLayout& run,
+                              const std::shared_ptr<dist::Collective>& group) {
+  return prepare_and_train(config, run, /*resume=*/false, group);
+}
+
+train::TrainSummary resume_run(const RunLayout& run, const std::shared_ptr<dist::Collective>& group) {
   const auto config = config::resolve_run_config(run.dir(), "resume", config::RunConfigFile::kRequired);
-  const RunLock lock = RunLock::acquire(run, "mapd resume");
+  std::optional<RunLock> lock;
+  if (run.writes_shared_files()) lock.emplace(RunLock::acquire(run, "mapd resume"));
   log::attach_run_dir(run);
+  // Every rank sees the same files: the writer holds the lock before anyone decides how to resume.
+  if (group) group->barrier();
   if (!std::filesystem::exists(run.last_checkpoint())) {
     log::get("pipeline")
         ->info("resuming {}: no epoch was committed before it stopped, so it starts again from epoch 0",
                run.dir().string());
-    return prepare_and_train(config, run, /*resume=*/false);
+    return prepare_and_train(config, run, /*resume=*/false, group);
   }
   check_unchanged_config(run, config);
   log::get("pipeline")->info("resuming {}", run.dir().string());
-  return prepare_and_train(config, run, /*resume=*/true);
+  return prepare_and_train(config, run, /*resume=*/true, group);
 }
 
-AuditSummary audit_run(const config::RunConfig& config, const RunLayout& run) {
+AuditSummary audit_run(const config::RunConfig& config, const RunLayout& run,
+                       const std::shared_ptr<dist::Collective>& group) {
   const auto start = Clock::now();
   auto logger = log::get("pipeline");
   AuditSummary summary;
-  summary.train = train_run(config, run);
+  summary.train = train_run(config, run, group);
+  if (!run.writes_shared_files()) {
+    logger->info("rank {} of {}: training done; rank 0 assigns and reports", run.rank(), run.world_size());
+    return summary;
+  }
   summary.assign = knn::assign_run(run.dir(), config.knn);
   logger->info("assigned {} examples over {} epochs; probe self-test accuracy {:.4f}", summary.assign.queries,
                summary.assign.epochs_used, summary.assign.self_test_accuracy);

@@ -8,6 +8,7 @@
 #include <optional>
 
 #include "mapd/core/error.hpp"
+#include "mapd/train/data_parallel.hpp"
 
 namespace mapd::train {
 
@@ -133,7 +134,7 @@ torch::Tensor Learner::train_step(const data::Batch& batch, double lr, EpochTota
 
   for (auto& p : parameters_) p.mutable_grad() = torch::Tensor();  // set_to_none, as in PyTorch 2.x
   scaler_.scale_loss(loss).backward();
-  const bool finite = sync_->synchronize(parameters_, scaler_.unscale_and_check(parameters_));
+  const bool finite = sync_->synchronize(parameters_, scaler_.unscale_and_check(parameters_), labels.size(0));
   if (finite) optimizer_->step();
   scaler_.update(finite);
 
@@ -145,6 +146,16 @@ torch::Tensor Learner::train_step(const data::Batch& batch, double lr, EpochTota
   totals.count += labels.size(0);
   if (record != nullptr) record->write(indices, per, pred);
   return loss.detach();
+}
+
+void Learner::idle_step(double lr) {
+  MAPD_ASSERT(parallel_ != nullptr, "Learner::idle_step outside a data-parallel job");
+  model_->train();
+  for (auto& group : optimizer_->param_groups()) group.options().set_lr(lr);
+  for (auto& p : parameters_) p.mutable_grad() = torch::Tensor();
+  const bool finite = sync_->synchronize(parameters_, true, 0);
+  if (finite) optimizer_->step();
+  scaler_.update(finite);
 }
 
 Scores Learner::forward_scores(const torch::Tensor& images, torch::Tensor labels, torch::Tensor indices) {
@@ -204,6 +215,12 @@ void Learner::set_objective(std::shared_ptr<Objective> objective) {
 void Learner::set_gradient_sync(std::shared_ptr<GradientSync> sync) {
   MAPD_ASSERT(sync != nullptr, "Learner::set_gradient_sync: null sync");
   sync_ = std::move(sync);
+}
+
+void Learner::set_data_parallel(std::shared_ptr<DataParallel> parallel) {
+  MAPD_ASSERT(parallel != nullptr, "Learner::set_data_parallel: null job");
+  sync_ = parallel;
+  parallel_ = std::move(parallel);
 }
 
 int64_t input_channels(const config::RunConfig& config, const data::TrainingSet& set) {

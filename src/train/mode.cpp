@@ -8,6 +8,8 @@
 #include <optional>
 
 #include "mapd/core/error.hpp"
+#include "mapd/data/sampler.hpp"
+#include "mapd/train/data_parallel.hpp"
 #include "mapd/train/label_correction.hpp"
 #include "mapd/train/prioritized.hpp"
 #include "mapd/train/schedule.hpp"
@@ -39,9 +41,10 @@ bool resident_on_device(const config::DataConfig& data, const data::TrainingSet&
 /// record.view=eval records it from an eval-mode pass over every row after the training pass.
 class StandardMode final : public TrainingMode {
  public:
-  StandardMode(const config::RunConfig& config, const data::TrainingSet& set, const torch::Device& device)
+  StandardMode(const config::RunConfig& config, const data::TrainingSet& set, const torch::Device& device,
+               data::Shard shard)
       : view_(config.record.view),
-        train_loader_(set, loader_options(config, set, device, /*training=*/true, config.train.seed)) {
+        train_loader_(set, loader_options(config, set, device, /*training=*/true, config.train.seed, shard)) {
     if (view_ == "eval") {
       eval_loader_.emplace(set, loader_options(config, set, device, /*training=*/false, config.train.seed));
     }
@@ -115,23 +118,45 @@ EpochPass run_training_pass(const EpochContext& ctx, data::Loader& loader, Epoch
   using Clock = std::chrono::steady_clock;
   EpochPass pass;
   pass.totals = EpochTotals::zeros(ctx.learner.device());
-  const int64_t steps = loader.num_batches();
+  // A data-parallel job takes the same steps on every rank: as many as the rank with the most
+  // batches (the shards differ by a row at most), a rank without a batch joining with none.
+  DataParallel* parallel = ctx.learner.data_parallel();
+  MAPD_ASSERT(parallel == nullptr || !step_function,
+              "run_training_pass: a step function in a data-parallel job");
+  const int64_t steps = parallel != nullptr ? parallel->max(loader.num_batches()) : loader.num_batches();
   ctx.epoch_started(steps);
   const auto start = Clock::now();
   loader.start_epoch(ctx.epoch);
-  int64_t step = 0;
-  while (auto batch = loader.next()) {
+  for (int64_t step = 0;; ++step) {
+    auto batch = loader.next();
+    if (parallel != nullptr) {
+      // Stops are agreed before a step: every rank stops after the same one.
+      const auto agreed = parallel->agree(batch.has_value(), StopSignalGuard::pending());
+      if (agreed.stop_signal != 0) {
+        StopSignalGuard::adopt(agreed.stop_signal);
+        pass.stopped = true;
+        break;
+      }
+      if (!agreed.any_batch) break;
+      if (!batch) {
+        pass.lr = ctx.learning_rate(step, steps);
+        ctx.learner.idle_step(pass.lr);
+        continue;
+      }
+    } else if (!batch) {
+      break;
+    }
     pass.lr = ctx.learning_rate(step, steps);
     if (before_step) before_step(step);
     const auto outcome =
         step_function ? step_function(*batch, step, pass.lr, pass.totals)
                       : StepOutcome{ctx.learner.train_step(*batch, pass.lr, pass.totals, record), *batch};
-    if (!ctx.batch_done(
-            BatchEvent{ctx.epoch, step, steps, outcome.trained, outcome.loss, pass.lr, pass.totals})) {
+    const bool go_on = ctx.batch_done(
+        BatchEvent{ctx.epoch, step, steps, outcome.trained, outcome.loss, pass.lr, pass.totals});
+    if (!go_on && parallel == nullptr) {
       pass.stopped = true;
       break;
     }
-    ++step;
   }
   ctx.pass_done();
   pass.unreadable = loader.take_unreadable();
@@ -140,10 +165,15 @@ EpochPass run_training_pass(const EpochContext& ctx, data::Loader& loader, Epoch
 }
 
 std::unique_ptr<TrainingMode> make_training_mode(const config::RunConfig& config,
-                                                 const data::TrainingSet& set, const torch::Device& device) {
+                                                 const data::TrainingSet& set, const torch::Device& device,
+                                                 data::Shard shard) {
   MAPD_CHECK(config.record.view == "online" || config.record.view == "eval", ConfigError,
              fmt::format("record.view: unknown view '{}' (expected online or eval)", config.record.view));
-  if (config.train.mode == "standard") return std::make_unique<StandardMode>(config, set, device);
+  MAPD_CHECK(shard.world_size == 1 || config.train.mode == "standard", ConfigError,
+             fmt::format("train.mode={} runs in one process; a data-parallel job ({} ranks) trains "
+                         "train.mode=standard (the other modes' data-parallel versions are not built yet)",
+                         config.train.mode, shard.world_size));
+  if (config.train.mode == "standard") return std::make_unique<StandardMode>(config, set, device, shard);
   if (config.train.mode == "label_correction") return make_label_correction_mode(config, set, device);
   if (config.train.mode == "prioritized") return make_prioritized_mode(config, set, device);
   throw ConfigError(
@@ -162,9 +192,18 @@ std::string recorded_view(const config::RunConfig& config) {
 }
 
 data::LoaderOptions loader_options(const config::RunConfig& config, const data::TrainingSet& set,
-                                   const torch::Device& device, bool training, int64_t seed) {
+                                   const torch::Device& device, bool training, int64_t seed,
+                                   data::Shard shard) {
   data::LoaderOptions options;
   options.batch_size = training ? config.train.batch_size : 2 * config.train.batch_size;
+  if (training && shard.world_size > 1) {
+    MAPD_CHECK(config.train.batch_size % shard.world_size == 0, ConfigError,
+               fmt::format("train.batch_size = {} is the global batch of the data-parallel job and must be a "
+                           "multiple of its {} ranks (each rank trains batch_size / ranks examples a step)",
+                           config.train.batch_size, shard.world_size));
+    options.batch_size = config.train.batch_size / shard.world_size;
+    options.sampler = std::make_shared<data::PermutationSampler>(set.size(), /*shuffle=*/true, seed, shard);
+  }
   options.shuffle = training;
   options.drop_last = training && config.data.drop_last;
   options.augment = training;

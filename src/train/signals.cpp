@@ -43,6 +43,10 @@ StopSignalGuard::~StopSignalGuard() {
 
 int StopSignalGuard::pending() { return g_pending; }
 
+void StopSignalGuard::adopt(int signal_number) {
+  if (g_pending == 0) g_pending = signal_number;
+}
+
 const char* StopSignalGuard::describe(int signal_number) {
   switch (signal_number) {
     case SIGINT:

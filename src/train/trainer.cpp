@@ -19,6 +19,7 @@
 #include "mapd/core/version.hpp"
 #include "mapd/data/dataset.hpp"
 #include "mapd/train/checkpoint.hpp"
+#include "mapd/train/data_parallel.hpp"
 #include "mapd/train/learner.hpp"
 #include "mapd/train/signals.hpp"
 
@@ -91,7 +92,9 @@ struct Trainer::Impl {
         run(std::move(run_)),
         run_dir(run.dir()),
         checkpoint_path(run.last_checkpoint()),
-        dynamics_path(run.rank_dynamics()),
+        // A data-parallel job's rank 0 writes every row into dynamics.h5 (the ranks' records are
+        // merged each epoch); per-rank files stitched by HDF5 virtual datasets are not built yet.
+        dynamics_path(run.dynamics()),
         device(resolve_device(config.train.device)) {}
 
   /// Stop signals only set a flag from before the first file is touched to the end of the run.
@@ -102,6 +105,7 @@ struct Trainer::Impl {
   const std::filesystem::path run_dir, checkpoint_path, dynamics_path;
   torch::Device device;
   std::optional<Learner> learner;
+  std::shared_ptr<DataParallel> parallel;  ///< null in one process
   std::string config_json;
 
   std::optional<record::DynamicsStore> store;
@@ -152,6 +156,40 @@ struct Trainer::Impl {
     return rows;
   }
 
+  /// Whether this process writes the run's files (one process, or rank 0 of a job).
+  [[nodiscard]] bool writer() const { return run.writes_shared_files(); }
+
+  /// A stop signal this process or (in a data-parallel job) any rank received, or 0; after it,
+  /// every rank has it pending.
+  [[nodiscard]] int agreed_stop() const {
+    if (!parallel) return StopSignalGuard::pending();
+    const int signal_number = parallel->agree(false, StopSignalGuard::pending()).stop_signal;
+    if (signal_number != 0) StopSignalGuard::adopt(signal_number);
+    return signal_number;
+  }
+
+  /// In a data-parallel job: the rows of `host` that no rank recorded and that are not excluded yet
+  /// were unreadable on some rank; those of other ranks join `unreadable` (this rank's own), so
+  /// that every rank knows the job's. Their path is known to the rank that failed (its log).
+  void add_unreadable_of_other_ranks(const EpochRecord::Host& host, int64_t epoch,
+                                     std::vector<data::UnreadableRow>& unreadable) const {
+    std::vector<int64_t> own;
+    for (const auto& u : unreadable) own.push_back(u.row);
+    std::sort(own.begin(), own.end());
+    for (int64_t i = 0; i < static_cast<int64_t>(host.pred.size()); ++i) {
+      if (host.pred[static_cast<size_t>(i)] >= 0 || std::binary_search(excluded.begin(), excluded.end(), i) ||
+          std::binary_search(own.begin(), own.end(), i)) {
+        continue;
+      }
+      unreadable.push_back({i, data::BadInput{inputs.examples.id_text(i),
+                                              "could not be read on another rank (its "
+                                              "train.rank-R.log names the file)",
+                                              epoch}});
+    }
+    std::sort(unreadable.begin(), unreadable.end(),
+              [](const auto& a, const auto& b) { return a.row < b.row; });
+  }
+
   [[nodiscard]] std::string kept_context() const {
     return fmt::format("Epochs before it stay recorded in {}.", dynamics_path.string());
   }
@@ -179,7 +217,8 @@ struct Trainer::Impl {
                   checkpoint_path.string());
       }
       start_epoch = info.epoch;
-      store.emplace(record::DynamicsStore::open_append(dynamics_path, start_epoch));
+      store.emplace(writer() ? record::DynamicsStore::open_append(dynamics_path, start_epoch)
+                             : record::DynamicsStore::open_read(dynamics_path));
       MAPD_CHECK(
           store->num_examples() == n, DataError,
           fmt::format("{} records {} examples but the training set now has {}: the data or probe config "
@@ -204,6 +243,8 @@ struct Trainer::Impl {
       // Rows left out before stay out: their last committed loss is NaN.
       if (start_epoch > 0) excluded = record::excluded_columns(*store, start_epoch - 1);
       log->info("resuming {} at epoch {}/{}", run_dir.string(), start_epoch, config.train.epochs);
+    } else if (!writer()) {
+      store.emplace(record::DynamicsStore::open_read(dynamics_path));
     } else {
       record::DynamicsMeta meta;
       meta.config_json = config_json;
@@ -220,8 +261,14 @@ struct Trainer::Impl {
   }
 };
 
-Trainer::Trainer(const config::RunConfig& config, const TrainInputs& inputs, RunLayout run) {
+Trainer::Trainer(const config::RunConfig& config, const TrainInputs& inputs, RunLayout run,
+                 std::shared_ptr<dist::Collective> group) {
   check_inputs(config, inputs);
+  MAPD_ASSERT(group == nullptr ? run.world_size() == 1
+                               : run.rank() == group->rank() && run.world_size() == group->size(),
+              fmt::format("Trainer: the run layout is rank {} of {}, the process group {}", run.rank(),
+                          run.world_size(),
+                          group ? fmt::format("rank {} of {}", group->rank(), group->size()) : "absent"));
   set_compute_threads(config.train.threads);
   impl_ = std::make_unique<Impl>(config, inputs, std::move(run));
   auto& d = *impl_;
@@ -231,6 +278,12 @@ Trainer::Trainer(const config::RunConfig& config, const TrainInputs& inputs, Run
       data::class_count(inputs.train_set.labels, named_classes(inputs.train_set, inputs.class_names)),
       d.device);
   d.config_json = config::to_json(config).dump();
+  if (group) {
+    d.parallel = std::make_shared<DataParallel>(
+        std::move(group), static_cast<int64_t>(config.dist.bucket_mb * 1024.0 * 1024.0));
+    d.learner->set_data_parallel(d.parallel);
+    d.parallel->broadcast_module(d.learner->model());
+  }
 }
 
 Trainer::~Trainer() = default;
@@ -241,7 +294,13 @@ int64_t Trainer::open(bool resume) {
   const auto& config = d.config;
   const auto& set = d.inputs.train_set;
   fs::create_directories(d.run.checkpoints());
-  d.open_store(resume);
+  // In a data-parallel job rank 0 creates (or trims) dynamics.h5 once no rank reads the run's files
+  // any more, and the others open it after that.
+  if (d.parallel) d.parallel->barrier();
+  if (d.writer()) d.open_store(resume);
+  if (d.parallel) d.parallel->barrier();
+  if (!d.writer()) d.open_store(resume);
+  if (d.parallel) d.parallel->broadcast_module(d.learner->model());  // resumed: the same checkpoint
   d.trim_bad_inputs();
   d.next_epoch = d.start_epoch;
   d.summary.epochs_completed = d.start_epoch;
@@ -251,20 +310,26 @@ int64_t Trainer::open(bool resume) {
     return d.start_epoch;
   }
 
-  d.mode = make_training_mode(config, set, d.device);
-  if (d.inputs.test != nullptr && d.inputs.test->size() > 0 && config.train.eval_test) {
+  d.mode = make_training_mode(config, set, d.device, data::Shard{d.run.rank(), d.run.world_size()});
+  // The test pass is rank 0's (its numbers go into metrics.jsonl).
+  if (d.inputs.test != nullptr && d.inputs.test->size() > 0 && config.train.eval_test && d.writer()) {
     d.test_set = data::TrainingSet::from_image_set(*d.inputs.test);
     d.test_loader.emplace(
         *d.test_set, loader_options(config, *d.test_set, d.device, /*training=*/false, config.train.seed));
   }
   // A new run keeps no line of an earlier attempt; a resumed one those of its committed epochs.
-  MetricsWriter::keep_epochs_before(d.run.metrics(), d.start_epoch);
-  d.metrics.emplace(d.run.metrics());
+  if (d.writer()) {
+    MetricsWriter::keep_epochs_before(d.run.metrics(), d.start_epoch);
+    d.metrics.emplace(d.run.metrics());
+  }
   log::get("train")->info(
       "training {} on {} examples ({} steps/epoch) on {}, {} threads, mode={}, view={}, "
-      "epochs {}..{}",
+      "epochs {}..{}{}",
       config.model.arch, set.size(), d.mode->steps_per_epoch(), d.device.str(), torch::get_num_threads(),
-      d.mode->name(), d.mode->view(), d.start_epoch, config.train.epochs - 1);
+      d.mode->name(), d.mode->view(), d.start_epoch, config.train.epochs - 1,
+      d.parallel ? fmt::format(", rank {} of {} (batches of {})", d.run.rank(), d.run.world_size(),
+                               config.train.batch_size / d.run.world_size())
+                 : std::string());
 
   d.record.emplace(set.size(), d.device);
   d.watch.emplace(d.device, d.kept_context());
@@ -294,17 +359,23 @@ EpochResult Trainer::run_epoch(int64_t epoch) {
   if (result.pass.stopped) throw d.interrupted(epoch, false);
   if (d.test_loader) {
     const auto totals = d.learner->evaluate(*d.test_loader, 0, nullptr, &EpochContext::stop_requested);
-    if (EpochContext::stop_requested()) throw d.interrupted(epoch, false);
+    if (!d.parallel && EpochContext::stop_requested()) throw d.interrupted(epoch, false);
     result.test_accuracy = totals.accuracy();
     result.test_loss = totals.mean_loss();
   }
+  if (d.parallel && d.agreed_stop() != 0) throw d.interrupted(epoch, false);
   result.record = d.record->to_host();
   result.record.signals = d.mode->signal_rows();
+  if (d.parallel) {
+    d.parallel->merge_record(result.record, /*exactly_once=*/d.mode->view() == "online");
+    d.parallel->merge_totals(result.pass.totals);
+    d.add_unreadable_of_other_ranks(result.record, epoch, result.pass.unreadable);
+  }
   const auto excluded = d.excluded_with(result.pass.unreadable);
   detail::check_epoch_rows(result.record, epoch, d.kept_context(), excluded);
   const int64_t expected = d.inputs.train_set.size() - static_cast<int64_t>(excluded.size());
   MAPD_ASSERT(
-      d.record->rows_written() == expected,
+      d.parallel || d.record->rows_written() == expected,
       fmt::format("epoch {} recorded {} rows for {} examples ({} excluded as unreadable; duplicates); the "
                   "training mode must record every row once per epoch",
                   epoch, d.record->rows_written(), expected, excluded.size()));
@@ -339,11 +410,17 @@ void Trainer::commit_epoch(const EpochResult& result) {
   // Commit order matters: the dynamics row, the metrics line, then the checkpoint that points
   // past both. A kill before the checkpoint redoes the epoch; resume drops its row and line.
   const auto& host = result.record;
-  d.store->append_epoch(host.loss.data(), host.pred.data(), host.true_prob.data(), host.signals);
-  d.metrics->write(line);
-  d.append_bad_inputs(pass.unreadable);
-  save_checkpoint(d.checkpoint_path, d.learner->model(), d.learner->optimizer(),
-                  CheckpointInfo{result.epoch + 1, d.config_json, d.learner->scaler().scale()});
+  if (d.writer()) {
+    d.store->append_epoch(host.loss.data(), host.pred.data(), host.true_prob.data(), host.signals);
+    d.metrics->write(line);
+    d.append_bad_inputs(pass.unreadable);
+    save_checkpoint(d.checkpoint_path, d.learner->model(), d.learner->optimizer(),
+                    CheckpointInfo{result.epoch + 1, d.config_json, d.learner->scaler().scale()});
+  }
+  if (d.parallel) {
+    d.parallel->barrier();  // the epoch is committed for every rank once rank 0 has written it
+    if (!d.writer()) d.store->refresh();
+  }
   log::get("train")->info("epoch {}/{}  loss {:.4f}  acc {:.2f}%{}  lr {:.4g}  {:.0f} img/s  {:.1f} s",
                           result.epoch + 1, config.train.epochs, loss, 100.0 * acc,
                           d.test_loader ? fmt::format("  test_loss {:.4f}  test_acc {:.2f}%",
@@ -365,7 +442,7 @@ TrainSummary Trainer::run(bool resume) {
   const auto start = Clock::now();
   for (int64_t epoch = open(resume); epoch < d.config.train.epochs; ++epoch) {
     commit_epoch(run_epoch(epoch));
-    if (EpochContext::stop_requested()) throw d.interrupted(epoch, true);
+    if (d.agreed_stop() != 0) throw d.interrupted(epoch, true);
     if (epoch + 1 == d.config.train.epochs) {
       const FinishEvent event{*d.store, d.run, d.excluded};
       d.mode->run_finished(event);
@@ -392,8 +469,8 @@ TrainingMode& Trainer::mode() {
 }
 
 TrainSummary train(const config::RunConfig& config, const TrainInputs& inputs, const RunLayout& run,
-                   bool resume) {
-  return Trainer(config, inputs, run).run(resume);
+                   bool resume, std::shared_ptr<dist::Collective> group) {
+  return Trainer(config, inputs, run, std::move(group)).run(resume);
 }
 
 torch::Tensor fit_and_score(const config::RunConfig& config, const data::TrainingSet& fit,

@@ -129,8 +129,10 @@ inline Result run_mapd(const std::string& arguments) {
   return result;
 }
 
-/// Starts `mapd ARGS...` in the background with stdout and stderr going to `log_file`.
-inline pid_t spawn_mapd(const std::vector<std::string>& args, const stdfs::path& log_file) {
+/// Starts `mapd ARGS...` in the background with stdout and stderr going to `log_file`, with the
+/// variables `env` ("NAME=value") added to its environment.
+inline pid_t spawn_mapd(const std::vector<std::string>& args, const stdfs::path& log_file,
+                        const std::vector<std::string>& env = {}) {
   std::vector<std::string> argv_text{MAPD_BINARY};
   argv_text.insert(argv_text.end(), args.begin(), args.end());
   std::vector<char*> argv;
@@ -138,6 +140,10 @@ inline pid_t spawn_mapd(const std::vector<std::string>& args, const stdfs::path&
   argv.push_back(nullptr);
   const pid_t pid = ::fork();
   if (pid == 0) {
+    for (const auto& variable : env) {
+      const auto equals = variable.find('=');
+      ::setenv(variable.substr(0, equals).c_str(), variable.substr(equals + 1).c_str(), 1);
+    }
     const int fd = ::open(log_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
     if (fd >= 0) {
       ::dup2(fd, STDOUT_FILENO);

@@ -413,7 +413,8 @@ class ConstantObjective final : public Objective {
 /// Refuses every step and remembers what it was asked.
 class RefusingSync final : public GradientSync {
  public:
-  bool synchronize(const std::vector<torch::Tensor>& parameters, bool finite) override {
+  bool synchronize(const std::vector<torch::Tensor>& parameters, bool finite, int64_t examples) override {
+    saw_examples = examples;
     ++calls;
     saw_finite = finite;
     saw_gradients = std::all_of(parameters.begin(), parameters.end(),
@@ -423,6 +424,7 @@ class RefusingSync final : public GradientSync {
   int calls = 0;
   bool saw_finite = false;
   bool saw_gradients = false;
+  int64_t saw_examples = -1;
 };
 
 data::Batch first_batch(const data::TrainingSet& set) {
@@ -473,6 +475,7 @@ TEST(Learner, TheGradientSyncDecidesWhetherTheOptimizerSteps) {
   EXPECT_EQ(sync->calls, 1);
   EXPECT_TRUE(sync->saw_finite);
   EXPECT_TRUE(sync->saw_gradients);
+  EXPECT_EQ(sync->saw_examples, 8);  // the batch's examples, for weighting across ranks
   for (size_t i = 0; i < before.size(); ++i)
     EXPECT_TRUE(torch::equal(before[i], learner.parameters()[i])) << i;
   // The default (one process) steps: the parameters move.

@@ -4,12 +4,18 @@
 
 #include <filesystem>
 #include <iosfwd>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "mapd/config/config.hpp"
+#include "mapd/core/run_layout.hpp"
 #include "mapd/core/run_lock.hpp"
+
+namespace mapd::dist {
+class Collective;
+}
 
 /// The `mapd` command line. Each subcommand is a plain function taking its options, so tests call
 /// it in-process; `run` wires them into a CLI11 app. Errors propagate as mapd::Error; only `main`
@@ -31,13 +37,22 @@ struct RunContext {
   config::RunConfig config;
   nlohmann::json resolved;  ///< the config as JSON (what config.resolved.json holds)
   std::filesystem::path run_dir;
-  std::optional<RunLock> lock;
+  RunLayout run{std::filesystem::path()};   ///< run_dir as this process (rank) writes it
+  std::shared_ptr<dist::Collective> group;  ///< the data-parallel job, or null (one process)
+  std::optional<RunLock> lock;              ///< held by rank 0
 };
 
 /// Resolves the config (defaults < files < overrides) and starts a new run directory with
 /// pipeline::create_run (refused for a directory that holds a run, or one a live process writes).
+/// Under torchrun or srun with more than one task, first joins the data-parallel job
+/// (dist::world_from_environment): every rank uses rank 0's run directory.
 /// `command` names the caller in messages ("mapd train"). Throws ConfigError or IoError.
 RunContext prepare_run(const CommonOptions& options, const std::string& command);
+
+/// Joins the data-parallel job the environment describes (torchrun's or srun's), or returns null
+/// for one process. Throws ConfigError for a malformed environment, DistributedError when the
+/// rendezvous fails within config.timeout_s.
+std::shared_ptr<dist::Collective> join_job(const config::DistConfig& config);
 
 /// The run directory `prepare_run` would use when --run-dir is not given.
 std::filesystem::path default_run_dir(const CommonOptions& options, const config::RunConfig& config);

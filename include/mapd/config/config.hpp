@@ -129,6 +129,7 @@ struct ModelConfig {
   std::string stem = "cifar";
   bool stem_maxpool = false;
   int64_t width = 32;
+  std::string norm = "batch";
 
   template <class V>
   void visit(V& v) {
@@ -139,6 +140,10 @@ struct ModelConfig {
     v("stem_maxpool", stem_maxpool,
       "keep the stride-2 max-pool after a cifar stem (the MAP-D reference code does)");
     v("width", width, "channels of the first small_cnn layer (doubled per layer)");
+    v("norm", norm,
+      "small_cnn's normalisation after each convolution: batch (BatchNorm) or none (a data-parallel run "
+      "then trains exactly as one process with the same global batch)",
+      Choices{"batch", "none"});
   }
 };
 
@@ -442,6 +447,21 @@ struct ReportConfig {
   }
 };
 
+struct DistConfig {
+  std::string backend = "gloo";
+  double timeout_s = 600.0;
+  double bucket_mb = 25.0;
+
+  template <class V>
+  void visit(V& v) {
+    v("backend", backend, "data-parallel process group: gloo (CPU)", Choices{"gloo"});
+    v("timeout_s", timeout_s,
+      "a data-parallel job fails (exit 6) when a collective or the rendezvous waits longer than this for "
+      "another rank (one that died, hangs or was killed)");
+    v("bucket_mb", bucket_mb, "gradients are averaged over the ranks in all-reduces of about this many MB");
+  }
+};
+
 struct OutputConfig {
   std::string root = "runs";
   std::string name = "";
@@ -467,6 +487,7 @@ struct RunConfig {
   LabelCorrectionConfig label_correction;
   PrioritizedConfig prioritized;
   ReportConfig report;
+  DistConfig dist;
   OutputConfig output;
 
   template <class V>
@@ -482,6 +503,9 @@ struct RunConfig {
     v("label_correction", label_correction, "train.mode=label_correction");
     v("prioritized", prioritized, "train.mode=prioritized");
     v("report", report, "HTML report");
+    v("dist", dist,
+      "data-parallel training: one process per rank, launched by torchrun (RANK, WORLD_SIZE, MASTER_ADDR, "
+      "MASTER_PORT) or srun (SLURM_PROCID, SLURM_NTASKS)");
     v("output", output, "run directories");
   }
 };

@@ -11,12 +11,13 @@ namespace mapd {
 /// Process exit codes (docs/user-guide.md §5, README.md).
 enum class ExitCode : int {
   kOk = 0,
-  kFailure = 1,    ///< an unexpected internal error (a bug)
-  kBadConfig = 2,  ///< bad configuration or command-line arguments
-  kDataError = 3,  ///< unreadable or inconsistent input data
-  kIoError = 4,    ///< a file could not be read or written
-  kDiverged = 5,   ///< training produced a NaN or infinite loss
-  kInternal = 70,  ///< an internal invariant does not hold (a bug in mapd; EX_SOFTWARE)
+  kFailure = 1,      ///< an unexpected internal error (a bug)
+  kBadConfig = 2,    ///< bad configuration or command-line arguments
+  kDataError = 3,    ///< unreadable or inconsistent input data
+  kIoError = 4,      ///< a file could not be read or written
+  kDiverged = 5,     ///< training produced a NaN or infinite loss
+  kDistributed = 6,  ///< another process of a data-parallel job failed, or the job's rendezvous failed
+  kInternal = 70,    ///< an internal invariant does not hold (a bug in mapd; EX_SOFTWARE)
 };
 
 /// Base class of all mapd errors.
@@ -53,6 +54,14 @@ class DivergedError : public Error {
  public:
   using Error::Error;
   [[nodiscard]] ExitCode exit_code() const override { return ExitCode::kDiverged; }
+};
+
+/// A data-parallel job cannot go on: the rendezvous failed, another rank died or threw, or a
+/// collective timed out (dist.timeout_s).
+class DistributedError : public Error {
+ public:
+  using Error::Error;
+  [[nodiscard]] ExitCode exit_code() const override { return ExitCode::kDistributed; }
 };
 
 /// An internal invariant does not hold: a bug in mapd, not in the user's input. The message

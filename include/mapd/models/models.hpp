@@ -30,9 +30,10 @@ using Classifier = std::shared_ptr<ClassifierImpl>;
 
 /// The default quick model: three conv3x3 stride-2 + BN + ReLU layers of widths w, 2w, 4w, global
 /// average pooling and a linear layer. ~100k parameters at w = 32; made for 28x28 inputs on CPU.
+/// Without `batch_norm` the convolutions are followed by ReLU alone (model.norm = none).
 class SmallCnnImpl : public ClassifierImpl {
  public:
-  SmallCnnImpl(int64_t in_channels, int64_t num_classes, int64_t width);
+  SmallCnnImpl(int64_t in_channels, int64_t num_classes, int64_t width, bool batch_norm = true);
   /// [B, C, H, W] -> [B, num_classes].
   torch::Tensor forward(torch::Tensor x) override;
 

@@ -8,6 +8,7 @@
 #include "mapd/core/run_layout.hpp"
 #include "mapd/core/run_lock.hpp"
 #include "mapd/data/dataset.hpp"
+#include "mapd/dist/collective.hpp"
 #include "mapd/knn/knn.hpp"
 #include "mapd/probes/probe_suite.hpp"
 #include "mapd/report/report.hpp"
@@ -38,7 +39,10 @@ struct Prepared {
 /// Checks that config.train.device is available (before anything is read), loads the dataset
 /// (listing unreadable inputs in run's bad_inputs.csv), builds the probe suite (running the
 /// difficulty pilot, whose scores are cached in the run directory) and composes the trained set.
-std::unique_ptr<Prepared> prepare(const config::RunConfig& config, const RunLayout& run);
+/// In a data-parallel job (`group`) rank 0 writes the run's files and builds the probe suite first;
+/// the other ranks then build the same one from its cached scores.
+std::unique_ptr<Prepared> prepare(const config::RunConfig& config, const RunLayout& run,
+                                  const std::shared_ptr<dist::Collective>& group = nullptr);
 
 /// Starts a new run in `run`: creates the directory, takes its writer's lock (held while the
 /// returned RunLock lives), refuses a directory that already holds a run (one with a committed
@@ -48,8 +52,15 @@ std::unique_ptr<Prepared> prepare(const config::RunConfig& config, const RunLayo
 /// or it cannot be written.
 RunLock create_run(const config::RunConfig& config, const RunLayout& run, const std::string& command);
 
-/// A new training run into `run` (started by create_run): prepare, then train with recording.
-train::TrainSummary train_run(const config::RunConfig& config, const RunLayout& run);
+/// create_run for the other ranks of a data-parallel job (rank > 0): the same refusal of a directory
+/// that holds a run, then this rank's log (train.rank-R.log); rank 0 holds the lock and writes the
+/// config.
+void join_run(const RunLayout& run, const std::string& command);
+
+/// A new training run into `run` (started by create_run): prepare, then train with recording; with
+/// `group`, as one rank of a data-parallel job (train::Trainer).
+train::TrainSummary train_run(const config::RunConfig& config, const RunLayout& run,
+                              const std::shared_ptr<dist::Collective>& group = nullptr);
 
 /// Continues the interrupted run in `run` from its last checkpoint, with the config it was started
 /// with (config.resolved.json, resolved as `mapd resume` resolves it), holding the run's lock. A run
@@ -57,7 +68,8 @@ train::TrainSummary train_run(const config::RunConfig& config, const RunLayout& 
 /// dataset and probe suite rebuilt from the config must be the ones recorded in dynamics.h5.
 /// Throws IoError when the run directory is missing or a live process writes it, ConfigError when
 /// it has no config.resolved.json, DataError when the examples changed.
-train::TrainSummary resume_run(const RunLayout& run);
+train::TrainSummary resume_run(const RunLayout& run,
+                               const std::shared_ptr<dist::Collective>& group = nullptr);
 
 /// What an audit did.
 struct AuditSummary {
@@ -68,7 +80,9 @@ struct AuditSummary {
 };
 
 /// The whole audit in `run` (started by create_run): train_run, then the k-NN assignment, then the
-/// report when config.report.enabled.
-AuditSummary audit_run(const config::RunConfig& config, const RunLayout& run);
+/// report when config.report.enabled. In a data-parallel job the ranks train together and rank 0
+/// alone assigns and reports (the others return after training).
+AuditSummary audit_run(const config::RunConfig& config, const RunLayout& run,
+                       const std::shared_ptr<dist::Collective>& group = nullptr);
 
 }  // namespace mapd::pipeline

@@ -129,19 +129,26 @@ class CrossEntropyObjective final : public Objective {
 /// process steps with (a data-parallel implementation averages them over the ranks) and returns
 /// the step decision every process agrees on, given this process's "all gradients finite" from
 /// the loss scaler. One process: nothing to synchronise, the decision is its own.
+/// `examples`: how many examples this process's gradients are the mean over (0: none, a process
+/// without a batch in this step of a data-parallel job), so that the ranks' means combine into the
+/// mean over all of them.
 class GradientSync {
  public:
   virtual ~GradientSync() = default;
-  [[nodiscard]] virtual bool synchronize(const std::vector<torch::Tensor>& parameters, bool finite) = 0;
+  [[nodiscard]] virtual bool synchronize(const std::vector<torch::Tensor>& parameters, bool finite,
+                                         int64_t examples) = 0;
 };
 
 /// GradientSync of a single process (world size 1): returns `finite` unchanged.
 class LocalGradientSync final : public GradientSync {
  public:
-  [[nodiscard]] bool synchronize(const std::vector<torch::Tensor>& /*parameters*/, bool finite) override {
+  [[nodiscard]] bool synchronize(const std::vector<torch::Tensor>& /*parameters*/, bool finite,
+                                 int64_t /*examples*/) override {
     return finite;
   }
 };
+
+class DataParallel;
 
 /// A model with its optimizer, mixed-precision state and device: one optimisation step or one
 /// no-grad pass at a time. Used by the trainer and its modes, fit_and_score() and the benchmarks.
@@ -163,6 +170,11 @@ class Learner {
   /// a detached device scalar (no host sync).
   torch::Tensor train_step(const data::Batch& batch, double lr, EpochTotals& totals, EpochRecord* record);
 
+  /// The step of a data-parallel process that has no batch left in this step while others do: no
+  /// forward, zero gradients into the sync, then the optimizer step every rank takes with the
+  /// averaged gradients. Only with a data-parallel sync (set_data_parallel).
+  void idle_step(double lr);
+
   /// No-grad forward of `batch` in `mode`: per-example cross-entropy and prediction. The model is
   /// left in training mode.
   Scores score(const data::Batch& batch, ScoreMode mode = ScoreMode::kEval);
@@ -177,6 +189,11 @@ class Learner {
   void set_objective(std::shared_ptr<Objective> objective);
   /// Replaces the gradient sync (default: LocalGradientSync).
   void set_gradient_sync(std::shared_ptr<GradientSync> sync);
+  /// Makes this learner one rank of a data-parallel job: `parallel` becomes its gradient sync, and
+  /// the training loop asks it to agree on steps and stops (data_parallel()).
+  void set_data_parallel(std::shared_ptr<DataParallel> parallel);
+  /// The data-parallel job this learner is part of, or null (one process).
+  [[nodiscard]] DataParallel* data_parallel() const { return parallel_.get(); }
 
   [[nodiscard]] models::ClassifierImpl& model() { return *model_; }
   [[nodiscard]] torch::optim::Optimizer& optimizer() { return *optimizer_; }
@@ -200,6 +217,7 @@ class Learner {
   LossScaler scaler_;
   std::shared_ptr<Objective> objective_;
   std::shared_ptr<GradientSync> sync_;
+  std::shared_ptr<DataParallel> parallel_;
 };
 
 /// Channels of the images the loader will produce for `set` (data.channels, else as stored).

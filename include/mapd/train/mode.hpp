@@ -170,13 +170,18 @@ std::vector<record::SignalSpec> recorded_signals(const config::RunConfig& config
 std::string recorded_view(const config::RunConfig& config);
 
 /// The mode config.train.mode names, over `set` on `device` (its loaders seeded by
-/// config.train.seed). Throws ConfigError for an unknown mode or view.
+/// config.train.seed); `shard`: the rank of a data-parallel job it trains as (the standard mode
+/// only). Throws ConfigError for an unknown mode or view, or another mode in a data-parallel job.
 std::unique_ptr<TrainingMode> make_training_mode(const config::RunConfig& config,
-                                                 const data::TrainingSet& set, const torch::Device& device);
+                                                 const data::TrainingSet& set, const torch::Device& device,
+                                                 data::Shard shard = {});
 
 /// The loader options of a training (shuffled, augmented) or scoring (fixed order, twice the
-/// batch size) pass over `set` on `device`, following config.data.
+/// batch size) pass over `set` on `device`, following config.data. A training pass of rank r of a
+/// data-parallel job of W (`shard`) takes every W-th row of the epoch's permutation from r, in
+/// batches of train.batch_size / W: the ranks' k-th batches together are one process's k-th batch.
 data::LoaderOptions loader_options(const config::RunConfig& config, const data::TrainingSet& set,
-                                   const torch::Device& device, bool training, int64_t seed);
+                                   const torch::Device& device, bool training, int64_t seed,
+                                   data::Shard shard = {});
 
 }  // namespace mapd::train

@@ -16,6 +16,9 @@ class StopSignalGuard {
 
   /// The signal received since construction, or 0.
   [[nodiscard]] static int pending();
+  /// Makes `signal_number` pending as if it had been received (another rank of a data-parallel
+  /// job received it: every rank stops the same way). Keeps a signal already pending.
+  static void adopt(int signal_number);
   /// The message for InterruptedError after `signal_number`.
   static const char* describe(int signal_number);
 };

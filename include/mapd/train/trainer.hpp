@@ -12,6 +12,7 @@
 #include "mapd/core/run_layout.hpp"
 #include "mapd/data/dataset.hpp"
 #include "mapd/data/loader.hpp"
+#include "mapd/dist/collective.hpp"
 #include "mapd/record/dynamics_store.hpp"
 #include "mapd/train/learner.hpp"
 #include "mapd/train/mode.hpp"
@@ -58,8 +59,13 @@ struct EpochResult {
 class Trainer {
  public:
   /// Checks the inputs, seeds torch with config.train.seed and builds the model. Touches no file.
-  /// `run` says where the run's files go (a run directory's path is rank 0 of 1).
-  Trainer(const config::RunConfig& config, const TrainInputs& inputs, RunLayout run);
+  /// `run` says where the run's files go (a run directory's path is rank 0 of 1). With `group`, the
+  /// trainer is rank run.rank() of a data-parallel job (docs/distributed.md): it starts from rank
+  /// 0's parameters, trains its shard of every epoch in train.batch_size / ranks batches with the
+  /// gradients averaged over the ranks, and agrees with the others on every step and stop; rank 0
+  /// writes the run's files (dynamics.h5 with every rank's rows, metrics, checkpoints).
+  Trainer(const config::RunConfig& config, const TrainInputs& inputs, RunLayout run,
+          std::shared_ptr<dist::Collective> group = nullptr);
   ~Trainer();
   Trainer(const Trainer&) = delete;
   Trainer& operator=(const Trainer&) = delete;
@@ -95,9 +101,9 @@ class Trainer {
 /// With `resume`, continues from the checkpoint in run_dir (dynamics rows beyond it are dropped).
 /// Throws DivergedError on a NaN/inf loss (naming epoch, step and example indices) and
 /// InterruptedError after SIGINT/SIGTERM/SIGUSR1 once the last complete epoch is saved.
-/// Trainer(config, inputs, run_dir).run(resume).
+/// Trainer(config, inputs, run_dir, group).run(resume).
 TrainSummary train(const config::RunConfig& config, const TrainInputs& inputs, const RunLayout& run,
-                   bool resume);
+                   bool resume, std::shared_ptr<dist::Collective> group = nullptr);
 
 /// Short training used by other modules (difficulty scores): trains a fresh model of
 /// config.model on `fit` for `epochs` epochs (no recording, no checkpoints, no files) and returns,

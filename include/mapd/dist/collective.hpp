@@ -1,0 +1,51 @@
+#pragma once
+
+#include <torch/types.h>
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "mapd/dist/world.hpp"
+
+/// The process group of a data-parallel job: PyTorch's c10d (a TCPStore rendezvous at rank 0,
+/// ProcessGroupGloo for CPU tensors). The collectives the trainer needs, each blocking until done
+/// and failing with DistributedError after the group's timeout (a rank that died or hangs must not
+/// hang the others).
+namespace mapd::dist {
+
+class Collective {
+ public:
+  /// Joins the job `world` (every rank calls it; it returns when all have joined or throws
+  /// DistributedError naming the master address after `timeout`). `backend`: "gloo" (CPU
+  /// tensors).
+  static std::shared_ptr<Collective> connect(const World& world, const std::string& backend,
+                                             std::chrono::milliseconds timeout);
+  ~Collective();
+  Collective(const Collective&) = delete;
+  Collective& operator=(const Collective&) = delete;
+
+  [[nodiscard]] int64_t rank() const;
+  [[nodiscard]] int64_t size() const;
+  [[nodiscard]] const World& world() const;
+
+  /// In place: every rank's `tensor` (contiguous, the same shape and dtype everywhere) becomes the
+  /// element-wise sum (max) over the ranks.
+  void all_reduce_sum(torch::Tensor& tensor);
+  void all_reduce_max(torch::Tensor& tensor);
+  /// In place: every rank's `tensor` becomes rank `root`'s.
+  void broadcast(torch::Tensor& tensor, int64_t root = 0);
+  /// Returns when every rank has called it.
+  void barrier();
+  /// Rank 0's `value` on every rank (passed through the rendezvous store under `key`; a key is
+  /// shared once per job).
+  std::string share(const std::string& key, const std::string& value);
+
+ private:
+  struct Impl;
+  explicit Collective(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace mapd::dist

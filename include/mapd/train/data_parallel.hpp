@@ -1,0 +1,58 @@
+#pragma once
+
+#include <torch/types.h>
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "mapd/dist/collective.hpp"
+#include "mapd/train/learner.hpp"
+
+namespace mapd::train {
+
+/// What the ranks agreed on before a step.
+struct StepAgreement {
+  bool any_batch = false;  ///< some rank still has a batch in this pass
+  int stop_signal = 0;     ///< a stop signal some rank received (the largest number), or 0
+};
+
+/// One rank of a data-parallel job as the training loop sees it (docs/distributed.md): the
+/// gradient sync (the mean over every rank's examples: each rank's gradients weighted by its
+/// example count, summed in all-reduces of about `bucket_bytes`, with the step taken only when
+/// every rank's gradients are finite), and the agreements that keep the ranks in the same step:
+/// how many steps a pass has, whether any rank still has a batch, whether any rank received a stop
+/// signal. Every rank calls each member in the same order.
+class DataParallel final : public GradientSync {
+ public:
+  DataParallel(std::shared_ptr<dist::Collective> group, int64_t bucket_bytes);
+
+  [[nodiscard]] bool synchronize(const std::vector<torch::Tensor>& parameters, bool finite,
+                                 int64_t examples) override;
+
+  /// Rank 0's parameters and buffers (BatchNorm statistics) on every rank.
+  void broadcast_module(torch::nn::Module& module);
+  /// The largest of the ranks' `local`.
+  int64_t max(int64_t local);
+  /// Before a step (or after a pass): whether any rank has a batch, and any rank's stop signal.
+  StepAgreement agree(bool has_batch, int stop_signal);
+  /// Makes every rank's epoch record the job's: a row recorded by some ranks gets the mean of their
+  /// values (a pass every rank runs over all rows gives equal values), a row no rank recorded stays
+  /// unrecorded (loss NaN, pred -1). With `exactly_once` (the ranks trained disjoint shards) a row
+  /// recorded by two ranks is an InternalError.
+  void merge_record(EpochRecord::Host& host, bool exactly_once);
+  /// Sums the ranks' totals (loss, correct, count) into every rank's.
+  void merge_totals(EpochTotals& totals);
+  /// Returns when every rank has called it.
+  void barrier();
+
+  [[nodiscard]] int64_t rank() const { return group_->rank(); }
+  [[nodiscard]] int64_t size() const { return group_->size(); }
+  [[nodiscard]] dist::Collective& group() { return *group_; }
+
+ private:
+  std::shared_ptr<dist::Collective> group_;
+  int64_t bucket_bytes_;
+};
+
+}  // namespace mapd::train

@@ -1,0 +1,119 @@
+#include "mapd/dist/collective.hpp"
+
+#include <fmt/format.h>
+#include <torch/csrc/distributed/c10d/PrefixStore.hpp>
+#include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
+#include <torch/csrc/distributed/c10d/TCPStore.hpp>
+#include <torch/torch.h>
+
+#include "mapd/core/error.hpp"
+#include "mapd/core/log.hpp"
+
+namespace mapd::dist {
+
+struct Collective::Impl {
+  World world;
+  c10::intrusive_ptr<c10d::Store> store;
+  c10::intrusive_ptr<c10d::Backend> backend;
+  std::chrono::milliseconds timeout{0};
+
+  /// Runs one collective and waits for it; a failure (a peer gone, the timeout) is a DistributedError.
+  void wait(const char* what, const std::function<c10::intrusive_ptr<c10d::Work>()>& start) const {
+    try {
+      start()->wait(timeout);
+    } catch (const std::exception& e) {
+      throw DistributedError(fmt::format(
+          "rank {} of {}: {} failed: {} (another rank stopped, failed or did not answer within "
+          "dist.timeout_s = {:.0f} s)",
+          world.rank, world.world_size, what, e.what(), static_cast<double>(timeout.count()) / 1000.0));
+    }
+  }
+};
+
+std::shared_ptr<Collective> Collective::connect(const World& world, const std::string& backend,
+                                                std::chrono::milliseconds timeout) {
+  MAPD_CHECK(backend == "gloo", ConfigError,
+             fmt::format("dist.backend: '{}' is not available in this build (gloo: CPU tensors)", backend));
+  auto impl = std::make_unique<Impl>();
+  impl->world = world;
+  impl->timeout = timeout;
+  auto logger = log::get("dist");
+  try {
+    c10d::TCPStoreOptions options;
+    options.port = static_cast<uint16_t>(world.master_port);
+    options.isServer = world.rank == 0;
+    options.numWorkers = static_cast<std::size_t>(world.world_size);
+    options.waitWorkers = true;
+    options.timeout = timeout;
+    auto tcp = c10::make_intrusive<c10d::TCPStore>(world.master_addr, options);
+    impl->store = c10::make_intrusive<c10d::PrefixStore>("mapd", tcp);
+    auto gloo = c10d::ProcessGroupGloo::Options::create();
+    gloo->timeout = timeout;
+    gloo->devices.push_back(c10d::ProcessGroupGloo::createDefaultDevice());
+    impl->backend = c10::make_intrusive<c10d::ProcessGroupGloo>(impl->store, static_cast<int>(world.rank),
+                                                                static_cast<int>(world.world_size), gloo);
+  } catch (const std::exception& e) {
+    throw DistributedError(fmt::format(
+        "rank {} of {} ({}): cannot join the job at {}:{}: {} (is rank 0 running, and the port free?)",
+        world.rank, world.world_size, world.launcher, world.master_addr, world.master_port, e.what()));
+  }
+  logger->info("rank {} of {} joined the job at {}:{} ({}, backend gloo)", world.rank, world.world_size,
+               world.master_addr, world.master_port, world.launcher);
+  return std::shared_ptr<Collective>(new Collective(std::move(impl)));
+}
+
+Collective::Collective(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Collective::~Collective() = default;
+
+int64_t Collective::rank() const { return impl_->world.rank; }
+int64_t Collective::size() const { return impl_->world.world_size; }
+const World& Collective::world() const { return impl_->world; }
+
+namespace {
+
+/// One all-reduce of `tensor` in place with `op`, through `impl`'s error handling.
+template <class Impl>
+void all_reduce(const Impl& impl, torch::Tensor& tensor, c10d::ReduceOp::RedOpType op, const char* what) {
+  std::vector<at::Tensor> tensors{tensor};
+  impl.wait(what, [&] {
+    c10d::AllreduceOptions options;
+    options.reduceOp = c10d::ReduceOp(op);
+    return impl.backend->allreduce(tensors, options);
+  });
+}
+
+}  // namespace
+
+void Collective::all_reduce_sum(torch::Tensor& tensor) {
+  all_reduce(*impl_, tensor, c10d::ReduceOp::SUM, "all-reduce (sum)");
+}
+
+void Collective::all_reduce_max(torch::Tensor& tensor) {
+  all_reduce(*impl_, tensor, c10d::ReduceOp::MAX, "all-reduce (max)");
+}
+
+void Collective::broadcast(torch::Tensor& tensor, int64_t root) {
+  std::vector<at::Tensor> tensors{tensor};
+  impl_->wait("broadcast", [&] {
+    c10d::BroadcastOptions options;
+    options.rootRank = root;
+    return impl_->backend->broadcast(tensors, options);
+  });
+}
+
+void Collective::barrier() {
+  impl_->wait("barrier", [&] { return impl_->backend->barrier(); });
+}
+
+std::string Collective::share(const std::string& key, const std::string& value) {
+  try {
+    if (rank() == 0) impl_->store->set(key, std::vector<uint8_t>(value.begin(), value.end()));
+    const auto bytes = impl_->store->get(key);
+    return {bytes.begin(), bytes.end()};
+  } catch (const std::exception& e) {
+    throw DistributedError(fmt::format("rank {} of {}: cannot read '{}' from rank 0's store: {}", rank(),
+                                       size(), key, e.what()));
+  }
+}
+
+}  // namespace mapd::dist
