@@ -11,6 +11,7 @@
 #include "mapd/core/log.hpp"
 #include "mapd/dist/collective.hpp"
 #include "mapd/pipeline/pipeline.hpp"
+#include "mapd/train/data_parallel.hpp"
 
 namespace mapd::cli {
 
@@ -52,6 +53,9 @@ RunContext prepare_run(const CommonOptions& options, const std::string& command)
   context.resolved = config::to_json(context.config);
   context.run_dir = options.run_dir.empty() ? default_run_dir(options, context.config)
                                             : std::filesystem::path(options.run_dir);
+  // A job refuses what it cannot train before joining, so that every rank fails alike and nothing is written.
+  if (const auto world = dist::world_from_environment())
+    train::check_data_parallel(context.config, world->world_size);
   context.group = join_job(context.config.dist);
   if (context.group) {
     // One run directory, chosen once: rank 0's (a default name holds a timestamp).

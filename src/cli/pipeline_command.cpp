@@ -6,6 +6,7 @@
 #include "mapd/core/log.hpp"
 #include "mapd/dist/collective.hpp"
 #include "mapd/pipeline/pipeline.hpp"
+#include "mapd/train/data_parallel.hpp"
 
 namespace mapd::cli {
 
@@ -19,6 +20,8 @@ int resume_command(const std::filesystem::path& run_dir, const std::string& log_
   log::init(log_level);
   // The job's settings (dist.*) are the run's own, from its config.resolved.json.
   const auto config = config::resolve_run_config(run_dir, "resume", config::RunConfigFile::kRequired);
+  if (const auto world = dist::world_from_environment())
+    train::check_data_parallel(config, world->world_size);
   const auto group = join_job(config.dist);
   (void)pipeline::resume_run(group ? RunLayout(run_dir, group->rank(), group->size()) : RunLayout(run_dir),
                              group);

@@ -10,6 +10,19 @@
 
 namespace mapd::train {
 
+void check_data_parallel(const config::RunConfig& config, int64_t world_size) {
+  if (world_size <= 1) return;
+  MAPD_CHECK(config.train.mode == "standard", ConfigError,
+             fmt::format("train.mode={} runs in one process; a data-parallel job ({} ranks) trains "
+                         "train.mode=standard (the other modes' data-parallel versions are not built yet): "
+                         "run it without torchrun/srun, or as one task",
+                         config.train.mode, world_size));
+  MAPD_CHECK(config.train.batch_size % world_size == 0, ConfigError,
+             fmt::format("train.batch_size = {} is the global batch of the data-parallel job and must be a "
+                         "multiple of its {} ranks (each rank trains batch_size / ranks examples a step)",
+                         config.train.batch_size, world_size));
+}
+
 DataParallel::DataParallel(std::shared_ptr<dist::Collective> group, int64_t bucket_bytes)
     : group_(std::move(group)), bucket_bytes_(std::max<int64_t>(bucket_bytes, 1)) {
   MAPD_ASSERT(group_ != nullptr, "DataParallel: null process group");

@@ -169,10 +169,7 @@ std::unique_ptr<TrainingMode> make_training_mode(const config::RunConfig& config
                                                  data::Shard shard) {
   MAPD_CHECK(config.record.view == "online" || config.record.view == "eval", ConfigError,
              fmt::format("record.view: unknown view '{}' (expected online or eval)", config.record.view));
-  MAPD_CHECK(shard.world_size == 1 || config.train.mode == "standard", ConfigError,
-             fmt::format("train.mode={} runs in one process; a data-parallel job ({} ranks) trains "
-                         "train.mode=standard (the other modes' data-parallel versions are not built yet)",
-                         config.train.mode, shard.world_size));
+  check_data_parallel(config, shard.world_size);
   if (config.train.mode == "standard") return std::make_unique<StandardMode>(config, set, device, shard);
   if (config.train.mode == "label_correction") return make_label_correction_mode(config, set, device);
   if (config.train.mode == "prioritized") return make_prioritized_mode(config, set, device);
@@ -197,10 +194,7 @@ data::LoaderOptions loader_options(const config::RunConfig& config, const data::
   data::LoaderOptions options;
   options.batch_size = training ? config.train.batch_size : 2 * config.train.batch_size;
   if (training && shard.world_size > 1) {
-    MAPD_CHECK(config.train.batch_size % shard.world_size == 0, ConfigError,
-               fmt::format("train.batch_size = {} is the global batch of the data-parallel job and must be a "
-                           "multiple of its {} ranks (each rank trains batch_size / ranks examples a step)",
-                           config.train.batch_size, shard.world_size));
+    check_data_parallel(config, shard.world_size);
     options.batch_size = config.train.batch_size / shard.world_size;
     options.sampler = std::make_shared<data::PermutationSampler>(set.size(), /*shuffle=*/true, seed, shard);
   }

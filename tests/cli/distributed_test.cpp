@@ -221,5 +221,22 @@ TEST_F(DistributedTest, SigtermToOneRankStopsEveryRankAfterTheSameStep) {
   EXPECT_EQ(testing::committed_epochs(run / "dynamics.h5"), 3);
 }
 
+// What a job cannot train is refused by every rank before anything is written (exit 2).
+TEST_F(DistributedTest, AModeWithoutADataParallelVersionIsRefusedBeforeAnythingIsWritten) {
+  const auto cfg = config(3, "batch");
+  const auto run = dir_ / "lc";
+  const auto codes = wait_all(spawn_job(
+      {"train", "-c", cfg.string(), "--run-dir", run.string(), "--mode", "label-correction"}, 2, "lc"));
+  EXPECT_EQ(codes, (std::vector<int>{2, 2})) << output("lc", 0);
+  EXPECT_NE(output("lc", 1).find("train.mode=label_correction runs in one process"), std::string::npos)
+      << output("lc", 1);
+  EXPECT_FALSE(fsys::exists(run));
+  const auto odd = wait_all(spawn_job(
+      {"train", "-c", cfg.string(), "--run-dir", run.string(), "--set", "train.batch_size=33"}, 2, "odd"));
+  EXPECT_EQ(odd, (std::vector<int>{2, 2})) << output("odd", 0);
+  EXPECT_NE(output("odd", 0).find("must be a multiple of its 2 ranks"), std::string::npos)
+      << output("odd", 0);
+}
+
 }  // namespace
 }  // namespace mapd::cli

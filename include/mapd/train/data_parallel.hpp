@@ -6,10 +6,16 @@
 #include <memory>
 #include <vector>
 
+#include "mapd/config/config.hpp"
 #include "mapd/dist/collective.hpp"
 #include "mapd/train/learner.hpp"
 
 namespace mapd::train {
+
+/// Refuses, before anything is read or written, a config a data-parallel job of `world_size` ranks
+/// cannot train: another train.mode than standard, or a train.batch_size that is not a multiple
+/// of the ranks. ConfigError naming the key and the way out.
+void check_data_parallel(const config::RunConfig& config, int64_t world_size);
 
 /// What the ranks agreed on before a step.
 struct StepAgreement {
