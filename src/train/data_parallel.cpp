@@ -100,11 +100,13 @@ int64_t DataParallel::max(int64_t local) {
   return value.item<int64_t>();
 }
 
-StepAgreement DataParallel::agree(bool has_batch, int stop_signal) {
-  auto flags =
-      torch::tensor({has_batch ? int64_t{1} : int64_t{0}, static_cast<int64_t>(stop_signal)}, torch::kInt64);
+StepAgreement DataParallel::agree(bool has_batch, int stop_signal, bool diverged) {
+  auto flags = torch::tensor({has_batch ? int64_t{1} : int64_t{0}, static_cast<int64_t>(stop_signal),
+                              diverged ? rank() + 1 : int64_t{0}},
+                             torch::kInt64);
   group_->all_reduce_max(flags);
-  return StepAgreement{flags[0].item<int64_t>() != 0, static_cast<int>(flags[1].item<int64_t>())};
+  return StepAgreement{flags[0].item<int64_t>() != 0, static_cast<int>(flags[1].item<int64_t>()),
+                       flags[2].item<int64_t>() - 1};
 }
 
 void DataParallel::merge_record(EpochRecord::Host& host, bool exactly_once) {

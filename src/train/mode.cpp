@@ -112,51 +112,99 @@ void EpochContext::pass_done() const {
 
 bool EpochContext::stop_requested() { return StopSignalGuard::pending() != 0; }
 
+namespace {
+
+/// run_training_pass of one rank of a data-parallel job: before each step the ranks agree on
+/// whether any still has a batch (a rank without one joins with none), on a stop signal and on
+/// whether the previous step diverged anywhere; a step's observers hear of it after that agreement,
+/// so that a diverged loss fails every rank alike (DivergedError) and a stop stops them after the
+/// same step.
+EpochPass run_data_parallel_pass(const EpochContext& ctx, data::Loader& loader, EpochRecord* record,
+                                 const std::function<void(int64_t)>& before_step, DataParallel& parallel) {
+  using Clock = std::chrono::steady_clock;
+  EpochPass pass;
+  pass.totals = EpochTotals::zeros(ctx.learner.device());
+  const int64_t steps = parallel.max(loader.num_batches());
+  ctx.epoch_started(steps);
+  const auto start = Clock::now();
+  loader.start_epoch(ctx.epoch);
+  struct Done {
+    int64_t step = 0;
+    data::Batch batch;
+    torch::Tensor loss;
+    double lr = 0.0;
+  };
+  std::optional<Done> done;  // the last step, told to the observers after the next agreement
+  bool diverged = false;
+  for (int64_t step = 0;; ++step) {
+    auto batch = loader.next();
+    const auto agreed = parallel.agree(batch.has_value(), StopSignalGuard::pending(), diverged);
+    if (done) {
+      // Its "stop requested" is this rank's alone; the agreement above decides for the job.
+      (void)ctx.batch_done(
+          BatchEvent{ctx.epoch, done->step, steps, done->batch, done->loss, done->lr, pass.totals});
+      done.reset();
+    }
+    if (agreed.diverged_rank >= 0) {
+      // The rank whose loss diverged has thrown from its divergence watch with the batch's examples.
+      throw DivergedError(fmt::format(
+          "training diverged on rank {} of {} at epoch {} (0-based), step {}: its loss is not finite; its "
+          "log (train.log for rank 0, else train.rank-R.log) names the batch's examples. Lower "
+          "optimizer.lr, add schedule.warmup_epochs, or inspect these examples.",
+          agreed.diverged_rank, parallel.size(), ctx.epoch, step - 1));
+    }
+    if (agreed.stop_signal != 0) {
+      StopSignalGuard::adopt(agreed.stop_signal);
+      pass.stopped = true;
+      break;
+    }
+    if (!agreed.any_batch) break;
+    pass.lr = ctx.learning_rate(step, steps);
+    if (!batch) {
+      ctx.learner.idle_step(pass.lr);
+      diverged = false;
+      continue;
+    }
+    if (before_step) before_step(step);
+    auto loss = ctx.learner.train_step(*batch, pass.lr, pass.totals, record);
+    diverged = !torch::isfinite(loss).item<bool>();
+    done = Done{step, std::move(*batch), std::move(loss), pass.lr};
+  }
+  ctx.pass_done();
+  pass.unreadable = loader.take_unreadable();
+  pass.train_seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  return pass;
+}
+
+}  // namespace
+
 EpochPass run_training_pass(const EpochContext& ctx, data::Loader& loader, EpochRecord* record,
                             const std::function<void(int64_t)>& before_step,
                             const StepFunction& step_function) {
   using Clock = std::chrono::steady_clock;
+  if (DataParallel* parallel = ctx.learner.data_parallel()) {
+    MAPD_ASSERT(!step_function, "run_training_pass: a step function in a data-parallel job");
+    return run_data_parallel_pass(ctx, loader, record, before_step, *parallel);
+  }
   EpochPass pass;
   pass.totals = EpochTotals::zeros(ctx.learner.device());
-  // A data-parallel job takes the same steps on every rank: as many as the rank with the most
-  // batches (the shards differ by a row at most), a rank without a batch joining with none.
-  DataParallel* parallel = ctx.learner.data_parallel();
-  MAPD_ASSERT(parallel == nullptr || !step_function,
-              "run_training_pass: a step function in a data-parallel job");
-  const int64_t steps = parallel != nullptr ? parallel->max(loader.num_batches()) : loader.num_batches();
+  const int64_t steps = loader.num_batches();
   ctx.epoch_started(steps);
   const auto start = Clock::now();
   loader.start_epoch(ctx.epoch);
-  for (int64_t step = 0;; ++step) {
-    auto batch = loader.next();
-    if (parallel != nullptr) {
-      // Stops are agreed before a step: every rank stops after the same one.
-      const auto agreed = parallel->agree(batch.has_value(), StopSignalGuard::pending());
-      if (agreed.stop_signal != 0) {
-        StopSignalGuard::adopt(agreed.stop_signal);
-        pass.stopped = true;
-        break;
-      }
-      if (!agreed.any_batch) break;
-      if (!batch) {
-        pass.lr = ctx.learning_rate(step, steps);
-        ctx.learner.idle_step(pass.lr);
-        continue;
-      }
-    } else if (!batch) {
-      break;
-    }
+  int64_t step = 0;
+  while (auto batch = loader.next()) {
     pass.lr = ctx.learning_rate(step, steps);
     if (before_step) before_step(step);
     const auto outcome =
         step_function ? step_function(*batch, step, pass.lr, pass.totals)
                       : StepOutcome{ctx.learner.train_step(*batch, pass.lr, pass.totals, record), *batch};
-    const bool go_on = ctx.batch_done(
-        BatchEvent{ctx.epoch, step, steps, outcome.trained, outcome.loss, pass.lr, pass.totals});
-    if (!go_on && parallel == nullptr) {
+    if (!ctx.batch_done(
+            BatchEvent{ctx.epoch, step, steps, outcome.trained, outcome.loss, pass.lr, pass.totals})) {
       pass.stopped = true;
       break;
     }
+    ++step;
   }
   ctx.pass_done();
   pass.unreadable = loader.take_unreadable();

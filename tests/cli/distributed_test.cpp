@@ -221,6 +221,20 @@ TEST_F(DistributedTest, SigtermToOneRankStopsEveryRankAfterTheSameStep) {
   EXPECT_EQ(testing::committed_epochs(run / "dynamics.h5"), 3);
 }
 
+// A loss that diverges on a rank fails every rank the same way (exit 5) after the same step,
+// instead of one rank failing and the others timing out.
+TEST_F(DistributedTest, ADivergedLossFailsEveryRankAlike) {
+  const auto cfg = config(3, "batch");
+  const auto run = dir_ / "nan";
+  const auto codes = wait_all(spawn_job({"train", "-c", cfg.string(), "--run-dir", run.string(), "--set",
+                                         "optimizer.lr=1e6", "--set", "probes.suite=none"},
+                                        2, "nan"));
+  EXPECT_EQ(codes, (std::vector<int>{5, 5})) << output("nan", 0) << output("nan", 1);
+  for (int r = 0; r < 2; ++r) {
+    EXPECT_NE(output("nan", r).find("mapd: error: training diverged"), std::string::npos) << output("nan", r);
+  }
+}
+
 // What a job cannot train is refused by every rank before anything is written (exit 2).
 TEST_F(DistributedTest, AModeWithoutADataParallelVersionIsRefusedBeforeAnythingIsWritten) {
   const auto cfg = config(3, "batch");

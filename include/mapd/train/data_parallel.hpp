@@ -19,8 +19,9 @@ void check_data_parallel(const config::RunConfig& config, int64_t world_size);
 
 /// What the ranks agreed on before a step.
 struct StepAgreement {
-  bool any_batch = false;  ///< some rank still has a batch in this pass
-  int stop_signal = 0;     ///< a stop signal some rank received (the largest number), or 0
+  bool any_batch = false;      ///< some rank still has a batch in this pass
+  int stop_signal = 0;         ///< a stop signal some rank received (the largest number), or 0
+  int64_t diverged_rank = -1;  ///< a rank whose last step's loss was not finite (the largest), or -1
 };
 
 /// One rank of a data-parallel job as the training loop sees it (docs/distributed.md): the
@@ -40,8 +41,9 @@ class DataParallel final : public GradientSync {
   void broadcast_module(torch::nn::Module& module);
   /// The largest of the ranks' `local`.
   int64_t max(int64_t local);
-  /// Before a step (or after a pass): whether any rank has a batch, and any rank's stop signal.
-  StepAgreement agree(bool has_batch, int stop_signal);
+  /// Before a step (or after a pass): whether any rank has a batch, any rank's stop signal, and
+  /// whether any rank's previous step diverged (`diverged`: this rank's).
+  StepAgreement agree(bool has_batch, int stop_signal, bool diverged = false);
   /// Makes every rank's epoch record the job's: a row recorded by some ranks gets the mean of their
   /// values (a pass every rank runs over all rows gives equal values), a row no rank recorded stays
   /// unrecorded (loss NaN, pred -1). With `exactly_once` (the ranks trained disjoint shards) a row
