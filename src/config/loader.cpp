@@ -96,11 +96,18 @@ bool convert_scalar(const json& j, T& out) {
     if (!j.is_boolean()) return false;
     out = j.get<bool>();
   } else if constexpr (std::is_same_v<T, int64_t>) {
-    if (j.is_number_integer()) {
+    if (j.is_number_unsigned()) {
+      // JSON integers from 2^63 on parse as unsigned: they would wrap to negative values.
+      if (j.get<uint64_t>() > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) return false;
+      out = j.get<int64_t>();
+    } else if (j.is_number_integer()) {
       out = j.get<int64_t>();
     } else if (j.is_number_float()) {
       const double d = j.get<double>();
-      if (d != static_cast<double>(static_cast<int64_t>(d))) return false;
+      // Casting a double outside int64's range (1e200, NaN) is undefined: check the range first.
+      constexpr double kTwoTo63 = 9223372036854775808.0;
+      if (!(d >= -kTwoTo63 && d < kTwoTo63) || d != static_cast<double>(static_cast<int64_t>(d)))
+        return false;
       out = static_cast<int64_t>(d);
     } else {
       return false;

@@ -380,6 +380,26 @@ TEST_F(ConfigFiles, NumberBeyondTheRangeOfDoubleIsAConfigError) {
       << yaml_message;
 }
 
+// Found by tests/fuzz under UBSan: a float for an integer key was cast to int64 before its range
+// was checked (undefined for 1e200); an integer from 2^63 on wrapped to a negative value.
+TEST_F(ConfigFiles, IntegerKeysRejectNumbersOutsideInt64) {
+  const auto yaml_file = write("huge.yaml", "train:\n  epochs: 1e200\n");
+  const auto yaml_message = config_error([&] { resolve({yaml_file}, {}); });
+  EXPECT_NE(yaml_message.find("train.epochs: expected an integer, got number 1e+200"), std::string::npos)
+      << yaml_message;
+  const auto json_file = write("huge.json",
+                               "{\"model\": {\"width\": 5.5e78}, \"knn\": {\"k\": -9.3e18}, "
+                               "\"train\": {\"epochs\": 9223372036854775808}}");
+  const auto json_message = config_error([&] { resolve({json_file}, {}); });
+  EXPECT_NE(json_message.find("model.width: expected an integer, got number 5.5e+78"), std::string::npos)
+      << json_message;
+  EXPECT_NE(json_message.find("knn.k: expected an integer, got number -9.3e+18"), std::string::npos)
+      << json_message;
+  EXPECT_NE(json_message.find("train.epochs: expected an integer, got integer 9223372036854775808"),
+            std::string::npos)
+      << json_message;
+}
+
 TEST_F(ConfigFiles, TextThatIsNotUtf8IsAConfigErrorNamingTheKey) {
   const auto value = write("latin1.yaml", "train:\n  epochs: 3\ndata:\n  path: caf\xe9\n");
   const auto value_message = config_error([&] { resolve({value}, {}); });
