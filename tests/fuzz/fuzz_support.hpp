@@ -17,9 +17,11 @@
 /// for exceptions. The readers take paths, not bytes, so each input is written to a file first.
 namespace mapd::fuzz {
 
-/// This process's scratch folder: /dev/shm/mapd-fuzz-XXXXXX (memory, so writing each input is
-/// cheap), else $TMPDIR or /tmp. Created on first use and removed when the process exits normally
-/// (a crash leaves it, with the input that crashed beside libFuzzer's crash-* file).
+/// This process's scratch folder: /dev/shm/mapd-fuzz-<pid>-XXXXXX (memory, so writing each input
+/// is cheap), else $TMPDIR or /tmp. Created on first use and removed when the process exits
+/// normally. A crash leaves it (with the input that crashed beside libFuzzer's crash-* file); the
+/// next target process removes the folders of processes that no longer run (fork mode crashes
+/// often).
 inline const std::filesystem::path& scratch_dir() {
   struct Scratch {
     std::filesystem::path path;
@@ -29,7 +31,17 @@ inline const std::filesystem::path& scratch_dir() {
         const char* tmp = std::getenv("TMPDIR");
         base = tmp != nullptr && tmp[0] != '\0' ? tmp : "/tmp";
       }
-      std::string pattern = base + "/mapd-fuzz-XXXXXX";
+      std::error_code ignored;
+      for (const auto& entry : std::filesystem::directory_iterator(base, ignored)) {
+        const std::string name = entry.path().filename().string();
+        const std::string prefix = "mapd-fuzz-";
+        const auto dash = name.find('-', prefix.size());
+        if (name.compare(0, prefix.size(), prefix) == 0 && dash != std::string::npos &&
+            !std::filesystem::exists("/proc/" + name.substr(prefix.size(), dash - prefix.size()), ignored)) {
+          std::filesystem::remove_all(entry.path(), ignored);
+        }
+      }
+      std::string pattern = base + "/mapd-fuzz-" + std::to_string(::getpid()) + "-XXXXXX";
       if (::mkdtemp(pattern.data()) == nullptr) {
         std::abort();  // the harness cannot run at all: not a finding
       }
