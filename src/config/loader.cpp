@@ -96,11 +96,18 @@ bool convert_scalar(const json& j, T& out) {
     if (!j.is_boolean()) return false;
     out = j.get<bool>();
   } else if constexpr (std::is_same_v<T, int64_t>) {
-    if (j.is_number_integer()) {
+    if (j.is_number_unsigned()) {
+      // JSON integers from 2^63 on parse as unsigned: they would wrap to negative values.
+      if (j.get<uint64_t>() > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) return false;
+      out = j.get<int64_t>();
+    } else if (j.is_number_integer()) {
       out = j.get<int64_t>();
     } else if (j.is_number_float()) {
       const double d = j.get<double>();
-      if (d != static_cast<double>(static_cast<int64_t>(d))) return false;
+      // Casting a double outside int64's range (1e200, NaN) is undefined: check the range first.
+      constexpr double kTwoTo63 = 9223372036854775808.0;
+      if (!(d >= -kTwoTo63 && d < kTwoTo63) || d != static_cast<double>(static_cast<int64_t>(d)))
+        return false;
       out = static_cast<int64_t>(d);
     } else {
       return false;
@@ -297,6 +304,18 @@ struct ReferenceWriter {
   }
 };
 
+/// Whether `text` is UTF-8 that nlohmann::json can write. YAML files must be UTF-8, but yaml-cpp
+/// passes other bytes through, and a config holding them failed only when it was written out
+/// (config.resolved.json, `mapd config`): an internal error instead of a message naming the key.
+bool is_utf8(const std::string& text) {
+  try {
+    static_cast<void>(json(text).dump());
+    return true;
+  } catch (const json::type_error&) {
+    return false;
+  }
+}
+
 /// Limits on a parsed config tree. A real config is four levels deep (data.augment.mean[]) and has
 /// a few hundred values; beyond these a file is hostile or broken, and without them a deeply
 /// nested file overflowed the stack and a YAML alias bomb (aliases of aliases, each doubling the
@@ -334,6 +353,11 @@ class YamlToJson {
       case YAML::NodeType::Scalar:
         break;
     }
+    MAPD_CHECK(
+        is_utf8(node.Scalar()), ConfigError,
+        fmt::format("{}:{}: the value of '{}' is not UTF-8 text; mapd reads config files as UTF-8 (save "
+                    "the file as UTF-8)",
+                    origin_, node.Mark().line + 1, path));
     return scalar(node);
   }
 
@@ -345,6 +369,10 @@ class YamlToJson {
       const auto key = item.first.as<std::string>();
       const std::string key_path = path.empty() ? key : path + "." + key;
       const int line = item.first.Mark().line + 1;
+      MAPD_CHECK(is_utf8(key), ConfigError,
+                 fmt::format("{}:{}: a key{} is not UTF-8 text; mapd reads config files as UTF-8 (save the "
+                             "file as UTF-8)",
+                             origin_, line, path.empty() ? std::string() : " in '" + path + "'"));
       const auto [it, fresh] = first_line.emplace(key, line);
       MAPD_CHECK(fresh, ConfigError,
                  fmt::format("{}:{}: duplicate key '{}' (first given at line {}); YAML would keep only the "
@@ -370,7 +398,13 @@ class YamlToJson {
         return text;
       }
     }
-    if (std::regex_match(text, kFloat)) return std::stod(text);
+    if (std::regex_match(text, kFloat)) {
+      try {
+        return std::stod(text);
+      } catch (const std::out_of_range&) {
+        return text;  // beyond double's range (1e400): a string, reported as the wrong type
+      }
+    }
     if (text == ".inf" || text == "+.inf") return std::numeric_limits<double>::infinity();
     if (text == "-.inf") return -std::numeric_limits<double>::infinity();
     return text;
@@ -474,6 +508,9 @@ json read_config_file(const std::filesystem::path& path) {
       tree = json::parse(buffer.str(), check_keys);
     } catch (const json::parse_error& e) {
       throw ConfigError(path.string() + ": JSON syntax error: " + e.what());
+    } catch (const json::out_of_range& e) {
+      // A number beyond double's range (1e400) is not a parse_error to nlohmann::json.
+      throw ConfigError(path.string() + ": JSON number out of range: " + e.what());
     }
   } else {
     MAPD_CHECK(
@@ -527,6 +564,8 @@ void apply_override(json& tree, const std::string& assignment) {
                       (near.empty() ? std::string() : "; did you mean '" + near + "'?"));
   }
   const bool is_string = keys.types[static_cast<size_t>(leaf - keys.leaves.begin())] == "string";
+  MAPD_CHECK(!is_string || is_utf8(value), ConfigError,
+             "--set " + key + ": the value is not UTF-8 text (mapd keeps configs as UTF-8 JSON)");
   json parsed = is_string ? json(value) : parse_yaml(value, "--set " + key);
   json* node = &tree;
   const auto parts = split(key, '.');

@@ -201,6 +201,12 @@ AssignmentStore::Columns AssignmentStore::read(const std::filesystem::path& path
   Handle id_ds = ctx.dataset(H5Dopen2(f, "/id", H5P_DEFAULT), "/id", "open dataset");
   const int64_t n = ctx.expect_dataset(id_ds.get(), "/id", {detail::kAnyExtent}, H5T_INTEGER)[0];
   const auto categories = static_cast<int64_t>(m.category_names.size());
+  {
+    Handle id_type = ctx.datatype(H5Dget_type(id_ds.get()), "/id", "get type of");
+    detail::check_fits_in_file(ctx, "/id", static_cast<uint64_t>(n), H5Tget_size(id_type.get()));
+    // /prob and /score hold N rows of C 32-bit floats.
+    detail::check_fits_in_file(ctx, "/prob", static_cast<uint64_t>(n), 4 * static_cast<uint64_t>(categories));
+  }
   const auto size = static_cast<size_t>(n);
   Columns out;
   out.id.resize(size);

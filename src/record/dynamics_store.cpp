@@ -247,6 +247,10 @@ struct DynamicsStore::Impl {
 
     Handle id = ctx.dataset(H5Dopen2(f, "/examples/id", H5P_DEFAULT), "/examples/id", "open dataset");
     n = ctx.expect_dataset(id.get(), "/examples/id", {detail::kAnyExtent}, H5T_INTEGER)[0];
+    {
+      Handle id_type = ctx.datatype(H5Dget_type(id.get()), "/examples/id", "get type of");
+      detail::check_fits_in_file(ctx, "/examples/id", static_cast<uint64_t>(n), H5Tget_size(id_type.get()));
+    }
     const auto size = static_cast<size_t>(n);
     examples.id.resize(size);
     examples.label.resize(size);

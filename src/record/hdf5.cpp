@@ -432,6 +432,17 @@ uint64_t file_size(const FileContext& ctx) {
   return static_cast<uint64_t>(size);
 }
 
+void check_fits_in_file(const FileContext& ctx, std::string_view object, uint64_t count,
+                        uint64_t element_bytes) {
+  const uint64_t size = file_size(ctx);
+  if (element_bytes > 0 && count > size / element_bytes) {
+    throw DataError(fmt::format(
+        "'{}' in HDF5 file '{}' claims {} elements of {} bytes, more than the file's {} bytes "
+        "hold (mapd writes its files uncompressed); the file is damaged or was not written by mapd",
+        object, ctx.file(), count, element_bytes, size));
+  }
+}
+
 Handle open_for_read(const FileContext& ctx, ReadMode* mode) {
   const std::string& path = ctx.file();
   std::error_code ec;

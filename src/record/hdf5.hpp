@@ -169,6 +169,14 @@ bool locked_by_writer(const std::string& path);
 /// Throws IoError when it cannot be determined.
 uint64_t file_size(const FileContext& ctx);
 
+/// Throws DataError naming `object` unless `count` elements of `element_bytes` each fit in
+/// `ctx.file()`. mapd writes its datasets uncompressed, so one whose extent claims more than the
+/// file holds (a dataset never written takes no space) is damaged or crafted: checked before a
+/// buffer of that many elements is allocated (a 14 KB file claiming 2^34 examples made mapd
+/// allocate 128 GB).
+void check_fits_in_file(const FileContext& ctx, std::string_view object, uint64_t count,
+                        uint64_t element_bytes);
+
 /// A new IEEE 754 binary16 little-endian datatype (HDF5 1.10 has no predefined one; h5py reads it
 /// as numpy float16).
 Handle make_float16_type(const FileContext& ctx);

@@ -367,6 +367,54 @@ TEST_F(ConfigFiles, DeepNestingIsAConfigErrorNotAStackOverflow) {
   EXPECT_NE(yaml_message.find("is nested deeper than 32 levels"), std::string::npos) << yaml_message;
 }
 
+// Issue 13 item 14 (found by tests/fuzz): a number beyond double's range escaped as
+// nlohmann::json's out_of_range (JSON) or std::stod's (YAML), and bytes that are not UTF-8 failed
+// only when the resolved config was written as JSON: internal errors instead of ConfigErrors.
+TEST_F(ConfigFiles, NumberBeyondTheRangeOfDoubleIsAConfigError) {
+  const auto json_file = write("big.json", "{\"optimizer\": {\"lr\": 1e400}}");
+  const auto json_message = config_error([&] { resolve({json_file}, {}); });
+  EXPECT_NE(json_message.find("big.json: JSON number out of range"), std::string::npos) << json_message;
+  const auto yaml_file = write("big.yaml", "optimizer:\n  lr: 1e400\n");
+  const auto yaml_message = config_error([&] { resolve({yaml_file}, {}); });
+  EXPECT_NE(yaml_message.find("optimizer.lr: expected a number, got string \"1e400\""), std::string::npos)
+      << yaml_message;
+}
+
+// Found by tests/fuzz under UBSan: a float for an integer key was cast to int64 before its range
+// was checked (undefined for 1e200); an integer from 2^63 on wrapped to a negative value.
+TEST_F(ConfigFiles, IntegerKeysRejectNumbersOutsideInt64) {
+  const auto yaml_file = write("huge.yaml", "train:\n  epochs: 1e200\n");
+  const auto yaml_message = config_error([&] { resolve({yaml_file}, {}); });
+  EXPECT_NE(yaml_message.find("train.epochs: expected an integer, got number 1e+200"), std::string::npos)
+      << yaml_message;
+  const auto json_file = write("huge.json",
+                               "{\"model\": {\"width\": 5.5e78}, \"knn\": {\"k\": -9.3e18}, "
+                               "\"train\": {\"epochs\": 9223372036854775808}}");
+  const auto json_message = config_error([&] { resolve({json_file}, {}); });
+  EXPECT_NE(json_message.find("model.width: expected an integer, got number 5.5e+78"), std::string::npos)
+      << json_message;
+  EXPECT_NE(json_message.find("knn.k: expected an integer, got number -9.3e+18"), std::string::npos)
+      << json_message;
+  EXPECT_NE(json_message.find("train.epochs: expected an integer, got integer 9223372036854775808"),
+            std::string::npos)
+      << json_message;
+}
+
+TEST_F(ConfigFiles, TextThatIsNotUtf8IsAConfigErrorNamingTheKey) {
+  const auto value = write("latin1.yaml", "train:\n  epochs: 3\ndata:\n  path: caf\xe9\n");
+  const auto value_message = config_error([&] { resolve({value}, {}); });
+  EXPECT_NE(value_message.find("latin1.yaml:4: the value of 'data.path' is not UTF-8 text"),
+            std::string::npos)
+      << value_message;
+  const auto key = write("latin1-key.yaml", "train:\n  ep\xffochs: 3\n");
+  const auto key_message = config_error([&] { resolve({key}, {}); });
+  EXPECT_NE(key_message.find("latin1-key.yaml:2: a key in 'train' is not UTF-8 text"), std::string::npos)
+      << key_message;
+  const auto override_message = config_error([] { resolve({}, {"data.path=caf\xe9"}); });
+  EXPECT_NE(override_message.find("--set data.path: the value is not UTF-8 text"), std::string::npos)
+      << override_message;
+}
+
 // Issue 13 item 12: what a resume may change. Keys that decide what is trained or recorded are
 // listed with both values; loader, thread, k-NN, report and output keys and the dataset's paths
 // are not; a key the run's (older) mapd did not record is not compared.

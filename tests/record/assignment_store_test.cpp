@@ -240,5 +240,17 @@ TEST(AssignmentStore, DatasetsOfTheWrongShapeOrTypeAreDataErrors) {
   H5Tclose(fixed_string);
 }
 
+TEST(AssignmentStore, ExampleCountBeyondWhatTheFileHoldsIsDataErrorNotAHugeAllocation) {
+  // Found by tests/fuzz (issue 13 item 14): a 12 KB file whose /id claims 2^34 rows (a dataset
+  // never written takes no space) made read allocate 128 GB per column: std::bad_alloc.
+  TempDir dir;
+  const auto path = dir / "assignments.h5";
+  AssignmentStore::create(path, make_assignment_meta(), 4).close();
+  ASSERT_NO_FATAL_FAILURE(
+      testing::replace_with_unwritten_dataset(path, "/id", {hsize_t{1} << 34U}, H5T_STD_I64LE));
+  MAPD_EXPECT_THROW_WITH((void)AssignmentStore::read(path, nullptr), DataError, "'/id' in HDF5 file",
+                         "claims 17179869184 elements of 8 bytes");
+}
+
 }  // namespace
 }  // namespace mapd::record

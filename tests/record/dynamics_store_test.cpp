@@ -36,6 +36,7 @@ using testing::make_meta;
 using testing::make_row;
 using testing::plain_hdf5_open_works;
 using testing::replace_dataset;
+using testing::replace_with_unwritten_dataset;
 using testing::TempDir;
 
 /// Checks every committed value of `store` (epochs [0, epochs)) against make_row.
@@ -666,6 +667,20 @@ TEST(DynamicsStore, CommitMarkerBeyondWhatTheFileHoldsIsIoErrorAtOnce) {
                          "/epochs/complete = 1000000000 committed epochs of 500 examples need at least");
   MAPD_EXPECT_THROW_WITH((void)DynamicsStore::open_append(path, 5), IoError, "the file is damaged");
   EXPECT_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(), 5.0);
+}
+
+TEST(DynamicsStore, ExampleCountBeyondWhatTheFileHoldsIsDataErrorNotAHugeAllocation) {
+  // Found by tests/fuzz (issue 13 item 14): a 14 KB file whose /examples/id claims 2^34 examples
+  // (a dataset never written takes no space) made open_read allocate 128 GB for the example
+  // columns: std::bad_alloc, "internal error".
+  TempDir dir;
+  const auto path = dir / "dynamics.h5";
+  write_bytes(path, valid_file_bytes(dir / "valid.h5"));
+  replace_with_unwritten_dataset(path, "/examples/id", {hsize_t{1} << 34U}, H5T_STD_I64LE);
+  MAPD_EXPECT_THROW_WITH((void)DynamicsStore::open_read(path), DataError, "'/examples/id' in HDF5 file",
+                         "claims 17179869184 elements of 8 bytes");
+  MAPD_EXPECT_THROW_WITH((void)DynamicsStore::open_append(path, 1), DataError,
+                         "claims 17179869184 elements of 8 bytes");
 }
 
 TEST(DynamicsStore, RowColumnThatIsNotEveryRowOnceIsDataError) {

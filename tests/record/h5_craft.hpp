@@ -38,6 +38,22 @@ inline void replace_dataset(const std::filesystem::path& path, const std::string
   ASSERT_GE(H5Fclose(file), 0);
 }
 
+/// Replaces dataset `name` of the closed HDF5 file `path` by a contiguous one of extents `dims` and
+/// file type `type` that is never written: HDF5 allocates no space for it, so a small file can
+/// claim any number of elements.
+inline void replace_with_unwritten_dataset(const std::filesystem::path& path, const std::string& name,
+                                           const std::vector<hsize_t>& dims, hid_t type) {
+  const hid_t file = H5Fopen(path.c_str(), H5F_ACC_RDWR, H5P_DEFAULT);
+  ASSERT_GE(file, 0) << path;
+  ASSERT_GE(H5Ldelete(file, name.c_str(), H5P_DEFAULT), 0) << name;
+  const hid_t space = H5Screate_simple(static_cast<int>(dims.size()), dims.data(), nullptr);
+  const hid_t ds = H5Dcreate2(file, name.c_str(), type, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+  ASSERT_GE(ds, 0) << name;
+  H5Dclose(ds);
+  H5Sclose(space);
+  ASSERT_GE(H5Fclose(file), 0);
+}
+
 /// True when HDF5 opens `path` read-only without help (as h5py would): false for a file whose
 /// superblock is marked "open for writing".
 inline bool plain_hdf5_open_works(const std::filesystem::path& path) {
