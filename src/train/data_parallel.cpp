@@ -46,7 +46,7 @@ bool DataParallel::synchronize(const std::vector<torch::Tensor>& parameters, boo
     size_t end = begin;
     while (end < parameters.size() && (bytes == 0 || bytes + parameters[end].numel() * 8 <= bucket_bytes_)) {
       const auto& p = parameters[end];
-      const auto grad = p.grad();
+      const auto& grad = p.grad();
       // Gradients in float64 while summed: the sum of the ranks' weighted gradients is then as
       // exact as the one process's mean over the same examples.
       parts.push_back(grad.defined() ? grad.detach().to(torch::kFloat64).reshape({-1}).mul(weight)

@@ -174,6 +174,7 @@ struct Trainer::Impl {
   void add_unreadable_of_other_ranks(const EpochRecord::Host& host, int64_t epoch,
                                      std::vector<data::UnreadableRow>& unreadable) const {
     std::vector<int64_t> own;
+    own.reserve(unreadable.size());
     for (const auto& u : unreadable) own.push_back(u.row);
     std::sort(own.begin(), own.end());
     for (int64_t i = 0; i < static_cast<int64_t>(host.pred.size()); ++i) {
