@@ -40,11 +40,29 @@ inline void put_be32(std::vector<uint8_t>& bytes, uint32_t value) {
   }
 }
 
+/// Side of the pattern images.
+inline constexpr int kPatternSide = 28;
+
+/// One kPatternSide x kPatternSide grey image of class `label` (0..9) into `pixels`: dim noise in
+/// [0, 60) plus a bright 7x6 block whose position on a 4x3 grid is the class.
+inline void pattern_image(int label, std::mt19937& gen, std::vector<uint8_t>& pixels) {
+  constexpr int kSide = kPatternSide;
+  pixels.resize(static_cast<size_t>(kSide * kSide));
+  for (auto& p : pixels) p = static_cast<uint8_t>(gen() % 60);
+  const int top = (label / 4) * 9 + 1;
+  const int left = (label % 4) * 7;
+  for (int y = top; y < top + 7; ++y) {
+    for (int x = left; x < left + 6; ++x) {
+      pixels[static_cast<size_t>(y * kSide + x)] = static_cast<uint8_t>(200 + gen() % 55);
+    }
+  }
+}
+
 /// Writes `<split>-images-idx3-ubyte` and `<split>-labels-idx1-ubyte` (uncompressed) into `dir`:
 /// `n` 28x28 grey images, label i % 10, dim noise in [0, 60) plus a bright 7x6 block whose position
 /// on a 4x3 grid is the class, so a small CNN learns the classes within an epoch or two.
 inline void write_pattern_idx(const stdfs::path& dir, const std::string& split, int n, uint32_t seed) {
-  constexpr int kSide = 28;
+  constexpr int kSide = kPatternSide;
   constexpr int kClasses = 10;
   std::mt19937 gen(seed);
   std::vector<uint8_t> images;
@@ -58,14 +76,7 @@ inline void write_pattern_idx(const stdfs::path& dir, const std::string& split, 
   std::vector<uint8_t> pixels(kSide * kSide);
   for (int i = 0; i < n; ++i) {
     const int label = i % kClasses;
-    for (auto& p : pixels) p = static_cast<uint8_t>(gen() % 60);
-    const int top = (label / 4) * 9 + 1;
-    const int left = (label % 4) * 7;
-    for (int y = top; y < top + 7; ++y) {
-      for (int x = left; x < left + 6; ++x) {
-        pixels[static_cast<size_t>(y * kSide + x)] = static_cast<uint8_t>(200 + gen() % 55);
-      }
-    }
+    pattern_image(label, gen, pixels);
     images.insert(images.end(), pixels.begin(), pixels.end());
     labels.push_back(static_cast<uint8_t>(label));
   }
@@ -79,7 +90,7 @@ inline void write_pattern_idx(const stdfs::path& dir, const std::string& split, 
 /// with text ids ("img-000000", ...; the eighth is "batch 1, img 7", quoted) as a user's
 /// spreadsheet export would: a UTF-8 byte order mark first. Returns the ids in manifest order.
 inline std::vector<std::string> write_pattern_manifest(const stdfs::path& dir, int n, uint32_t seed) {
-  constexpr int kSide = 28;
+  constexpr int kSide = kPatternSide;
   constexpr int kClasses = 10;
   std::mt19937 gen(seed);
   stdfs::create_directories(dir);
@@ -89,14 +100,7 @@ inline std::vector<std::string> write_pattern_manifest(const stdfs::path& dir, i
   std::vector<uint8_t> pixels(kSide * kSide);
   for (int i = 0; i < n; ++i) {
     const int label = i % kClasses;
-    for (auto& p : pixels) p = static_cast<uint8_t>(gen() % 60);
-    const int top = (label / 4) * 9 + 1;
-    const int left = (label % 4) * 7;
-    for (int y = top; y < top + 7; ++y) {
-      for (int x = left; x < left + 6; ++x) {
-        pixels[static_cast<size_t>(y * kSide + x)] = static_cast<uint8_t>(200 + gen() % 55);
-      }
-    }
+    pattern_image(label, gen, pixels);
     const std::string name = "p" + std::to_string(i) + ".pgm";
     std::ofstream pgm(dir / name, std::ios::binary);
     pgm << "P5\n" << kSide << " " << kSide << "\n255\n";
