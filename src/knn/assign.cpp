@@ -37,6 +37,12 @@ std::string csv_float(float v) { return fmt::format("{:.6g}", v); }
 
 nlohmann::json number(double v) { return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(nullptr); }
 
+bool records_margin(const record::DynamicsStore& store) {
+  const auto& signals = store.meta().signals;
+  return std::any_of(signals.begin(), signals.end(),
+                     [](const record::SignalSpec& s) { return s.name == "margin" && !s.classes; });
+}
+
 /// A ranking of the training examples by a score derived from the same trajectories
 /// (record::derive_scores), higher = more likely mislabeled.
 struct DerivedRanking {
@@ -147,7 +153,7 @@ AssignSummary assign_run(const std::filesystem::path& run_dir, const config::Knn
   const int64_t held = process::resident_bytes();
   const int64_t resident = held > 0 ? held : example_table + 192 * kMiB;
   const int64_t detection = noisy ? n_train * 22 : 0;
-  const int64_t sample = MeanLossRanking::bytes_for(n_train);
+  const int64_t sample = PercentileRanking::bytes_for(n_train);
   // Still to come whatever the block size: the k-NN's per-thread scratch (index_bytes() also counts the
   // fit copies already held: a few MB of margin), the detection columns, the mean-loss sample, and
   // 64 MiB + 4 B per row for HDF5 caches and chunk indexes of both files, conversion and output
@@ -175,8 +181,27 @@ AssignSummary assign_run(const std::filesystem::path& run_dir, const config::Knn
   logger->debug("memory plan: held {} MB, fixed {} MB, {} B per query row, budget {} MB", resident / kMiB,
                 fixed / kMiB, per_row, options.memory_budget_mb);
 
-  // Pass 1: mean loss of the train rows (a subsample of them, sorted, to rank by percentile).
-  const auto ranking = MeanLossRanking::of_rows(store, roles.train, range, block);
+  // The label-issue evidence: minus the AUM (mean margin over the epochs used) when the run
+  // recorded margins, which ranks flipped labels better than the mean loss (docs/detection.md);
+  // else the mean loss.
+  const bool by_aum = records_margin(store);
+  std::vector<float> margins;
+  const ColumnValues minus_aum = [&](int64_t begin, int64_t end, float* out) {
+    margins.resize(static_cast<size_t>((end - begin) * dim));
+    store.read_signal_values("margin", begin, end, e0, e1, margins.data());
+    for (int64_t c = 0; c < end - begin; ++c) {
+      double sum = 0.0;
+      for (int64_t t = 0; t < dim; ++t) sum += margins[static_cast<size_t>(c * dim + t)];
+      out[c] = static_cast<float>(-sum / static_cast<double>(dim));
+    }
+  };
+  const ColumnValues evidence = by_aum ? minus_aum : ColumnValues();
+  // Pass 1: the evidence of the train rows (a subsample of them, sorted, to rank by percentile).
+  const auto ranking = by_aum ? PercentileRanking::of_values(minus_aum, roles.train, block)
+                              : PercentileRanking::of_rows(store, roles.train, range, block);
+  const std::string evidence_name = by_aum ? "AUM (minus the mean margin)" : "mean loss";
+  logger->info("label_issue ranks the {} of the epochs used{}", evidence_name,
+               by_aum ? "" : " (this run records no margin)");
 
   // Outputs.
   record::AssignmentMeta out_meta;
@@ -217,7 +242,8 @@ AssignSummary assign_run(const std::filesystem::path& run_dir, const config::Knn
 
   const int64_t mislabeled = find_category(names, "mislabeled");
   if (mislabeled < 0) {
-    logger->warn("no 'mislabeled' probe category: label_issue is the mean-loss percentile alone");
+    logger->warn("no 'mislabeled' probe category: label_issue is the percentile of the {} alone",
+                 evidence_name);
   }
   ConfusionMatrix self_test(categories);
   DetectionColumns det;
@@ -299,7 +325,8 @@ AssignSummary assign_run(const std::filesystem::path& run_dir, const config::Knn
     written += count;
     logger->debug("assigned {} / {} queries", written, n_queries);
   };
-  const auto totals = assign_blocks(store, knn, ranking, mislabeled, range, block, excluded, write_block);
+  const auto totals =
+      assign_blocks(store, knn, ranking, mislabeled, range, block, excluded, write_block, evidence);
   const int64_t ties = totals.boundary_ties;
   const int64_t rescanned = totals.rescanned;
   MAPD_ASSERT(written == n_queries, "assign_run: the blocks did not cover every query row");
@@ -352,7 +379,9 @@ AssignSummary assign_run(const std::filesystem::path& run_dir, const config::Knn
         {"p_mislabeled", "the paper's P(mislabeled): share of the k neighbours", &det.p_mislabeled},
         {"score_mislabeled", "mapd continuous score: softmax of -nearest distance per category",
          &det.score_mislabeled},
-        {"label_issue", "mapd label-issue score: 0.99 * mean-loss percentile + 0.01 * P(mislabeled)",
+        {"label_issue",
+         by_aum ? "mapd label-issue score: 0.99 * percentile of -AUM + 0.01 * P(mislabeled)"
+                : "mapd label-issue score: 0.99 * mean-loss percentile + 0.01 * P(mislabeled)",
          &det.label_issue},
         {"mean_loss", "baseline: mean loss over the epochs used", &det.mean_loss},
         {"last_loss", "baseline: loss at the last epoch used", &det.last_loss},

@@ -129,15 +129,15 @@ FitSet make_fit_set(const record::TrajectorySource& source, const std::vector<in
   return fit;
 }
 
-MeanLossRanking MeanLossRanking::of_rows(const record::TrajectorySource& source,
-                                         const std::vector<int64_t>& rows, EpochRange range,
-                                         int64_t block_rows, int64_t max_sample) {
+PercentileRanking PercentileRanking::of_rows(const record::TrajectorySource& source,
+                                             const std::vector<int64_t>& rows, EpochRange range,
+                                             int64_t block_rows, int64_t max_sample) {
   MAPD_ASSERT(block_rows > 0 && max_sample > 0,
-              "MeanLossRanking::of_rows: non-positive block or sample size");
+              "PercentileRanking::of_rows: non-positive block or sample size");
   const auto n = static_cast<int64_t>(rows.size());
   const int64_t stride = std::max<int64_t>(1, (n + max_sample - 1) / max_sample);
   const int64_t dim = range.size();
-  MeanLossRanking ranking;
+  PercentileRanking ranking;
   ranking.sorted_.reserve(static_cast<size_t>(n / stride + 1));
   std::vector<int64_t> block;
   for (int64_t begin = 0; begin < n; begin += block_rows * stride) {
@@ -158,17 +158,44 @@ MeanLossRanking MeanLossRanking::of_rows(const record::TrajectorySource& source,
   return ranking;
 }
 
-int64_t MeanLossRanking::bytes_for(int64_t rows, int64_t max_sample) {
+PercentileRanking PercentileRanking::of_values(const ColumnValues& values, const std::vector<int64_t>& rows,
+                                               int64_t block_rows, int64_t max_sample) {
+  MAPD_ASSERT(block_rows > 0 && max_sample > 0,
+              "PercentileRanking::of_values: non-positive block or sample size");
+  const auto n = static_cast<int64_t>(rows.size());
+  const int64_t stride = std::max<int64_t>(1, (n + max_sample - 1) / max_sample);
+  PercentileRanking ranking;
+  ranking.sorted_.reserve(static_cast<size_t>(n / stride + 1));
+  std::vector<float> buffer;
+  // Sampled rows in column order, read a column block at a time.
+  for (int64_t i = 0; i < n;) {
+    const int64_t begin = rows[static_cast<size_t>(i)];
+    const int64_t end = begin + block_rows;
+    buffer.resize(static_cast<size_t>(block_rows));
+    int64_t last = begin;
+    for (int64_t j = i; j < n && rows[static_cast<size_t>(j)] < end; j += stride)
+      last = rows[static_cast<size_t>(j)];
+    values(begin, last + 1, buffer.data());
+    for (; i < n && rows[static_cast<size_t>(i)] <= last; i += stride) {
+      const float value = buffer[static_cast<size_t>(rows[static_cast<size_t>(i)] - begin)];
+      if (std::isfinite(value)) ranking.sorted_.push_back(value);  // NaN would break the order
+    }
+  }
+  std::sort(ranking.sorted_.begin(), ranking.sorted_.end());
+  return ranking;
+}
+
+int64_t PercentileRanking::bytes_for(int64_t rows, int64_t max_sample) {
   const int64_t stride = std::max<int64_t>(1, (rows + max_sample - 1) / max_sample);
   return (rows / stride + 1) * static_cast<int64_t>(sizeof(float));
 }
 
-float MeanLossRanking::percentile(float mean_loss) const {
+float PercentileRanking::percentile(float value) const {
   if (sorted_.empty()) {
     return 0.5F;
   }
-  const auto lo = std::lower_bound(sorted_.begin(), sorted_.end(), mean_loss);
-  const auto hi = std::upper_bound(lo, sorted_.end(), mean_loss);
+  const auto lo = std::lower_bound(sorted_.begin(), sorted_.end(), value);
+  const auto hi = std::upper_bound(lo, sorted_.end(), value);
   const double below = static_cast<double>(lo - sorted_.begin());
   const double tied = static_cast<double>(hi - lo);
   return static_cast<float>((below + 0.5 * tied) / static_cast<double>(sorted_.size()));
@@ -182,8 +209,8 @@ float BlockScores::score(int64_t query, int64_t category) const {
   return prediction.score[static_cast<size_t>(query * categories + category)];
 }
 
-BlockScores score_block(const TrajectoryKnn& knn, const MeanLossRanking& ranking, int64_t mislabeled,
-                        const float* x, int64_t n, int64_t dim) {
+BlockScores score_block(const TrajectoryKnn& knn, const PercentileRanking& ranking, int64_t mislabeled,
+                        const float* x, int64_t n, int64_t dim, const float* evidence) {
   BlockScores out;
   out.prediction = knn.predict(x, n);
   out.categories = n > 0 ? static_cast<int64_t>(out.prediction.prob.size()) / n : 0;
@@ -197,19 +224,20 @@ BlockScores score_block(const TrajectoryKnn& knn, const MeanLossRanking& ranking
     }
     const auto mean_loss = static_cast<float>(sum / static_cast<double>(dim));
     const float p_mis = mislabeled >= 0 ? out.prob(i, mislabeled) : 0.0F;
-    // The mean loss ranks flipped labels best of every signal measured (docs/detection.md);
-    // P(mislabeled) only orders examples whose mean losses are close.
+    // The evidence (AUM, else the mean loss) ranks flipped labels best of every signal measured
+    // (docs/detection.md); P(mislabeled) only orders examples whose evidence is close.
     out.mean_loss[static_cast<size_t>(i)] = mean_loss;
+    const float ranked = evidence != nullptr ? evidence[i] : mean_loss;
     out.label_issue[static_cast<size_t>(i)] =
-        (1.0F - kIssueVoteWeight) * ranking.percentile(mean_loss) + kIssueVoteWeight * p_mis;
+        (1.0F - kIssueVoteWeight) * ranking.percentile(ranked) + kIssueVoteWeight * p_mis;
   }
   return out;
 }
 
 BlockTotals assign_blocks(const record::TrajectorySource& source, const TrajectoryKnn& knn,
-                          const MeanLossRanking& ranking, int64_t mislabeled, EpochRange range,
+                          const PercentileRanking& ranking, int64_t mislabeled, EpochRange range,
                           int64_t block_columns, const std::vector<int64_t>& excluded,
-                          const std::function<void(const QueryBlock&)>& sink) {
+                          const std::function<void(const QueryBlock&)>& sink, const ColumnValues& evidence) {
   MAPD_ASSERT(block_columns > 0, "assign_blocks: non-positive block size");
   const auto& ex = source.examples();
   const int64_t n = source.num_examples();
@@ -219,10 +247,14 @@ BlockTotals assign_blocks(const record::TrajectorySource& source, const Trajecto
   QueryBlock block;
   block.dim = dim;
   block.x.resize(static_cast<size_t>(block_columns * dim));
+  std::vector<float> column_evidence(evidence ? static_cast<size_t>(block_columns) : 0);
+  std::vector<float> query_evidence;
   for (int64_t begin = 0; begin < n; begin += block_columns) {
     const int64_t end = std::min(n, begin + block_columns);
     source.read_losses(begin, end, range.begin, range.end, buffer.data());
+    if (evidence) evidence(begin, end, column_evidence.data());
     block.columns.clear();
+    query_evidence.clear();
     for (int64_t r = begin; r < end; ++r) {
       if (static_cast<Role>(ex.role[static_cast<size_t>(r)]) == Role::kProbeFit ||
           std::binary_search(excluded.begin(), excluded.end(), r)) {
@@ -231,12 +263,14 @@ BlockTotals assign_blocks(const record::TrajectorySource& source, const Trajecto
       const float* src = buffer.data() + (r - begin) * dim;
       std::copy(src, src + dim, block.x.data() + block.size() * dim);
       block.columns.push_back(r);
+      if (evidence) query_evidence.push_back(column_evidence[static_cast<size_t>(r - begin)]);
     }
     if (block.columns.empty()) {
       continue;
     }
     check_finite(source, block.x.data(), block.columns.data(), block.size(), dim, range.begin);
-    block.scores = score_block(knn, ranking, mislabeled, block.x.data(), block.size(), dim);
+    block.scores = score_block(knn, ranking, mislabeled, block.x.data(), block.size(), dim,
+                               evidence ? query_evidence.data() : nullptr);
     totals.queries += block.size();
     totals.boundary_ties += block.scores.prediction.boundary_ties;
     totals.rescanned += block.scores.prediction.rescanned;

@@ -690,8 +690,12 @@ ReportData collect_report_data(const stdfs::path& run_dir, const config::ReportC
     const bool has_score = a.score.size() == a.prob.size();
     int64_t shown = 0;
     int64_t changed = 0;
-    for (int64_t cat = 0; cat < c; ++cat) {
+    const bool has_issue = a.label_issue.size() == a.row.size();
+    // Each category by P(category), then the likely label errors by label_issue (cat == c).
+    for (int64_t cat = 0; cat < c + (has_issue ? 1 : 0); ++cat) {
+      const bool by_issue = cat == c;
       auto key = [&](int64_t i) {
+        if (by_issue) return std::make_pair(a.label_issue[static_cast<size_t>(i)], 0.0F);
         const auto offset = static_cast<size_t>(i * c + cat);
         return std::make_pair(a.prob[offset], has_score ? a.score[offset] : 0.0F);
       };
@@ -704,11 +708,13 @@ ReportData collect_report_data(const stdfs::path& run_dir, const config::ReportC
                           return kx != ky ? kx > ky : x < y;
                         });
       SurfacedCategory group;
-      group.category = assignment_meta.category_names[static_cast<size_t>(cat)];
+      group.category =
+          by_issue ? std::string("label_issue") : assignment_meta.category_names[static_cast<size_t>(cat)];
+      group.ranking = by_issue ? "label_issue" : "";
       for (size_t t = 0; t < top; ++t) {
         const int64_t i = order[t];
         const auto ui = static_cast<size_t>(i);
-        const auto offset = static_cast<size_t>(i * c + cat);
+        const auto offset = static_cast<size_t>(i * c + (by_issue ? 0 : cat));
         const int64_t row = a.row[ui];
         const auto ur = static_cast<size_t>(row);
         SurfacedExample item;
@@ -720,8 +726,8 @@ ReportData collect_report_data(const stdfs::path& run_dir, const config::ReportC
         store.read_preds(row, row + 1, epochs - 1, epochs, &item.pred);
         item.pred_name = class_name(classes, item.pred);
         item.assigned = a.assigned[ui];
-        item.prob = a.prob[offset];
-        if (has_score) {
+        item.prob = by_issue ? a.label_issue[ui] : a.prob[offset];
+        if (has_score && !by_issue) {
           item.score = a.score[offset];
         }
         item.losses.resize(static_cast<size_t>(epochs));
@@ -863,7 +869,7 @@ json to_json(const ReportData& data) {
       }
       items.push_back(std::move(item));
     }
-    json entry = {{"category", group.category}, {"examples", std::move(items)}};
+    json entry = {{"category", group.category}, {"ranking", group.ranking}, {"examples", std::move(items)}};
     if (!group.grid_file.empty()) {
       entry["grid_file"] = group.grid_file;
     }

@@ -37,12 +37,12 @@ int run_python(const std::string& python, const std::string& script, const std::
 class ExportTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    dir_ = testing::temp_dir("export");
-    const auto data = dir_ / "data";
+    suite_dir = testing::temp_dir("export");
+    const auto data = suite_dir / "data";
     fsys::create_directories(data);
     testing::write_pattern_idx(data, "train", 500, 1);
     testing::write_pattern_idx(data, "t10k", 100, 2);
-    const auto config = dir_ / "tiny.yaml";
+    const auto config = suite_dir / "tiny.yaml";
     std::ofstream(config) << "data: {format: idx, path: " << data.string()
                           << ", name: tiny, workers: 1, label_noise: {rate: 0.2}}\n"
                              "model: {arch: small_cnn, width: 8}\n"
@@ -52,36 +52,31 @@ class ExportTest : public ::testing::Test {
                              "max_fraction: 0.3}\n"
                              "knn: {k: 5}\n"
                              "report: {enabled: false}\n";
-    run_ = dir_ / "run";
-    audit_ = run_mapd("audit -c " + quoted(config) + " --run-dir " + quoted(run_));
+    run_dir = suite_dir / "run";
+    audit_result = run_mapd("audit -c " + quoted(config) + " --run-dir " + quoted(run_dir));
   }
-  static void TearDownTestSuite() { fsys::remove_all(dir_); }
+  static void TearDownTestSuite() { fsys::remove_all(suite_dir); }
 
-  void SetUp() override { ASSERT_EQ(audit_.exit_code, 0) << audit_.output; }
+  void SetUp() override { ASSERT_EQ(audit_result.exit_code, 0) << audit_result.output; }
 
-  static fsys::path dir_;
-  static fsys::path run_;
-  static Result audit_;
+  static fsys::path suite_dir;
+  static fsys::path run_dir;
+  static Result audit_result;
 };
-fsys::path ExportTest::dir_;
-fsys::path ExportTest::run_;
-Result ExportTest::audit_;
-
-/// Training rows of the run: its examples.csv lines minus the header.
-int64_t training_rows(const fsys::path& examples_csv) {
-  return static_cast<int64_t>(read_lines(examples_csv).size()) - 1;
-}
+fsys::path ExportTest::suite_dir;
+fsys::path ExportTest::run_dir;
+Result ExportTest::audit_result;
 
 TEST_F(ExportTest, CsvAndCartographyMatchTheRecordedDynamics) {
-  const Result csv = run_mapd("export " + quoted(run_) + " --format csv");
+  const Result csv = run_mapd("export " + quoted(run_dir) + " --format csv");
   ASSERT_EQ(csv.exit_code, 0) << csv.output;
-  EXPECT_NE(csv.output.find((run_ / "export" / "csv" / "examples.csv").string()), std::string::npos)
+  EXPECT_NE(csv.output.find((run_dir / "export" / "csv" / "examples.csv").string()), std::string::npos)
       << csv.output;
-  const auto carto_dir = dir_ / "carto";
+  const auto carto_dir = suite_dir / "carto";
   const Result carto =
-      run_mapd("export " + quoted(run_) + " --format cartography --out " + quoted(carto_dir));
+      run_mapd("export " + quoted(run_dir) + " --format cartography --out " + quoted(carto_dir));
   ASSERT_EQ(carto.exit_code, 0) << carto.output;
-  const auto header = read_lines(run_ / "export" / "csv" / "examples.csv").front();
+  const auto header = read_lines(run_dir / "export" / "csv" / "examples.csv").front();
   EXPECT_EQ(header.rfind("id,label,original_label,predicted,category,label_issue,p_", 0), 0U) << header;
   EXPECT_NE(header.find(",mean_loss,forgetting_events,first_correct_epoch,aum,el2n,confidence,variability,"
                         "correctness"),
@@ -89,16 +84,16 @@ TEST_F(ExportTest, CsvAndCartographyMatchTheRecordedDynamics) {
       << header;
 
   std::string output;
-  const int status =
-      run_python("/usr/bin/python3", "export_check_dynamics.py",
-                 quoted(run_) + " " + quoted(run_ / "export" / "csv") + " " + quoted(carto_dir), &output);
+  const int status = run_python(
+      "/usr/bin/python3", "export_check_dynamics.py",
+      quoted(run_dir) + " " + quoted(run_dir / "export" / "csv") + " " + quoted(carto_dir), &output);
   EXPECT_EQ(status, 0) << output;
 }
 
 TEST_F(ExportTest, CleanlabReadsLabelsAndPredictedProbabilities) {
-  const Result r = run_mapd("export " + quoted(run_) + " --format cleanlab");
+  const Result r = run_mapd("export " + quoted(run_dir) + " --format cleanlab");
   ASSERT_EQ(r.exit_code, 0) << r.output;
-  const auto out = run_ / "export" / "cleanlab";
+  const auto out = run_dir / "export" / "cleanlab";
   for (const char* file : {"labels.npy", "pred_probs.npy", "ids.csv", "label_issues.csv"}) {
     EXPECT_TRUE(fsys::exists(out / file)) << file << "\n" << r.output;
   }
@@ -113,11 +108,11 @@ TEST_F(ExportTest, CleanlabReadsLabelsAndPredictedProbabilities) {
 }
 
 TEST_F(ExportTest, UnknownFormatNamesTheClosestAndAMissingRunIsNamed) {
-  const Result typo = run_mapd("export " + quoted(run_) + " --format cartograpy");
+  const Result typo = run_mapd("export " + quoted(run_dir) + " --format cartograpy");
   EXPECT_EQ(typo.exit_code, 2) << typo.output;
   EXPECT_NE(typo.output.find("unknown format 'cartograpy'; did you mean 'cartography'?"), std::string::npos)
       << typo.output;
-  const auto empty = dir_ / "not-a-run";
+  const auto empty = suite_dir / "not-a-run";
   fsys::create_directories(empty);
   const Result missing = run_mapd("export " + quoted(empty) + " --format csv");
   EXPECT_NE(missing.exit_code, 0);

@@ -100,6 +100,29 @@ TEST_F(AssignRun, WritesAssignmentsSelfTestAndDetection) {
   EXPECT_TRUE(det["argmax_mislabeled"].contains("precision"));
 }
 
+// A run that records margins: label_issue ranks -AUM, not the mean loss. Here the margin grows
+// with the loss (the opposite of a real run), so the two rankings disagree completely.
+TEST_F(AssignRun, LabelIssueRanksMinusAumWhenTheRunRecordsMargins) {
+  const auto s = make_run(500, 30, 10, 12, 0.2, 2);
+  {
+    write_run(dir_, s, -1, [](float loss) { return loss; });
+  }
+  cli::CommonOptions options;
+  std::ostringstream out;
+  ASSERT_EQ(cli::assign_command(options, dir_.string(), 5, out), 0);
+  const auto det = nlohmann::json::parse(std::ifstream(RunLayout(dir_).detection()));
+  const auto& r = det["rankings"];
+  EXPECT_NE(r["label_issue"]["description"].get<std::string>().find("-AUM"), std::string::npos) << r.dump(2);
+  EXPECT_GT(r["mean_loss"]["auroc"].get<double>(), 0.95);
+  EXPECT_LT(r["label_issue"]["auroc"].get<double>(), 0.05);
+  EXPECT_NEAR(r["label_issue"]["auroc"].get<double>(), r["aum"]["auroc"].get<double>(), 0.01);
+  // The file without margins: the mean loss again.
+  { write_run(dir_, s); }
+  ASSERT_EQ(cli::assign_command(options, dir_.string(), 5, out), 0);
+  const auto plain = nlohmann::json::parse(std::ifstream(RunLayout(dir_).detection()));
+  EXPECT_GT(plain["rankings"]["label_issue"]["auroc"].get<double>(), 0.95);
+}
+
 TEST_F(AssignRun, BlockSizeDoesNotChangeTheOutput) {
   const auto s = make_run(500, 30, 10, 12, 0.2, 2);
   { write_run(dir_, s); }

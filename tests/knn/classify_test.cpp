@@ -5,7 +5,9 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "mapd/core/error.hpp"
@@ -126,12 +128,30 @@ TEST(Classify, MeanLossPercentileCountsHalfTheTies) {
   source.append_epoch(epoch0.data(), pred.data(), epoch0.data());
   source.append_epoch(epoch1.data(), pred.data(), epoch1.data());
   // Mean losses 2, 2, 2, 4.
-  const auto ranking = MeanLossRanking::of_rows(source, {0, 1, 2, 3}, EpochRange{0, 2}, 3);
+  const auto ranking = PercentileRanking::of_rows(source, {0, 1, 2, 3}, EpochRange{0, 2}, 3);
   EXPECT_FLOAT_EQ(ranking.percentile(2.0F), 0.375F);
   EXPECT_FLOAT_EQ(ranking.percentile(1.0F), 0.0F);
   EXPECT_FLOAT_EQ(ranking.percentile(5.0F), 1.0F);
   EXPECT_FLOAT_EQ(ranking.percentile(3.0F), 0.75F);
   EXPECT_EQ(ranking.bytes(), 16);
+}
+
+TEST(Classify, PercentileOfOtherEvidenceSamplesTheRowsInColumnBlocks) {
+  // Evidence of column c is 10 - c; rows 1, 2, 4, 6, 7 (not 0, 3, 5: probes, say); NaN at 7 is
+  // left out of the sample.
+  std::vector<std::pair<int64_t, int64_t>> reads;
+  const ColumnValues values = [&](int64_t begin, int64_t end, float* out) {
+    reads.emplace_back(begin, end);
+    for (int64_t c = begin; c < end; ++c)
+      out[c - begin] = c == 7 ? std::nanf("") : static_cast<float>(10 - c);
+  };
+  const auto ranking = PercentileRanking::of_values(values, {1, 2, 4, 6, 7}, /*block_rows=*/3);
+  EXPECT_EQ(ranking.bytes(), 16);  // 9, 8, 6, 4
+  for (const auto& [begin, end] : reads) EXPECT_LE(end - begin, 3) << begin << ".." << end;
+  EXPECT_FLOAT_EQ(ranking.percentile(9.0F), 0.875F);
+  EXPECT_FLOAT_EQ(ranking.percentile(5.0F), 0.25F);
+  // Every second row: 1, 4, 7 (NaN, left out).
+  EXPECT_EQ(PercentileRanking::of_values(values, {1, 2, 4, 6, 7}, 3, /*max_sample=*/3).bytes(), 8);
 }
 
 class ClassifyAgainstAssignRun : public ::testing::Test {
@@ -156,7 +176,7 @@ struct InMemoryClassifier {
   RowRoles roles;
   EpochRange range;
   TrajectoryKnn knn;
-  MeanLossRanking ranking;
+  PercentileRanking ranking;
   int64_t mislabeled = -1;
 };
 
@@ -165,7 +185,7 @@ InMemoryClassifier classifier_of(const record::TrajectorySource& source, int64_t
   const auto range = epoch_range(source, knn_options());
   return InMemoryClassifier{roles, range,
                             TrajectoryKnn(make_fit_set(source, roles.fit, range), knn_options()),
-                            MeanLossRanking::of_rows(source, roles.train, range, ranking_block),
+                            PercentileRanking::of_rows(source, roles.train, range, ranking_block),
                             category_index(source.meta().category_names, "mislabeled", "test")};
 }
 

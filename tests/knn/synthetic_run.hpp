@@ -90,10 +90,14 @@ inline record::DynamicsMeta make_meta() {
   return meta;
 }
 
-inline record::DynamicsStore write_run(const fs::path& dir, const Synthetic& s,
-                                       int64_t epochs_to_write = -1) {
+/// Writes `s` as dir/dynamics.h5 (its first `epochs_to_write` epochs, -1: all). With
+/// `margin_of_loss`, the file records the `margin` signal too: margin_of_loss(loss) per value.
+inline record::DynamicsStore write_run(const fs::path& dir, const Synthetic& s, int64_t epochs_to_write = -1,
+                                       float (*margin_of_loss)(float) = nullptr) {
   fs::create_directories(dir);
-  auto store = record::DynamicsStore::create(dir / "dynamics.h5", make_meta(), s.examples);
+  auto meta = make_meta();
+  if (margin_of_loss != nullptr) meta.signals = {record::SignalSpec{"margin", false}};
+  auto store = record::DynamicsStore::create(dir / "dynamics.h5", meta, s.examples);
   const auto n = static_cast<size_t>(s.examples.size());
   // The probability of the label and the prediction follow from the loss: p = exp(-loss), and
   // the label is predicted while p > 1/2 (another class otherwise).
@@ -107,7 +111,12 @@ inline record::DynamicsStore write_run(const fs::path& dir, const Synthetic& s,
       const auto label = static_cast<int32_t>(s.examples.label[i]);
       pred[i] = prob[i] > 0.5F ? label : (label + 1) % 10;
     }
-    store.append_epoch(loss.data(), pred.data(), prob.data());
+    std::vector<record::SignalRow> signals;
+    if (margin_of_loss != nullptr) {
+      signals.resize(1);
+      for (const float l : loss) signals[0].values.push_back(margin_of_loss(l));
+    }
+    store.append_epoch(loss.data(), pred.data(), prob.data(), signals);
   }
   return store;
 }

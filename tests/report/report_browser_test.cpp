@@ -86,15 +86,16 @@ TEST_F(ReportBrowserTest, EverySectionRendersInHeadlessChromium) {
     const std::regex filled(std::string("<section id=\"") + id + "\"[^>]*data-filled=\"true\"");
     EXPECT_EQ(count_matches(dom, filled), 1) << "section " << id << " was not filled";
   }
-  // Charts: 2 in summary, 2 trajectories, 1 assignments, 2 surfaced, 2 learning, 1 data map, 1
-  // detection; each canvas is marked with the number of points drawn.
+  // Charts: 2 in summary, 2 trajectories, 1 assignments, 3 surfaced (2 categories and the likely
+  // label errors), 2 learning, 1 data map, 1 detection; each canvas is marked with the number of
+  // points drawn.
   const int canvases = count_matches(dom, std::regex("<canvas"));
   const int drawn = count_matches(dom, std::regex("<canvas[^>]*data-rendered=\"[1-9][0-9]*\""));
-  EXPECT_EQ(canvases, 11);
+  EXPECT_EQ(canvases, 12);
   EXPECT_EQ(drawn, canvases);
   // Surfaced image tiles with their ids; the self-test confusion matrix and detection table.
-  EXPECT_EQ(count_matches(dom, std::regex("class=\"tile\" data-id=\"")), 16);
-  EXPECT_EQ(count_matches(dom, std::regex("<img src=\"data:image/png;base64,")), 16);
+  EXPECT_EQ(count_matches(dom, std::regex("class=\"tile\" data-id=\"")), 24);
+  EXPECT_EQ(count_matches(dom, std::regex("<img src=\"data:image/png;base64,")), 24);
   EXPECT_NE(dom.find("true \\ assigned"), std::string::npos);
   EXPECT_NE(dom.find("p_mislabeled"), std::string::npos);
   EXPECT_EQ(dom.find("<p class=\"err\">"), std::string::npos) << "the page reported a script error";
@@ -134,9 +135,9 @@ TEST_F(ReportBrowserTest, LabelCorrectionSectionRendersForALabelCorrectionRunOnl
   EXPECT_NE(dom.find("data-mapd-rendered=\"ok\""), std::string::npos) << dom.substr(0, 2000);
   EXPECT_EQ(count_matches(dom, std::regex("<section id=\"correction\"[^>]*data-filled=\"true\"")), 1);
   // The three label-correction charts (accuracy and B, the B histogram, targets against the
-  // truth) join the 11 of the other sections, every one drawn.
+  // truth) join the 12 of the other sections, every one drawn.
   const int canvases = count_matches(dom, std::regex("<canvas"));
-  EXPECT_EQ(canvases, 14);
+  EXPECT_EQ(canvases, 15);
   EXPECT_EQ(count_matches(dom, std::regex("<canvas[^>]*data-rendered=\"[1-9][0-9]*\"")), canvases);
   EXPECT_NE(dom.find("flipped labels restored"), std::string::npos);
   EXPECT_NE(dom.find("3 of 3 (100.0%)"), std::string::npos);

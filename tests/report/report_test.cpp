@@ -260,8 +260,16 @@ TEST_F(ReportTest, CollectsEverySectionFromTheRunDirectory) {
 
   // Surfaced: top 5 of mislabeled are the three noisy rows (P = 1, score by row), then rows 29, 28.
   const auto& surfaced = page.surfaced;
-  ASSERT_EQ(surfaced.size(), 2U);
+  ASSERT_EQ(surfaced.size(), 3U);
   EXPECT_EQ(surfaced[1].category, "mislabeled");
+  // Last, the likely label errors: the training rows by label_issue, highest first.
+  EXPECT_EQ(surfaced[2].ranking, "label_issue");
+  ASSERT_EQ(surfaced[2].examples.size(), 5U);
+  for (size_t t = 1; t < surfaced[2].examples.size(); ++t) {
+    EXPECT_GE(surfaced[2].examples[t - 1].prob, surfaced[2].examples[t].prob) << t;
+    EXPECT_LT(surfaced[2].examples[t].row, SyntheticRun::kTrain);
+  }
+  EXPECT_FALSE(surfaced[2].examples[0].score.has_value());
   EXPECT_TRUE(surfaced[1].grid_file.empty());  // generate_report draws the grids
   const auto& top = surfaced[1].examples;
   ASSERT_EQ(top.size(), 5U);
@@ -381,7 +389,9 @@ TEST_F(ReportTest, PageDataHasWhatTheTemplateReads) {
   }
 
   const auto& surfaced = page["surfaced"];
-  ASSERT_EQ(surfaced.size(), 2U);
+  ASSERT_EQ(surfaced.size(), 3U);
+  EXPECT_EQ(surfaced[2]["ranking"], "label_issue");
+  EXPECT_EQ(surfaced[1]["ranking"], "");
   EXPECT_EQ(surfaced[1]["category"], "mislabeled");
   EXPECT_EQ(surfaced[1]["grid_file"], "mislabeled.png");
   EXPECT_FALSE(surfaced[0].contains("grid_file"));
@@ -417,7 +427,7 @@ TEST_F(ReportTest, WritesSelfContainedPageAndGrids) {
   const auto result = generate_report(dir_, options);
   EXPECT_EQ(result.index_html, dir_ / "report" / "index.html");
   EXPECT_EQ(result.epochs, 4);
-  ASSERT_EQ(result.grids.size(), 2U);
+  ASSERT_EQ(result.grids.size(), 3U);  // typical, mislabeled, label_issue
   for (const auto& grid : result.grids) {
     const cv::Mat image = cv::imread(grid.string());
     ASSERT_FALSE(image.empty()) << grid;
@@ -530,7 +540,7 @@ TEST_F(ReportTest, UnreloadableDatasetStillGivesGridsWithIds) {
   make_synthetic_run(dir_, 4, 4);
   stdfs::remove_all(dir_ / "data");
   const auto data = collect_report_data(dir_, config::ReportConfig{});
-  ASSERT_EQ(data.surfaced.size(), 2U);
+  ASSERT_EQ(data.surfaced.size(), 3U);
   EXPECT_FALSE(data.surfaced[0].examples[0].image.has_value());
   EXPECT_FALSE(to_json(data)["surfaced"][0]["examples"][0].contains("png"));
   const std::string notes = joined(data.notes);
@@ -545,7 +555,7 @@ class ReportManifestTest : public ReportTest, public ::testing::WithParamInterfa
 TEST_P(ReportManifestTest, RowInsertedAfterTrainingDrawsNoWrongImage) {
   const auto run = make_synthetic_run(dir_, 4, 4, true, GetParam());
   config::ReportConfig options;
-  options.top_n = 5;  // typical: rows 3..7; mislabeled: rows 2, 1, 0, 29, 28
+  options.top_n = 5;  // typical: rows 3..7; mislabeled: rows 2, 1, 0, 29, 28; label_issue: 0, 1, 2, 29, 28
   // Row r of the synthetic run is dataset example r, whose image is synthetic_image(r).
   const auto expect_right_images = [](const ReportData& data) {
     int64_t drawn = 0;
@@ -561,7 +571,7 @@ TEST_P(ReportManifestTest, RowInsertedAfterTrainingDrawsNoWrongImage) {
     return drawn;
   };
   const auto before = collect_report_data(dir_, options);
-  EXPECT_EQ(expect_right_images(before), 10);
+  EXPECT_EQ(expect_right_images(before), 15);
   for (const auto& group : before.surfaced) {  // ids as the manifest writes them (issue 13 item 10)
     for (const auto& e : group.examples) {
       EXPECT_EQ(e.id, testing::synthetic_id_text(GetParam(), e.row, e.row));
@@ -571,7 +581,7 @@ TEST_P(ReportManifestTest, RowInsertedAfterTrainingDrawsNoWrongImage) {
 
   testing::write_manifest(dir_ / "data", GetParam(), /*insert_at=*/10);
   const auto after = collect_report_data(dir_, options);
-  EXPECT_EQ(expect_right_images(after), 8);  // rows 28 and 29 moved
+  EXPECT_EQ(expect_right_images(after), 11);  // rows 28 and 29 moved (in two groups)
   for (const auto& group : after.surfaced) {
     for (const auto& e : group.examples) {
       EXPECT_EQ(e.image.has_value(), e.row < 10) << e.row;
@@ -582,14 +592,14 @@ TEST_P(ReportManifestTest, RowInsertedAfterTrainingDrawsNoWrongImage) {
     }
   }
   const std::string notes = joined(after.notes);
-  EXPECT_NE(notes.find("The dataset changed since training: 2 of 10 surfaced examples"), std::string::npos)
+  EXPECT_NE(notes.find("The dataset changed since training: 4 of 15 surfaced examples"), std::string::npos)
       << notes;
 
   // The page says it too.
   const auto result = generate_report(dir_, options);
-  ASSERT_EQ(result.grids.size(), 2U);
+  ASSERT_EQ(result.grids.size(), 3U);
   const std::string html = fs::read_file(result.index_html);
-  EXPECT_NE(html.find("The dataset changed since training: 2 of 10"), std::string::npos);
+  EXPECT_NE(html.find("The dataset changed since training: 4 of 15"), std::string::npos);
 }
 
 INSTANTIATE_TEST_SUITE_P(Manifests, ReportManifestTest,

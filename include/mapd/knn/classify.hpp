@@ -52,16 +52,26 @@ EpochRange epoch_range(const record::TrajectorySource& source, const config::Knn
 FitSet make_fit_set(const record::TrajectorySource& source, const std::vector<int64_t>& fit_rows,
                     EpochRange range, const std::vector<int64_t>& categories = {});
 
-/// Ranks mean losses by percentile among those of a reference sample (the train rows).
-class MeanLossRanking {
+/// One value per column of [begin, end) of a trajectory source into `out` (end - begin values):
+/// the label-issue evidence ranked instead of the mean loss (higher = more likely a wrong label).
+using ColumnValues = std::function<void(int64_t begin, int64_t end, float* out)>;
+
+/// Ranks values by percentile among those of a reference sample of the train rows: their mean
+/// losses, or other label-issue evidence (ColumnValues).
+class PercentileRanking {
  public:
   /// At most `max_sample` mean losses of `rows` (every s-th row, s = ceil(|rows| / max_sample)),
   /// read from `source` over `range` in blocks of `block_rows` rows.
-  static MeanLossRanking of_rows(const record::TrajectorySource& source, const std::vector<int64_t>& rows,
-                                 EpochRange range, int64_t block_rows, int64_t max_sample = int64_t{1} << 20);
-  /// Fraction of the sample strictly below `mean_loss` plus half of its ties (mid-rank, in [0, 1];
+  static PercentileRanking of_rows(const record::TrajectorySource& source, const std::vector<int64_t>& rows,
+                                   EpochRange range, int64_t block_rows,
+                                   int64_t max_sample = int64_t{1} << 20);
+  /// As of_rows, with the values `values` gives for the columns instead of the mean losses (`rows`
+  /// ascending; read in column blocks of `block_rows`).
+  static PercentileRanking of_values(const ColumnValues& values, const std::vector<int64_t>& rows,
+                                     int64_t block_rows, int64_t max_sample = int64_t{1} << 20);
+  /// Fraction of the sample strictly below `value` plus half of its ties (mid-rank, in [0, 1];
   /// 0.5 for an empty sample).
-  [[nodiscard]] float percentile(float mean_loss) const;
+  [[nodiscard]] float percentile(float value) const;
   /// Bytes the sample holds.
   [[nodiscard]] int64_t bytes() const { return static_cast<int64_t>(sorted_.size() * sizeof(float)); }
   /// Bytes a sample of `rows` rows will hold.
@@ -71,7 +81,7 @@ class MeanLossRanking {
   std::vector<float> sorted_;
 };
 
-/// Weight of P(mislabeled) in the label-issue score (the rest is the mean-loss percentile).
+/// Weight of P(mislabeled) in the label-issue score (the rest is the percentile of the evidence).
 inline constexpr float kIssueVoteWeight = 0.01F;
 
 /// The k-NN's output for one block of queries, with the label-issue score.
@@ -86,10 +96,11 @@ struct BlockScores {
 };
 
 /// Scores `n` trajectories `x` [n, dim] (finite; row-major): the k-NN's P(category) and
-/// continuous scores, the mean loss and the label-issue score. `mislabeled` is the mislabeled
-/// category's index, or -1 (label_issue is then the percentile alone).
-BlockScores score_block(const TrajectoryKnn& knn, const MeanLossRanking& ranking, int64_t mislabeled,
-                        const float* x, int64_t n, int64_t dim);
+/// continuous scores, the mean loss and the label-issue score, which ranks `evidence` [n] when
+/// given, else the mean loss. `mislabeled` is the mislabeled category's index, or -1 (label_issue
+/// is then the percentile alone).
+BlockScores score_block(const TrajectoryKnn& knn, const PercentileRanking& ranking, int64_t mislabeled,
+                        const float* x, int64_t n, int64_t dim, const float* evidence = nullptr);
 
 /// One block of query rows (every role but probe_fit), in column order, with their scores.
 struct QueryBlock {
@@ -109,12 +120,14 @@ struct BlockTotals {
 
 /// The assignment loop: reads the columns of `source` over `range` in blocks of `block_columns`,
 /// keeps the query rows (not probe_fit, not in `excluded`, ascending: rows training left out),
-/// checks them finite (check_finite), scores them (score_block) and hands each non-empty block to
-/// `sink`, in column order. Memory: two blocks of trajectories plus the block's scores.
+/// checks them finite (check_finite), scores them (score_block, with `evidence` for the
+/// label-issue score when given) and hands each non-empty block to `sink`, in column order.
+/// Memory: two blocks of trajectories plus the block's scores.
 BlockTotals assign_blocks(const record::TrajectorySource& source, const TrajectoryKnn& knn,
-                          const MeanLossRanking& ranking, int64_t mislabeled, EpochRange range,
+                          const PercentileRanking& ranking, int64_t mislabeled, EpochRange range,
                           int64_t block_columns, const std::vector<int64_t>& excluded,
-                          const std::function<void(const QueryBlock&)>& sink);
+                          const std::function<void(const QueryBlock&)>& sink,
+                          const ColumnValues& evidence = {});
 
 /// Reads the losses of `rows` (ascending) over `range` from `source`, grouping consecutive rows
 /// into one read: [rows.size(), range.size()] row-major.

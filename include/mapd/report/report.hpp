@@ -151,9 +151,12 @@ struct SurfacedExample {
   std::string image_error;  ///< why there is no image although the dataset was reloaded ("" otherwise)
 };
 
-/// The top examples of one category, by P(category) then score.
+/// The top examples of one category, by P(category) then score; or, with `ranking` =
+/// "label_issue", the top training examples by assignments.h5's label_issue (the likely label
+/// errors; `prob` then holds the label_issue value).
 struct SurfacedCategory {
   std::string category;
+  std::string ranking;  ///< "" (by P(category)) or "label_issue"
   std::vector<SurfacedExample> examples;
   std::string grid_file;  ///< report/<file>.png once generate_report drew it ("" before)
 };
