@@ -1,13 +1,20 @@
 // assign_run: streams committed trajectories out of dynamics.h5, assigns categories with the k-NN,
 // and writes assignments.{h5,csv}, the probe self-test and (with injected noise) detection metrics.
+// assign_part does one contiguous range of it into a part file, merge_parts joins the parts into
+// the same outputs (docs/distributed.md, sharded assignment).
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <filesystem>
 #include <fstream>
 #include <limits>
+#include <string>
+#include <system_error>
+#include <utility>
+#include <vector>
 
 #include "mapd/config/loader.hpp"
 #include "mapd/core/csv_field.hpp"
@@ -54,6 +61,8 @@ struct DetectionColumns {
 /// What an assignment reads from the run before any k-NN: the trained set, the epochs, which rows
 /// are fitted and which are assigned.
 struct RunInputs {
+  explicit RunInputs(record::DynamicsStore opened) : store(std::move(opened)) {}
+
   record::DynamicsStore store;
   std::string file;                ///< dynamics.h5, for messages
   EpochRange range;                ///< epochs used
@@ -65,7 +74,7 @@ struct RunInputs {
 
 RunInputs open_inputs(const RunLayout& run, const config::KnnConfig& options) {
   auto logger = log::get("knn");
-  RunInputs in{record::DynamicsStore::open_read(run.dynamics())};
+  RunInputs in(record::DynamicsStore::open_read(run.dynamics()));
   const auto& store = in.store;
   in.file = store.path().string();
   // Epoch range: committed epochs only (a live run keeps appending beyond them).
@@ -488,6 +497,31 @@ std::string key_difference(const nlohmann::json& found, const nlohmann::json& ex
   return fields.empty() ? "other fields" : fmt::format("{}", fmt::join(fields, ", "));
 }
 
+/// The part counts N other than `count` of the part files in assign_parts/ ("part-IIII-of-NNNN.h5"),
+/// ascending: what a merge with a wrong N may have meant.
+std::vector<int64_t> other_part_counts(const RunLayout& run, int64_t count) {
+  std::vector<int64_t> counts;
+  std::error_code error;
+  for (const auto& entry : std::filesystem::directory_iterator(run.assign_parts(), error)) {
+    const std::string name = entry.path().filename().string();
+    const auto of = name.find("-of-");
+    if (name.rfind("part-", 0) != 0 || of == std::string::npos || name.size() < of + 7 ||
+        name.compare(name.size() - 3, 3, ".h5") != 0) {
+      continue;
+    }
+    const std::string digits = name.substr(of + 4, name.size() - 3 - (of + 4));
+    if (digits.empty() || digits.find_first_not_of("0123456789") != std::string::npos || digits.size() > 9) {
+      continue;
+    }
+    const int64_t n = std::stoll(digits);
+    if (n != count && std::find(counts.begin(), counts.end(), n) == counts.end()) {
+      counts.push_back(n);
+    }
+  }
+  std::sort(counts.begin(), counts.end());
+  return counts;
+}
+
 }  // namespace
 
 AssignSummary assign_run(const std::filesystem::path& run_dir, const config::KnnConfig& options) {
@@ -625,12 +659,14 @@ AssignSummary merge_parts(const std::filesystem::path& run_dir, const config::Kn
 
   // Every part must be there and hold the key this run and these options give now.
   std::vector<std::string> missing;
+  std::vector<int64_t> missing_index;
   std::vector<std::string> stale;
   std::vector<nlohmann::json> totals;
   for (int64_t i = 0; i < count; ++i) {
     const auto path = run.assign_part(i, count);
     if (!std::filesystem::exists(path)) {
       missing.push_back(fmt::format("part {}/{} ('{}')", i, count, path.string()));
+      missing_index.push_back(i);
       continue;
     }
     const auto found = read_part(path);
@@ -642,11 +678,23 @@ AssignSummary merge_parts(const std::filesystem::path& run_dir, const config::Kn
     }
     totals.push_back(found["totals"]);
   }
-  MAPD_CHECK(missing.empty(), DataError,
-             fmt::format(
-                 "cannot merge {} parts of '{}': {} missing: {}; run `mapd assign {} --shard I/{}` for "
-                 "each missing part I first (the array tasks of scripts/slurm/assign.sbatch)",
-                 count, run_dir.string(), missing.size(), fmt::join(missing, ", "), run_dir.string(), count));
+  if (!missing.empty()) {
+    std::string message = fmt::format("cannot merge {} parts of '{}': {} missing: {}; ", count,
+                                      run_dir.string(), missing.size(), fmt::join(missing, ", "));
+    message += missing.size() == 1
+                   ? fmt::format("make it with `mapd assign {} --shard {}/{}`", run_dir.string(),
+                                 missing_index.front(), count)
+                   : fmt::format(
+                         "run `mapd assign {} --shard I/{}` for each missing part I first (the array "
+                         "tasks of scripts/slurm/assign.sbatch)",
+                         run_dir.string(), count);
+    const auto others = other_part_counts(run, count);
+    if (!others.empty()) {
+      message += fmt::format("; {} holds parts of a split in {}: did you mean --merge {}?",
+                             run.assign_parts().string(), fmt::join(others, " or "), others.front());
+    }
+    throw DataError(message);
+  }
   MAPD_CHECK(
       stale.empty(), DataError,
       fmt::format("cannot merge {} parts of '{}': {} written for other epochs, options or shards than "

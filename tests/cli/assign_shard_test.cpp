@@ -144,12 +144,16 @@ TEST_F(AssignShardTest, AMissingPartStopsTheMergeNamingIt) {
   const auto line = error_line(r.output);
   EXPECT_NE(line.find("1 missing: part 1/3"), std::string::npos) << line;
   EXPECT_NE(line.find("part-0001-of-0003.h5"), std::string::npos) << line;
-  EXPECT_NE(line.find("mapd assign " + run_.string() + " --shard I/3"), std::string::npos) << line;
+  EXPECT_NE(line.find("make it with `mapd assign " + run_.string() + " --shard 1/3`"), std::string::npos)
+      << line;
   EXPECT_FALSE(fsys::exists(layout.assignments_h5()));
-  // Parts of another split are other files: a merge of 2 finds none of them.
+  // Parts of another split are other files: a merge of 2 finds none of them, and says what is there.
   const auto two = run_mapd("assign " + run_.string() + " --merge 2");
   EXPECT_EQ(two.exit_code, 3) << two.output;
-  EXPECT_NE(error_line(two.output).find("2 missing"), std::string::npos) << two.output;
+  const auto two_line = error_line(two.output);
+  EXPECT_NE(two_line.find("2 missing"), std::string::npos) << two_line;
+  EXPECT_NE(two_line.find("--shard I/2` for each missing part I"), std::string::npos) << two_line;
+  EXPECT_NE(two_line.find("did you mean --merge 3?"), std::string::npos) << two_line;
 }
 
 TEST_F(AssignShardTest, AMalformedShardIsAUsageErrorThatSaysTheForm) {
