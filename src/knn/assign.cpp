@@ -439,8 +439,10 @@ uint64_t fnv1a(const void* data, size_t bytes, uint64_t h = 1469598103934665603U
 }
 
 /// What a part's values depend on: the trained set (its config and every example's id, label,
-/// role and probe category), the committed epochs and those used, the k-NN options that change
-/// values (not the memory budget or block size), and the shard. Equal keys, equal parts.
+/// role and probe category), the epochs used (all committed ones unless knn.epoch_end pins the
+/// range: a live run that commits another epoch changes the key then, and only then), the rows
+/// training left out, the k-NN options that change values (not the memory budget or block size),
+/// and the shard. Equal keys, equal parts.
 nlohmann::json part_key(const RunInputs& in, const config::KnnConfig& options, Shard shard) {
   const auto& store = in.store;
   const auto& ex = store.examples();
@@ -463,7 +465,6 @@ nlohmann::json part_key(const RunInputs& in, const config::KnnConfig& options, S
           {"columns", {columns.begin, columns.end}},
           {"examples", store.num_examples()},
           {"trained_set", fmt::format("{:016x}", h)},
-          {"committed_epochs", store.complete_epochs()},
           {"epochs", {in.range.begin, in.range.end}},
           {"excluded", in.excluded.size()},
           {"knn", knn}};
@@ -483,7 +484,7 @@ nlohmann::json read_part(const std::filesystem::path& path) {
   return nlohmann::json::object({{"key", nullptr}});
 }
 
-/// The top-level fields where two keys differ, for messages ("epochs, committed_epochs").
+/// The top-level fields where two keys differ, for messages ("epochs, knn").
 std::string key_difference(const nlohmann::json& found, const nlohmann::json& expected) {
   if (!found.is_object()) {
     return "unreadable key";

@@ -120,6 +120,10 @@ TEST_F(AssignShardTest, AFinishedPartIsSkippedAndAPartForOtherOptionsIsRedone) {
   // The memory budget and block size change no value: still done.
   EXPECT_NE(assign("-k 20 --shard 0/2 --set knn.block_size=37").find("already done"), std::string::npos);
 
+  // Other epochs (a live run committed more, or knn.epoch_end): redone.
+  const auto epochs = assign("-k 20 --shard 0/2 --set knn.epoch_end=12");
+  EXPECT_NE(epochs.find("part 0/2: assigned"), std::string::npos) << epochs;
+  EXPECT_NE(assign("-k 20 --shard 0/2 --set knn.epoch_end=12").find("already done"), std::string::npos);
   const auto other = assign("-k 7 --shard 0/2");
   EXPECT_NE(other.find("part 0/2: assigned"), std::string::npos) << other;
   assign("-k 20 --shard 1/2");

@@ -106,14 +106,14 @@ struct PartSummary {
 /// Assigns the query rows of the `shard.index`-th of `shard.count` contiguous column ranges of
 /// <run_dir>/dynamics.h5 (committed epochs only) exactly as assign_run does them (same fit set,
 /// same mean-loss ranking over all train rows), and writes them atomically to RunLayout's
-/// assign_part() with a key: the committed epochs and the range used, the k-NN options that change
-/// results, the shard and a fingerprint of the trained set. A part already there with the same key
-/// is kept (skipped); one with another key is redone. Throws ConfigError for a shard outside
-/// [0, count), and what assign_run throws.
+/// assign_part() with a key: the epochs used (the committed ones unless knn.epoch_end pins them),
+/// the k-NN options that change results, the shard and a fingerprint of the trained set. A part
+/// already there with the same key is kept (skipped); one with another key is redone. Throws
+/// ConfigError for a shard outside [0, count), and what assign_run throws.
 PartSummary assign_part(const std::filesystem::path& run_dir, const config::KnnConfig& options, Shard shard);
 
 /// Joins the `count` parts that assign_part wrote into the outputs of assign_run (assignments.h5,
-/// assignments.csv, selftest.json, detection.json; the same bytes but for timings). Throws
+/// assignments.csv, selftest.json, detection.json, with the same values). Throws
 /// DataError naming the first missing part, or a part whose key differs from what the run and
 /// `options` give now (written for other epochs or options: rerun `mapd assign --shard I/N`).
 AssignSummary merge_parts(const std::filesystem::path& run_dir, const config::KnnConfig& options,
