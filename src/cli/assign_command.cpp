@@ -87,10 +87,11 @@ void register_assign(CLI::App& app, CommonOptions& options, std::function<int()>
       command->add_option("-k,--k", *k, "neighbours per query (knn.k; default from the run's config)");
   auto* shard_option = command->add_option(
       "--shard", *shard,
-      "I/N: assign only task I's (0-based) of N contiguous ranges of examples into "
-      "RUN_DIR/assign_parts/part-IIII-of-NNNN.h5 (a finished part with the same key is skipped)");
+      "I/N: assign the I-th (0-based) of N contiguous ranges of examples into "
+      "RUN_DIR/assign_parts/part-IIII-of-NNNN.h5; a part done for the same epochs and options is skipped");
   auto* merge_option = command->add_option(
-      "--merge", *merge, "N: join the N parts of `--shard I/N` into the usual assignment outputs");
+      "--merge", *merge,
+      "N: join the N parts of --shard I/N into assignments.h5, assignments.csv and selftest.json");
   shard_option->excludes(merge_option);
   command->callback([&options, &action, run_dir, k, k_option, shard, shard_option, merge, merge_option] {
     const bool given = k_option->count() > 0;
