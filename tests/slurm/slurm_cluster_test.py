@@ -318,6 +318,9 @@ def run_audit(cluster, root, mapd, source):
             log(f"job {train} requeued (eligible at {job.get('EligibleTime')}): scontrol update StartTime=now")
             cluster.run(["scontrol", "update", f"JobId={train}", "StartTime=now"])
             break
+        if job.get("Restarts", "0") != "0" and job.get("JobState") == "RUNNING":
+            log(f"job {train} requeued and running again")
+            break
         if job.get("JobState") in ("COMPLETED", "FAILED", "CANCELLED", "TIMEOUT") or time.time() > deadline:
             log(f"job {train} did not requeue: {job.get('JobState')}")
             break
