@@ -7,7 +7,8 @@ then submits the whole audit with scripts/slurm/submit.sh: a 2-task training (sr
 localhost) that receives SIGUSR1 after its first committed epoch, must exit 138, requeue itself and
 resume into the same run directory; the assignment as a 3-task job array; and the merge and report.
 Checks the jobs' states, the restart, the complete run, and that the merged assignment equals one
-`mapd assign` of the same run. Everything it started is stopped on exit, also on failure or a
+`mapd assign` of the same run; then that the array submitted again skips every finished part, and
+that an array not starting at 0 is refused. Everything it started is stopped on exit, also on failure or a
 timeout (SIGTERM from CTest).
 
     slurm_cluster_test.py --mapd build/release/mapd --source .      (CTest label: slurm)
@@ -367,11 +368,38 @@ def run_audit(cluster, root, mapd, source):
                           shallow=False), "merged assignments.csv differs from one mapd assign")
     else:
         check(False, "no assignments.csv after the merge")
+    # The array again: every part is done, so every task skips; an array that does not start at 0
+    # is refused with the form to use.
+    env = cluster.env | {"MAPD_RUN_DIR": run_dir, "MAPD": mapd}
+    template = os.path.join(source, "scripts", "slurm", "assign.sbatch")
+    again = submit(env, ["--array", "0-2", "--chdir", jobs_dir, template])
+    shifted = submit(env, ["--array", "1-2", "--chdir", jobs_dir, template])
+    deadline = time.time() + 120
+    while time.time() < deadline and any(
+            s in ("PENDING", "RUNNING", "COMPLETING", "CONFIGURING")
+            for s in cluster.array_states(again) + cluster.array_states(shifted)):
+        time.sleep(0.5)
+    check(cluster.array_states(again) == ["COMPLETED"] * 3, f"rerun array states {cluster.array_states(again)}")
+    for i in range(3):
+        out = read(os.path.join(jobs_dir, f"mapd-assign-{again}_{i}.out"))
+        check(f"part {i}/3 already done" in out, f"rerun task {i} did not skip its part: {out}")
+    check(cluster.array_states(shifted) == ["FAILED"] * 2, f"array 1-2 states {cluster.array_states(shifted)}")
+    out = read(os.path.join(jobs_dir, f"mapd-assign-{shifted}_1.out"))
+    check("submit it as --array 0-1" in out, f"array 1-2 task 1 did not say the form to use: {out}")
+
     if failures:
         for name in (f"mapd-train-{train}.out", f"mapd-report-{report}.out"):
             log(f"--- {name}\n{read(os.path.join(jobs_dir, name))}")
         log(f"--- slurmctld.log\n{cluster.tail('slurmctld.log', 40)}")
     return not failures
+
+
+def submit(env, argv):
+    """sbatch ARGV; the job id."""
+    result = subprocess.run(["sbatch", "--parsable"] + argv, env=env, capture_output=True, text=True, timeout=60)
+    if result.returncode != 0:
+        raise RuntimeError(f"sbatch {' '.join(argv)} exited {result.returncode}: {result.stderr}")
+    return result.stdout.strip().split(";")[0]
 
 
 def read(path):
