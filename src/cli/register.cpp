@@ -3,6 +3,7 @@
 #include "mapd/cli/assign_command.hpp"
 #include "mapd/cli/commands.hpp"
 #include "mapd/cli/data_command.hpp"
+#include "mapd/cli/export_command.hpp"
 #include "mapd/cli/inspect_command.hpp"
 #include "mapd/cli/probes_command.hpp"
 #include "mapd/cli/report_command.hpp"
@@ -16,6 +17,7 @@ void register_commands(CLI::App& app, CommonOptions& options, std::function<int(
   register_probes(app, options, action);
   register_data(app, options, action);
   register_inspect(app, options, action);
+  register_export(app, options, action);
 }
 
 }  // namespace mapd::cli

@@ -28,6 +28,7 @@
 #include "mapd/knn/knn.hpp"
 #include "mapd/knn/metrics.hpp"
 #include "mapd/record/assignment_store.hpp"
+#include "mapd/record/derived_scores.hpp"
 #include "mapd/record/dynamics_store.hpp"
 
 namespace mapd::knn {
@@ -43,12 +44,57 @@ std::string csv_float(float v) { return fmt::format("{:.6g}", v); }
 
 nlohmann::json number(double v) { return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(nullptr); }
 
+/// A ranking of the training examples by a score derived from the same trajectories
+/// (record::derive_scores), higher = more likely mislabeled.
+struct DerivedRanking {
+  const char* name;
+  const char* what;
+  std::vector<float> score;
+};
+
+/// The derived scores over epochs [e0, e1) as label-issue rankings of the examples in `columns`:
+/// negative AUM, forgetting events (never learned ranked first, as Toneva et al. do), EL2N, and
+/// Dataset Cartography's 1 - confidence and 1 - correctness. AUM and EL2N only when recorded.
+std::vector<DerivedRanking> derived_rankings(const record::DynamicsStore& store,
+                                             const std::vector<int64_t>& columns, int64_t e0, int64_t e1) {
+  record::DerivedOptions options;
+  options.epoch_begin = e0;
+  options.epoch_end = e1;
+  const auto d = record::derive_scores(store, options);
+  std::vector<size_t> at(static_cast<size_t>(store.num_examples()), 0);
+  for (size_t i = 0; i < d.column.size(); ++i) at[static_cast<size_t>(d.column[i])] = i;
+  std::vector<DerivedRanking> out;
+  const auto add = [&](const char* name, const char* what, const auto& score_of) {
+    DerivedRanking r{name, what, {}};
+    r.score.reserve(columns.size());
+    for (const auto c : columns) r.score.push_back(score_of(at[static_cast<size_t>(c)]));
+    out.push_back(std::move(r));
+  };
+  if (d.has_margin) {
+    add("aum", "peer: AUM (Pleiss et al.), minus the mean margin", [&](size_t i) { return -d.aum[i]; });
+  }
+  add("forgetting", "peer: forgetting events (Toneva et al.), never learned first", [&](size_t i) {
+    return d.first_correct[i] < 0 ? static_cast<float>(d.epochs + 1) : static_cast<float>(d.forgetting[i]);
+  });
+  if (d.has_el2n) {
+    add("el2n", "peer: EL2N (Paul et al.), mean over the first fifth of the epochs used",
+        [&](size_t i) { return d.el2n[i]; });
+  }
+  add("cartography_confidence", "peer: Dataset Cartography, 1 - mean probability of the label",
+      [&](size_t i) { return 1.0F - d.confidence[i]; });
+  add("cartography_correctness", "peer: Dataset Cartography, 1 - share of epochs predicting the label",
+      [&](size_t i) { return 1.0F - d.correctness[i]; });
+  return out;
+}
+
 /// Per-train-row values kept for the ground-truth evaluation.
 struct DetectionColumns {
   std::vector<uint8_t> flipped;
   std::vector<uint8_t> argmax_mislabeled;
   std::vector<float> p_mislabeled, score_mislabeled, label_issue, mean_loss, last_loss;
+  std::vector<int64_t> column;  ///< dynamics.h5 column of each entry
   void reserve(size_t n) {
+    column.reserve(n);
     for (auto* v : {&flipped, &argmax_mislabeled}) {
       v->reserve(n);
     }
@@ -266,6 +312,7 @@ class AssignmentOutputs {
         det_.label_issue.push_back(issue);
         det_.mean_loss.push_back(part.mean_loss[i]);
         det_.last_loss.push_back(part.last_loss[i]);
+        det_.column.push_back(static_cast<int64_t>(r));
       }
       lines_ += fmt::format("{},{},{},{}", csv_field(ex.id_text(static_cast<int64_t>(r))), ex.label[r],
                             csv_field(names[static_cast<size_t>(assigned)]), csv_float(part.max_prob[i]));
@@ -358,7 +405,8 @@ class AssignmentOutputs {
       const char* what;
       const std::vector<float>* score;
     };
-    const Ranking rankings[] = {
+    const auto derived = derived_rankings(in_.store, det.column, in_.range.begin, in_.range.end);
+    std::vector<Ranking> rankings = {
         {"p_mislabeled", "the paper's P(mislabeled): share of the k neighbours", &det.p_mislabeled},
         {"score_mislabeled", "mapd continuous score: softmax of -nearest distance per category",
          &det.score_mislabeled},
@@ -367,8 +415,9 @@ class AssignmentOutputs {
         {"mean_loss", "baseline: mean loss over the epochs used", &det.mean_loss},
         {"last_loss", "baseline: loss at the last epoch used", &det.last_loss},
     };
+    for (const auto& one : derived) rankings.push_back({one.name, one.what, &one.score});
     std::string table =
-        fmt::format("label-noise detection: {} flipped of {} train examples ({:.1f}%)\n{:<18}{:>9}{:>9}\n",
+        fmt::format("label-noise detection: {} flipped of {} train examples ({:.1f}%)\n{:<24}{:>9}{:>9}\n",
                     flipped_count, n_train, 100.0 * d["rate"].get<double>(), "ranking", "AUROC", "AP");
     d["rankings"] = nlohmann::json::object();
     for (const auto& r : rankings) {
@@ -379,7 +428,7 @@ class AssignmentOutputs {
       const double ap = average_precision(*r.score, det.flipped);
       d["rankings"][r.name] = {
           {"auroc", number(a)}, {"average_precision", number(ap)}, {"description", r.what}};
-      table += fmt::format("{:<18}{:>9.4f}{:>9.4f}\n", r.name, a, ap);
+      table += fmt::format("{:<24}{:>9.4f}{:>9.4f}\n", r.name, a, ap);
     }
     if (mislabeled >= 0) {
       int64_t tp = 0;

@@ -225,4 +225,54 @@ AuditSummary audit_run(const config::RunConfig& config, const RunLayout& run,
   return summary;
 }
 
+report::PredictedProbabilities predict_training_examples(const RunLayout& run,
+                                                         const std::vector<std::string>& overrides) {
+  const auto config =
+      config::resolve_run_config(run.dir(), "export", config::RunConfigFile::kRequired, {}, overrides);
+  const auto checkpoint = run.last_checkpoint();
+  MAPD_CHECK(std::filesystem::exists(checkpoint), IoError,
+             fmt::format("{} has no checkpoint ({}): no epoch was committed, so there is no model to predict "
+                         "with",
+                         run.dir().string(), checkpoint.string()));
+  const auto store = record::DynamicsStore::open_read(run.dynamics());
+  const auto& ex = store.examples();
+  const auto dataset = data::load_dataset(config.data, std::filesystem::path());
+  const auto& train = dataset.train;
+  data::TrainingSet set;
+  set.base = &train;
+  for (int64_t c = 0; c < ex.size(); ++c) {
+    const auto i = static_cast<size_t>(c);
+    if (ex.role[i] != static_cast<int8_t>(record::Role::kTrain)) continue;
+    const int64_t source = ex.source_index[i];
+    const bool same = source >= 0 && source < train.size() &&
+                      train.examples.id[static_cast<size_t>(source)] == ex.id[i] &&
+                      train.examples.label[static_cast<size_t>(source)] == ex.label[i];
+    MAPD_CHECK(same, DataError,
+               fmt::format("{}: example {} (label {}) of dynamics.h5 is not in the dataset that "
+                           "config.resolved.json reads now ({}); was the dataset changed?",
+                           run.dir().string(), ex.id_text(c), ex.label[i], config.data.path));
+    set.base_rows.push_back(source);
+    set.labels.push_back(ex.label[i]);
+  }
+  const int64_t classes = data::class_count(ex.label, static_cast<int64_t>(store.meta().class_names.size()));
+  const auto start = Clock::now();
+  auto probs = train::predict_probabilities(config, set, classes, checkpoint);
+  // Rows the loader could not read stay NaN: uniform, which no peer mistakes for a prediction.
+  const auto unread = probs.isnan().any(1);
+  const auto missing = unread.sum().item<int64_t>();
+  if (missing > 0) {
+    probs.index_put_({unread}, 1.0F / static_cast<float>(classes));
+    log::get("pipeline")
+        ->warn("{} training example(s) could not be read: uniform predicted probabilities", missing);
+  }
+  report::PredictedProbabilities out;
+  out.classes = classes;
+  out.probs.assign(probs.data_ptr<float>(), probs.data_ptr<float>() + probs.numel());
+  out.source = fmt::format(
+      "softmax of the model of the last committed epoch ({}, epoch {}) in eval mode, over the training "
+      "examples it was trained on (in-sample), {} examples in {:.1f} s",
+      checkpoint.filename().string(), store.complete_epochs(), set.size(), seconds_since(start));
+  return out;
+}
+
 }  // namespace mapd::pipeline

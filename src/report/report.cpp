@@ -20,6 +20,7 @@
 #include "mapd/data/dataset.hpp"
 #include "mapd/data/image_grid.hpp"
 #include "mapd/record/assignment_store.hpp"
+#include "mapd/record/derived_scores.hpp"
 #include "mapd/record/dynamics_store.hpp"
 
 #ifndef MAPD_CHART_JS_DIR
@@ -391,6 +392,41 @@ std::optional<std::string> changed_since_training(const data::ImageSet& train,
 
 }  // namespace
 
+namespace {
+
+/// The data map of `store`'s training examples (DataMap).
+DataMap data_map(const record::DynamicsStore& store) {
+  const auto scores = record::derive_scores(store);
+  const auto& ex = store.examples();
+  DataMap map;
+  map.epochs = scores.epochs;
+  std::vector<int64_t> recorded;
+  std::vector<float> forgetting, aum, el2n;
+  for (int64_t i = 0; i < scores.size(); ++i) {
+    const auto s = static_cast<size_t>(i);
+    if (!std::isfinite(scores.confidence[s])) continue;
+    recorded.push_back(i);
+    forgetting.push_back(static_cast<float>(scores.forgetting[s]));
+    if (std::isfinite(scores.aum[s])) aum.push_back(scores.aum[s]);
+    if (std::isfinite(scores.el2n[s])) el2n.push_back(scores.el2n[s]);
+  }
+  map.examples = static_cast<int64_t>(recorded.size());
+  map.median_forgetting = quantile_linear(forgetting, 0.5);
+  map.median_aum = quantile_linear(aum, 0.5);
+  map.median_el2n = quantile_linear(el2n, 0.5);
+  const int64_t stride = std::max<int64_t>(1, (map.examples + kDataMapPoints - 1) / kDataMapPoints);
+  for (int64_t j = 0; j < map.examples; j += stride) {
+    const auto s = static_cast<size_t>(recorded[static_cast<size_t>(j)]);
+    const auto column = static_cast<size_t>(scores.column[s]);
+    map.points.push_back(DataMap::Point{scores.variability[s], scores.confidence[s], scores.correctness[s],
+                                        ex.label[column] != ex.original_label[column],
+                                        ex.id_text(scores.column[s])});
+  }
+  return map;
+}
+
+}  // namespace
+
 ReportData collect_report_data(const stdfs::path& run_dir, const config::ReportConfig& options) {
   auto logger = log::get("report");
   ReportData page;
@@ -627,6 +663,8 @@ ReportData collect_report_data(const stdfs::path& run_dir, const config::ReportC
     notes.push_back("No epoch is committed yet: no trajectories to show.");
   }
 
+  if (epochs >= 1) page.data_map = data_map(store);
+
   // Surfaced examples: top-N training rows per category by probability, then score.
   if (assignments && epochs >= 1) {
     const auto& a = *assignments;
@@ -839,6 +877,22 @@ json to_json(const ReportData& data) {
   }
   page["probe_previews"] = std::move(previews);
   page["notes"] = data.notes;
+  if (data.data_map) {
+    const auto& m = *data.data_map;
+    json points = json::array();
+    for (const auto& p : m.points) {
+      points.push_back(json::array({p.variability, p.confidence, p.correctness, p.flipped ? 1 : 0, p.id}));
+    }
+    const auto finite = [](double v) { return std::isfinite(v) ? json(v) : json(nullptr); };
+    page["data_map"] = {{"examples", m.examples},
+                        {"epochs", m.epochs},
+                        {"points", std::move(points)},
+                        {"median_forgetting", finite(m.median_forgetting)},
+                        {"median_aum", finite(m.median_aum)},
+                        {"median_el2n", finite(m.median_el2n)}};
+  } else {
+    page["data_map"] = nullptr;
+  }
   return page;
 }
 

@@ -111,15 +111,18 @@ StepAgreement DataParallel::agree(bool has_batch, int stop_signal, bool diverged
 
 void DataParallel::merge_record(EpochRecord::Host& host, bool exactly_once) {
   const auto n = static_cast<int64_t>(host.loss.size());
-  MAPD_ASSERT(host.pred.size() == host.loss.size() && host.true_prob.size() == host.loss.size(),
+  MAPD_ASSERT(host.pred.size() == host.loss.size() && host.true_prob.size() == host.loss.size() &&
+                  host.margin.size() == host.loss.size() && host.el2n.size() == host.loss.size(),
               "DataParallel::merge_record: ragged record");
-  // [written, loss, pred + 1, true_prob] per row, summed over the ranks in float64 (exact for one
-  // value, and for the mean of equal values).
-  auto sums = torch::zeros({4, n}, torch::kFloat64);
+  // [written, loss, pred + 1, true_prob, margin, el2n] per row, summed over the ranks in float64
+  // (exact for one value, and for the mean of equal values).
+  auto sums = torch::zeros({6, n}, torch::kFloat64);
   auto* written = sums[0].data_ptr<double>();
   auto* loss = sums[1].data_ptr<double>();
   auto* pred = sums[2].data_ptr<double>();
   auto* prob = sums[3].data_ptr<double>();
+  auto* margin = sums[4].data_ptr<double>();
+  auto* el2n = sums[5].data_ptr<double>();
   for (int64_t i = 0; i < n; ++i) {
     const auto k = static_cast<size_t>(i);
     if (host.pred[k] < 0) continue;  // not recorded here
@@ -127,6 +130,8 @@ void DataParallel::merge_record(EpochRecord::Host& host, bool exactly_once) {
     loss[i] = host.loss[k];
     pred[i] = static_cast<double>(host.pred[k]) + 1.0;
     prob[i] = host.true_prob[k];
+    margin[i] = host.margin[k];
+    el2n[i] = host.el2n[k];
   }
   group_->all_reduce_sum(sums);
   for (int64_t i = 0; i < n; ++i) {
@@ -140,11 +145,15 @@ void DataParallel::merge_record(EpochRecord::Host& host, bool exactly_once) {
       host.loss[k] = std::numeric_limits<float>::quiet_NaN();
       host.pred[k] = -1;
       host.true_prob[k] = std::numeric_limits<float>::quiet_NaN();
+      host.margin[k] = std::numeric_limits<float>::quiet_NaN();
+      host.el2n[k] = std::numeric_limits<float>::quiet_NaN();
       continue;
     }
     host.loss[k] = static_cast<float>(loss[i] / count);
     host.pred[k] = static_cast<int32_t>(std::lround(pred[i] / count - 1.0));
     host.true_prob[k] = static_cast<float>(prob[i] / count);
+    host.margin[k] = static_cast<float>(margin[i] / count);
+    host.el2n[k] = static_cast<float>(el2n[i] / count);
   }
 }
 

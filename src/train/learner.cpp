@@ -16,19 +16,34 @@ namespace F = torch::nn::functional;
 
 EpochRecord::EpochRecord(int64_t num_examples, const torch::Device& device)
     : loss_(torch::empty({num_examples}, torch::TensorOptions().dtype(torch::kFloat32).device(device))),
-      pred_(torch::empty({num_examples}, torch::TensorOptions().dtype(torch::kInt32).device(device))) {
+      pred_(torch::empty({num_examples}, torch::TensorOptions().dtype(torch::kInt32).device(device))),
+      margin_(torch::empty_like(loss_)),
+      el2n_(torch::empty_like(loss_)) {
   reset();
 }
 
 void EpochRecord::reset() {
   loss_.fill_(std::numeric_limits<float>::quiet_NaN());
   pred_.fill_(-1);
+  margin_.fill_(std::numeric_limits<float>::quiet_NaN());
+  el2n_.fill_(std::numeric_limits<float>::quiet_NaN());
   rows_written_ = 0;
 }
 
-void EpochRecord::write(const torch::Tensor& indices, const torch::Tensor& loss, const torch::Tensor& pred) {
+void EpochRecord::write(const torch::Tensor& indices, const torch::Tensor& loss, const torch::Tensor& pred,
+                        const torch::Tensor& logits, const torch::Tensor& labels) {
+  torch::NoGradGuard no_grad;
+  const auto label_column = labels.unsqueeze(1);
+  const auto given = logits.gather(1, label_column).squeeze(1);
+  const auto others = logits.scatter(1, label_column, -std::numeric_limits<float>::infinity());
+  auto margin = (given - others.amax(1)).clamp(-kMarginLimit, kMarginLimit);
+  // One class: no other logit, so no margin (-inf clamps to the limit; say "undefined" instead).
+  if (logits.size(1) < 2) margin.fill_(std::numeric_limits<float>::quiet_NaN());
+  auto error = torch::softmax(logits, 1).scatter_add(1, label_column, -torch::ones_like(given).unsqueeze(1));
   loss_.index_copy_(0, indices, loss);
   pred_.index_copy_(0, indices, pred.to(torch::kInt32));
+  margin_.index_copy_(0, indices, margin);
+  el2n_.index_copy_(0, indices, error.norm(2, 1));
   rows_written_ += indices.size(0);
 }
 
@@ -38,9 +53,13 @@ EpochRecord::Host EpochRecord::to_host() const {
   auto loss = loss_.to(torch::kCPU).contiguous();
   auto true_prob = torch::exp(-loss).contiguous();
   auto pred = pred_.to(torch::kCPU).contiguous();
+  auto margin = margin_.to(torch::kCPU).contiguous();
+  auto el2n = el2n_.to(torch::kCPU).contiguous();
   host.loss.assign(loss.data_ptr<float>(), loss.data_ptr<float>() + n);
   host.true_prob.assign(true_prob.data_ptr<float>(), true_prob.data_ptr<float>() + n);
   host.pred.assign(pred.data_ptr<int32_t>(), pred.data_ptr<int32_t>() + n);
+  host.margin.assign(margin.data_ptr<float>(), margin.data_ptr<float>() + n);
+  host.el2n.assign(el2n.data_ptr<float>(), el2n.data_ptr<float>() + n);
   return host;
 }
 
@@ -140,11 +159,12 @@ torch::Tensor Learner::train_step(const data::Batch& batch, double lr, EpochTota
 
   torch::NoGradGuard no_grad;
   auto per = ref != nullptr ? ref->cross_entropy : per_example.detach();
-  auto pred = ref != nullptr ? ref->pred : logits.detach().argmax(1);
+  auto recorded_logits = ref != nullptr ? ref->logits : logits.detach();
+  auto pred = recorded_logits.argmax(1);
   totals.loss_sum.add_(per.sum());
   totals.correct.add_(pred.eq(labels).sum());
   totals.count += labels.size(0);
-  if (record != nullptr) record->write(indices, per, pred);
+  if (record != nullptr) record->write(indices, per, pred, recorded_logits, labels);
   return loss.detach();
 }
 
@@ -200,7 +220,7 @@ EpochTotals Learner::evaluate(data::Loader& loader, int64_t epoch, EpochRecord* 
     totals.loss_sum.add_(s.cross_entropy.sum());
     totals.correct.add_(s.pred.eq(s.labels).sum());
     totals.count += s.labels.size(0);
-    if (record != nullptr) record->write(s.indices, s.cross_entropy, s.pred);
+    if (record != nullptr) record->write(s.indices, s.cross_entropy, s.pred, s.logits, s.labels);
     if (should_stop && should_stop()) break;
   }
   model_->train();

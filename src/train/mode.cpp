@@ -227,9 +227,16 @@ std::unique_ptr<TrainingMode> make_training_mode(const config::RunConfig& config
 }
 
 std::vector<record::SignalSpec> recorded_signals(const config::RunConfig& config) {
-  if (config.train.mode == "label_correction") return label_correction_signals();
-  if (config.train.mode == "prioritized") return prioritized_signals();
-  return {};
+  std::vector<record::SignalSpec> signals = per_example_signals();
+  std::vector<record::SignalSpec> own;
+  if (config.train.mode == "label_correction") own = label_correction_signals();
+  if (config.train.mode == "prioritized") own = prioritized_signals();
+  signals.insert(signals.end(), own.begin(), own.end());
+  return signals;
+}
+
+std::vector<record::SignalSpec> per_example_signals() {
+  return {record::SignalSpec{"margin", false}, record::SignalSpec{"el2n", false}};
 }
 
 std::string recorded_view(const config::RunConfig& config) {

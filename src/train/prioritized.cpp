@@ -286,7 +286,8 @@ class PrioritizedMode final : public TrainingMode {
     auto start = Clock::now();
     const auto candidates = ctx.learner.score(batch, ScoreMode::kBatch);
     if (ctx.record != nullptr)
-      ctx.record->write(candidates.indices, candidates.cross_entropy, candidates.pred);
+      ctx.record->write(candidates.indices, candidates.cross_entropy, candidates.pred, candidates.logits,
+                        candidates.labels);
     if (timed_) seconds_.candidates += seconds_since(start);
     const auto p = priority(ctx, candidates, step);
     start = Clock::now();

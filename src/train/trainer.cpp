@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <limits>
 #include <map>
 #include <memory>
 #include <optional>
@@ -122,6 +123,8 @@ struct Trainer::Impl {
 
   int64_t start_epoch = 0;
   int64_t next_epoch = 0;
+  /// Whether dynamics.h5 records per_example_signals() (false in a resumed older run).
+  bool per_example_recorded = true;
   /// Rows left out because their image could not be read, ascending (dynamics.h5: NaN, pred -1).
   std::vector<int64_t> excluded;
   TrainSummary summary;
@@ -230,17 +233,28 @@ struct Trainer::Impl {
           fmt::format("{} has {} committed epochs but {} is at epoch {}; the run directory is inconsistent",
                       dynamics_path.string(), store->complete_epochs(), checkpoint_path.string(),
                       start_epoch));
-      const auto expected = recorded_signals(config);
+      auto expected = recorded_signals(config);
       const auto& found = store->meta().signals;
       const auto names = [](const std::vector<record::SignalSpec>& signals) {
         std::string text;
         for (const auto& s : signals) text += (text.empty() ? "" : ", ") + s.name;
         return text.empty() ? std::string("none") : text;
       };
-      MAPD_CHECK(names(found) == names(expected), ConfigError,
-                 fmt::format("{} records the extra signals {} but train.mode={} records {}: the run was "
-                             "started with another mode; resume it with its own config",
-                             dynamics_path.string(), names(found), config.train.mode, names(expected)));
+      const auto common = per_example_signals().size();
+      if (names(found) != names(expected) &&
+          names(found) == names({expected.begin() + static_cast<std::ptrdiff_t>(common), expected.end()})) {
+        // Started by a mapd that did not record margin and el2n yet: go on without them.
+        per_example_recorded = false;
+        log->info(
+            "{} was started before mapd recorded margin and el2n; the resumed epochs record "
+            "neither (AUM and EL2N need a new run)",
+            dynamics_path.string());
+      } else {
+        MAPD_CHECK(names(found) == names(expected), ConfigError,
+                   fmt::format("{} records the extra signals {} but train.mode={} records {}: the run was "
+                               "started with another mode; resume it with its own config",
+                               dynamics_path.string(), names(found), config.train.mode, names(expected)));
+      }
       // Rows left out before stay out: their last committed loss is NaN.
       if (start_epoch > 0) excluded = record::excluded_columns(*store, start_epoch - 1);
       log->info("resuming {} at epoch {}/{}", run_dir.string(), start_epoch, config.train.epochs);
@@ -366,12 +380,17 @@ EpochResult Trainer::run_epoch(int64_t epoch) {
   }
   if (d.parallel && d.agreed_stop() != 0) throw d.interrupted(epoch, false);
   result.record = d.record->to_host();
-  result.record.signals = d.mode->signal_rows();
   if (d.parallel) {
     d.parallel->merge_record(result.record, /*exactly_once=*/d.mode->view() == "online");
     d.parallel->merge_totals(result.pass.totals);
     d.add_unreadable_of_other_ranks(result.record, epoch, result.pass.unreadable);
   }
+  auto& signals = result.record.signals;
+  if (d.per_example_recorded) {
+    signals.push_back(record::SignalRow{result.record.margin, {}});
+    signals.push_back(record::SignalRow{result.record.el2n, {}});
+  }
+  for (auto& row : d.mode->signal_rows()) signals.push_back(std::move(row));
   const auto excluded = d.excluded_with(result.pass.unreadable);
   detail::check_epoch_rows(result.record, epoch, d.kept_context(), excluded);
   const int64_t expected = d.inputs.train_set.size() - static_cast<int64_t>(excluded.size());
@@ -507,6 +526,22 @@ torch::Tensor fit_and_score(const config::RunConfig& config, const data::Trainin
     // A row whose image cannot be read was never learned: probability 0 keeps the scores finite.
     for (const int64_t row : excluded) host.true_prob[static_cast<size_t>(row)] = 0.0F;
     std::copy(host.true_prob.begin(), host.true_prob.end(), out[epoch].data_ptr<float>());
+  }
+  return out;
+}
+
+torch::Tensor predict_probabilities(const config::RunConfig& config, const data::TrainingSet& set,
+                                    int64_t classes, const std::filesystem::path& checkpoint) {
+  set_compute_threads(config.train.threads);
+  const torch::Device device = resolve_device(config.train.device);
+  Learner learner(config, input_channels(config, set), classes, device);
+  (void)load_checkpoint(checkpoint, learner.model(), learner.optimizer());
+  data::Loader loader(set, loader_options(config, set, device, /*training=*/false, config.train.seed));
+  auto out = torch::full({set.size(), classes}, std::numeric_limits<float>::quiet_NaN(), torch::kFloat32);
+  loader.start_epoch(0);
+  while (auto batch = loader.next()) {
+    const auto scores = learner.score(*batch, ScoreMode::kEval);
+    out.index_copy_(0, scores.indices.to(torch::kCPU), torch::softmax(scores.logits, 1).to(torch::kCPU));
   }
   return out;
 }

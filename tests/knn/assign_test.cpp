@@ -87,9 +87,15 @@ TEST_F(AssignRun, WritesAssignmentsSelfTestAndDetection) {
   EXPECT_GT(st["accuracy"].get<double>(), 0.9);
   const auto det = nlohmann::json::parse(std::ifstream(RunLayout(dir_).detection()));
   EXPECT_GT(det["flipped"].get<int64_t>(), 200);
-  for (const char* name : {"p_mislabeled", "score_mislabeled", "label_issue", "mean_loss", "last_loss"}) {
+  for (const char* name : {"p_mislabeled", "score_mislabeled", "label_issue", "mean_loss", "last_loss",
+                           "forgetting", "cartography_confidence", "cartography_correctness"}) {
     EXPECT_TRUE(det["rankings"].contains(name)) << name;
   }
+  // The synthetic file records no margin or el2n: no AUM or EL2N ranking.
+  EXPECT_FALSE(det["rankings"].contains("aum"));
+  EXPECT_FALSE(det["rankings"].contains("el2n"));
+  // Flipped labels stay misclassified longest: Cartography's confidence finds them too.
+  EXPECT_GT(det["rankings"]["cartography_confidence"]["auroc"].get<double>(), 0.9);
   EXPECT_GT(det["rankings"]["label_issue"]["auroc"].get<double>(), 0.95);
   EXPECT_TRUE(det["argmax_mislabeled"].contains("precision"));
 }

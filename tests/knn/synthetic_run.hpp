@@ -95,11 +95,19 @@ inline record::DynamicsStore write_run(const fs::path& dir, const Synthetic& s,
   fs::create_directories(dir);
   auto store = record::DynamicsStore::create(dir / "dynamics.h5", make_meta(), s.examples);
   const auto n = static_cast<size_t>(s.examples.size());
+  // The probability of the label and the prediction follow from the loss: p = exp(-loss), and
+  // the label is predicted while p > 1/2 (another class otherwise).
   std::vector<int32_t> pred(n, 0);
+  std::vector<float> prob(n, 0.0F);
   const auto epochs = epochs_to_write < 0 ? static_cast<int64_t>(s.epochs.size()) : epochs_to_write;
   for (int64_t t = 0; t < epochs; ++t) {
-    store.append_epoch(s.epochs[static_cast<size_t>(t)].data(), pred.data(),
-                       s.epochs[static_cast<size_t>(t)].data());
+    const auto& loss = s.epochs[static_cast<size_t>(t)];
+    for (size_t i = 0; i < n; ++i) {
+      prob[i] = std::exp(-loss[i]);
+      const auto label = static_cast<int32_t>(s.examples.label[i]);
+      pred[i] = prob[i] > 0.5F ? label : (label + 1) % 10;
+    }
+    store.append_epoch(loss.data(), pred.data(), prob.data());
   }
   return store;
 }

@@ -81,16 +81,16 @@ TEST_F(ReportBrowserTest, EverySectionRendersInHeadlessChromium) {
 
   EXPECT_NE(dom.find("data-mapd-rendered=\"ok\""), std::string::npos)
       << "the page script did not finish; body: " << dom.substr(0, 2000);
-  for (const char* id :
-       {"notes", "summary", "selftest", "trajectories", "assignments", "surfaced", "learning", "detection"}) {
+  for (const char* id : {"notes", "summary", "selftest", "trajectories", "assignments", "surfaced",
+                         "learning", "datamap", "detection"}) {
     const std::regex filled(std::string("<section id=\"") + id + "\"[^>]*data-filled=\"true\"");
     EXPECT_EQ(count_matches(dom, filled), 1) << "section " << id << " was not filled";
   }
-  // Charts: 2 in summary, 2 trajectories, 1 assignments, 2 surfaced, 2 learning, 1 detection; each
-  // canvas is marked with the number of points drawn.
+  // Charts: 2 in summary, 2 trajectories, 1 assignments, 2 surfaced, 2 learning, 1 data map, 1
+  // detection; each canvas is marked with the number of points drawn.
   const int canvases = count_matches(dom, std::regex("<canvas"));
   const int drawn = count_matches(dom, std::regex("<canvas[^>]*data-rendered=\"[1-9][0-9]*\""));
-  EXPECT_EQ(canvases, 10);
+  EXPECT_EQ(canvases, 11);
   EXPECT_EQ(drawn, canvases);
   // Surfaced image tiles with their ids; the self-test confusion matrix and detection table.
   EXPECT_EQ(count_matches(dom, std::regex("class=\"tile\" data-id=\"")), 16);
@@ -134,9 +134,9 @@ TEST_F(ReportBrowserTest, LabelCorrectionSectionRendersForALabelCorrectionRunOnl
   EXPECT_NE(dom.find("data-mapd-rendered=\"ok\""), std::string::npos) << dom.substr(0, 2000);
   EXPECT_EQ(count_matches(dom, std::regex("<section id=\"correction\"[^>]*data-filled=\"true\"")), 1);
   // The three label-correction charts (accuracy and B, the B histogram, targets against the
-  // truth) join the 10 of the other sections, every one drawn.
+  // truth) join the 11 of the other sections, every one drawn.
   const int canvases = count_matches(dom, std::regex("<canvas"));
-  EXPECT_EQ(canvases, 13);
+  EXPECT_EQ(canvases, 14);
   EXPECT_EQ(count_matches(dom, std::regex("<canvas[^>]*data-rendered=\"[1-9][0-9]*\"")), canvases);
   EXPECT_NE(dom.find("flipped labels restored"), std::string::npos);
   EXPECT_NE(dom.find("3 of 3 (100.0%)"), std::string::npos);

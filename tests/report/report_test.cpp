@@ -300,11 +300,29 @@ TEST_F(ReportTest, PageDataHasWhatTheTemplateReads) {
   const auto page = to_json(data);
 
   // Top-level keys read by assets/report/template.html.
-  for (const char* key :
-       {"run_dir", "generated", "categories", "classes", "config", "metrics", "summary", "bad_inputs",
-        "selftest", "detection", "assignments", "trajectories", "surfaced", "probe_previews", "notes"}) {
+  for (const char* key : {"run_dir", "generated", "categories", "classes", "config", "metrics", "summary",
+                          "bad_inputs", "selftest", "detection", "assignments", "trajectories", "surfaced",
+                          "probe_previews", "notes", "data_map"}) {
     EXPECT_TRUE(page.contains(key)) << key;
   }
+  // The data map: one point [variability, confidence, correctness, flipped, id] per training
+  // example (few here), the flipped ones (rows 0-2) marked; no margins recorded, so AUM is null.
+  const auto& map = page["data_map"];
+  ASSERT_TRUE(map.is_object()) << map.dump();
+  EXPECT_EQ(map["epochs"], 4);
+  EXPECT_EQ(map["examples"], SyntheticRun::kTrain);
+  ASSERT_EQ(map["points"].size(), static_cast<size_t>(SyntheticRun::kTrain));
+  int flipped = 0;
+  for (const auto& point : map["points"]) {
+    ASSERT_EQ(point.size(), 5U);
+    EXPECT_GE(point[1].get<double>(), 0.0);
+    EXPECT_LE(point[1].get<double>(), 1.0);
+    EXPECT_GE(point[0].get<double>(), 0.0);
+    flipped += point[3].get<int>();
+  }
+  EXPECT_EQ(flipped, 3);
+  EXPECT_TRUE(map["median_aum"].is_null());
+  EXPECT_FALSE(map["median_forgetting"].is_null());
   const auto& s = page["summary"];
   for (const char* key : {"dataset",
                           "data_format",

@@ -380,8 +380,11 @@ TEST_F(TrainerTest, FitAndScoreReturnsDeterministicLabelProbabilitiesPerEpoch) {
 
 TEST(EpochRecord, WritesByExampleIndexAndCopiesToHostOnce) {
   EpochRecord record(5, torch::kCPU);
+  // Row 3: label 1 with the largest logit; row 0: label 0, beaten by class 2.
+  const auto logits = torch::tensor({{0.0F, 2.0F, 1.0F}, {1.0F, -1.0F, 3.0F}});
+  const auto labels = torch::tensor({1, 0}, torch::kInt64);
   record.write(torch::tensor({3, 0}, torch::kInt64), torch::tensor({0.5F, 2.0F}),
-               torch::tensor({1, 2}, torch::kInt64));
+               torch::tensor({1, 2}, torch::kInt64), logits, labels);
   EXPECT_EQ(record.rows_written(), 2);
   const auto host = record.to_host();
   EXPECT_FLOAT_EQ(host.loss[3], 0.5F);
@@ -390,6 +393,24 @@ TEST(EpochRecord, WritesByExampleIndexAndCopiesToHostOnce) {
   EXPECT_EQ(host.pred[3], 1);
   EXPECT_EQ(host.pred[1], -1);
   EXPECT_NEAR(host.true_prob[3], std::exp(-0.5F), 1e-7);
+  // Margin: logit of the label minus the largest other logit.
+  EXPECT_FLOAT_EQ(host.margin[3], 1.0F);
+  EXPECT_FLOAT_EQ(host.margin[0], -2.0F);
+  EXPECT_TRUE(std::isnan(host.margin[1]));
+  // EL2N: || softmax - onehot(label) ||_2, by hand.
+  const auto el2n = [](std::vector<double> z, size_t label) {
+    double total = 0.0;
+    for (const double v : z) total += std::exp(v);
+    double sum = 0.0;
+    for (size_t k = 0; k < z.size(); ++k) {
+      const double d = std::exp(z[k]) / total - (k == label ? 1.0 : 0.0);
+      sum += d * d;
+    }
+    return std::sqrt(sum);
+  };
+  EXPECT_NEAR(host.el2n[3], el2n({0.0, 2.0, 1.0}, 1), 1e-6);
+  EXPECT_NEAR(host.el2n[0], el2n({1.0, -1.0, 3.0}, 0), 1e-6);
+  EXPECT_TRUE(std::isnan(host.el2n[4]));
   record.reset();
   EXPECT_EQ(record.rows_written(), 0);
   EXPECT_TRUE(std::isnan(record.to_host().loss[3]));

@@ -11,6 +11,7 @@
 #include "mapd/dist/collective.hpp"
 #include "mapd/knn/knn.hpp"
 #include "mapd/probes/probe_suite.hpp"
+#include "mapd/report/export.hpp"
 #include "mapd/report/report.hpp"
 #include "mapd/train/trainer.hpp"
 
@@ -70,6 +71,15 @@ train::TrainSummary train_run(const config::RunConfig& config, const RunLayout& 
 /// it has no config.resolved.json, DataError when the examples changed.
 train::TrainSummary resume_run(const RunLayout& run,
                                const std::shared_ptr<dist::Collective>& group = nullptr);
+
+/// The predicted probabilities of every training example of the run in `run` (column order of
+/// dynamics.h5) from the model of its last committed epoch, in eval mode, for `mapd export --format
+/// cleanlab`: reloads the dataset from config.resolved.json (writing nothing into the run). An
+/// example whose image cannot be read any more gets uniform probabilities (logged). Throws IoError
+/// when the run has no checkpoint, DataError when the dataset no longer holds the recorded examples.
+/// `overrides` (`--set data.path=...`, `train.device=cpu`) apply on top of the run's config.
+report::PredictedProbabilities predict_training_examples(const RunLayout& run,
+                                                         const std::vector<std::string>& overrides = {});
 
 /// What an audit did.
 struct AuditSummary {

@@ -188,6 +188,27 @@ struct LabelCorrectionView {
 /// detection.json) stay JSON; everything the report computes is a plain member.
 // clang-tidy sees an exception escape in the implicit special members (through nlohmann::json's
 // destructor, which does not throw).
+/// Dataset Cartography's data map (Swayamdipta et al. 2020) of the training examples, from
+/// record::derive_scores: variability (x) against confidence (y), coloured by correctness.
+struct DataMap {
+  int64_t examples = 0;  ///< training examples recorded in at least one epoch
+  int64_t epochs = 0;
+  /// At most kDataMapPoints examples, evenly spaced over the recorded ones.
+  struct Point {
+    float variability = 0;
+    float confidence = 0;
+    float correctness = 0;
+    bool flipped = false;  ///< the label was flipped by data.label_noise
+    std::string id;
+  };
+  std::vector<Point> points;
+  /// Medians over all `examples` of the forgetting events, AUM and EL2N (NaN when not recorded).
+  double median_forgetting = 0;
+  double median_aum = 0;
+  double median_el2n = 0;
+};
+inline constexpr int64_t kDataMapPoints = 4000;
+
 struct ReportData {       // NOLINT(bugprone-exception-escape)
   std::string run_dir;    ///< absolute
   std::string generated;  ///< timestamp
@@ -204,6 +225,7 @@ struct ReportData {       // NOLINT(bugprone-exception-escape)
   std::vector<SurfacedCategory> surfaced;
   std::vector<ProbePreview> probe_previews;
   std::optional<LabelCorrectionView> label_correction;  ///< label-correction runs only
+  std::optional<DataMap> data_map;                      ///< none before the first committed epoch
   std::vector<std::string> notes;  ///< missing or inconsistent inputs, shown at the top of the page
 };
 

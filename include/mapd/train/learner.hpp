@@ -24,29 +24,41 @@ class EpochRecord {
  public:
   /// Buffers for `num_examples` rows on `device`.
   EpochRecord(int64_t num_examples, const torch::Device& device);
-  /// Marks every row unwritten (loss NaN, pred -1) for a new epoch.
+  /// Marks every row unwritten (loss, margin and el2n NaN, pred -1) for a new epoch.
   void reset();
-  /// Stores per-example cross-entropy `loss` [B] (float) and predicted class `pred` [B] (int64)
-  /// of rows `indices` [B] (int64), all on the buffer's device.
-  void write(const torch::Tensor& indices, const torch::Tensor& loss, const torch::Tensor& pred);
+  /// Stores per-example cross-entropy `loss` [B] (float), predicted class `pred` [B] (int64) and,
+  /// from the fp32 `logits` [B, K] and `labels` [B] they came from, the margin and EL2N (see
+  /// Host) of rows `indices` [B] (int64), all on the buffer's device.
+  void write(const torch::Tensor& indices, const torch::Tensor& loss, const torch::Tensor& pred,
+             const torch::Tensor& logits, const torch::Tensor& labels);
   /// Rows written since reset() (counted on the host, duplicates included).
   [[nodiscard]] int64_t rows_written() const { return rows_written_; }
   [[nodiscard]] int64_t size() const { return loss_.size(0); }
 
-  /// Host copy of one epoch: loss (nats), predicted class, and probability of the given label
-  /// (exp(-loss), the softmax probability of the label).
+  /// Host copy of one epoch: loss (nats), predicted class, probability of the given label
+  /// (exp(-loss), the softmax probability of the label), the margin (logit of the label minus the
+  /// largest other logit, as AUM averages it; clamped to +-kMarginLimit) and EL2N (L2 norm of
+  /// softmax minus the label's one-hot vector).
   struct Host {
     std::vector<float> loss;
     std::vector<int32_t> pred;
     std::vector<float> true_prob;
-    std::vector<record::SignalRow> signals;  ///< the mode's extra signals (recorded_signals), in order
+    std::vector<float> margin;
+    std::vector<float> el2n;
+    /// The extra signals recorded_signals(config) names, in order: the margin and el2n rows
+    /// (once the trainer put them there), then the mode's.
+    std::vector<record::SignalRow> signals;
   };
+  /// Margins are stored within +-this (fp16 holds up to 65504; a larger gap says nothing more).
+  static constexpr float kMarginLimit = 60000.0F;
   /// Copies the buffers to the host (one transfer per buffer).
   [[nodiscard]] Host to_host() const;
 
  private:
-  torch::Tensor loss_;  ///< [N] float32
-  torch::Tensor pred_;  ///< [N] int32
+  torch::Tensor loss_;    ///< [N] float32
+  torch::Tensor pred_;    ///< [N] int32
+  torch::Tensor margin_;  ///< [N] float32
+  torch::Tensor el2n_;    ///< [N] float32
   int64_t rows_written_ = 0;
 };
 

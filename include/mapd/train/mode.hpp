@@ -156,14 +156,19 @@ class TrainingMode : public TrainingObserver {
   virtual EpochPass run_epoch(const EpochContext& ctx) = 0;
   /// Adds the mode's own fields to the epoch's metrics line.
   virtual void add_metrics(nlohmann::json& /*line*/) const {}
-  /// After run_epoch: the epoch's rows of the extra signals recorded_signals(config) names, in
-  /// that order (NaN / -1 for rows not trained on).
+  /// After run_epoch: the epoch's rows of the mode's own extra signals (recorded_signals(config)
+  /// after per_example_signals()), in that order (NaN / -1 for rows not trained on).
   [[nodiscard]] virtual std::vector<record::SignalRow> signal_rows() { return {}; }
 };
 
-/// The extra per-epoch signals the mode of `config` records in dynamics.h5 beside the loss
-/// (label_correction: bootstrap_weight and target; prioritized: priority and selected).
+/// The extra per-epoch signals a run with `config` records in dynamics.h5 beside the loss:
+/// per_example_signals(), then the mode's (label_correction: bootstrap_weight and target;
+/// prioritized: priority and selected).
 std::vector<record::SignalSpec> recorded_signals(const config::RunConfig& config);
+
+/// The signals every run records (EpochRecord::Host): `margin` (AUM's margin) and `el2n`. Files
+/// written before mapd recorded them lack both; such a run still resumes, without them.
+std::vector<record::SignalSpec> per_example_signals();
 
 /// What the recorded losses of a run with `config` measure (dynamics.h5's view): record.view,
 /// or "candidate" for train.mode=prioritized (the no-grad pass that scores each candidate batch).

@@ -113,4 +113,10 @@ TrainSummary train(const config::RunConfig& config, const TrainInputs& inputs, c
 torch::Tensor fit_and_score(const config::RunConfig& config, const data::TrainingSet& fit,
                             const data::TrainingSet& score, int64_t epochs, int64_t seed);
 
+/// Softmax outputs [set.size(), classes] (float, CPU) of the model saved in `checkpoint` (a run's
+/// checkpoint of config.model with `classes` outputs) for every row of `set`, in eval mode, in row
+/// order. Throws IoError naming the checkpoint when it is missing or does not fit the model.
+torch::Tensor predict_probabilities(const config::RunConfig& config, const data::TrainingSet& set,
+                                    int64_t classes, const std::filesystem::path& checkpoint);
+
 }  // namespace mapd::train
