@@ -311,12 +311,17 @@ def run_audit(cluster, root, mapd, source):
             log(f"FAILED: {message}")
 
     # The training requeues itself: SLURM holds a requeued job back for a while (its EligibleTime,
-    # about two minutes after the requeue); the test lets it start at once.
+    # about two minutes after the requeue); the test lets it start 5 s after the requeue. Not at
+    # once: slurmd revoked the first start's job credential, and a credential created within the
+    # same second as that revocation counts as revoked too ("Job credential revoked": the job
+    # fails). The update itself makes slurmctld schedule at once (a begin time set in the future
+    # waits for its next periodic pass, up to a minute).
     deadline = time.time() + 120
     while True:
         job = cluster.job(train)
         if job.get("Restarts", "0") != "0" and job.get("JobState") == "PENDING":
-            log(f"job {train} requeued (eligible at {job.get('EligibleTime')}): scontrol update StartTime=now")
+            log(f"job {train} requeued (eligible at {job.get('EligibleTime')}); in 5 s: scontrol update StartTime=now")
+            time.sleep(5)
             cluster.run(["scontrol", "update", f"JobId={train}", "StartTime=now"])
             break
         if job.get("Restarts", "0") != "0" and job.get("JobState") == "RUNNING":
