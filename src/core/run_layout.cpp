@@ -32,6 +32,10 @@ std::filesystem::path RunLayout::assignments_h5() const { return dir_ / "assignm
 std::filesystem::path RunLayout::assignments_csv() const { return dir_ / "assignments.csv"; }
 std::filesystem::path RunLayout::selftest() const { return dir_ / "selftest.json"; }
 std::filesystem::path RunLayout::detection() const { return dir_ / "detection.json"; }
+std::filesystem::path RunLayout::assign_parts() const { return dir_ / "assign_parts"; }
+std::filesystem::path RunLayout::assign_part(int64_t index, int64_t count) const {
+  return assign_parts() / fmt::format("part-{:04d}-of-{:04d}.h5", index, count);
+}
 std::filesystem::path RunLayout::lock() const { return dir_ / ".mapd.lock"; }
 std::filesystem::path RunLayout::report_dir() const { return dir_ / "report"; }
 std::filesystem::path RunLayout::report_index() const { return report_dir() / "index.html"; }

@@ -236,11 +236,14 @@ BlockScores score_block(const TrajectoryKnn& knn, const PercentileRanking& ranki
 
 BlockTotals assign_blocks(const record::TrajectorySource& source, const TrajectoryKnn& knn,
                           const PercentileRanking& ranking, int64_t mislabeled, EpochRange range,
-                          int64_t block_columns, const std::vector<int64_t>& excluded,
+                          ColumnRange columns, int64_t block_columns, const std::vector<int64_t>& excluded,
                           const std::function<void(const QueryBlock&)>& sink, const ColumnValues& evidence) {
   MAPD_ASSERT(block_columns > 0, "assign_blocks: non-positive block size");
+  MAPD_ASSERT(0 <= columns.begin && columns.begin <= columns.end && columns.end <= source.num_examples(),
+              fmt::format("assign_blocks: columns [{}, {}) outside [0, {})", columns.begin, columns.end,
+                          source.num_examples()));
   const auto& ex = source.examples();
-  const int64_t n = source.num_examples();
+  const int64_t n = columns.end;
   const int64_t dim = range.size();
   BlockTotals totals;
   std::vector<float> buffer(static_cast<size_t>(block_columns * dim));
@@ -249,15 +252,14 @@ BlockTotals assign_blocks(const record::TrajectorySource& source, const Trajecto
   block.x.resize(static_cast<size_t>(block_columns * dim));
   std::vector<float> column_evidence(evidence ? static_cast<size_t>(block_columns) : 0);
   std::vector<float> query_evidence;
-  for (int64_t begin = 0; begin < n; begin += block_columns) {
+  for (int64_t begin = columns.begin; begin < n; begin += block_columns) {
     const int64_t end = std::min(n, begin + block_columns);
     source.read_losses(begin, end, range.begin, range.end, buffer.data());
     if (evidence) evidence(begin, end, column_evidence.data());
     block.columns.clear();
     query_evidence.clear();
     for (int64_t r = begin; r < end; ++r) {
-      if (static_cast<Role>(ex.role[static_cast<size_t>(r)]) == Role::kProbeFit ||
-          std::binary_search(excluded.begin(), excluded.end(), r)) {
+      if (!is_query(ex, r, excluded)) {
         continue;
       }
       const float* src = buffer.data() + (r - begin) * dim;
@@ -277,6 +279,11 @@ BlockTotals assign_blocks(const record::TrajectorySource& source, const Trajecto
     sink(block);
   }
   return totals;
+}
+
+bool is_query(const record::ExampleColumns& examples, int64_t r, const std::vector<int64_t>& excluded) {
+  return static_cast<Role>(examples.role[static_cast<size_t>(r)]) != Role::kProbeFit &&
+         !std::binary_search(excluded.begin(), excluded.end(), r);
 }
 
 RowRoles without_rows(const RowRoles& roles, const std::vector<int64_t>& excluded) {

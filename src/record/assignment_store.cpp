@@ -162,6 +162,15 @@ void AssignmentStore::write_names(const std::vector<std::string>& names) {
   s.ctx.write_strings_1d(s.file.get(), "/name", names);
 }
 
+void AssignmentStore::set_config_json(const std::string& config_json) {
+  detail::quiet_hdf5();
+  Impl& s = *impl_;
+  MAPD_ASSERT(s.file.valid(),
+              fmt::format("cannot write to '{}': the assignment file is closed", s.ctx.file()));
+  s.ctx.check(H5Adelete(s.file.get(), "config_json"), "/config_json", "delete attribute");
+  s.ctx.write_string_attr(s.file.get(), "/", "config_json", config_json);
+}
+
 void AssignmentStore::close() {
   detail::quiet_hdf5();
   Impl& s = *impl_;
@@ -175,12 +184,11 @@ void AssignmentStore::close() {
   s.ctx.check(s.file.close(), "/", "close");
 }
 
-AssignmentStore::Columns AssignmentStore::read(const std::filesystem::path& path, AssignmentMeta* meta) {
-  detail::quiet_hdf5();
-  const FileContext ctx(path.string());
-  detail::ReadMode mode = detail::ReadMode::kClosed;
-  Handle file = detail::open_for_read(ctx, &mode);
-  hid_t f = file.get();
+namespace {
+
+/// The root attributes of an open assignment file. Throws IoError when it is not one or has
+/// another format version.
+AssignmentMeta read_root(const FileContext& ctx, hid_t f) {
   if (!ctx.exists(f, "/assigned") || !ctx.exists(f, "/prob")) {
     throw IoError(
         fmt::format("HDF5 file '{}' is not a mapd assignment file (no /assigned or /prob)", ctx.file()));
@@ -197,6 +205,26 @@ AssignmentStore::Columns AssignmentStore::read(const std::filesystem::path& path
   m.k = ctx.read_int64_attr(f, "/", "k");
   m.epoch_begin = ctx.read_int64_attr(f, "/", "epoch_begin");
   m.epoch_end = ctx.read_int64_attr(f, "/", "epoch_end");
+  return m;
+}
+
+}  // namespace
+
+AssignmentMeta AssignmentStore::read_meta(const std::filesystem::path& path) {
+  detail::quiet_hdf5();
+  const FileContext ctx(path.string());
+  detail::ReadMode mode = detail::ReadMode::kClosed;
+  Handle file = detail::open_for_read(ctx, &mode);
+  return read_root(ctx, file.get());
+}
+
+AssignmentStore::Columns AssignmentStore::read(const std::filesystem::path& path, AssignmentMeta* meta) {
+  detail::quiet_hdf5();
+  const FileContext ctx(path.string());
+  detail::ReadMode mode = detail::ReadMode::kClosed;
+  Handle file = detail::open_for_read(ctx, &mode);
+  hid_t f = file.get();
+  AssignmentMeta m = read_root(ctx, f);
 
   Handle id_ds = ctx.dataset(H5Dopen2(f, "/id", H5P_DEFAULT), "/id", "open dataset");
   const int64_t n = ctx.expect_dataset(id_ds.get(), "/id", {detail::kAnyExtent}, H5T_INTEGER)[0];

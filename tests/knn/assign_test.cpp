@@ -199,6 +199,42 @@ TEST_F(AssignRun, SkipsRowsLeftOutDuringTrainingAndStillRejectsAnInfiniteLoss) {
   }
 }
 
+// The sharded assignment leaves out the same rows: parts of any split, merged, are the whole
+// assignment (tests/cli/assign_shard_test.cpp checks the rest through the binary).
+TEST_F(AssignRun, PartsOfARunWithRowsLeftOutMergeIntoTheWholeAssignment) {
+  auto s = make_run(300, 25, 5, 10, 0.2, 6);
+  for (size_t t = 6; t < 10; ++t) {
+    s.epochs[t][4] = std::nanf("");
+    s.epochs[t][300] = std::nanf("");
+  }
+  { write_run(dir_, s); }
+  cli::CommonOptions options;
+  std::ostringstream out;
+  ASSERT_EQ(cli::assign_command(options, dir_.string(), 5, out), 0);
+  const RunLayout layout(dir_);
+  const auto whole = read_lines(layout.assignments_csv());
+  const auto whole_detection = read_lines(layout.detection());
+  for (const int64_t count : {1, 2, 7}) {
+    fs::remove(layout.assignments_csv());
+    int64_t queries = 0;
+    for (int64_t i = count - 1; i >= 0; --i) {
+      cli::AssignTask task;
+      task.shard = Shard{i, count};
+      ASSERT_EQ(cli::assign_command(options, dir_.string(), 5, out, task), 0);
+      queries += record::AssignmentStore::read(layout.assign_part(i, count), nullptr).id.size();
+    }
+    EXPECT_EQ(queries, 314);
+    cli::AssignTask merge;
+    merge.merge = count;
+    ASSERT_EQ(cli::assign_command(options, dir_.string(), 5, out, merge), 0);
+    EXPECT_EQ(read_lines(layout.assignments_csv()), whole) << count << " parts";
+    EXPECT_EQ(read_lines(layout.detection()), whole_detection) << count << " parts";
+  }
+  EXPECT_THROW(assign_part(dir_, config::KnnConfig{}, Shard{2, 2}), ConfigError);
+  EXPECT_EQ(cli::parse_shard("6/7").index, 6);
+  EXPECT_THROW(cli::parse_shard("7/7"), ConfigError);
+}
+
 TEST_F(AssignRun, RejectsMoreEpochsThanCommitted) {
   const auto s = make_run(100, 25, 5, 6, 0.0, 4);
   { write_run(dir_, s); }

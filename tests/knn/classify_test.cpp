@@ -228,8 +228,9 @@ TEST_F(ClassifyAgainstAssignRun, AssignBlocksInMemoryYieldTheAssignmentsFileInOr
   const auto c = classifier_of(source, 50);
   size_t next = 0;
   int64_t blocks = 0;
-  const auto totals =
-      assign_blocks(source, c.knn, c.ranking, c.mislabeled, c.range, 37, {}, [&](const QueryBlock& block) {
+  const auto totals = assign_blocks(
+      source, c.knn, c.ranking, c.mislabeled, c.range, {0, source.num_examples()}, 37, {},
+      [&](const QueryBlock& block) {
         ++blocks;
         EXPECT_LE(block.size(), 37);
         for (int64_t i = 0; i < block.size(); ++i, ++next) {

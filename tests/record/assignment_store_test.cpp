@@ -102,6 +102,27 @@ TEST(AssignmentStore, RoundTripInBlocks) {
   EXPECT_NO_THROW(AssignmentStore::read(path, nullptr));
 }
 
+// A part of a sharded assignment learns its totals only after its last block: config_json is
+// replaced before close, and read_meta reads it without the columns.
+TEST(AssignmentStore, ConfigJsonIsReplacedBeforeCloseAndReadWithoutTheColumns) {
+  TempDir dir;
+  const auto path = dir / "part.h5";
+  {
+    AssignmentStore store = AssignmentStore::create(path, make_assignment_meta(), 4);
+    store.write(0, Rows(0, 4).block());
+    store.set_config_json(R"({"key": {"shard": 1}, "totals": {"queries": 4}})");
+    store.set_config_json(R"({"key": {"shard": 2}, "totals": {"queries": 4}})");  // again: still one
+    store.close();
+    EXPECT_NE(internal_error_of([&] { store.set_config_json("{}"); }).find("closed"), std::string::npos);
+  }
+  const AssignmentMeta meta = AssignmentStore::read_meta(path);
+  EXPECT_EQ(meta.config_json, R"({"key": {"shard": 2}, "totals": {"queries": 4}})");
+  EXPECT_EQ(meta.k, 5);
+  EXPECT_EQ(meta.category_names, make_assignment_meta().category_names);
+  EXPECT_EQ(AssignmentStore::read(path, nullptr).id, Rows(0, 4).id);
+  EXPECT_THROW(AssignmentStore::read_meta(dir / "missing.h5"), IoError);
+}
+
 // Issue 13 item 10: text ids go into /name; a file without them has none.
 TEST(AssignmentStore, TextIdsAreWrittenAsNames) {
   TempDir dir;

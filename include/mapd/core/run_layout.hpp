@@ -47,6 +47,10 @@ class RunLayout {
   [[nodiscard]] std::filesystem::path assignments_csv() const;
   [[nodiscard]] std::filesystem::path selftest() const;
   [[nodiscard]] std::filesystem::path detection() const;
+  /// assign_parts/ and assign_parts/part-IIII-of-NNNN.h5: part `index` (0-based) of a sharded
+  /// assignment in `count` parts (`mapd assign --shard`), joined by `mapd assign --merge`.
+  [[nodiscard]] std::filesystem::path assign_parts() const;
+  [[nodiscard]] std::filesystem::path assign_part(int64_t index, int64_t count) const;
   /// .mapd.lock: the writer's lock (RunLock).
   [[nodiscard]] std::filesystem::path lock() const;
   /// report/ and report/index.html.

@@ -118,16 +118,25 @@ struct BlockTotals {
   int64_t rescanned = 0;      ///< queries the fp32 shortlist could not prove exact
 };
 
-/// The assignment loop: reads the columns of `source` over `range` in blocks of `block_columns`,
+/// Columns [begin, end) of a TrajectorySource.
+struct ColumnRange {
+  int64_t begin = 0;
+  int64_t end = 0;
+};
+
+/// The assignment loop: reads `columns` of `source` over `range` in blocks of `block_columns`,
 /// keeps the query rows (not probe_fit, not in `excluded`, ascending: rows training left out),
 /// checks them finite (check_finite), scores them (score_block, with `evidence` for the
 /// label-issue score when given) and hands each non-empty block to `sink`, in column order.
 /// Memory: two blocks of trajectories plus the block's scores.
 BlockTotals assign_blocks(const record::TrajectorySource& source, const TrajectoryKnn& knn,
                           const PercentileRanking& ranking, int64_t mislabeled, EpochRange range,
-                          int64_t block_columns, const std::vector<int64_t>& excluded,
+                          ColumnRange columns, int64_t block_columns, const std::vector<int64_t>& excluded,
                           const std::function<void(const QueryBlock&)>& sink,
                           const ColumnValues& evidence = {});
+
+/// Whether column `r` of `examples` is a query row: not probe_fit and not in `excluded` (ascending).
+bool is_query(const record::ExampleColumns& examples, int64_t r, const std::vector<int64_t>& excluded);
 
 /// Reads the losses of `rows` (ascending) over `range` from `source`, grouping consecutive rows
 /// into one read: [rows.size(), range.size()] row-major.

@@ -87,4 +87,36 @@ struct AssignSummary {
 /// format_version).
 AssignSummary assign_run(const std::filesystem::path& run_dir, const config::KnnConfig& options);
 
+/// Task `index` of `count` of a sharded assignment (0 <= index < count).
+struct Shard {
+  int64_t index = 0;
+  int64_t count = 1;
+};
+
+/// Summary of `assign_part`.
+struct PartSummary {
+  std::filesystem::path path;  ///< RUN_DIR/assign_parts/part-IIII-of-NNNN.h5
+  bool skipped = false;        ///< a finished part with the same key was there already
+  int64_t column_begin = 0;    ///< the part's examples: columns [column_begin, column_end) of dynamics.h5
+  int64_t column_end = 0;
+  int64_t queries = 0;  ///< train and probe_val rows among them (the rows assigned)
+  double seconds = 0.0;
+};
+
+/// Assigns the query rows of the `shard.index`-th of `shard.count` contiguous column ranges of
+/// <run_dir>/dynamics.h5 (committed epochs only) exactly as assign_run does them (same fit set,
+/// same mean-loss ranking over all train rows), and writes them atomically to RunLayout's
+/// assign_part() with a key: the epochs used (the committed ones unless knn.epoch_end pins them),
+/// the k-NN options that change results, the shard and a fingerprint of the trained set. A part
+/// already there with the same key is kept (skipped); one with another key is redone. Throws
+/// ConfigError for a shard outside [0, count), and what assign_run throws.
+PartSummary assign_part(const std::filesystem::path& run_dir, const config::KnnConfig& options, Shard shard);
+
+/// Joins the `count` parts that assign_part wrote into the outputs of assign_run (assignments.h5,
+/// assignments.csv, selftest.json, detection.json, with the same values). Throws
+/// DataError naming the first missing part, or a part whose key differs from what the run and
+/// `options` give now (written for other epochs or options: rerun `mapd assign --shard I/N`).
+AssignSummary merge_parts(const std::filesystem::path& run_dir, const config::KnnConfig& options,
+                          int64_t count);
+
 }  // namespace mapd::knn

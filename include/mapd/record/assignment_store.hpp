@@ -50,6 +50,8 @@ class AssignmentStore {
   /// Reads a whole assignment file (metadata into `meta`). Throws IoError naming the file when it
   /// cannot be read, DataError naming the file and dataset when a dataset has the wrong shape or type.
   static Columns read(const std::filesystem::path& path, AssignmentMeta* meta);
+  /// Reads the metadata of an assignment file only. Throws as read().
+  static AssignmentMeta read_meta(const std::filesystem::path& path);
 
   AssignmentStore(AssignmentStore&&) noexcept;
   AssignmentStore& operator=(AssignmentStore&&) noexcept;
@@ -61,6 +63,9 @@ class AssignmentStore {
   /// Writes /name: the text id of every row (n of them). Throws IoError when HDF5 fails,
   /// InternalError for another count or a closed store.
   void write_names(const std::vector<std::string>& names);
+  /// Replaces the root attribute config_json (with what is known only after the last block).
+  /// Throws IoError when HDF5 fails, InternalError for a closed store.
+  void set_config_json(const std::string& config_json);
   /// Flushes and closes.
   void close();
 
