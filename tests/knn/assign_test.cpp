@@ -164,13 +164,25 @@ TEST_F(AssignRun, LiveRunUsesCommittedEpochsOnly) {
   EXPECT_FALSE(fs::exists(RunLayout(dir_).detection()));  // no injected noise
 }
 
-TEST_F(AssignRun, SkipsRowsLeftOutDuringTrainingAndStillRejectsAnInfiniteLoss) {
-  auto s = make_run(300, 25, 5, 10, 0.0, 6);
-  // Train row 4 and the first probe_fit row (300) were unreadable from epoch 6 on: NaN to the end.
+std::string joined_lines(const std::vector<std::string>& lines) {
+  std::string text;
+  for (const auto& line : lines) text += line + "\n";
+  return text;
+}
+
+/// 300 train rows over 10 epochs of which train row 4 and the first probe_fit row (300) were
+/// unreadable from epoch 6 on: NaN to the end.
+Synthetic run_with_rows_left_out(double noise) {
+  auto s = make_run(300, 25, 5, 10, noise, 6);
   for (size_t t = 6; t < 10; ++t) {
     s.epochs[t][4] = std::nanf("");
     s.epochs[t][300] = std::nanf("");
   }
+  return s;
+}
+
+TEST_F(AssignRun, SkipsRowsLeftOutDuringTrainingAndStillRejectsAnInfiniteLoss) {
+  auto s = run_with_rows_left_out(0.0);
   { write_run(dir_, s); }
   cli::CommonOptions options;
   std::ostringstream out;
@@ -201,19 +213,19 @@ TEST_F(AssignRun, SkipsRowsLeftOutDuringTrainingAndStillRejectsAnInfiniteLoss) {
 
 // The sharded assignment leaves out the same rows: parts of any split, merged, are the whole
 // assignment (tests/cli/assign_shard_test.cpp checks the rest through the binary).
+// The run records margins, so every part ranks label_issue by the same -AUM sample as the whole.
 TEST_F(AssignRun, PartsOfARunWithRowsLeftOutMergeIntoTheWholeAssignment) {
-  auto s = make_run(300, 25, 5, 10, 0.2, 6);
-  for (size_t t = 6; t < 10; ++t) {
-    s.epochs[t][4] = std::nanf("");
-    s.epochs[t][300] = std::nanf("");
+  const auto s = run_with_rows_left_out(0.2);
+  {
+    write_run(dir_, s, -1, [](float loss) { return 2.0F - loss; });
   }
-  { write_run(dir_, s); }
   cli::CommonOptions options;
   std::ostringstream out;
   ASSERT_EQ(cli::assign_command(options, dir_.string(), 5, out), 0);
   const RunLayout layout(dir_);
   const auto whole = read_lines(layout.assignments_csv());
   const auto whole_detection = read_lines(layout.detection());
+  EXPECT_NE(joined_lines(whole_detection).find("percentile of -AUM"), std::string::npos);
   for (const int64_t count : {1, 2, 7}) {
     fs::remove(layout.assignments_csv());
     int64_t queries = 0;
