@@ -44,10 +44,11 @@ std::string csv_float(float v) { return fmt::format("{:.6g}", v); }
 
 nlohmann::json number(double v) { return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(nullptr); }
 
-bool records_margin(const record::DynamicsStore& store) {
+/// Whether `store` recorded the per-epoch values `name` (margin, el2n, ...).
+bool records_signal(const record::DynamicsStore& store, const std::string& name) {
   const auto& signals = store.meta().signals;
   return std::any_of(signals.begin(), signals.end(),
-                     [](const record::SignalSpec& s) { return s.name == "margin" && !s.classes; });
+                     [&](const record::SignalSpec& s) { return s.name == name && !s.classes; });
 }
 
 /// A ranking of the training examples by a score derived from the same trajectories
@@ -126,10 +127,44 @@ struct RunInputs {
   /// recorded margins, which ranks flipped labels better than the mean loss (docs/detection.md);
   /// else the mean loss.
   bool by_aum = false;
+  /// The k-NN options in effect: knn.signals reduced to the signals the run recorded, values
+  /// standardised when a trajectory holds more than the losses.
+  config::KnnConfig knn;
+  Features features;  ///< what a trajectory is to the k-NN (knn.signals)
   [[nodiscard]] std::string evidence_name() const {
     return by_aum ? "AUM (minus the mean margin)" : "mean loss";
   }
 };
+
+/// The extra signals of knn.signals ("loss+el2n+margin") that `store` recorded, as readers; the
+/// others are left out with a log line (runs recorded before margin and EL2N were, or synthetic ones),
+/// and `signals` becomes what is used (assignments.h5 records it).
+Features features_of(const record::DynamicsStore& store, std::string* signals) {
+  Features out;
+  std::vector<std::string> missing;
+  std::string used = "loss";
+  size_t at = signals->find('+');
+  while (at != std::string::npos) {
+    const size_t next = signals->find('+', at + 1);
+    std::string name = signals->substr(at + 1, next == std::string::npos ? std::string::npos : next - at - 1);
+    at = next;
+    if (!records_signal(store, name)) {
+      missing.push_back(name);
+      continue;
+    }
+    used += "+" + name;
+    out.extra.emplace_back([&store, name](int64_t begin, int64_t end, EpochRange range, float* values) {
+      store.read_signal_values(name, begin, end, range.begin, range.end, values);
+    });
+    out.names.push_back(std::move(name));
+  }
+  if (!missing.empty()) {
+    log::get("knn")->info("knn.signals = {}: '{}' records no {}; the k-NN compares {}", *signals,
+                          store.path().string(), fmt::join(missing, ", "), used);
+  }
+  *signals = used;
+  return out;
+}
 
 RunInputs open_inputs(const RunLayout& run, const config::KnnConfig& options) {
   auto logger = log::get("knn");
@@ -158,7 +193,12 @@ RunInputs open_inputs(const RunLayout& run, const config::KnnConfig& options) {
              fmt::format("knn.k = {} but '{}' has only {} fit-half probes; use --set knn.k=N with N <= {}",
                          options.k, in.file, n_fit, n_fit));
   in.mislabeled = find_category(in.names, "mislabeled");
-  in.by_aum = records_margin(store);
+  in.knn = options;
+  in.features = features_of(store, &in.knn.signals);
+  if (!in.features.extra.empty()) {
+    in.knn.standardize = true;  // losses, EL2N and margins live on different scales
+  }
+  in.by_aum = records_signal(store, "margin");
   logger->info("label_issue ranks the {} of the epochs used{}", in.evidence_name(),
                in.by_aum ? "" : " (this run records no margin)");
   if (in.mislabeled < 0) {
@@ -196,10 +236,11 @@ Assigner make_assigner(const RunInputs& in, const config::KnnConfig& options) {
   const auto& store = in.store;
   const int64_t n_rows = store.num_examples();
   const int64_t dim = in.range.size();
+  const int64_t width = in.features.width(in.range);
   const auto categories = static_cast<int64_t>(in.names.size());
   const auto n_fit = static_cast<int64_t>(in.roles.fit.size());
   const auto n_train = static_cast<int64_t>(in.roles.train.size());
-  TrajectoryKnn knn(make_fit_set(store, in.roles.fit, in.range), options);
+  TrajectoryKnn knn(make_fit_set(store, in.roles.fit, in.range, {}, in.features), options);
 
   // Memory plan against the whole process: what it holds now (libraries, the /examples table, the
   // fit index), what it will still allocate whatever the block size, and per query row the rest.
@@ -215,7 +256,8 @@ Assigner make_assigner(const RunInputs& in, const config::KnnConfig& options) {
   // buffers and allocator slack (the 4 B per row is measured: docs/benchmarks.md, assign, 10M
   // trajectories).
   const int64_t fixed = resident + knn.index_bytes() + detection + sample + 64 * kMiB + 4 * n_rows;
-  const int64_t per_row = dim * 4 + knn.bytes_per_query() + categories * 8 + 64 + 60 * (categories + 2);
+  const int64_t per_row = (width + (width > dim ? dim : 0)) * 4 + knn.bytes_per_query() + categories * 8 +
+                          64 + 60 * (categories + 2);
   MAPD_CHECK(
       fixed + per_row <= budget, ConfigError,
       fmt::format("knn.memory_budget_mb = {} is too small for '{}' ({} examples, {} fit probes, {} epochs): "
@@ -230,10 +272,10 @@ Assigner make_assigner(const RunInputs& in, const config::KnnConfig& options) {
                  options.memory_budget_mb, (fixed + block * per_row) / kMiB + 1);
   }
   logger->info(
-      "assigning {} queries ({} train, {} val probes) against {} fit probes, {} categories, epochs [{}, {}), "
-      "k = {}, backend {}, blocks of {}",
+      "assigning {} queries ({} train, {} val probes) against {} fit probes, {} categories, epochs [{}, {}) "
+      "of {}, k = {}, backend {}, blocks of {}",
       in.roles.queries(), n_train, in.roles.val.size(), n_fit, categories, in.range.begin, in.range.end,
-      options.k, knn.backend_name(), block);
+      options.signals, options.k, knn.backend_name(), block);
   logger->debug("memory plan: held {} MB, fixed {} MB, {} B per query row, budget {} MB", resident / kMiB,
                 fixed / kMiB, per_row, options.memory_budget_mb);
 
@@ -501,11 +543,11 @@ class AssignmentOutputs {
   std::string lines_;
 };
 
-/// The last loss of each of the `n` trajectories `x` [n, dim] (a detection baseline) into `last`.
-void last_losses(const float* x, int64_t n, int64_t dim, std::vector<float>* last) {
-  last->resize(static_cast<size_t>(n));
-  for (int64_t i = 0; i < n; ++i) {
-    (*last)[static_cast<size_t>(i)] = x[i * dim + dim - 1];
+/// The last loss of each of the query rows of `block` (a detection baseline) into `last`.
+void last_losses(const QueryBlock& block, std::vector<float>* last) {
+  last->resize(static_cast<size_t>(block.size()));
+  for (int64_t i = 0; i < block.size(); ++i) {
+    (*last)[static_cast<size_t>(i)] = block.x[static_cast<size_t>(i * block.dim + block.loss_dim - 1)];
   }
 }
 
@@ -615,15 +657,14 @@ AssignSummary assign_run(const std::filesystem::path& run_dir, const config::Knn
   auto logger = log::get("knn");
   const RunLayout run(run_dir);
   const RunInputs in = open_inputs(run, options);
-  const Assigner assigner = make_assigner(in, options);
-  const int64_t dim = in.range.size();
+  const Assigner assigner = make_assigner(in, in.knn);
 
   // Pass 2: k-NN in blocks, written as they come.
-  AssignmentOutputs outputs(in, run, options);
+  AssignmentOutputs outputs(in, run, in.knn);
   std::vector<float> last_loss;
   const auto write_block = [&](const QueryBlock& part) {
     const auto& p = part.scores.prediction;
-    last_losses(part.x.data(), part.size(), dim, &last_loss);
+    last_losses(part, &last_loss);
     ScoredRows rows;
     rows.count = part.size();
     rows.columns = part.columns.data();
@@ -638,7 +679,7 @@ AssignSummary assign_run(const std::filesystem::path& run_dir, const config::Knn
   };
   const auto totals = assign_blocks(in.store, assigner.knn, assigner.ranking, in.mislabeled, in.range,
                                     {0, in.store.num_examples()}, assigner.block, in.excluded, write_block,
-                                    assigner.evidence);
+                                    assigner.evidence, in.features);
   AssignSummary summary = outputs.finish(totals.boundary_ties);
   summary.block_size = assigner.block;
   summary.backend = assigner.knn.backend_name();
@@ -660,7 +701,7 @@ PartSummary assign_part(const std::filesystem::path& run_dir, const config::KnnC
   const RunLayout run(run_dir);
   const RunInputs in = open_inputs(run, options);
   const auto& ex = in.store.examples();
-  const auto key = part_key(in, options, shard);
+  const auto key = part_key(in, in.knn, shard);
   PartSummary summary;
   summary.path = run.assign_part(shard.index, shard.count);
   const auto columns = shard_columns(in.store.num_examples(), shard);
@@ -679,13 +720,13 @@ PartSummary assign_part(const std::filesystem::path& run_dir, const config::KnnC
     logger->info("part {}/{}: '{}' was written for another run state or options ({}); redoing it",
                  shard.index, shard.count, summary.path.string(), key_difference(found["key"], key));
   }
-  const Assigner assigner = make_assigner(in, options);
+  const Assigner assigner = make_assigner(in, in.knn);
   logger->info("part {}/{}: columns [{}, {}) of {}, {} queries", shard.index, shard.count, columns.begin,
                columns.end, in.store.num_examples(), summary.queries);
 
   std::filesystem::create_directories(run.assign_parts());
   const auto tmp = RunLayout::temporary(summary.path);
-  auto part = record::AssignmentStore::create(tmp, assignment_meta(in, options), summary.queries);
+  auto part = record::AssignmentStore::create(tmp, assignment_meta(in, in.knn), summary.queries);
   int64_t written = 0;
   std::vector<int64_t> q_rows;
   std::vector<int64_t> q_id;
@@ -713,8 +754,9 @@ PartSummary assign_part(const std::filesystem::path& run_dir, const config::KnnC
     part.write(written, out);
     written += block.size();
   };
-  const auto totals = assign_blocks(in.store, assigner.knn, assigner.ranking, in.mislabeled, in.range,
-                                    columns, assigner.block, in.excluded, write_block, assigner.evidence);
+  const auto totals =
+      assign_blocks(in.store, assigner.knn, assigner.ranking, in.mislabeled, in.range, columns,
+                    assigner.block, in.excluded, write_block, assigner.evidence, in.features);
   MAPD_ASSERT(written == summary.queries, "assign_part: the blocks did not cover the part's query rows");
   // The key and the totals (known only now) are the part's config_json; it is renamed into place
   // only once complete, so a part there is a finished part.
@@ -757,7 +799,7 @@ AssignSummary merge_parts(const std::filesystem::path& run_dir, const config::Kn
       continue;
     }
     const auto found = read_part(path);
-    const auto key = part_key(in, options, Shard{i, count});
+    const auto key = part_key(in, in.knn, Shard{i, count});
     if (found["key"] != key) {
       stale.push_back(fmt::format("part {}/{} ('{}': {} differ)", i, count, path.string(),
                                   key_difference(found["key"], key)));
@@ -789,7 +831,7 @@ AssignSummary merge_parts(const std::filesystem::path& run_dir, const config::Kn
                   "-c/--set options as the merge)",
                   count, run_dir.string(), stale.size(), fmt::join(stale, ", "), run_dir.string(), count));
 
-  AssignmentOutputs outputs(in, run, options);
+  AssignmentOutputs outputs(in, run, in.knn);
   int64_t ties = 0;
   int64_t rescanned = 0;
   std::string backend;

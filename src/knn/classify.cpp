@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cmath>
 #include <iterator>
+#include <string>
 
 #include "mapd/config/loader.hpp"
 #include "mapd/core/error.hpp"
@@ -91,8 +92,39 @@ std::vector<float> read_loss_rows(const record::TrajectorySource& source, const 
   return out;
 }
 
+std::vector<float> read_feature_rows(const record::TrajectorySource& source, const std::vector<int64_t>& rows,
+                                     EpochRange range, const Features& features) {
+  if (features.extra.empty()) {
+    return read_loss_rows(source, rows, range);
+  }
+  const auto t = static_cast<size_t>(range.size());
+  const auto width = static_cast<size_t>(features.width(range));
+  std::vector<float> out(rows.size() * width);
+  std::vector<float> part;
+  size_t i = 0;
+  while (i < rows.size()) {
+    size_t j = i + 1;
+    while (j < rows.size() && rows[j] == rows[j - 1] + 1) {
+      ++j;
+    }
+    part.resize((j - i) * t);
+    for (size_t s = 0; s <= features.extra.size(); ++s) {
+      if (s == 0) {
+        source.read_losses(rows[i], rows[j - 1] + 1, range.begin, range.end, part.data());
+      } else {
+        features.extra[s - 1](rows[i], rows[j - 1] + 1, range, part.data());
+      }
+      for (size_t r = i; r < j; ++r) {
+        std::copy_n(part.data() + (r - i) * t, t, out.data() + r * width + s * t);
+      }
+    }
+    i = j;
+  }
+  return out;
+}
+
 FitSet make_fit_set(const record::TrajectorySource& source, const std::vector<int64_t>& fit_rows,
-                    EpochRange range, const std::vector<int64_t>& categories) {
+                    EpochRange range, const std::vector<int64_t>& categories, const Features& features) {
   const auto& ex = source.examples();
   const auto all = static_cast<int64_t>(source.meta().category_names.size());
   // Category index in the file -> index in the fit set (-1: left out).
@@ -109,7 +141,7 @@ FitSet make_fit_set(const record::TrajectorySource& source, const std::vector<in
   }
   std::vector<int64_t> kept;
   FitSet fit;
-  fit.dim = range.size();
+  fit.dim = features.width(range);
   fit.num_categories = categories.empty() ? all : static_cast<int64_t>(categories.size());
   for (const int64_t r : fit_rows) {
     const int16_t c = ex.probe_category[static_cast<size_t>(r)];
@@ -125,7 +157,7 @@ FitSet make_fit_set(const record::TrajectorySource& source, const std::vector<in
   MAPD_CHECK(!kept.empty(), DataError,
              fmt::format("{} has no fit-half probes{}", source.describe(),
                          categories.empty() ? std::string() : " in the categories asked for"));
-  fit.x = read_loss_rows(source, kept, range);
+  fit.x = read_feature_rows(source, kept, range, features);
   return fit;
 }
 
@@ -210,7 +242,9 @@ float BlockScores::score(int64_t query, int64_t category) const {
 }
 
 BlockScores score_block(const TrajectoryKnn& knn, const PercentileRanking& ranking, int64_t mislabeled,
-                        const float* x, int64_t n, int64_t dim, const float* evidence) {
+                        const float* x, int64_t n, int64_t dim, const float* evidence, int64_t loss_dim) {
+  const int64_t losses = loss_dim > 0 ? loss_dim : dim;
+  MAPD_ASSERT(losses <= dim, "score_block: more losses than values per row");
   BlockScores out;
   out.prediction = knn.predict(x, n);
   out.categories = n > 0 ? static_cast<int64_t>(out.prediction.prob.size()) / n : 0;
@@ -219,10 +253,10 @@ BlockScores score_block(const TrajectoryKnn& knn, const PercentileRanking& ranki
   for (int64_t i = 0; i < n; ++i) {
     const float* traj = x + i * dim;
     double sum = 0.0;
-    for (int64_t t = 0; t < dim; ++t) {
+    for (int64_t t = 0; t < losses; ++t) {
       sum += traj[t];
     }
-    const auto mean_loss = static_cast<float>(sum / static_cast<double>(dim));
+    const auto mean_loss = static_cast<float>(sum / static_cast<double>(losses));
     const float p_mis = mislabeled >= 0 ? out.prob(i, mislabeled) : 0.0F;
     // The evidence (AUM, else the mean loss) ranks flipped labels best of every signal measured
     // (docs/detection.md); P(mislabeled) only orders examples whose evidence is close.
@@ -237,24 +271,43 @@ BlockScores score_block(const TrajectoryKnn& knn, const PercentileRanking& ranki
 BlockTotals assign_blocks(const record::TrajectorySource& source, const TrajectoryKnn& knn,
                           const PercentileRanking& ranking, int64_t mislabeled, EpochRange range,
                           ColumnRange columns, int64_t block_columns, const std::vector<int64_t>& excluded,
-                          const std::function<void(const QueryBlock&)>& sink, const ColumnValues& evidence) {
+                          const std::function<void(const QueryBlock&)>& sink, const ColumnValues& evidence,
+                          const Features& features) {
   MAPD_ASSERT(block_columns > 0, "assign_blocks: non-positive block size");
   MAPD_ASSERT(0 <= columns.begin && columns.begin <= columns.end && columns.end <= source.num_examples(),
               fmt::format("assign_blocks: columns [{}, {}) outside [0, {})", columns.begin, columns.end,
                           source.num_examples()));
   const auto& ex = source.examples();
   const int64_t n = columns.end;
-  const int64_t dim = range.size();
+  const int64_t dim = features.width(range);
+  const int64_t epochs = range.size();
   BlockTotals totals;
   std::vector<float> buffer(static_cast<size_t>(block_columns * dim));
+  std::vector<float> signal(features.extra.empty() ? 0 : static_cast<size_t>(block_columns * epochs));
   QueryBlock block;
   block.dim = dim;
+  block.loss_dim = epochs;
   block.x.resize(static_cast<size_t>(block_columns * dim));
   std::vector<float> column_evidence(evidence ? static_cast<size_t>(block_columns) : 0);
   std::vector<float> query_evidence;
   for (int64_t begin = columns.begin; begin < n; begin += block_columns) {
     const int64_t end = std::min(n, begin + block_columns);
-    source.read_losses(begin, end, range.begin, range.end, buffer.data());
+    if (features.extra.empty()) {
+      source.read_losses(begin, end, range.begin, range.end, buffer.data());
+    } else {
+      // Column-major per signal as read; interleaved into rows of [losses, signal 1, ...].
+      for (size_t s = 0; s <= features.extra.size(); ++s) {
+        if (s == 0) {
+          source.read_losses(begin, end, range.begin, range.end, signal.data());
+        } else {
+          features.extra[s - 1](begin, end, range, signal.data());
+        }
+        for (int64_t c = 0; c < end - begin; ++c) {
+          std::copy_n(signal.data() + c * epochs, epochs,
+                      buffer.data() + c * dim + static_cast<int64_t>(s) * epochs);
+        }
+      }
+    }
     if (evidence) evidence(begin, end, column_evidence.data());
     block.columns.clear();
     query_evidence.clear();
@@ -270,9 +323,10 @@ BlockTotals assign_blocks(const record::TrajectorySource& source, const Trajecto
     if (block.columns.empty()) {
       continue;
     }
-    check_finite(source, block.x.data(), block.columns.data(), block.size(), dim, range.begin);
+    check_finite(source, block.x.data(), block.columns.data(), block.size(), dim, range.begin, features,
+                 epochs);
     block.scores = score_block(knn, ranking, mislabeled, block.x.data(), block.size(), dim,
-                               evidence ? query_evidence.data() : nullptr);
+                               evidence ? query_evidence.data() : nullptr, epochs);
     totals.queries += block.size();
     totals.boundary_ties += block.scores.prediction.boundary_ties;
     totals.rescanned += block.scores.prediction.rescanned;
@@ -300,16 +354,21 @@ RowRoles without_rows(const RowRoles& roles, const std::vector<int64_t>& exclude
 }
 
 void check_finite(const record::TrajectorySource& source, const float* x, const int64_t* rows, int64_t n,
-                  int64_t dim, int64_t epoch_begin) {
+                  int64_t dim, int64_t epoch_begin, const Features& features, int64_t epochs) {
+  const int64_t per_signal = epochs > 0 ? epochs : dim;
   for (int64_t i = 0; i < n; ++i) {
     for (int64_t t = 0; t < dim; ++t) {
       const float v = x[i * dim + t];
       if (!std::isfinite(v)) {
         const auto r = static_cast<size_t>(rows[i]);
+        const auto s = static_cast<size_t>(t / per_signal);
+        const std::string signal =
+            s == 0 ? "loss" : (s <= features.names.size() ? features.names[s - 1] : "value");
         throw DataError(
-            fmt::format("{} row {} (id {}): non-finite loss {} at epoch {}; the run diverged there — "
+            fmt::format("{} row {} (id {}): non-finite {} {} at epoch {}; the run diverged there — "
                         "assign an earlier epoch range with --set knn.epoch_end=N",
-                        source.describe(), r, source.examples().id_text(rows[i]), v, epoch_begin + t));
+                        source.describe(), r, source.examples().id_text(rows[i]), signal, v,
+                        epoch_begin + t % per_signal));
       }
     }
   }

@@ -123,6 +123,49 @@ TEST_F(AssignRun, LabelIssueRanksMinusAumWhenTheRunRecordsMargins) {
   EXPECT_GT(plain["rankings"]["label_issue"]["auroc"].get<double>(), 0.95);
 }
 
+// knn.signals: the atypical probes here have the typical probes' loss trajectories, so the loss
+// alone cannot tell them apart; their recorded EL2N differs, and loss+el2n (the default) can. A run
+// that recorded no EL2N is assigned on the loss alone, and assignments.h5 says which was used.
+TEST_F(AssignRun, KnnSignalsAddTheRecordedEl2nToTheLossTrajectory) {
+  auto s = make_run(400, 40, 40, 12, 0.0, 7);
+  const auto& ex = s.examples;
+  std::vector<size_t> typical;
+  for (size_t i = 0; i < static_cast<size_t>(ex.size()); ++i) {
+    if (ex.role[i] != static_cast<int8_t>(Role::kTrain) && ex.probe_category[i] == 0) typical.push_back(i);
+  }
+  std::vector<float> el2n(static_cast<size_t>(ex.size()), 0.2F);
+  for (size_t i = 0, next = 0; i < static_cast<size_t>(ex.size()); ++i) {
+    if (ex.role[i] == static_cast<int8_t>(Role::kTrain) || ex.probe_category[i] != 2) continue;
+    const size_t twin = typical[next++ % typical.size()];
+    for (auto& epoch : s.epochs) epoch[i] = epoch[twin] + 0.001F;  // a typical trajectory
+    el2n[i] = 1.1F;
+  }
+  const auto selftest = [&](const std::string& signals, std::string* used) {
+    cli::CommonOptions options;
+    options.overrides = {"knn.signals=" + signals};
+    std::ostringstream out;
+    EXPECT_EQ(cli::assign_command(options, dir_.string(), 5, out), 0);
+    record::AssignmentMeta meta;
+    record::AssignmentStore::read(RunLayout(dir_).assignments_h5(), &meta);
+    *used = nlohmann::json::parse(meta.config_json)["knn"]["signals"].get<std::string>();
+    return nlohmann::json::parse(std::ifstream(RunLayout(dir_).selftest()))["accuracy"].get<double>();
+  };
+  {
+    write_run_signals(dir_, s, {{"el2n", [&](size_t i, float) { return el2n[i]; }}});
+  }
+  std::string used;
+  EXPECT_LT(selftest("loss", &used), 0.85);  // typical and atypical probes split at random
+  EXPECT_EQ(used, "loss");
+  EXPECT_GT(selftest("loss+el2n", &used), 0.95);
+  EXPECT_EQ(used, "loss+el2n");
+  // No margin recorded: loss+el2n+margin compares what there is.
+  EXPECT_GT(selftest("loss+el2n+margin", &used), 0.95);
+  EXPECT_EQ(used, "loss+el2n");
+  { write_run(dir_, s); }
+  EXPECT_LT(selftest("loss+el2n", &used), 0.85);
+  EXPECT_EQ(used, "loss");
+}
+
 TEST_F(AssignRun, BlockSizeDoesNotChangeTheOutput) {
   const auto s = make_run(500, 30, 10, 12, 0.2, 2);
   { write_run(dir_, s); }

@@ -110,6 +110,49 @@ TEST(Classify, FitSetKeepsAndRenumbersTheCategoriesAskedFor) {
   EXPECT_EQ(whole.size(), 15);
 }
 
+// knn.signals: a row is the losses over the epochs, then each extra signal over the same epochs.
+TEST(Classify, FeatureRowsAppendEachSignalAfterTheLosses) {
+  const auto s = make_run(30, 5, 2, 4, 0.0, 4);
+  const auto source = in_memory(s, 4);
+  const auto roles = split_by_role(source.examples(), source.describe());
+  const EpochRange range{1, 3};
+  Features features;
+  features.names = {"twice", "column"};
+  features.extra.emplace_back([&](int64_t begin, int64_t end, EpochRange r, float* out) {
+    source.read_losses(begin, end, r.begin, r.end, out);
+    for (int64_t i = 0; i < (end - begin) * r.size(); ++i) out[i] *= 2.0F;
+  });
+  features.extra.emplace_back([](int64_t begin, int64_t end, EpochRange r, float* out) {
+    for (int64_t c = begin; c < end; ++c) {
+      for (int64_t t = 0; t < r.size(); ++t) out[(c - begin) * r.size() + t] = static_cast<float>(c * 10 + t);
+    }
+  });
+  EXPECT_EQ(features.width(range), 6);
+  const auto fit = make_fit_set(source, roles.fit, range, {}, features);
+  ASSERT_EQ(fit.dim, 6);
+  ASSERT_EQ(fit.size(), 15);
+  for (size_t i = 0; i < roles.fit.size(); ++i) {
+    const auto r = static_cast<size_t>(roles.fit[i]);
+    for (size_t t = 0; t < 2; ++t) {
+      EXPECT_EQ(fit.x[i * 6 + t], s.epochs[1 + t][r]);
+      EXPECT_EQ(fit.x[i * 6 + 2 + t], 2.0F * s.epochs[1 + t][r]);
+      EXPECT_EQ(fit.x[i * 6 + 4 + t], static_cast<float>(r * 10 + t));
+    }
+  }
+  EXPECT_EQ(read_feature_rows(source, roles.fit, range, features), fit.x);
+  // A non-finite value names its signal and epoch.
+  std::vector<float> x(6, 0.5F);
+  x[5] = std::nanf("");
+  const std::vector<int64_t> rows{3};
+  try {
+    check_finite(source, x.data(), rows.data(), 1, 6, 1, features, 2);
+    FAIL() << "expected DataError";
+  } catch (const DataError& e) {
+    EXPECT_NE(std::string(e.what()).find("row 3 (id 3): non-finite column nan at epoch 2"), std::string::npos)
+        << e.what();
+  }
+}
+
 TEST(Classify, MeanLossPercentileCountsHalfTheTies) {
   record::ExampleColumns ex;
   for (int64_t i = 0; i < 4; ++i) {

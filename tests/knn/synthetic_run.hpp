@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
+#include <functional>
 #include <random>
 #include <string>
 #include <vector>
@@ -90,13 +91,21 @@ inline record::DynamicsMeta make_meta() {
   return meta;
 }
 
-/// Writes `s` as dir/dynamics.h5 (its first `epochs_to_write` epochs, -1: all). With
-/// `margin_of_loss`, the file records the `margin` signal too: margin_of_loss(loss) per value.
-inline record::DynamicsStore write_run(const fs::path& dir, const Synthetic& s, int64_t epochs_to_write = -1,
-                                       float (*margin_of_loss)(float) = nullptr) {
+/// A per-epoch signal a synthetic run records besides the loss: its value at column `column`
+/// whose loss is `loss`.
+struct SyntheticSignal {
+  std::string name;
+  std::function<float(size_t column, float loss)> value;
+};
+
+/// Writes `s` as dir/dynamics.h5 (its first `epochs_to_write` epochs, -1: all), recording the
+/// `signals` too.
+inline record::DynamicsStore write_run_signals(const fs::path& dir, const Synthetic& s,
+                                               const std::vector<SyntheticSignal>& recorded,
+                                               int64_t epochs_to_write = -1) {
   fs::create_directories(dir);
   auto meta = make_meta();
-  if (margin_of_loss != nullptr) meta.signals = {record::SignalSpec{"margin", false}};
+  for (const auto& r : recorded) meta.signals.push_back(record::SignalSpec{r.name, false});
   auto store = record::DynamicsStore::create(dir / "dynamics.h5", meta, s.examples);
   const auto n = static_cast<size_t>(s.examples.size());
   // The probability of the label and the prediction follow from the loss: p = exp(-loss), and
@@ -111,14 +120,24 @@ inline record::DynamicsStore write_run(const fs::path& dir, const Synthetic& s, 
       const auto label = static_cast<int32_t>(s.examples.label[i]);
       pred[i] = prob[i] > 0.5F ? label : (label + 1) % 10;
     }
-    std::vector<record::SignalRow> signals;
-    if (margin_of_loss != nullptr) {
-      signals.resize(1);
-      for (const float l : loss) signals[0].values.push_back(margin_of_loss(l));
+    std::vector<record::SignalRow> signals(recorded.size());
+    for (size_t r = 0; r < recorded.size(); ++r) {
+      for (size_t i = 0; i < n; ++i) signals[r].values.push_back(recorded[r].value(i, loss[i]));
     }
     store.append_epoch(loss.data(), pred.data(), prob.data(), signals);
   }
   return store;
+}
+
+/// Writes `s` as dir/dynamics.h5 (its first `epochs_to_write` epochs, -1: all). With
+/// `margin_of_loss`, the file records the `margin` signal too: margin_of_loss(loss) per value.
+inline record::DynamicsStore write_run(const fs::path& dir, const Synthetic& s, int64_t epochs_to_write = -1,
+                                       float (*margin_of_loss)(float) = nullptr) {
+  std::vector<SyntheticSignal> recorded;
+  if (margin_of_loss != nullptr) {
+    recorded.push_back({"margin", [margin_of_loss](size_t, float loss) { return margin_of_loss(loss); }});
+  }
+  return write_run_signals(dir, s, recorded, epochs_to_write);
 }
 
 }  // namespace mapd::knn

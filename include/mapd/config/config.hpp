@@ -225,7 +225,7 @@ struct ProbesConfig {
   int64_t fit_per_category = 250;
   int64_t val_per_category = 250;
   int64_t seed = 0;
-  double corrupted_sigma = 0.1;
+  double corrupted_sigma = 0.5;
   std::string ood_source = "glyphs";
   std::string ood_format = "";
   std::string ood_path = "";
@@ -411,6 +411,7 @@ struct KnnConfig {
   int64_t epoch_end = 0;
   std::string weights = "uniform";
   bool standardize = false;
+  std::string signals = "loss+el2n";
   std::string backend = "auto";
   int64_t memory_budget_mb = 2048;
   int64_t block_size = 0;
@@ -423,6 +424,11 @@ struct KnnConfig {
     v("weights", weights, "neighbour votes: uniform (the paper) or distance-weighted",
       Choices{"uniform", "distance"});
     v("standardize", standardize, "standardise each epoch's losses with the fit set's mean and std");
+    v("signals", signals,
+      "what a trajectory is to the k-NN: the loss per epoch (the paper), or the loss followed by the "
+      "recorded EL2N (and margin) per epoch, each value standardised with the fit set's mean and std; "
+      "runs that did not record a signal use the loss alone (docs/probes.md)",
+      Choices{"loss", "loss+el2n", "loss+el2n+margin"});
     v("backend", backend,
       "exact search backend: auto/blas = CPU BLAS GEMM shortlist + exact double re-rank; torch = LibTorch "
       "GEMM + top-k (CUDA when available); the old name faiss still means blas, with a warning",

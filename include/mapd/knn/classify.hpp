@@ -45,12 +45,30 @@ struct EpochRange {
 };
 EpochRange epoch_range(const record::TrajectorySource& source, const config::KnnConfig& options);
 
-/// The fit set over epochs `range` of the probe_fit rows in `roles.fit`. With `categories`
-/// non-empty, only fit rows of those categories (indices into meta().category_names) are kept and
-/// renumbered 0..categories.size()-1 in that order (e.g. {clean, mislabeled} for label correction).
-/// Throws DataError for a fit row whose category is out of range, or when no fit row is left.
+/// A recorded per-epoch signal besides the loss (an `/epochs/<name>` of dynamics.h5): fills `out`
+/// with the values of columns [begin, end) over `range`, example-major as read_losses lays them out.
+using SignalReader = std::function<void(int64_t begin, int64_t end, EpochRange range, float* out)>;
+
+/// What a trajectory is to the k-NN (knn.signals): the losses over the epochs, followed by each
+/// extra signal over the same epochs, so a row is (1 + extra.size()) * epochs wide. Without extra
+/// signals it is the loss trajectory of the paper.
+struct Features {
+  std::vector<std::string> names;   ///< of the extra signals, in order (for messages)
+  std::vector<SignalReader> extra;  ///< one reader per extra signal
+  /// Values per row over `range`.
+  [[nodiscard]] int64_t width(EpochRange range) const {
+    return range.size() * (1 + static_cast<int64_t>(extra.size()));
+  }
+};
+
+/// The fit set over epochs `range` of the probe_fit rows in `roles.fit`, with the `features` of
+/// each row (default: the losses). With `categories` non-empty, only fit rows of those categories
+/// (indices into meta().category_names) are kept and renumbered 0..categories.size()-1 in that
+/// order (e.g. {clean, mislabeled} for label correction). Throws DataError for a fit row whose
+/// category is out of range, or when no fit row is left.
 FitSet make_fit_set(const record::TrajectorySource& source, const std::vector<int64_t>& fit_rows,
-                    EpochRange range, const std::vector<int64_t>& categories = {});
+                    EpochRange range, const std::vector<int64_t>& categories = {},
+                    const Features& features = {});
 
 /// One value per column of [begin, end) of a trajectory source into `out` (end - begin values):
 /// the label-issue evidence ranked instead of the mean loss (higher = more likely a wrong label).
@@ -95,18 +113,21 @@ struct BlockScores {
   [[nodiscard]] float score(int64_t query, int64_t category) const;
 };
 
-/// Scores `n` trajectories `x` [n, dim] (finite; row-major): the k-NN's P(category) and
-/// continuous scores, the mean loss and the label-issue score, which ranks `evidence` [n] when
-/// given, else the mean loss. `mislabeled` is the mislabeled category's index, or -1 (label_issue
-/// is then the percentile alone).
+/// Scores `n` trajectories `x` [n, dim] (finite; row-major; the losses in the first `loss_dim`
+/// values of a row, all `dim` when 0): the k-NN's P(category) and continuous scores, the mean loss
+/// and the label-issue score, which ranks `evidence` [n] when given, else the mean loss.
+/// `mislabeled` is the mislabeled category's index, or -1 (label_issue is then the percentile
+/// alone).
 BlockScores score_block(const TrajectoryKnn& knn, const PercentileRanking& ranking, int64_t mislabeled,
-                        const float* x, int64_t n, int64_t dim, const float* evidence = nullptr);
+                        const float* x, int64_t n, int64_t dim, const float* evidence = nullptr,
+                        int64_t loss_dim = 0);
 
 /// One block of query rows (every role but probe_fit), in column order, with their scores.
 struct QueryBlock {
   std::vector<int64_t> columns;  ///< columns of the source (ascending)
-  std::vector<float> x;          ///< [columns.size(), dim] the trajectories scored
-  int64_t dim = 0;
+  std::vector<float> x;          ///< [columns.size(), dim] the features scored (Features)
+  int64_t dim = 0;               ///< values per row: Features::width
+  int64_t loss_dim = 0;          ///< the first loss_dim values of a row are its losses
   BlockScores scores;
   [[nodiscard]] int64_t size() const { return static_cast<int64_t>(columns.size()); }
 };
@@ -124,16 +145,16 @@ struct ColumnRange {
   int64_t end = 0;
 };
 
-/// The assignment loop: reads `columns` of `source` over `range` in blocks of `block_columns`,
-/// keeps the query rows (not probe_fit, not in `excluded`, ascending: rows training left out),
-/// checks them finite (check_finite), scores them (score_block, with `evidence` for the
-/// label-issue score when given) and hands each non-empty block to `sink`, in column order.
-/// Memory: two blocks of trajectories plus the block's scores.
+/// The assignment loop: reads the `features` (those the k-NN was fitted on) of `columns` of
+/// `source` over `range` in blocks of `block_columns`, keeps the query rows (not probe_fit, not in
+/// `excluded`, ascending: rows training left out), checks them finite (check_finite), scores them
+/// (score_block, with `evidence` for the label-issue score when given) and hands each non-empty
+/// block to `sink`, in column order. Memory: two blocks of features plus the block's scores.
 BlockTotals assign_blocks(const record::TrajectorySource& source, const TrajectoryKnn& knn,
                           const PercentileRanking& ranking, int64_t mislabeled, EpochRange range,
                           ColumnRange columns, int64_t block_columns, const std::vector<int64_t>& excluded,
                           const std::function<void(const QueryBlock&)>& sink,
-                          const ColumnValues& evidence = {});
+                          const ColumnValues& evidence = {}, const Features& features = {});
 
 /// Whether column `r` of `examples` is a query row: not probe_fit and not in `excluded` (ascending).
 bool is_query(const record::ExampleColumns& examples, int64_t r, const std::vector<int64_t>& excluded);
@@ -143,13 +164,18 @@ bool is_query(const record::ExampleColumns& examples, int64_t r, const std::vect
 std::vector<float> read_loss_rows(const record::TrajectorySource& source, const std::vector<int64_t>& rows,
                                   EpochRange range);
 
+/// As read_loss_rows for the `features` of `rows`: [rows.size(), features.width(range)] row-major.
+std::vector<float> read_feature_rows(const record::TrajectorySource& source, const std::vector<int64_t>& rows,
+                                     EpochRange range, const Features& features);
+
 /// `roles` without `excluded` (ascending): what is fitted, ranked and assigned.
 RowRoles without_rows(const RowRoles& roles, const std::vector<int64_t>& excluded);
 
-/// Throws DataError naming `source`, the row, its id and the epoch when `x` [n, dim] (the losses of
-/// `rows` from epoch `epoch_begin` on) holds a non-finite value (rows excluded during training,
-/// NaN from an epoch on, must be left out before).
+/// Throws DataError naming `source`, the row, its id, the signal and the epoch when `x` [n, dim]
+/// (the features of `rows` from epoch `epoch_begin` on: losses, then `features`' signals, each
+/// `epochs` long; `epochs` 0 = dim, the losses alone) holds a non-finite value (rows excluded
+/// during training, NaN from an epoch on, must be left out before).
 void check_finite(const record::TrajectorySource& source, const float* x, const int64_t* rows, int64_t n,
-                  int64_t dim, int64_t epoch_begin);
+                  int64_t dim, int64_t epoch_begin, const Features& features = {}, int64_t epochs = 0);
 
 }  // namespace mapd::knn
