@@ -312,6 +312,17 @@ TEST_F(ReportBrowserTest, TableSortsFiltersAndExportsARelabelCsv) {
   const std::string again = rendered_dom(dir_, "table", result.index_html);
   EXPECT_NE(again.find("3 marks restored from an earlier visit"), std::string::npos);
   EXPECT_EQ(count_matches(again, std::regex("<tr data-index=\"[0-9]+\" class=\"marked\"")), 3);
+
+  // Beyond report.table_limit: the rows with the highest label_issue, and how many are left out.
+  config::ReportConfig limited;
+  limited.table_limit = 5;
+  const auto small = generate_report(run_dir, limited);
+  const std::string cut = rendered_dom(dir_, "limited", small.index_html);
+  EXPECT_NE(
+      cut.find("The table holds the 5 training examples with the highest label_issue of 30; 25 are left out "
+               "(report.table_limit = 5)."),
+      std::string::npos);
+  EXPECT_EQ(count_matches(cut, std::regex("<td class=\"l id\"")), 5);
 }
 
 }  // namespace
