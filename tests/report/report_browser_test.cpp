@@ -189,6 +189,8 @@ constexpr const char* kTableScript = R"JS(
   set("table-filter-given", "0", "change"); out.given0 = ids().length; set("table-filter-given", "", "change");
   var d = document.getElementById("table-filter-disagree"); d.checked = true; fire(d, "change"); out.disagree = ids();
   d.checked = false; fire(d, "change");
+  var noise = document.getElementById("table-filter-noise"); noise.checked = true; fire(noise, "change"); out.injected = ids();
+  noise.checked = false; fire(noise, "change");
   set("table-page-size", "25", "change"); out.page1 = ids().length;
   document.getElementById("table-next").click(); out.page2 = ids(); out.page_label = document.getElementById("table-page").textContent;
   set("table-page-size", "50", "change");
@@ -288,6 +290,7 @@ TEST_F(ReportBrowserTest, TableSortsFiltersAndExportsARelabelCsv) {
   }
   EXPECT_EQ(disagree.size(), 15U);
   EXPECT_EQ(out["disagree"].get<Ids>(), disagree);
+  EXPECT_EQ(out["injected"].get<Ids>(), ids({0, 1, 2}));  // the rows whose label the run flipped
   // Pages of 25.
   EXPECT_EQ(out["page1"], 25);
   EXPECT_EQ(out["page2"].get<Ids>(), ids({7, 6, 5, 4, 3}));
