@@ -1002,10 +1002,11 @@ json to_json(const ReportData& data) {
 
 namespace {
 
-/// `value` rounded to 4 decimals (the table shows 3), NaN as null: a short number in rows.js.
+/// `value` to 5 significant digits (the table shows 3 decimals; the order of the rows is the exact
+/// one), NaN as null: a short number in rows.js whatever the scale of label_issue.
 json rounded(float value) {
   if (!std::isfinite(value)) return nullptr;
-  return std::round(static_cast<double>(value) * 1e4) / 1e4;
+  return std::stod(fmt::format("{:.5g}", value));
 }
 
 }  // namespace
