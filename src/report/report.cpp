@@ -401,14 +401,6 @@ BrowsingTable browsing_table(const record::DynamicsStore& store, const record::A
   const auto& ex = store.examples();
   const int64_t n = store.num_examples();
   const int64_t epochs = store.complete_epochs();
-  std::vector<int64_t> entries;  // indices into `a`
-  for (int64_t i = 0; i < static_cast<int64_t>(a.row.size()); ++i) {
-    const int64_t row = a.row[static_cast<size_t>(i)];
-    if (row >= 0 && row < n &&
-        ex.role[static_cast<size_t>(row)] == static_cast<int8_t>(record::Role::kTrain)) {
-      entries.push_back(i);
-    }
-  }
   const bool has_issue = a.label_issue.size() == a.row.size();
   const auto before = [&](int64_t x, int64_t y) {
     if (has_issue) {
@@ -421,11 +413,27 @@ BrowsingTable browsing_table(const record::DynamicsStore& store, const record::A
   };
   BrowsingTable table;
   table.limit = limit;
-  table.total = static_cast<int64_t>(entries.size());
-  const auto kept = static_cast<std::ptrdiff_t>(std::min(table.total, limit));
-  std::partial_sort(entries.begin(), entries.begin() + kept, entries.end(), before);
-  entries.resize(static_cast<size_t>(kept));
-  table.left_out = table.total - kept;
+  // The first `limit` training entries (indices into `a`) in table order, in O(limit) memory: a heap
+  // whose top is the last of those kept so far.
+  std::vector<int64_t> entries;
+  for (int64_t i = 0; i < static_cast<int64_t>(a.row.size()); ++i) {
+    const int64_t row = a.row[static_cast<size_t>(i)];
+    if (row < 0 || row >= n ||
+        ex.role[static_cast<size_t>(row)] != static_cast<int8_t>(record::Role::kTrain)) {
+      continue;
+    }
+    ++table.total;
+    if (static_cast<int64_t>(entries.size()) < limit) {
+      entries.push_back(i);
+      std::push_heap(entries.begin(), entries.end(), before);
+    } else if (before(i, entries.front())) {
+      std::pop_heap(entries.begin(), entries.end(), before);
+      entries.back() = i;
+      std::push_heap(entries.begin(), entries.end(), before);
+    }
+  }
+  std::sort_heap(entries.begin(), entries.end(), before);
+  table.left_out = table.total - static_cast<int64_t>(entries.size());
   table.integer_ids = ex.name.empty();
   const auto c = static_cast<size_t>(categories);
   for (const int64_t i : entries) {
