@@ -653,6 +653,7 @@ std::vector<std::string> validate(const RunConfig& c) {
   need(c.knn.memory_budget_mb >= 16, "knn.memory_budget_mb: must be >= 16");
   need(c.knn.block_size >= 0, "knn.block_size: must be >= 0");
   need(c.report.top_n >= 1, "report.top_n: must be >= 1");
+  need(c.report.table_limit >= 0, "report.table_limit: must be >= 0 (0 = no browsing table)");
   const auto& lc = c.label_correction;
   need(lc.warmup_epochs >= 0, "label_correction.warmup_epochs: must be >= 0 (0 = auto)");
   need(c.train.mode != "label_correction" || lc.warmup_for(c.train.epochs) < c.train.epochs,

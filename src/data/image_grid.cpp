@@ -97,6 +97,34 @@ std::string encode_scaled_png(const std::vector<uint8_t>& pixels, int64_t channe
   return encode_png(view_of(out));
 }
 
+std::string encode_sprite_sheet(const std::vector<GridTile>& tiles, int64_t columns, int64_t side) {
+  MAPD_CHECK(columns >= 1 && side >= 1 && !tiles.empty(), ConfigError,
+             fmt::format("sprite sheet: {} tiles, columns ({}) and side ({}) must be at least 1",
+                         tiles.size(), columns, side));
+  const auto count = static_cast<int64_t>(tiles.size());
+  const int64_t lines = (count + columns - 1) / columns;
+  const int64_t per_line = std::min(count, columns);
+  // A sheet of grey images stays grey: a third of the pixels to compress.
+  const bool grey = std::all_of(tiles.begin(), tiles.end(),
+                                [](const GridTile& t) { return t.pixels.empty() || t.channels == 1; });
+  cv::Mat sheet(static_cast<int>(lines * side), static_cast<int>(per_line * side), grey ? CV_8UC1 : CV_8UC3,
+                kGrey);
+  for (int64_t i = 0; i < count; ++i) {
+    const auto& tile = tiles[static_cast<size_t>(i)];
+    if (tile.pixels.empty()) continue;
+    cv::Mat bgr = to_bgr(tile.pixels, tile.channels, tile.height, tile.width);
+    if (grey) cv::cvtColor(bgr, bgr, cv::COLOR_BGR2GRAY);
+    cv::Mat image = resized(bgr, static_cast<double>(side) / std::max(bgr.rows, bgr.cols));
+    // Rounding can leave a side one pixel over the cell.
+    image = image(cv::Rect(0, 0, std::min<int>(image.cols, static_cast<int>(side)),
+                           std::min<int>(image.rows, static_cast<int>(side))));
+    const int x = static_cast<int>((i % columns) * side) + (static_cast<int>(side) - image.cols) / 2;
+    const int y = static_cast<int>((i / columns) * side) + (static_cast<int>(side) - image.rows) / 2;
+    image.copyTo(sheet(cv::Rect(x, y, image.cols, image.rows)));
+  }
+  return encode_png(view_of(sheet));
+}
+
 void write_image_grid(const std::filesystem::path& path, const ImageGrid& grid) {
   MAPD_CHECK(grid.columns >= 1 && grid.image_side >= 1, ConfigError,
              fmt::format("image grid {}: columns ({}) and image_side ({}) must be at least 1", path.string(),

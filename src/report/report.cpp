@@ -366,13 +366,10 @@ int64_t original_label_at(const data::ExampleTable& examples, int64_t i) {
   return examples.original_label.empty() ? examples.label[k] : examples.original_label[k];
 }
 
-// Why the reloaded training split no longer holds the example recorded at `row` (the recorded id
-// and original label at the recorded source index), or nothing when it still does.
-std::optional<std::string> changed_since_training(const data::ImageSet& train,
-                                                  const record::ExampleColumns& ex, int64_t row) {
-  const auto ur = static_cast<size_t>(row);
-  const int64_t source = ex.source_index[ur];
-  const std::string recorded = ex.id_text(row);
+// Why the reloaded training split no longer holds the example recorded with id `recorded` and
+// original label `original` at position `source`, or nothing when it still does.
+std::optional<std::string> changed_since_training(const data::ImageSet& train, const std::string& recorded,
+                                                  int64_t source, int64_t original) {
   if (source < 0 || source >= train.size()) {
     return fmt::format(
         "the dataset changed since training: id {} was at position {}, the training split has "
@@ -381,13 +378,103 @@ std::optional<std::string> changed_since_training(const data::ImageSet& train,
   }
   const std::string id = train.examples.id_text(source);
   const int64_t label = original_label_at(train.examples, source);
-  if (id != recorded || label != ex.original_label[ur]) {
+  if (id != recorded || label != original) {
     return fmt::format(
         "the dataset changed since training: position {} holds id {} (label {}) now, "
         "not id {} (label {})",
-        source, id, label, recorded, ex.original_label[ur]);
+        source, id, label, recorded, original);
   }
   return std::nullopt;
+}
+
+// As above for the example recorded at `row` of dynamics.h5.
+std::optional<std::string> changed_since_training(const data::ImageSet& train,
+                                                  const record::ExampleColumns& ex, int64_t row) {
+  const auto ur = static_cast<size_t>(row);
+  return changed_since_training(train, ex.id_text(row), ex.source_index[ur], ex.original_label[ur]);
+}
+
+/// The browsing table of the training rows of `a` (BrowsingTable): at most `limit` rows, the
+/// highest label_issue first.
+BrowsingTable browsing_table(const record::DynamicsStore& store, const record::AssignmentStore::Columns& a,
+                             int64_t categories, int64_t limit) {
+  const auto& ex = store.examples();
+  const int64_t n = store.num_examples();
+  const int64_t epochs = store.complete_epochs();
+  const bool has_issue = a.label_issue.size() == a.row.size();
+  const auto before = [&](int64_t x, int64_t y) {
+    if (has_issue) {
+      const float ix = a.label_issue[static_cast<size_t>(x)];
+      const float iy = a.label_issue[static_cast<size_t>(y)];
+      if (std::isnan(ix) != std::isnan(iy)) return std::isnan(iy);  // NaN last
+      if (!std::isnan(ix) && ix != iy) return ix > iy;
+    }
+    return x < y;
+  };
+  BrowsingTable table;
+  table.limit = limit;
+  // The first `limit` training entries (indices into `a`) in table order, in O(limit) memory: a heap
+  // whose top is the last of those kept so far.
+  std::vector<int64_t> entries;
+  for (int64_t i = 0; i < static_cast<int64_t>(a.row.size()); ++i) {
+    const int64_t row = a.row[static_cast<size_t>(i)];
+    if (row < 0 || row >= n ||
+        ex.role[static_cast<size_t>(row)] != static_cast<int8_t>(record::Role::kTrain)) {
+      continue;
+    }
+    ++table.total;
+    if (static_cast<int64_t>(entries.size()) < limit) {
+      entries.push_back(i);
+      std::push_heap(entries.begin(), entries.end(), before);
+    } else if (before(i, entries.front())) {
+      std::pop_heap(entries.begin(), entries.end(), before);
+      entries.back() = i;
+      std::push_heap(entries.begin(), entries.end(), before);
+    }
+  }
+  std::sort_heap(entries.begin(), entries.end(), before);
+  table.left_out = table.total - static_cast<int64_t>(entries.size());
+  table.integer_ids = ex.name.empty();
+  const auto c = static_cast<size_t>(categories);
+  for (const int64_t i : entries) {
+    const auto ui = static_cast<size_t>(i);
+    const int64_t row = a.row[ui];
+    const auto ur = static_cast<size_t>(row);
+    table.row.push_back(row);
+    table.id.push_back(ex.id_text(row));
+    table.label.push_back(ex.label[ur]);
+    table.original_label.push_back(ex.original_label[ur]);
+    table.source_index.push_back(ex.source_index[ur]);
+    table.assigned.push_back(a.assigned[ui]);
+    if (has_issue) table.label_issue.push_back(a.label_issue[ui]);
+    for (size_t j = 0; j < c; ++j) table.prob.push_back(a.prob[ui * c + j]);
+  }
+  // Predictions at the last committed epoch, read in blocks of columns that hold table rows.
+  table.pred.assign(table.row.size(), -1);
+  if (epochs >= 1 && !table.row.empty()) {
+    std::vector<int64_t> order(table.row.size());
+    std::iota(order.begin(), order.end(), 0);
+    std::sort(order.begin(), order.end(), [&](int64_t x, int64_t y) {
+      return table.row[static_cast<size_t>(x)] < table.row[static_cast<size_t>(y)];
+    });
+    constexpr int64_t kBlock = int64_t{1} << 20;
+    std::vector<int32_t> block;
+    for (size_t k = 0; k < order.size();) {
+      const int64_t begin = table.row[static_cast<size_t>(order[k])];
+      // Up to the last table row within a block from `begin`.
+      size_t last = k;
+      while (last + 1 < order.size() && table.row[static_cast<size_t>(order[last + 1])] < begin + kBlock)
+        ++last;
+      const int64_t end = table.row[static_cast<size_t>(order[last])] + 1;
+      block.resize(static_cast<size_t>(end - begin));
+      store.read_preds(begin, end, epochs - 1, epochs, block.data());
+      for (; k < order.size() && table.row[static_cast<size_t>(order[k])] < end; ++k) {
+        const auto at = static_cast<size_t>(order[k]);
+        table.pred[at] = block[static_cast<size_t>(table.row[at] - begin)];
+      }
+    }
+  }
+  return table;
 }
 
 }  // namespace
@@ -763,6 +850,18 @@ ReportData collect_report_data(const stdfs::path& run_dir, const config::ReportC
           changed, shown));
     }
   }
+  if (assignments && options.table_limit > 0) {
+    page.table =
+        browsing_table(store, *assignments, static_cast<int64_t>(assignment_meta.category_names.size()),
+                       options.table_limit);
+    if (page.table->left_out > 0) {
+      notes.push_back(fmt::format(
+          "The browsing table lists the {} training examples with the highest label_issue of {} "
+          "(report.table_limit = {}); {} are left out of it. `mapd export RUN_DIR --format csv` lists "
+          "every example.",
+          page.table->size(), page.table->total, options.table_limit, page.table->left_out));
+    }
+  }
   page.probe_previews = probe_previews(run_dir, categories);
   logger->debug("collected report data for {} ({} epochs, {} examples)", run_dir.string(), epochs, n);
   return page;
@@ -883,6 +982,13 @@ json to_json(const ReportData& data) {
   }
   page["probe_previews"] = std::move(previews);
   page["notes"] = data.notes;
+  if (data.table) {
+    const auto& t = *data.table;
+    page["table"] = {{"total", t.total}, {"shown", t.size()},       {"left_out", t.left_out},
+                     {"limit", t.limit}, {"file", "table/rows.js"}, {"thumbnails", !t.sheets.empty()}};
+  } else {
+    page["table"] = nullptr;
+  }
   if (data.data_map) {
     const auto& m = *data.data_map;
     json points = json::array();
@@ -900,6 +1006,123 @@ json to_json(const ReportData& data) {
     page["data_map"] = nullptr;
   }
   return page;
+}
+
+namespace {
+
+/// `value` to 5 significant digits (the table shows 3 decimals; the order of the rows is the exact
+/// one), NaN as null: a short number in rows.js whatever the scale of label_issue.
+json rounded(float value) {
+  if (!std::isfinite(value)) return nullptr;
+  return std::stod(fmt::format("{:.5g}", value));
+}
+
+}  // namespace
+
+std::string table_script(const ReportData& data) {
+  MAPD_ASSERT(data.table.has_value(), "table_script: the report data has no browsing table");
+  const auto& t = *data.table;
+  json out = {{"format", 1},
+              {"generated", data.generated},
+              {"total", t.total},
+              {"left_out", t.left_out},
+              {"limit", t.limit},
+              {"categories", data.assignments.categories},
+              {"classes", data.classes},
+              {"row", t.row},
+              {"label", t.label},
+              {"pred", t.pred},
+              {"assigned", t.assigned}};
+  if (t.integer_ids) {
+    json ids = json::array();
+    for (const auto& id : t.id) ids.push_back(std::stoll(id));
+    out["id"] = std::move(ids);
+  } else {
+    out["id"] = t.id;
+  }
+  if (t.original_label != t.label) out["original"] = t.original_label;
+  if (!t.label_issue.empty()) {
+    json issue = json::array();
+    for (const float v : t.label_issue) issue.push_back(rounded(v));
+    out["label_issue"] = std::move(issue);
+  } else {
+    out["label_issue"] = nullptr;
+  }
+  json p = json::array();
+  const auto c = data.assignments.categories.size();
+  for (size_t j = 0; j < c; ++j) {
+    json column = json::array();
+    for (size_t i = 0; i < t.row.size(); ++i) column.push_back(rounded(t.prob[i * c + j]));
+    p.push_back(std::move(column));
+  }
+  out["p"] = std::move(p);
+  if (!t.sheets.empty()) {
+    out["thumbs"] = {{"sheets", t.sheets},
+                     {"sheet_rows", BrowsingTable::kSheetRows},
+                     {"columns", BrowsingTable::kSheetColumns},
+                     {"side", t.thumbnail_side},
+                     {"image", t.image}};
+  } else {
+    out["thumbs"] = nullptr;
+  }
+  return "window.MAPD_TABLE = " +
+         escape_json_for_script(out.dump(-1, ' ', false, json::error_handler_t::replace)) + ";\n";
+}
+
+void write_table_thumbnails(ReportData& data, const stdfs::path& report_dir) {
+  if (!data.table || data.table->size() == 0) return;
+  auto& t = *data.table;
+  std::optional<data::Dataset> dataset;
+  try {
+    dataset = data::load_dataset(config::from_json(data.config).data, stdfs::path());
+  } catch (const std::exception& e) {
+    data.notes.push_back(fmt::format(
+        "The dataset could not be reloaded to draw the browsing table's thumbnails ({}); the table has none.",
+        e.what()));
+    return;
+  }
+  const auto& images = dataset->train;
+  fs::create_directories(report_dir / "table");
+  t.image.assign(static_cast<size_t>(t.size()), 0);
+  t.sheets.clear();
+  // Images smaller than a tile keep their size: enlarged, they would only compress worse.
+  t.thumbnail_side = std::min(BrowsingTable::kThumbnailSide, std::max(images.height, images.width));
+  int64_t missing = 0;
+  std::string first_reason;
+  for (int64_t begin = 0; begin < t.size(); begin += BrowsingTable::kSheetRows) {
+    const int64_t end = std::min(t.size(), begin + BrowsingTable::kSheetRows);
+    std::vector<data::GridTile> tiles(static_cast<size_t>(end - begin));
+    for (int64_t i = begin; i < end; ++i) {
+      const auto ui = static_cast<size_t>(i);
+      auto& tile = tiles[static_cast<size_t>(i - begin)];
+      auto reason = changed_since_training(images, t.id[ui], t.source_index[ui], t.original_label[ui]);
+      if (!reason) {
+        tile.pixels.resize(static_cast<size_t>(images.image_bytes()));
+        tile.channels = images.channels;
+        tile.height = images.height;
+        tile.width = images.width;
+        try {
+          images.read(t.source_index[ui], tile.pixels.data());
+          t.image[ui] = 1;
+        } catch (const Error& e) {
+          tile.pixels.clear();
+          reason = e.what();
+        }
+      }
+      if (reason) {
+        if (missing == 0) first_reason = *reason;
+        ++missing;
+      }
+    }
+    const auto name = fmt::format("table/thumbs-{:05d}.png", begin / BrowsingTable::kSheetRows);
+    fs::write_file_atomic(report_dir / name,
+                          data::encode_sprite_sheet(tiles, BrowsingTable::kSheetColumns, t.thumbnail_side));
+    t.sheets.push_back(name);
+  }
+  if (missing > 0) {
+    data.notes.push_back(fmt::format("{} of {} rows of the browsing table have no thumbnail; the first: {}.",
+                                     missing, t.size(), first_reason));
+  }
 }
 
 namespace {
@@ -960,6 +1183,16 @@ ReportResult generate_report(const stdfs::path& run_dir, const config::ReportCon
     data::write_image_grid(path, grid);
     group.grid_file = path.filename().string();
     result.grids.push_back(path);
+  }
+
+  // The browsing table: rows.js and the thumbnail sheets in report/table/, rewritten as a whole.
+  const auto table_dir = report_dir / "table";
+  stdfs::remove_all(table_dir);
+  if (collected.table) {
+    fs::create_directories(table_dir);
+    if (options.table_thumbnails) write_table_thumbnails(collected, report_dir);
+    fs::write_file_atomic(table_dir / "rows.js", table_script(collected));
+    result.table_dir = table_dir;
   }
 
   const json page = to_json(collected);

@@ -245,6 +245,15 @@ TEST_F(PipelineTest, ManifestWithTextIdsIsAuditedUnderThoseIds) {
   }
   EXPECT_GT(surfaced, 0);
   EXPECT_EQ(read_text(run / "report" / "index.html").find("dataset changed"), std::string::npos);
+  // The browsing table lists every training example under its text id, each with its thumbnail.
+  const std::string rows = read_text(run / "report" / "table" / "rows.js");
+  const auto open = rows.find('{');
+  ASSERT_NE(open, std::string::npos) << rows.substr(0, 200);
+  const auto table = json::parse(rows.substr(open, rows.rfind('}') + 1 - open));
+  ASSERT_GT(table["id"].size(), 300U);
+  for (const auto& id : table["id"]) EXPECT_EQ(known.count(id.get<std::string>()), 1U) << id;
+  EXPECT_EQ(table["thumbs"]["image"], json(std::vector<int>(table["id"].size(), 1)));
+  EXPECT_EQ(table["thumbs"]["side"], 28);  // the images' size, not enlarged
 }
 
 TEST_F(PipelineTest, AuditWithInjectedLabelNoiseWritesDetectionMetrics) {

@@ -293,7 +293,8 @@ INSTANTIATE_TEST_SUITE_P(
         RangeCase{"probes.pilot_epochs=0", "probes.pilot_epochs"}, RangeCase{"knn.k=0", "knn.k"},
         RangeCase{"knn.epoch_begin=-1", "knn.epoch_begin"}, RangeCase{"knn.epoch_end=-2", "knn.epoch_end"},
         RangeCase{"knn.memory_budget_mb=1", "knn.memory_budget_mb"},
-        RangeCase{"knn.block_size=-1", "knn.block_size"}, RangeCase{"report.top_n=0", "report.top_n"}));
+        RangeCase{"knn.block_size=-1", "knn.block_size"}, RangeCase{"report.top_n=0", "report.top_n"},
+        RangeCase{"report.table_limit=-1", "report.table_limit"}));
 
 TEST(ConfigNesterov, NeedsMomentum) {
   EXPECT_NE(config_error([] {

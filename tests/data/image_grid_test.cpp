@@ -169,5 +169,52 @@ TEST(EncodeScaledPng, LongerSideBecomesTheTarget) {
   EXPECT_EQ(image.at<uint8_t>(2, 7), 77);
 }
 
+// The report's table thumbnails: tile i at ((i % columns) * side, (i / columns) * side), scaled and
+// centred in its cell; an empty tile leaves its cell grey.
+TEST(EncodeSpriteSheet, TilesAtTheirCellsScaledAndCentred) {
+  std::vector<GridTile> tiles;
+  tiles.push_back(solid(200, 0, 0, 4));  // enlarged to 8 x 8
+  tiles.push_back(GridTile{});           // no image
+  GridTile wide = solid(0, 0, 250, 16);  // 16 x 8, shrunk to 8 x 4 and centred vertically
+  wide.height = 8;
+  wide.pixels.clear();
+  for (const uint8_t v : {uint8_t{0}, uint8_t{0}, uint8_t{250}})
+    wide.pixels.insert(wide.pixels.end(), 16 * 8, v);
+  tiles.push_back(wide);
+  const auto png = encode_sprite_sheet(tiles, 2, 8);
+  const cv::Mat sheet = cv::imdecode(std::vector<uint8_t>(png.begin(), png.end()), cv::IMREAD_COLOR);
+  ASSERT_EQ(sheet.cols, 16);
+  ASSERT_EQ(sheet.rows, 16);
+  expect_square(sheet, 0, 0, 8, cv::Vec3b(0, 0, 200));
+  expect_square(sheet, 8, 0, 8, cv::Vec3b(128, 128, 128));
+  expect_square(sheet, 0, 10, 4, cv::Vec3b(250, 0, 0));
+  expect_square(sheet, 4, 10, 4, cv::Vec3b(250, 0, 0));
+  EXPECT_EQ(sheet.at<cv::Vec3b>(9, 3), cv::Vec3b(128, 128, 128));    // above the wide tile
+  EXPECT_EQ(sheet.at<cv::Vec3b>(14, 3), cv::Vec3b(128, 128, 128));   // below it
+  EXPECT_EQ(sheet.at<cv::Vec3b>(12, 12), cv::Vec3b(128, 128, 128));  // the fourth cell is empty
+
+  // Grey tiles give a grey sheet.
+  GridTile grey;
+  grey.height = 2;
+  grey.width = 2;
+  grey.pixels = {10, 20, 30, 40};
+  const auto grey_png = encode_sprite_sheet({grey, grey, grey}, 8, 2);
+  const cv::Mat grey_sheet =
+      cv::imdecode(std::vector<uint8_t>(grey_png.begin(), grey_png.end()), cv::IMREAD_UNCHANGED);
+  ASSERT_EQ(grey_sheet.channels(), 1);
+  EXPECT_EQ(grey_sheet.cols, 6);
+  EXPECT_EQ(grey_sheet.at<uint8_t>(1, 5), 40);
+
+  EXPECT_THROW((void)encode_sprite_sheet({}, 2, 8), ConfigError);
+  EXPECT_THROW((void)encode_sprite_sheet(tiles, 0, 8), ConfigError);
+  EXPECT_THROW((void)encode_sprite_sheet(tiles, 2, 0), ConfigError);
+  GridTile two;
+  two.channels = 2;
+  two.height = 1;
+  two.width = 1;
+  two.pixels = {1, 2};
+  EXPECT_THROW((void)encode_sprite_sheet({two}, 2, 8), DataError);
+}
+
 }  // namespace
 }  // namespace mapd::data

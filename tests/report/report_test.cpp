@@ -680,5 +680,150 @@ TEST_F(ReportTest, LabelCorrectionRunGetsItsSectionFromTheRecordedTargets) {
   EXPECT_TRUE(to_json(collect_report_data(other, config::ReportConfig{}))["label_correction"].is_null());
 }
 
+// Issue 16 item 5: the browsing table holds every assigned training row, label_issue descending
+// (ties in assignments.h5 order), with the prediction of the last epoch and P per category.
+TEST_F(ReportTest, BrowsingTableListsTrainingRowsByLabelIssue) {
+  const auto run = make_synthetic_run(dir_, 3, 3);
+  const auto data = collect_report_data(dir_, config::ReportConfig{});
+  ASSERT_TRUE(data.table.has_value());
+  const auto& t = *data.table;
+  EXPECT_EQ(t.total, SyntheticRun::kTrain);
+  EXPECT_EQ(t.size(), SyntheticRun::kTrain);
+  EXPECT_EQ(t.left_out, 0);
+  std::vector<int64_t> expected = {0, 1, 2};  // label_issue 1, then r / 40 for row r
+  for (int64_t r = SyntheticRun::kTrain - 1; r >= 3; --r) expected.push_back(r);
+  EXPECT_EQ(t.row, expected);
+  ASSERT_EQ(t.prob.size(), 2 * expected.size());
+  for (size_t i = 0; i < expected.size(); ++i) {
+    const auto r = static_cast<size_t>(expected[i]);
+    EXPECT_EQ(t.id[i], std::to_string(r));
+    EXPECT_EQ(t.label[i], run.examples.label[r]);
+    EXPECT_EQ(t.pred[i], run.pred.back()[r]) << "row " << r;
+    EXPECT_EQ(t.prob[2 * i + 1], run.prob[2 * r + 1]) << "row " << r;  // training rows come first
+    EXPECT_FLOAT_EQ(t.label_issue[i], run.prob[2 * r + 1]);
+  }
+  EXPECT_TRUE(std::any_of(t.pred.begin(), t.pred.end(), [&](int32_t p) { return p >= 0; }));
+  EXPECT_EQ(joined(data.notes).find("browsing table"), std::string::npos);
+}
+
+TEST_F(ReportTest, BrowsingTableLimitKeepsTheHighestLabelIssueAndSaysHowManyAreLeftOut) {
+  make_synthetic_run(dir_, 3, 3);
+  config::ReportConfig options;
+  options.table_limit = 5;
+  const auto data = collect_report_data(dir_, options);
+  ASSERT_TRUE(data.table.has_value());
+  EXPECT_EQ(data.table->row, (std::vector<int64_t>{0, 1, 2, 29, 28}));
+  EXPECT_EQ(data.table->total, 30);
+  EXPECT_EQ(data.table->left_out, 25);
+  const std::string notes = joined(data.notes);
+  EXPECT_NE(
+      notes.find("lists the 5 training examples with the highest label_issue of 30 (report.table_limit = 5); "
+                 "25 are left out"),
+      std::string::npos)
+      << notes;
+  const auto page = to_json(data);
+  EXPECT_EQ(page["table"]["shown"], 5);
+  EXPECT_EQ(page["table"]["left_out"], 25);
+
+  options.table_limit = 0;  // no table: no rows.js, and a table of an earlier report is removed
+  const auto first = generate_report(dir_, config::ReportConfig{});
+  EXPECT_TRUE(stdfs::exists(first.table_dir / "rows.js"));
+  const auto off = generate_report(dir_, options);
+  EXPECT_TRUE(off.table_dir.empty());
+  EXPECT_FALSE(stdfs::exists(dir_ / "report" / "table"));
+  EXPECT_TRUE(collect_report_data(dir_, options).table == std::nullopt);
+
+  make_synthetic_run(dir_ / "unassigned", 3, 3, /*with_assignments=*/false);
+  EXPECT_FALSE(collect_report_data(dir_ / "unassigned", config::ReportConfig{}).table.has_value());
+}
+
+// rows.js: a script that sets window.MAPD_TABLE; every value from the data (class names here) is
+// kept, none as markup. The thumbnail sheets hold each row's image at its tile.
+TEST_F(ReportTest, BrowsingTableScriptAndThumbnailSheets) {
+  const std::vector<std::string> classes = {"<b>even</b>", "odd</script>&\"q\""};
+  const auto run = make_synthetic_run(dir_, 3, 3, true, testing::SyntheticData::kIdx, false, classes);
+  const auto result = generate_report(dir_, config::ReportConfig{});
+  ASSERT_EQ(result.table_dir, dir_ / "report" / "table");
+  const std::string script = fs::read_file(result.table_dir / "rows.js");
+  const std::string prefix = "window.MAPD_TABLE = ";
+  ASSERT_EQ(script.rfind(prefix, 0), 0U) << script.substr(0, 80);
+  ASSERT_GE(script.size(), prefix.size() + 2);
+  EXPECT_EQ(script.substr(script.size() - 2), ";\n");
+  const std::string body = script.substr(prefix.size(), script.size() - prefix.size() - 2);
+  EXPECT_EQ(body.find_first_of("<>&"), std::string::npos);
+  const auto table = nlohmann::json::parse(body);
+  EXPECT_EQ(table["classes"], nlohmann::json(classes));
+  EXPECT_EQ(table["categories"], (nlohmann::json{"typical", "mislabeled"}));
+  EXPECT_EQ(table["total"], 30);
+  ASSERT_EQ(table["id"].size(), 30U);
+  EXPECT_EQ(table["id"][3], 29);  // integer ids stay numbers
+  EXPECT_EQ(table["label_issue"][3], 0.725);
+  EXPECT_EQ(table["p"][0][3], 0.275);
+  EXPECT_EQ(table["original"][0], run.examples.original_label[0]);  // injected noise: the original labels
+  const std::string html = fs::read_file(result.index_html);
+  EXPECT_NE(html.find("<script src=\"table/rows.js\"></script>"), std::string::npos);
+  EXPECT_NE(html.find(table["generated"].dump()), std::string::npos)
+      << "rows.js names the page it belongs to";
+
+  const auto& thumbs = table["thumbs"];
+  ASSERT_TRUE(thumbs.is_object());
+  EXPECT_EQ(thumbs["sheets"], (nlohmann::json{"table/thumbs-00000.png"}));
+  EXPECT_EQ(thumbs["image"], nlohmann::json(std::vector<int>(30, 1)));
+  const cv::Mat sheet =
+      cv::imread((dir_ / "report" / "table" / "thumbs-00000.png").string(), cv::IMREAD_UNCHANGED);
+  ASSERT_EQ(sheet.channels(), 1);                          // grey images, grey sheet
+  const int side = static_cast<int>(SyntheticRun::kSide);  // 8-pixel images are not enlarged
+  EXPECT_EQ(thumbs["side"], side);
+  const int columns = static_cast<int>(BrowsingTable::kSheetColumns);
+  ASSERT_EQ(sheet.cols, columns * side);
+  ASSERT_EQ(sheet.rows, 2 * side);  // 30 tiles: two lines of 16
+  for (int i = 0; i < 30; ++i) {
+    const auto row = table["row"][static_cast<size_t>(i)].get<int64_t>();
+    const auto image = testing::synthetic_image(row, SyntheticRun::kSide);
+    for (int y = 0; y < side; ++y) {
+      for (int x = 0; x < side; ++x) {
+        const auto want =
+            image[(static_cast<size_t>(y) * static_cast<size_t>(side)) + static_cast<size_t>(x)];
+        ASSERT_EQ(sheet.at<uint8_t>((i / columns) * side + y, (i % columns) * side + x), want)
+            << "tile " << i << " (row " << row << ") at " << x << "," << y;
+      }
+    }
+  }
+
+  // Thumbnails off: no sheets, and the table says so.
+  config::ReportConfig no_thumbs;
+  no_thumbs.table_thumbnails = false;
+  (void)generate_report(dir_, no_thumbs);
+  EXPECT_FALSE(stdfs::exists(dir_ / "report" / "table" / "thumbs-00000.png"));
+  const std::string plain = fs::read_file(dir_ / "report" / "table" / "rows.js");
+  EXPECT_NE(plain.find("\"thumbs\":null"), std::string::npos);
+}
+
+// As for the surfaced examples: a row whose recorded id is no longer at its recorded position
+// gets no thumbnail (not another example's image), and the page says how many.
+TEST_F(ReportTest, BrowsingTableDrawsNoThumbnailForAnExampleThatMoved) {
+  make_synthetic_run(dir_, 3, 3, true, testing::SyntheticData::kManifestWithIds);
+  testing::write_manifest(dir_ / "data", testing::SyntheticData::kManifestWithIds, /*insert_at=*/10);
+  auto data = collect_report_data(dir_, config::ReportConfig{});
+  write_table_thumbnails(data, dir_ / "report");
+  const auto& t = *data.table;
+  ASSERT_EQ(t.image.size(), 30U);
+  for (int64_t i = 0; i < t.size(); ++i) {
+    EXPECT_EQ(t.image[static_cast<size_t>(i)], t.row[static_cast<size_t>(i)] < 10 ? 1 : 0)
+        << "row " << t.row[static_cast<size_t>(i)];
+  }
+  const std::string notes = joined(data.notes);
+  EXPECT_NE(
+      notes.find("20 of 30 rows of the browsing table have no thumbnail; the first: the dataset changed "
+                 "since training"),
+      std::string::npos)
+      << notes;
+  const cv::Mat sheet =
+      cv::imread((dir_ / "report" / "table" / "thumbs-00000.png").string(), cv::IMREAD_UNCHANGED);
+  ASSERT_FALSE(sheet.empty());
+  const int side = static_cast<int>(t.thumbnail_side);
+  EXPECT_EQ(sheet.at<uint8_t>(side / 2, 3 * side + side / 2), 128) << "row 29 (tile 3) is left grey";
+}
+
 }  // namespace
 }  // namespace mapd::report

@@ -119,10 +119,12 @@ inline void write_manifest(const std::filesystem::path& data_dir, SyntheticData 
 /// epoch 2; then 0.9 for the flipped rows 0..2 and row 3, 0.05 for the others) and target (the
 /// original label where B > 0.5, else the given one: rows 0..2 restored, row 3 changed), the
 /// metrics lines carry label_correction, and corrected_labels.csv lists the last epoch's targets.
+/// `class_names`: the names of classes 0 and 1 in dynamics.h5.
 inline SyntheticRun make_synthetic_run(const std::filesystem::path& dir, int64_t committed,
                                        int64_t configured, bool with_assignments = true,
                                        SyntheticData data = SyntheticData::kIdx,
-                                       bool label_correction = false) {
+                                       bool label_correction = false,
+                                       const std::vector<std::string>& class_names = {"even", "odd"}) {
   SyntheticRun run;
   run.dir = dir;
   run.epochs = committed;
@@ -174,7 +176,7 @@ inline SyntheticRun make_synthetic_run(const std::filesystem::path& dir, int64_t
   meta.torch_version = "none";
   meta.dtype = "fp32";
   meta.category_names = {"typical", "mislabeled"};
-  meta.class_names = {"even", "odd"};
+  meta.class_names = class_names;
   if (label_correction) meta.signals = {{"bootstrap_weight", false}, {"target", true}};
   auto store = record::DynamicsStore::create(dir / "dynamics.h5", meta, ex);
   std::mt19937 rng(7);

@@ -442,11 +442,18 @@ struct ReportConfig {
   bool enabled = true;
   int64_t top_n = 24;
   std::string assets_dir = "";
+  int64_t table_limit = 100000;
+  bool table_thumbnails = true;
 
   template <class V>
   void visit(V& v) {
     v("enabled", enabled, "mapd audit writes report/index.html");
     v("top_n", top_n, "surfaced examples per category in the image grids");
+    v("table_limit", table_limit,
+      "training examples in the report's browsing table (report/table/rows.js); beyond it the table "
+      "keeps the highest label_issue and the page says how many were left out; 0 = no table");
+    v("table_thumbnails", table_thumbnails,
+      "draw the browsing table's thumbnails (report/table/thumbs-*.png, loaded as rows are shown)");
     v("assets_dir", assets_dir,
       "Chart.js UMD build for the report: the file, or a folder holding chart.min.js (empty = "
       "Debian's libjs-chart.js in /usr/share/javascript/chart.js)");

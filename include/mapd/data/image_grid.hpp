@@ -62,4 +62,12 @@ void write_image_grid(const std::filesystem::path& path, const ImageGrid& grid);
 std::string encode_scaled_png(const std::vector<uint8_t>& pixels, int64_t channels, int64_t height,
                               int64_t width, int64_t side);
 
+/// The PNG of a sprite sheet: `tiles` (their pixels and shape; captions are ignored) in cells of
+/// `side` x `side` pixels, `columns` per line, tile i at x = (i % columns) * side,
+/// y = (i / columns) * side, scaled so that its longer side is `side` (nearest neighbour when
+/// enlarging, area averaging when shrinking) and centred in its cell; a tile with empty pixels
+/// leaves its cell grey. The report's table thumbnails. Throws ConfigError for columns or side
+/// below 1 or no tiles, DataError as encode_scaled_png for a tile that cannot be drawn.
+std::string encode_sprite_sheet(const std::vector<GridTile>& tiles, int64_t columns, int64_t side);
+
 }  // namespace mapd::data

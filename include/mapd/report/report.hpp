@@ -212,6 +212,35 @@ struct DataMap {
 };
 inline constexpr int64_t kDataMapPoints = 4000;
 
+/// The browsing table (docs/user-guide.md §3): the assigned training examples, at most
+/// ReportConfig::table_limit of them (the highest label_issue; the rest are counted in left_out),
+/// in table order: label_issue descending (NaN last), then assignments.h5 order. Columns have one
+/// entry per table row.
+struct BrowsingTable {
+  static constexpr int64_t kSheetRows = 128;     ///< table rows per thumbnail sheet
+  static constexpr int64_t kSheetColumns = 16;   ///< tiles per line of a sheet
+  static constexpr int64_t kThumbnailSide = 32;  ///< most pixels of a tile (smaller images keep their size)
+  int64_t total = 0;                             ///< assigned training examples
+  int64_t left_out = 0;                          ///< total minus the rows kept
+  int64_t limit = 0;                             ///< report.table_limit
+  std::vector<int64_t> row;                      ///< dynamics.h5 row
+  std::vector<std::string> id;
+  bool integer_ids = true;  ///< the ids are dynamics.h5's integer ids (no text ids)
+  std::vector<int64_t> label, original_label;
+  std::vector<int64_t> source_index;  ///< position in the dataset's training split
+  std::vector<int32_t> pred;          ///< at the last committed epoch (-1: not recorded)
+  std::vector<int16_t> assigned;      ///< category index (-1: none)
+  std::vector<float> label_issue;     ///< empty when assignments.h5 has none
+  std::vector<float> prob;            ///< [rows, categories] P(category)
+  /// Per row once write_table_thumbnails ran: 1 its tile was drawn, 0 not (the dataset changed
+  /// since training or the image could not be read). Empty: no thumbnails.
+  std::vector<uint8_t> image;
+  std::vector<std::string>
+      sheets;                  ///< thumbnail files, relative to report/, sheet s = rows [s * kSheetRows, ...)
+  int64_t thumbnail_side = 0;  ///< pixels of a tile: kThumbnailSide or the images' longer side if smaller
+  int64_t size() const { return static_cast<int64_t>(row.size()); }
+};
+
 struct ReportData {       // NOLINT(bugprone-exception-escape)
   std::string run_dir;    ///< absolute
   std::string generated;  ///< timestamp
@@ -229,6 +258,7 @@ struct ReportData {       // NOLINT(bugprone-exception-escape)
   std::vector<ProbePreview> probe_previews;
   std::optional<LabelCorrectionView> label_correction;  ///< label-correction runs only
   std::optional<DataMap> data_map;                      ///< none before the first committed epoch
+  std::optional<BrowsingTable> table;                   ///< with assignments and report.table_limit > 0
   std::vector<std::string> notes;  ///< missing or inconsistent inputs, shown at the top of the page
 };
 
@@ -243,17 +273,32 @@ ReportData collect_report_data(const std::filesystem::path& run_dir, const confi
 /// the surfaced images as base64 PNG thumbnails ("png") and the probe previews as base64 PNG.
 nlohmann::json to_json(const ReportData& data);
 
+/// The browsing table's data file, report/table/rows.js: a script that sets window.MAPD_TABLE to
+/// the table's columns (`generated` is the page's timestamp, so the page can tell a stale file),
+/// with every '<', '>' and '&' of the data written as a JSON escape.
+std::string table_script(const ReportData& data);
+
+/// Draws `data.table`'s thumbnails from the dataset the resolved config names into sprite sheets
+/// <report_dir>/table/thumbs-<sheet>.png (BrowsingTable::kSheetRows rows each, in table order) and
+/// fills table.image and table.sheets. A row whose recorded id and original label are no longer
+/// at its recorded dataset position (the check of the surfaced examples) gets no tile. Adds a note
+/// when the dataset cannot be reloaded or rows are left without a tile. Throws IoError when a sheet
+/// cannot be written.
+void write_table_thumbnails(ReportData& data, const std::filesystem::path& report_dir);
+
 /// What `generate_report` wrote.
 struct ReportResult {
   std::filesystem::path index_html;
   std::vector<std::filesystem::path> grids;  ///< report/<category>.png
   int64_t epochs = 0;                        ///< committed epochs shown
   std::vector<std::string> notes;            ///< missing inputs, mentioned in the page too
+  std::filesystem::path table_dir;           ///< report/table ("" when the page has no browsing table)
 };
 
-/// Writes <run_dir>/report/index.html (self-contained: chart library, data and images inlined; no
-/// external URL) and <run_dir>/report/<category>.png. Throws IoError (missing dynamics.h5, chart
-/// library not installed, unwritable folder).
+/// Writes <run_dir>/report/index.html (chart library, data and images inlined; no external URL),
+/// <run_dir>/report/<category>.png and, with a browsing table, <run_dir>/report/table/ (rows.js and
+/// the thumbnail sheets, which index.html loads by relative path). Throws IoError (missing
+/// dynamics.h5, chart library not installed, unwritable folder).
 ReportResult generate_report(const std::filesystem::path& run_dir, const config::ReportConfig& options);
 
 }  // namespace mapd::report
