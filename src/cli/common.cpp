@@ -6,6 +6,7 @@
 
 #include "mapd/cli/cli.hpp"
 #include "mapd/config/loader.hpp"
+#include "mapd/core/device.hpp"
 #include "mapd/core/error.hpp"
 #include "mapd/core/fs.hpp"
 #include "mapd/core/log.hpp"
@@ -39,12 +40,19 @@ std::vector<std::string> with_mode(const CommonOptions& options) {
 
 }  // namespace
 
-std::shared_ptr<dist::Collective> join_job(const config::DistConfig& config) {
+std::shared_ptr<dist::Collective> join_job(const config::RunConfig& config) {
   const auto world = dist::world_from_environment();
   if (!world) return nullptr;
+  // This rank's GPU is the one of its index on the node (LOCAL_RANK, SLURM_LOCALID), as in a
+  // torchrun script's torch.cuda.set_device(local_rank).
+  set_local_device_index(world->local_rank);
+  const torch::Device device = resolve_device(config.train.device);
+  std::string backend = config.dist.backend;
+  if (backend == "auto") backend = device.is_cuda() && dist::Collective::nccl_built() ? "nccl" : "gloo";
   return dist::Collective::connect(
-      *world, config.backend,
-      std::chrono::milliseconds(static_cast<int64_t>(std::ceil(config.timeout_s * 1000.0))));
+      *world, backend,
+      std::chrono::milliseconds(static_cast<int64_t>(std::ceil(config.dist.timeout_s * 1000.0))),
+      device.is_cuda() ? device.index() : -1);
 }
 
 RunContext prepare_run(const CommonOptions& options, const std::string& command) {
@@ -56,7 +64,7 @@ RunContext prepare_run(const CommonOptions& options, const std::string& command)
   // A job refuses what it cannot train before joining, so that every rank fails alike and nothing is written.
   if (const auto world = dist::world_from_environment())
     train::check_data_parallel(context.config, world->world_size);
-  context.group = join_job(context.config.dist);
+  context.group = join_job(context.config);
   if (context.group) {
     // One run directory, chosen once: rank 0's (a default name holds a timestamp).
     context.run_dir = context.group->share("run_dir", context.run_dir.string());

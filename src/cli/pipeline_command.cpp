@@ -22,7 +22,7 @@ int resume_command(const std::filesystem::path& run_dir, const std::string& log_
   const auto config = config::resolve_run_config(run_dir, "resume", config::RunConfigFile::kRequired);
   if (const auto world = dist::world_from_environment())
     train::check_data_parallel(config, world->world_size);
-  const auto group = join_job(config.dist);
+  const auto group = join_job(config);
   (void)pipeline::resume_run(group ? RunLayout(run_dir, group->rank(), group->size()) : RunLayout(run_dir),
                              group);
   return 0;

@@ -4,6 +4,7 @@
 #include <torch/torch.h>
 #include <torch/version.h>
 
+#include <atomic>
 #include <regex>
 
 #include "mapd/core/error.hpp"
@@ -50,9 +51,23 @@ BuildInfo build_info() {
   return info;
 }
 
+namespace {
+std::atomic<int64_t> g_local_device{0};  ///< set_local_device_index
+
+/// This process's CUDA device among `count` visible ones.
+c10::DeviceIndex local_device(int64_t count) {
+  return static_cast<c10::DeviceIndex>(count > 0 ? g_local_device.load() % count : 0);
+}
+}  // namespace
+
+void set_local_device_index(int64_t local_rank) { g_local_device = local_rank < 0 ? 0 : local_rank; }
+
 torch::Device resolve_device(const std::string& spec) {
   if (spec == "cpu") return torch::kCPU;
-  if (spec == "auto") return cuda_available() ? torch::Device(torch::kCUDA, 0) : torch::Device(torch::kCPU);
+  if (spec == "auto") {
+    return cuda_available() ? torch::Device(torch::kCUDA, local_device(torch::cuda::device_count()))
+                            : torch::Device(torch::kCPU);
+  }
   static const std::regex kCuda(R"(cuda(?::(\d+))?)");
   std::smatch match;
   MAPD_CHECK(std::regex_match(spec, match, kCuda), ConfigError,
@@ -64,8 +79,8 @@ torch::Device resolve_device(const std::string& spec) {
                                     "nvidia-smi and CUDA_VISIBLE_DEVICES)")
                       : std::string("this LibTorch build (") + torch_version() + ") has no CUDA support") +
                  "; use train.device=cpu or auto");
-  const int index = match[1].matched ? std::stoi(match[1].str()) : 0;
   const auto count = static_cast<int>(torch::cuda::device_count());
+  const int index = match[1].matched ? std::stoi(match[1].str()) : local_device(count);
   MAPD_CHECK(index < count, ConfigError,
              "train.device: '" + spec + "' asked for, but only " + std::to_string(count) +
                  " CUDA device(s) are visible");

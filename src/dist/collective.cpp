@@ -5,6 +5,12 @@
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
 #include <torch/torch.h>
+#ifdef MAPD_WITH_NCCL
+// c10d's NCCL backend, compiled into the wheel's libtorch_cuda; its header is guarded by the macro
+// PyTorch's own build defines (nccl.h comes from the CUDA toolkit).
+#define USE_C10D_NCCL
+#include <torch/csrc/distributed/c10d/ProcessGroupNCCL.hpp>
+#endif
 
 #include "mapd/core/error.hpp"
 #include "mapd/core/log.hpp"
@@ -14,7 +20,8 @@ namespace mapd::dist {
 struct Collective::Impl {
   World world;
   c10::intrusive_ptr<c10d::Store> store;
-  c10::intrusive_ptr<c10d::Backend> backend;
+  c10::intrusive_ptr<c10d::Backend> backend;  ///< Gloo: CPU tensors, and the barrier
+  c10::intrusive_ptr<c10d::Backend> device;   ///< NCCL for CUDA tensors (backend nccl), else null
   std::chrono::milliseconds timeout{0};
 
   /// Runs one collective and waits for it; a failure (a peer gone, the timeout) is a DistributedError.
@@ -30,10 +37,23 @@ struct Collective::Impl {
   }
 };
 
+bool Collective::nccl_built() {
+#ifdef MAPD_WITH_NCCL
+  return true;
+#else
+  return false;
+#endif
+}
+
 std::shared_ptr<Collective> Collective::connect(const World& world, const std::string& backend,
-                                                std::chrono::milliseconds timeout) {
-  MAPD_CHECK(backend == "gloo", ConfigError,
-             fmt::format("dist.backend: '{}' is not available in this build (gloo: CPU tensors)", backend));
+                                                std::chrono::milliseconds timeout, int64_t cuda_device) {
+  MAPD_CHECK(backend == "gloo" || (backend == "nccl" && nccl_built()), ConfigError,
+             fmt::format("dist.backend: '{}' is not available in this build (gloo: CPU tensors{})", backend,
+                         nccl_built() ? "; nccl: CUDA tensors" : ""));
+  MAPD_CHECK(
+      backend != "nccl" || cuda_device >= 0, ConfigError,
+      "dist.backend: nccl needs a CUDA device (train.device auto or cuda on a machine with a GPU); use "
+      "gloo on CPUs");
   auto impl = std::make_unique<Impl>();
   impl->world = world;
   impl->timeout = timeout;
@@ -52,13 +72,28 @@ std::shared_ptr<Collective> Collective::connect(const World& world, const std::s
     gloo->devices.push_back(c10d::ProcessGroupGloo::createDefaultDevice());
     impl->backend = c10::make_intrusive<c10d::ProcessGroupGloo>(impl->store, static_cast<int>(world.rank),
                                                                 static_cast<int>(world.world_size), gloo);
+#ifdef MAPD_WITH_NCCL
+    if (backend == "nccl") {
+      // Its own key space in the store; bound to this rank's GPU so that the communicator is made
+      // for it (and not guessed from the rank).
+      auto options = c10d::ProcessGroupNCCL::Options::create();
+      options->timeout = timeout;
+      auto nccl = c10::make_intrusive<c10d::ProcessGroupNCCL>(
+          c10::make_intrusive<c10d::PrefixStore>("nccl", impl->store), static_cast<int>(world.rank),
+          static_cast<int>(world.world_size), options);
+      nccl->setBoundDeviceId(at::Device(at::kCUDA, static_cast<c10::DeviceIndex>(cuda_device)));
+      impl->device = nccl;
+    }
+#endif
   } catch (const std::exception& e) {
     throw DistributedError(fmt::format(
         "rank {} of {} ({}): cannot join the job at {}:{}: {} (is rank 0 running, and the port free?)",
         world.rank, world.world_size, world.launcher, world.master_addr, world.master_port, e.what()));
   }
-  logger->info("rank {} of {} joined the job at {}:{} ({}, backend gloo)", world.rank, world.world_size,
-               world.master_addr, world.master_port, world.launcher);
+  logger->info(
+      "rank {} of {} joined the job at {}:{} ({}, backend {}{})", world.rank, world.world_size,
+      world.master_addr, world.master_port, world.launcher, backend,
+      backend == "nccl" ? fmt::format(" on cuda:{}, gloo for CPU tensors", cuda_device) : std::string());
   return std::shared_ptr<Collective>(new Collective(std::move(impl)));
 }
 
@@ -71,14 +106,31 @@ const World& Collective::world() const { return impl_->world; }
 
 namespace {
 
+/// Runs `run(backend, tensor)` on the backend for `tensor`: NCCL for a CUDA tensor when the job has
+/// it, else Gloo; a CUDA tensor without NCCL travels through a CPU copy.
+template <class Impl, class Run>
+void on_backend(const Impl& impl, torch::Tensor& tensor, const Run& run) {
+  if (!tensor.is_cuda()) {
+    run(impl.backend, tensor);
+  } else if (impl.device) {
+    run(impl.device, tensor);
+  } else {
+    auto host = tensor.to(torch::kCPU).contiguous();
+    run(impl.backend, host);
+    tensor.copy_(host);
+  }
+}
+
 /// One all-reduce of `tensor` in place with `op`, through `impl`'s error handling.
 template <class Impl>
 void all_reduce(const Impl& impl, torch::Tensor& tensor, c10d::ReduceOp::RedOpType op, const char* what) {
-  std::vector<at::Tensor> tensors{tensor};
-  impl.wait(what, [&] {
-    c10d::AllreduceOptions options;
-    options.reduceOp = c10d::ReduceOp(op);
-    return impl.backend->allreduce(tensors, options);
+  on_backend(impl, tensor, [&](const c10::intrusive_ptr<c10d::Backend>& backend, torch::Tensor& t) {
+    std::vector<at::Tensor> tensors{t};
+    impl.wait(what, [&] {
+      c10d::AllreduceOptions options;
+      options.reduceOp = c10d::ReduceOp(op);
+      return backend->allreduce(tensors, options);
+    });
   });
 }
 
@@ -93,13 +145,17 @@ void Collective::all_reduce_max(torch::Tensor& tensor) {
 }
 
 void Collective::broadcast(torch::Tensor& tensor, int64_t root) {
-  std::vector<at::Tensor> tensors{tensor};
-  impl_->wait("broadcast", [&] {
-    c10d::BroadcastOptions options;
-    options.rootRank = root;
-    return impl_->backend->broadcast(tensors, options);
+  on_backend(*impl_, tensor, [&](const c10::intrusive_ptr<c10d::Backend>& backend, torch::Tensor& t) {
+    std::vector<at::Tensor> tensors{t};
+    impl_->wait("broadcast", [&] {
+      c10d::BroadcastOptions options;
+      options.rootRank = root;
+      return backend->broadcast(tensors, options);
+    });
   });
 }
+
+std::string Collective::backend_name() const { return impl_->device ? "nccl" : "gloo"; }
 
 void Collective::barrier() {
   impl_->wait("barrier", [&] { return impl_->backend->barrier(); });

@@ -33,6 +33,10 @@ bool DataParallel::synchronize(const std::vector<torch::Tensor>& parameters, boo
   // The first bucket carries [examples, finite] ahead of the gradients: one all-reduce tells every
   // rank the total count and whether all gradients are finite.
   const auto weight = static_cast<double>(examples);
+  // Buckets live where the gradients do: on a CUDA device they go through NCCL (dist.backend nccl).
+  const auto on = torch::TensorOptions()
+                      .dtype(torch::kFloat64)
+                      .device(parameters.empty() ? torch::Device(torch::kCPU) : parameters.front().device());
   double total = 0.0;
   bool all_finite = true;
   size_t begin = 0;
@@ -40,7 +44,7 @@ bool DataParallel::synchronize(const std::vector<torch::Tensor>& parameters, boo
   while (begin < parameters.size() || first) {
     std::vector<torch::Tensor> parts;
     if (first) {
-      parts.push_back(torch::tensor({weight, finite ? 1.0 : 0.0}, torch::kFloat64));
+      parts.push_back(torch::tensor({weight, finite ? 1.0 : 0.0}, on));
     }
     int64_t bytes = 0;
     size_t end = begin;
@@ -50,7 +54,7 @@ bool DataParallel::synchronize(const std::vector<torch::Tensor>& parameters, boo
       // Gradients in float64 while summed: the sum of the ranks' weighted gradients is then as
       // exact as the one process's mean over the same examples.
       parts.push_back(grad.defined() ? grad.detach().to(torch::kFloat64).reshape({-1}).mul(weight)
-                                     : torch::zeros({p.numel()}, torch::kFloat64));
+                                     : torch::zeros({p.numel()}, on));
       bytes += p.numel() * 8;
       ++end;
     }

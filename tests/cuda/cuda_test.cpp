@@ -3,11 +3,13 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include <chrono>
 #include <cmath>
 #include <random>
 
 #include "mapd/core/device.hpp"
 #include "mapd/data/loader.hpp"
+#include "mapd/dist/collective.hpp"
 #include "mapd/knn/knn.hpp"
 #include "mapd/train/amp.hpp"
 
@@ -31,6 +33,27 @@ TEST(Cuda, BuildSeesTheDevice) {
   EXPECT_GE(info.gpus, 1);
   EXPECT_EQ(resolve_device("auto"), kGpu);
   EXPECT_EQ(resolve_device("cuda:0"), kGpu);
+}
+
+// dist.backend nccl at world size 1: CUDA tensors go through c10d's NCCL, CPU tensors through
+// Gloo, on the GPU the rank's node-local index names.
+TEST(Cuda, NcclWorldOfOneReducesCudaTensorsAndGlooTheCpuOnes) {
+  MAPD_REQUIRE_GPU();
+  ASSERT_TRUE(dist::Collective::nccl_built());
+  set_local_device_index(0);
+  dist::World world;
+  world.master_addr = "127.0.0.1";
+  world.launcher = "test";
+  const auto group = dist::Collective::connect(world, "nccl", std::chrono::seconds(60), 0);
+  EXPECT_EQ(group->backend_name(), "nccl");
+  auto x = torch::arange(1000, torch::device(kGpu).dtype(torch::kFloat64));
+  group->all_reduce_sum(x);
+  EXPECT_TRUE(torch::equal(x.cpu(), torch::arange(1000, torch::kFloat64)));
+  group->broadcast(x, 0);
+  auto flags = torch::tensor({1, 0}, torch::kInt64);
+  group->all_reduce_max(flags);
+  EXPECT_EQ(flags[0].item<int64_t>(), 1);
+  group->barrier();
 }
 
 TEST(Cuda, AutocastBf16AndFp16RunMatmulsInHalfPrecision) {

@@ -50,9 +50,10 @@ struct RunContext {
 RunContext prepare_run(const CommonOptions& options, const std::string& command);
 
 /// Joins the data-parallel job the environment describes (torchrun's or srun's), or returns null
-/// for one process. Throws ConfigError for a malformed environment, DistributedError when the
-/// rendezvous fails within config.timeout_s.
-std::shared_ptr<dist::Collective> join_job(const config::DistConfig& config);
+/// for one process. Binds the process to its node-local GPU (set_local_device_index) and picks
+/// dist.backend auto: nccl when it trains on CUDA, else gloo. Throws ConfigError for a malformed
+/// environment, DistributedError when the rendezvous fails within dist.timeout_s.
+std::shared_ptr<dist::Collective> join_job(const config::RunConfig& config);
 
 /// The run directory `prepare_run` would use when --run-dir is not given.
 std::filesystem::path default_run_dir(const CommonOptions& options, const config::RunConfig& config);

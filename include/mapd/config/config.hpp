@@ -461,13 +461,16 @@ struct ReportConfig {
 };
 
 struct DistConfig {
-  std::string backend = "gloo";
+  std::string backend = "auto";
   double timeout_s = 600.0;
   double bucket_mb = 25.0;
 
   template <class V>
   void visit(V& v) {
-    v("backend", backend, "data-parallel process group: gloo (CPU)", Choices{"gloo"});
+    v("backend", backend,
+      "data-parallel process group: auto (nccl when the ranks train on CUDA, else gloo), gloo (CPU "
+      "tensors; CUDA tensors through a CPU copy) or nccl (CUDA tensors; CPU ones through gloo)",
+      Choices{"auto", "gloo", "nccl"});
     v("timeout_s", timeout_s,
       "a data-parallel job fails (exit 6) when a collective or the rendezvous waits longer than this for "
       "another rank (one that died, hangs or was killed)");

@@ -8,10 +8,16 @@
 /// Device selection and process-wide seeding (the torch-dependent part of core).
 namespace mapd {
 
-/// Resolves `train.device`: "auto" (CUDA device 0 when available, else CPU), "cpu", "cuda" or
-/// "cuda:N". Throws ConfigError for an unknown spelling, and when CUDA is asked for but this
-/// build or machine has none (the message says which).
+/// Resolves `train.device`: "auto" (this process's CUDA device when one is visible, else CPU),
+/// "cpu", "cuda" (this process's CUDA device) or "cuda:N". This process's device is 0, or in a
+/// data-parallel job the rank's index on its node modulo the visible devices
+/// (set_local_device_index). Throws ConfigError for an unknown spelling, and when CUDA is asked for
+/// but this build or machine has none (the message says which).
 torch::Device resolve_device(const std::string& spec);
+
+/// Makes "auto" and "cuda" mean CUDA device `local_rank` modulo the visible devices in this
+/// process (a data-parallel rank's LOCAL_RANK / SLURM_LOCALID; one GPU per rank on a node).
+void set_local_device_index(int64_t local_rank);
 
 /// Whether this LibTorch build can use a CUDA device right now.
 bool cuda_available();

@@ -10,18 +10,22 @@
 #include "mapd/dist/world.hpp"
 
 /// The process group of a data-parallel job: PyTorch's c10d (a TCPStore rendezvous at rank 0,
-/// ProcessGroupGloo for CPU tensors). The collectives the trainer needs, each blocking until done
-/// and failing with DistributedError after the group's timeout (a rank that died or hangs must not
-/// hang the others).
+/// ProcessGroupGloo for CPU tensors, and ProcessGroupNCCL for CUDA tensors with backend nccl). The
+/// collectives the trainer needs, each blocking until done and failing with DistributedError after
+/// the group's timeout (a rank that died or hangs must not hang the others).
 namespace mapd::dist {
 
 class Collective {
  public:
   /// Joins the job `world` (every rank calls it; it returns when all have joined or throws
-  /// DistributedError naming the master address after `timeout`). `backend`: "gloo" (CPU
-  /// tensors).
+  /// DistributedError naming the master address after `timeout`). `backend`: "gloo" (every tensor;
+  /// CUDA tensors through a CPU copy) or "nccl" (CUDA tensors on `cuda_device`, this rank's GPU,
+  /// through NCCL; CPU tensors and the barrier through Gloo, as PyTorch jobs do). Throws
+  /// ConfigError for nccl without a CUDA device or in a build without it.
   static std::shared_ptr<Collective> connect(const World& world, const std::string& backend,
-                                             std::chrono::milliseconds timeout);
+                                             std::chrono::milliseconds timeout, int64_t cuda_device = -1);
+  /// Whether this build has c10d's NCCL backend (LibTorch with CUDA).
+  static bool nccl_built();
   ~Collective();
   Collective(const Collective&) = delete;
   Collective& operator=(const Collective&) = delete;
@@ -29,6 +33,8 @@ class Collective {
   [[nodiscard]] int64_t rank() const;
   [[nodiscard]] int64_t size() const;
   [[nodiscard]] const World& world() const;
+  /// "nccl" when CUDA tensors go through NCCL, else "gloo".
+  [[nodiscard]] std::string backend_name() const;
 
   /// In place: every rank's `tensor` (contiguous, the same shape and dtype everywhere) becomes the
   /// element-wise sum (max) over the ranks.
