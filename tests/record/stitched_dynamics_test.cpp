@@ -7,10 +7,12 @@
 #include <algorithm>
 #include <cstdint>
 #include <filesystem>
+#include <sstream>
 #include <string>
 #include <vector>
 
 #include "mapd/core/error.hpp"
+#include "mapd/record/describe.hpp"
 #include "mapd/record/dynamics_store.hpp"
 
 #include "test_util.hpp"
@@ -123,6 +125,10 @@ TEST(StitchedDynamics, ReadsTheRankFilesAsOneRecord) {
   EXPECT_EQ(store.meta().signals[0].name, "margin");
   EXPECT_EQ(StitchedDynamics::recorded_ranks(dir / "dynamics.h5"), 3);
   EXPECT_EQ(StitchedDynamics::recorded_ranks(dir / rank_file_name(0)), 0);
+  std::ostringstream described;  // mapd inspect
+  describe_store(dir / "dynamics.h5", described);
+  EXPECT_NE(described.str().find("shape: [2, 101]"), std::string::npos) << described.str();
+  EXPECT_NE(described.str().find("recorded by 3 data-parallel ranks"), std::string::npos) << described.str();
 
   // Columns [20, 90) cross all three blocks ([0, 33), [33, 67), [67, 101)).
   const int64_t begin = 20;
