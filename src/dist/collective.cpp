@@ -144,6 +144,18 @@ void Collective::all_reduce_max(torch::Tensor& tensor) {
   all_reduce(*impl_, tensor, c10d::ReduceOp::MAX, "all-reduce (max)");
 }
 
+void Collective::all_to_all(const torch::Tensor& input, const std::vector<int64_t>& send_counts,
+                            torch::Tensor& output, const std::vector<int64_t>& receive_counts) {
+  MAPD_ASSERT(static_cast<int64_t>(send_counts.size()) == size() &&
+                  static_cast<int64_t>(receive_counts.size()) == size(),
+              fmt::format("Collective::all_to_all: {} send and {} receive counts for {} ranks",
+                          send_counts.size(), receive_counts.size(), size()));
+  auto in = input;
+  auto in_counts = send_counts;
+  auto out_counts = receive_counts;
+  impl_->wait("all-to-all", [&] { return impl_->backend->alltoall_base(output, in, out_counts, in_counts); });
+}
+
 void Collective::broadcast(torch::Tensor& tensor, int64_t root) {
   on_backend(*impl_, tensor, [&](const c10::intrusive_ptr<c10d::Backend>& backend, torch::Tensor& t) {
     std::vector<at::Tensor> tensors{t};

@@ -11,6 +11,7 @@
 #include "mapd/core/error.hpp"
 #include "mapd/record/assignment_store.hpp"
 #include "mapd/record/dynamics_store.hpp"
+#include "mapd/record/stitched_dynamics.hpp"
 
 #include "hdf5.hpp"
 
@@ -104,6 +105,12 @@ void describe_dynamics(const std::filesystem::path& path, std::ostream& out) {
                      meta.mapd_version, meta.torch_version);
   out << fmt::format("  shape: [{}, {}] (epochs x examples), committed epochs: {}\n", epochs, n, epochs);
   out << fmt::format("  view: {}, dtype: {}, seed: {}\n", meta.view, meta.dtype, meta.seed);
+  if (const int64_t ranks = StitchedDynamics::recorded_ranks(path); ranks > 0) {
+    out << fmt::format(
+        "  recorded by {} data-parallel ranks: the columns are stitched from dynamics.rank-0.h5 .. "
+        "dynamics.rank-{}.h5\n",
+        ranks, ranks - 1);
+  }
   out << fmt::format("  categories ({}): {}\n", meta.category_names.size(), join_names(meta.category_names));
   out << fmt::format("  classes ({}): {}\n", meta.class_names.size(), join_names(meta.class_names));
 

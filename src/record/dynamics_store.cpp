@@ -8,7 +8,12 @@
 #include <atomic>
 #include <cctype>
 #include <cmath>
+#include <limits>
 #include <string_view>
+#include <type_traits>
+#include <utility>
+
+#include "mapd/record/stitched_dynamics.hpp"
 
 static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
               "DynamicsStore writes little-endian chunks directly; add a byte swap for big-endian hosts");
@@ -63,7 +68,205 @@ hsize_t chunk_elements(int64_t n) {
   return static_cast<hsize_t>((n + parts - 1) / parts);
 }
 
+/// The [epochs, N] datasets of a file with `meta`'s signals: loss, pred, true_prob, then the extra
+/// signals in order; `second` tells a class series (stored as /epochs/pred) from a value series.
+std::vector<std::pair<std::string, bool>> series_paths(const DynamicsMeta& meta) {
+  std::vector<std::pair<std::string, bool>> paths;
+  paths.reserve(3 + meta.signals.size());
+  for (int i = 0; i < 3; ++i) paths.emplace_back(kEpochDatasets[i], i == 1);
+  for (const auto& signal : meta.signals) paths.emplace_back("/epochs/" + signal.name, signal.classes);
+  return paths;
+}
+
+/// Refuses a meta no dynamics file can be written with: a dtype other than fp16/fp32
+/// (ConfigError), invalid or repeated signal names (InternalError).
+void check_meta(const DynamicsMeta& meta, const char* where) {
+  if (meta.dtype != "fp16" && meta.dtype != "fp32") {
+    throw ConfigError(fmt::format("record.dtype is '{}'; expected fp16 or fp32", meta.dtype));
+  }
+  for (size_t i = 0; i < meta.signals.size(); ++i) {
+    const auto& name = meta.signals[i].name;
+    MAPD_ASSERT(valid_signal_name(name), fmt::format("{}: invalid signal name '{}'", where, name));
+    for (size_t j = 0; j < i; ++j) {
+      MAPD_ASSERT(meta.signals[j].name != name, fmt::format("{}: signal '{}' twice", where, name));
+    }
+  }
+}
+
+/// Stored type of the class series: int16 when 1..32767 class names are given (half the space of
+/// int32; readers always get int32), else int32.
+hid_t class_file_type(const DynamicsMeta& meta) {
+  return !meta.class_names.empty() && meta.class_names.size() <= 32767 ? H5T_STD_I16LE : H5T_STD_I32LE;
+}
+
+/// Writes the root attributes and /examples (every column of `examples`, whose row column is
+/// filled) of a new dynamics file `f`.
+void write_header(const FileContext& ctx, hid_t f, const DynamicsMeta& meta, const ExampleColumns& examples) {
+  const int64_t n = examples.size();
+  ctx.write_int64_attr(f, "/", "format_version", kFormatVersion);
+  ctx.write_string_attr(f, "/", "config_json", meta.config_json);
+  ctx.write_string_attr(f, "/", "mapd_version", meta.mapd_version);
+  ctx.write_string_attr(f, "/", "torch_version", meta.torch_version);
+  ctx.write_string_attr(f, "/", "view", meta.view);
+  ctx.write_string_attr(f, "/", "dtype", meta.dtype);
+  ctx.write_int64_attr(f, "/", "seed", meta.seed);
+  ctx.write_string_attr(f, "/", "mapd_file", "dynamics");
+
+  Handle group = ctx.group(H5Gcreate2(f, "/examples", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), "/examples",
+                           "create group");
+  ctx.write_strings_attr(group.get(), "/examples", "category_names", meta.category_names);
+  ctx.write_strings_attr(group.get(), "/examples", "class_names", meta.class_names);
+  ctx.write_strings_attr(group.get(), "/examples", "role_names",
+                         std::vector<std::string>(std::begin(kRoleNames), std::end(kRoleNames)));
+  ctx.write_1d(f, "/examples/id", H5T_STD_I64LE, H5T_NATIVE_INT64, examples.id.data(), n);
+  ctx.write_1d(f, "/examples/label", H5T_STD_I64LE, H5T_NATIVE_INT64, examples.label.data(), n);
+  ctx.write_1d(f, "/examples/original_label", H5T_STD_I64LE, H5T_NATIVE_INT64, examples.original_label.data(),
+               n);
+  ctx.write_1d(f, "/examples/role", H5T_STD_I8LE, H5T_NATIVE_INT8, examples.role.data(), n);
+  ctx.write_1d(f, "/examples/probe_category", H5T_STD_I16LE, H5T_NATIVE_INT16, examples.probe_category.data(),
+               n);
+  ctx.write_1d(f, "/examples/source_index", H5T_STD_I64LE, H5T_NATIVE_INT64, examples.source_index.data(), n);
+  ctx.write_1d(f, "/examples/row", H5T_STD_I64LE, H5T_NATIVE_INT64, examples.row.data(), n);
+  if (!examples.name.empty()) {
+    ctx.write_strings_1d(f, "/examples/name", examples.name);
+  }
+}
+
+/// Creates the group /epochs of a new file `f` with the attribute naming `meta`'s signals.
+Handle create_epochs_group(const FileContext& ctx, hid_t f, const DynamicsMeta& meta) {
+  Handle group =
+      ctx.group(H5Gcreate2(f, "/epochs", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), "/epochs", "create group");
+  if (!meta.signals.empty()) {
+    std::vector<std::string> names;
+    for (const auto& signal : meta.signals) names.push_back(signal.name);
+    ctx.write_strings_attr(group.get(), "/epochs", kSignalsAttribute, names);
+  }
+  return group;
+}
+
+/// Creates the scalar /epochs/complete = 0 of a new file `f` (allocated at once: an SWMR writer
+/// then only overwrites it).
+void create_complete(const FileContext& ctx, hid_t f) {
+  Handle scalar = ctx.dataspace(H5Screate(H5S_SCALAR), kCompleteDataset, "create dataspace for");
+  Handle dcpl = ctx.plist(H5Pcreate(H5P_DATASET_CREATE), kCompleteDataset, "create dataset properties for");
+  ctx.check(H5Pset_alloc_time(dcpl.get(), H5D_ALLOC_TIME_EARLY), kCompleteDataset, "set allocation of");
+  Handle complete = ctx.dataset(
+      H5Dcreate2(f, kCompleteDataset, H5T_STD_I64LE, scalar.get(), H5P_DEFAULT, dcpl.get(), H5P_DEFAULT),
+      kCompleteDataset, "create dataset");
+  const int64_t zero = 0;
+  ctx.check(H5Dwrite(complete.get(), H5T_NATIVE_INT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, &zero),
+            kCompleteDataset, "write dataset");
+}
+
+/// Opens /epochs/complete of `f` and checks that it is an integer scalar.
+Handle open_complete(const FileContext& ctx, hid_t f) {
+  Handle ds = ctx.dataset(H5Dopen2(f, kCompleteDataset, H5P_DEFAULT), kCompleteDataset, "open dataset");
+  // A scalar: read_scalar and write_scalar transfer exactly one int64.
+  ctx.expect_dataset(ds.get(), kCompleteDataset, {}, H5T_INTEGER);
+  return ds;
+}
+
+int64_t read_scalar(const FileContext& ctx, const Handle& ds) {
+  int64_t value = 0;
+  ctx.check(H5Dread(ds.get(), H5T_NATIVE_INT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, &value), kCompleteDataset,
+            "read dataset");
+  return value;
+}
+
+void write_scalar(const FileContext& ctx, const Handle& ds, int64_t value) {
+  ctx.check(H5Dwrite(ds.get(), H5T_NATIVE_INT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, &value), kCompleteDataset,
+            "write dataset");
+}
+
+/// Flushes `file` and fsyncs it, so that what was written survives a crash of the machine, not
+/// only of the process.
+void flush_and_sync(const FileContext& ctx, const Handle& file) {
+  ctx.check(H5Fflush(file.get(), H5F_SCOPE_GLOBAL), "/", "flush");
+  void* handle = nullptr;
+  if (H5Fget_vfd_handle(file.get(), H5P_DEFAULT, &handle) >= 0 && handle != nullptr) {
+    ::fsync(*static_cast<int*>(handle));
+  } else {
+    H5Eclear2(H5E_DEFAULT);
+  }
+}
+
+/// Opens `path` read-write in the latest format. A writer killed in SWMR mode leaves the file
+/// marked "open for writing"; that mark is cleared (what `h5clear -s` does; the committed rows are
+/// intact) with a warning, and `*recovered` set. Throws IoError when the file cannot be opened.
+Handle open_read_write(const FileContext& ctx, const std::filesystem::path& path, bool* recovered) {
+  *recovered = false;
+  Handle fapl = latest_format_fapl(ctx);
+  hid_t id = H5Fopen(path.c_str(), H5F_ACC_RDWR, fapl.get());
+  if (id < 0) {
+    const std::string first_error = detail::take_hdf5_error_text();
+    if (detail::set_clear_status_flags(fapl.get())) {
+      id = H5Fopen(path.c_str(), H5F_ACC_RDWR, fapl.get());
+    }
+    if (id < 0) {
+      detail::take_hdf5_error_text();
+      throw IoError(
+          fmt::format("cannot open HDF5 file '{}' to append: {}. Check that the file exists, is a "
+                      "dynamics.h5 written by mapd, and no other process is writing it",
+                      path.string(), first_error));
+    }
+    log::get("record")->warn(
+        "'{}' was not closed cleanly (a run killed while writing or reopening it); cleared its \"open for "
+        "writing\" mark as `h5clear -s` does and continuing from its committed epochs",
+        path.string());
+    *recovered = true;
+  }
+  return Handle(id, H5Fclose);
+}
+
+/// Group of a stitched dynamics.h5 (StitchedDynamics) naming its rank files.
+const char* const kRankFiles = "/ranks/file";
+const char* const kRankFirstColumns = "/ranks/first_column";
+
+/// Fill values of the virtual datasets where a rank file lacks a row: NaN, pred -1.
+constexpr uint16_t kHalfNan = 0x7e00U;
+constexpr int32_t kNoClass = -1;
+
+/// Creates the virtual dataset `name` [epochs (unlimited), n] of type `type` in `f` that maps the
+/// dataset of the same name of rank file r onto columns [first[r], first[r + 1]), over every
+/// epoch (an unlimited hyperslab: the rows the rank files hold, read when the dataset is read).
+/// `fill` (in `type`) is what a missing row reads as.
+void create_virtual_series(const FileContext& ctx, hid_t f, const std::string& name, hid_t type,
+                           const void* fill, const std::vector<int64_t>& first) {
+  const auto n = static_cast<hsize_t>(first.back());
+  const hsize_t dims[2] = {0, n};
+  const hsize_t max_dims[2] = {H5S_UNLIMITED, n};
+  Handle space = ctx.dataspace(H5Screate_simple(2, dims, max_dims), name, "create dataspace for");
+  Handle dcpl = ctx.plist(H5Pcreate(H5P_DATASET_CREATE), name, "create dataset properties for");
+  ctx.check(H5Pset_fill_value(dcpl.get(), type, fill), name, "set the fill value of");
+  for (size_t r = 0; r + 1 < first.size(); ++r) {
+    const auto width = static_cast<hsize_t>(first[r + 1] - first[r]);
+    const hsize_t start[2] = {0, static_cast<hsize_t>(first[r])};
+    const hsize_t source_start[2] = {0, 0};
+    const hsize_t stride[2] = {1, width};
+    const hsize_t count[2] = {H5S_UNLIMITED, 1};
+    const hsize_t block[2] = {1, width};
+    Handle mapped = ctx.dataspace(H5Screate_simple(2, dims, max_dims), name, "create dataspace for");
+    ctx.check(H5Sselect_hyperslab(mapped.get(), H5S_SELECT_SET, start, stride, count, block), name,
+              "select the columns of a rank in");
+    const hsize_t source_dims[2] = {0, width};
+    const hsize_t source_max[2] = {H5S_UNLIMITED, width};
+    Handle source = ctx.dataspace(H5Screate_simple(2, source_dims, source_max), name, "create dataspace for");
+    ctx.check(H5Sselect_hyperslab(source.get(), H5S_SELECT_SET, source_start, stride, count, block), name,
+              "select the rows of a rank file for");
+    // Relative: HDF5 looks for it next to this file, so a moved run directory still opens.
+    ctx.check(H5Pset_virtual(dcpl.get(), mapped.get(), rank_file_name(static_cast<int64_t>(r)).c_str(),
+                             name.c_str(), source.get()),
+              name, "map a rank file into");
+  }
+  Handle ds =
+      ctx.dataset(H5Dcreate2(f, name.c_str(), type, space.get(), H5P_DEFAULT, dcpl.get(), H5P_DEFAULT), name,
+                  "create virtual dataset");
+}
+
 std::atomic<void (*)(fault::AppendStage)> append_hook{nullptr};
+
+/// Set while a stitched file opens its rank files (on this thread).
+thread_local bool opening_parts = false;
 
 void at_stage(fault::AppendStage stage) {
   if (auto* hook = append_hook.load(std::memory_order_relaxed)) {
@@ -108,17 +311,19 @@ struct DynamicsStore::Impl {
   int64_t chunk_columns = 0;       ///< elements per chunk (a row is whole chunks)
   size_t pred_bytes = 4;           ///< stored size of /epochs/pred (and of every class series)
 
+  /// A stitched dynamics.h5 (StitchedDynamics): the rank files, read directly (each with its own
+  /// checks, as an SWMR reader while its rank writes it), and the first column of each (one more:
+  /// N). Empty for a file that holds its epochs itself.
+  std::vector<DynamicsStore> parts;
+  std::vector<int64_t> first_column;
+
   [[nodiscard]] bool fp16() const { return meta.dtype == "fp16"; }
+  [[nodiscard]] bool stitched() const { return !first_column.empty(); }
 
   /// The series of loss, pred and true_prob, then of meta.signals (not yet opened).
   void plan_series() {
     series.clear();
-    for (int i = 0; i < 3; ++i) {
-      series.push_back(Series{kEpochDatasets[i], i == 1, Handle(), 0, {}});
-    }
-    for (const auto& signal : meta.signals) {
-      series.push_back(Series{"/epochs/" + signal.name, signal.classes, Handle(), 0, {}});
-    }
+    for (auto& [path, classes] : series_paths(meta)) series.push_back(Series{path, classes, Handle(), 0, {}});
   }
 
   [[nodiscard]] const Series& series_named(const std::string& name, bool classes) const {
@@ -133,14 +338,15 @@ struct DynamicsStore::Impl {
   }
 
   /// Opens the /epochs datasets and checks their shape and type (meta.dtype must be known).
+  /// A stitched file's virtual datasets are not opened: HDF5 would open the rank files itself,
+  /// with this file's access mode, and read a rank file it cannot open as fill values.
   void open_epoch_datasets() {
     hid_t f = file.get();
+    complete_ds = open_complete(ctx, f);
+    if (stitched()) return;
     for (auto& one : series) {
       one.ds = ctx.dataset(H5Dopen2(f, one.path.c_str(), H5P_DEFAULT), one.path, "open dataset");
     }
-    complete_ds = ctx.dataset(H5Dopen2(f, kCompleteDataset, H5P_DEFAULT), kCompleteDataset, "open dataset");
-    // A scalar: read_complete and write_complete transfer exactly one int64.
-    ctx.expect_dataset(complete_ds.get(), kCompleteDataset, {}, H5T_INTEGER);
     update_rows_known();
   }
 
@@ -168,23 +374,19 @@ struct DynamicsStore::Impl {
     return rows;
   }
 
-  int64_t read_complete() const {
-    int64_t value = 0;
-    ctx.check(H5Dread(complete_ds.get(), H5T_NATIVE_INT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, &value),
-              kCompleteDataset, "read dataset");
-    return value;
-  }
+  int64_t read_complete() const { return read_scalar(ctx, complete_ds); }
 
-  void write_complete(int64_t value) {
-    ctx.check(H5Dwrite(complete_ds.get(), H5T_NATIVE_INT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, &value),
-              kCompleteDataset, "write dataset");
-  }
+  void write_complete(int64_t value) { write_scalar(ctx, complete_ds, value); }
 
   /// Checks 0 <= complete <= rows of every epoch dataset (a reader may see more rows than commits),
   /// and that the file can hold that many rows: each committed row of each series takes at least 2
   /// bytes per example, written uncompressed. A crafted extent and marker beyond that would
   /// otherwise be read as minutes of fill values.
   void check_complete(int64_t value) const {
+    if (stitched()) {
+      check_parts_complete(value);
+      return;
+    }
     const int64_t rows = fewest_rows();
     if (value < 0 || value > rows) {
       throw IoError(
@@ -204,17 +406,115 @@ struct DynamicsStore::Impl {
     }
   }
 
+  /// A stitched file commits an epoch only once every rank file committed it: each must hold at
+  /// least `value` committed epochs (refreshed; each rank file checks its own chunks).
+  void check_parts_complete(int64_t value) const {
+    if (value < 0) {
+      throw IoError(
+          fmt::format("HDF5 file '{}' is damaged: /epochs/complete = {} is negative", ctx.file(), value));
+    }
+    for (const auto& part : parts) {
+      const int64_t held = part.complete_epochs();
+      if (held < value) {
+        throw IoError(fmt::format(
+            "HDF5 file '{}' says {} epochs are committed by every rank, but its rank file {} holds {}; the "
+            "rank file is damaged or from another run",
+            ctx.file(), value, part.describe(), held));
+      }
+    }
+  }
+
   void flush() { ctx.check(H5Fflush(file.get(), H5F_SCOPE_GLOBAL), "/", "flush"); }
 
   /// Flushes and fsyncs so that a committed epoch survives a crash of the machine, not only of
   /// the process.
-  void flush_and_sync() {
-    flush();
-    void* handle = nullptr;
-    if (H5Fget_vfd_handle(file.get(), H5P_DEFAULT, &handle) >= 0 && handle != nullptr) {
-      ::fsync(*static_cast<int*>(handle));
-    } else {
-      H5Eclear2(H5E_DEFAULT);
+  void flush_and_sync() { record::flush_and_sync(ctx, file); }
+
+  /// A stitched file: opens the rank files /ranks/file names (next to this file) and checks that
+  /// they hold the columns /ranks/first_column gives them, of these examples, dtype and signals.
+  /// The extra signals are those of the rank files. Throws DataError.
+  void open_parts() {
+    hid_t f = file.get();
+    int64_t ranks = 0;
+    {
+      Handle names_ds = ctx.dataset(H5Dopen2(f, kRankFiles, H5P_DEFAULT), kRankFiles, "open dataset");
+      ranks = ctx.expect_dataset(names_ds.get(), kRankFiles, {detail::kAnyExtent}, H5T_STRING)[0];
+    }
+    if (ranks < 1 || ranks > n) {
+      throw DataError(
+          fmt::format("HDF5 file '{}' stitches {} rank files for {} examples; the file is damaged",
+                      ctx.file(), ranks, n));
+    }
+    const auto names = ctx.read_strings_1d(f, kRankFiles, ranks);
+    std::vector<int64_t> first(static_cast<size_t>(ranks + 1));
+    ctx.read_1d(f, kRankFirstColumns, H5T_NATIVE_INT64, first.data(), ranks + 1);
+    for (int64_t r = 0; r < ranks; ++r) {
+      const auto k = static_cast<size_t>(r);
+      if (first.front() != 0 || first.back() != n || first[k] >= first[k + 1]) {
+        throw DataError(fmt::format(
+            "HDF5 file '{}': /ranks/first_column does not split the {} examples into {} ascending blocks",
+            ctx.file(), n, ranks));
+      }
+      if (names[k] != rank_file_name(r)) {
+        throw DataError(fmt::format("HDF5 file '{}': /ranks/file names '{}' for rank {}, not '{}'",
+                                    ctx.file(), names[k], r, rank_file_name(r)));
+      }
+    }
+    // A rank file that stitches files itself (a crafted or renamed file) would recurse.
+    if (opening_parts) {
+      throw DataError(
+          fmt::format("HDF5 file '{}' is a rank file that stitches rank files itself", ctx.file()));
+    }
+    opening_parts = true;
+    struct Reset {
+      ~Reset() { opening_parts = false; }
+    } reset;
+    std::vector<DynamicsStore> opened;
+    for (int64_t r = 0; r < ranks; ++r) {
+      const auto k = static_cast<size_t>(r);
+      opened.push_back(DynamicsStore::open_read(path.parent_path() / names[k]));
+      const auto& part = opened.back();
+      const int64_t width = first[k + 1] - first[k];
+      const auto& ids = part.examples().id;
+      const bool same_examples = part.num_examples() == width &&
+                                 std::equal(ids.begin(), ids.end(), examples.id.begin() + first[k]) &&
+                                 std::equal(part.examples().label.begin(), part.examples().label.end(),
+                                            examples.label.begin() + first[k]);
+      if (!same_examples) {
+        throw DataError(
+            fmt::format("rank file {} holds {} examples, not the {} columns [{}, {}) of '{}' (other ids or "
+                        "labels): it is from another run",
+                        part.describe(), part.num_examples(), width, first[k], first[k + 1], ctx.file()));
+      }
+      const auto names_of = [](const std::vector<SignalSpec>& signals) {
+        std::string text;
+        for (const auto& signal : signals) text += (text.empty() ? "" : ", ") + signal.name;
+        return text;
+      };
+      if (part.meta().dtype != meta.dtype ||
+          names_of(part.meta().signals) != names_of(opened.front().meta().signals)) {
+        throw DataError(
+            fmt::format("rank file {} records dtype {} and signals [{}], '{}' dtype {} and rank 0 [{}]",
+                        part.describe(), part.meta().dtype, names_of(part.meta().signals), ctx.file(),
+                        meta.dtype, names_of(opened.front().meta().signals)));
+      }
+    }
+    meta.signals = opened.front().meta().signals;
+    parts = std::move(opened);
+    first_column = std::move(first);
+  }
+
+  /// A stitched file's read of columns [begin, end) x epochs [e0, e1): each rank file's share,
+  /// through `read(part, its begin, its end, out)` into `out` (example-major, as read_losses).
+  template <typename T, typename Read>
+  void read_parts(int64_t begin, int64_t end, int64_t e0, int64_t e1, T* out, Read read) {
+    prepare_read(begin, end, e0, e1);
+    const int64_t epochs = e1 - e0;
+    if (epochs == 0) return;
+    for (size_t r = 0; r < parts.size(); ++r) {
+      const int64_t lo = std::max(begin, first_column[r]);
+      const int64_t hi = std::min(end, first_column[r + 1]);
+      if (lo < hi) read(parts[r], lo - first_column[r], hi - first_column[r], out + (lo - begin) * epochs);
     }
   }
 
@@ -275,6 +575,11 @@ struct DynamicsStore::Impl {
       examples.name = ctx.read_strings_1d(f, "/examples/name", n);
     }
 
+    if (ctx.exists(f, kRankFiles)) {
+      open_parts();
+      plan_series();
+      return;
+    }
     // Extra signals (optional; files without the attribute have none): a class series is stored
     // as an integer, a value series as a float.
     meta.signals.clear();
@@ -332,6 +637,11 @@ struct DynamicsStore::Impl {
       ctx.check(H5Drefresh(complete_ds.get()), kCompleteDataset, "refresh dataset");
     }
     const int64_t value = read_complete();
+    if (stitched()) {
+      check_parts_complete(value);
+      complete = value;
+      return;
+    }
     // New commits: an SWMR reader reloads the datasets' metadata, which may be cached from before
     // the writer wrote the committed rows (the extents, and the chunk index verify_chunks reads).
     if (value > complete || value > fewest_rows()) {
@@ -351,7 +661,7 @@ struct DynamicsStore::Impl {
   /// [verified_epochs, epochs) of every epoch dataset is allocated and lies within the file.
   /// Metadata needs no such check (the latest format checksums it). Throws IoError.
   void verify_chunks(int64_t epochs) {
-    if (!unchecked_size || epochs <= verified_epochs) {
+    if (!unchecked_size || stitched() || epochs <= verified_epochs) {
       return;
     }
     const uint64_t size = detail::file_size(ctx);
@@ -483,6 +793,7 @@ struct DynamicsStore::Impl {
 
   /// Reads the chunk width and the stored size of /epochs/pred (set at creation).
   void read_layout() {
+    if (stitched()) return;  // read through the rank files, which check their own
     Handle dcpl = ctx.plist(H5Dget_create_plist(series[0].ds.get()), kEpochDatasets[0], "get properties of");
     hsize_t chunk[2] = {0, 0};
     if (H5Pget_layout(dcpl.get()) != H5D_CHUNKED || H5Pget_chunk(dcpl.get(), 2, chunk) != 2 ||
@@ -568,18 +879,7 @@ DynamicsStore DynamicsStore::create(const std::filesystem::path& path, const Dyn
     throw DataError(fmt::format("cannot create dynamics file '{}' for an empty training set (0 examples)",
                                 path.string()));
   }
-  if (meta.dtype != "fp16" && meta.dtype != "fp32") {
-    throw ConfigError(fmt::format("record.dtype is '{}'; expected fp16 or fp32", meta.dtype));
-  }
-  for (size_t i = 0; i < meta.signals.size(); ++i) {
-    const auto& name = meta.signals[i].name;
-    MAPD_ASSERT(valid_signal_name(name),
-                fmt::format("DynamicsStore::create: invalid signal name '{}'", name));
-    for (size_t j = 0; j < i; ++j) {
-      MAPD_ASSERT(meta.signals[j].name != name,
-                  fmt::format("DynamicsStore::create: signal '{}' twice", name));
-    }
-  }
+  check_meta(meta, "DynamicsStore::create");
 
   auto impl = std::make_unique<Impl>(path);
   Impl& s = *impl;
@@ -598,71 +898,23 @@ DynamicsStore DynamicsStore::create(const std::filesystem::path& path, const Dyn
     s.file = ctx.file_handle(H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl.get()), "create");
   }
   hid_t f = s.file.get();
-  ctx.write_int64_attr(f, "/", "format_version", kFormatVersion);
-  ctx.write_string_attr(f, "/", "config_json", meta.config_json);
-  ctx.write_string_attr(f, "/", "mapd_version", meta.mapd_version);
-  ctx.write_string_attr(f, "/", "torch_version", meta.torch_version);
-  ctx.write_string_attr(f, "/", "view", meta.view);
-  ctx.write_string_attr(f, "/", "dtype", meta.dtype);
-  ctx.write_int64_attr(f, "/", "seed", meta.seed);
-  ctx.write_string_attr(f, "/", "mapd_file", "dynamics");
-
+  write_header(ctx, f, meta, s.examples);
   {
-    Handle group = ctx.group(H5Gcreate2(f, "/examples", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), "/examples",
-                             "create group");
-    ctx.write_strings_attr(group.get(), "/examples", "category_names", meta.category_names);
-    ctx.write_strings_attr(group.get(), "/examples", "class_names", meta.class_names);
-    ctx.write_strings_attr(group.get(), "/examples", "role_names",
-                           std::vector<std::string>(std::begin(kRoleNames), std::end(kRoleNames)));
-    ctx.write_1d(f, "/examples/id", H5T_STD_I64LE, H5T_NATIVE_INT64, examples.id.data(), n);
-    ctx.write_1d(f, "/examples/label", H5T_STD_I64LE, H5T_NATIVE_INT64, examples.label.data(), n);
-    ctx.write_1d(f, "/examples/original_label", H5T_STD_I64LE, H5T_NATIVE_INT64,
-                 examples.original_label.data(), n);
-    ctx.write_1d(f, "/examples/role", H5T_STD_I8LE, H5T_NATIVE_INT8, examples.role.data(), n);
-    ctx.write_1d(f, "/examples/probe_category", H5T_STD_I16LE, H5T_NATIVE_INT16,
-                 examples.probe_category.data(), n);
-    ctx.write_1d(f, "/examples/source_index", H5T_STD_I64LE, H5T_NATIVE_INT64, examples.source_index.data(),
-                 n);
-    ctx.write_1d(f, "/examples/row", H5T_STD_I64LE, H5T_NATIVE_INT64, s.examples.row.data(), n);
-    if (!examples.name.empty()) {
-      ctx.write_strings_1d(f, "/examples/name", examples.name);
-    }
-  }
-
-  {
-    Handle group =
-        ctx.group(H5Gcreate2(f, "/epochs", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), "/epochs", "create group");
+    Handle group = create_epochs_group(ctx, f, meta);
     const hsize_t dims[2] = {0, static_cast<hsize_t>(n)};
     const hsize_t max_dims[2] = {H5S_UNLIMITED, static_cast<hsize_t>(n)};
     const hsize_t chunk[2] = {1, chunk_elements(n)};
     Handle space = ctx.dataspace(H5Screate_simple(2, dims, max_dims), "/epochs", "create dataspace for");
     Handle dcpl = ctx.plist(H5Pcreate(H5P_DATASET_CREATE), "/epochs", "create dataset properties for");
     ctx.check(H5Pset_chunk(dcpl.get(), 2, chunk), "/epochs", "set chunking of");
-    // Class counts up to 32767 fit int16 (half the space of int32); readers always get int32.
-    const hid_t pred_type =
-        !meta.class_names.empty() && meta.class_names.size() <= 32767 ? H5T_STD_I16LE : H5T_STD_I32LE;
+    const hid_t pred_type = class_file_type(meta);
     const hid_t value_type = s.fp16() ? s.float16.get() : H5T_IEEE_F32LE;
     for (const auto& one : s.series) {
       Handle ds = ctx.dataset(H5Dcreate2(f, one.path.c_str(), one.classes ? pred_type : value_type,
                                          space.get(), H5P_DEFAULT, dcpl.get(), H5P_DEFAULT),
                               one.path, "create dataset");
     }
-    if (!meta.signals.empty()) {
-      std::vector<std::string> names;
-      for (const auto& signal : meta.signals) names.push_back(signal.name);
-      ctx.write_strings_attr(group.get(), "/epochs", kSignalsAttribute, names);
-    }
-    Handle scalar = ctx.dataspace(H5Screate(H5S_SCALAR), "/epochs/complete", "create dataspace for");
-    Handle complete_dcpl =
-        ctx.plist(H5Pcreate(H5P_DATASET_CREATE), "/epochs/complete", "create dataset properties for");
-    ctx.check(H5Pset_alloc_time(complete_dcpl.get(), H5D_ALLOC_TIME_EARLY), "/epochs/complete",
-              "set allocation of");
-    Handle complete = ctx.dataset(H5Dcreate2(f, "/epochs/complete", H5T_STD_I64LE, scalar.get(), H5P_DEFAULT,
-                                             complete_dcpl.get(), H5P_DEFAULT),
-                                  "/epochs/complete", "create dataset");
-    const int64_t zero = 0;
-    ctx.check(H5Dwrite(complete.get(), H5T_NATIVE_INT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, &zero),
-              "/epochs/complete", "write dataset");
+    create_complete(ctx, f);
   }
   s.flush();
   s.start_swmr_write();
@@ -680,30 +932,17 @@ DynamicsStore DynamicsStore::open_append(const std::filesystem::path& path, int6
   const FileContext& ctx = s.ctx;
   s.writer = true;
   bool recovered = false;
-  {
-    Handle fapl = latest_format_fapl(ctx);
-    hid_t id = H5Fopen(path.c_str(), H5F_ACC_RDWR, fapl.get());
-    if (id < 0) {
-      // A writer killed in SWMR mode leaves the file marked "open for writing"; clear that mark
-      // (what `h5clear -s` does). The committed rows are intact.
-      const std::string first_error = detail::take_hdf5_error_text();
-      if (detail::set_clear_status_flags(fapl.get())) {
-        id = H5Fopen(path.c_str(), H5F_ACC_RDWR, fapl.get());
-      }
-      if (id < 0) {
-        detail::take_hdf5_error_text();
-        throw IoError(
-            fmt::format("cannot open HDF5 file '{}' to append: {}. Check that the file exists, is a "
-                        "dynamics.h5 written by mapd, and no other process is writing it",
-                        path.string(), first_error));
-      }
-      log::get("record")->warn(
-          "'{}' was not closed cleanly (a run killed while writing or reopening it); cleared its \"open for "
-          "writing\" mark as `h5clear -s` does and continuing from its committed epochs",
-          path.string());
-      recovered = true;
-    }
-    s.file = Handle(id, H5Fclose);
+  s.file = open_read_write(ctx, path, &recovered);
+  if (ctx.exists(s.file.get(), kRankFiles)) {
+    const auto ranks = ctx.dims(
+        ctx.dataset(H5Dopen2(s.file.get(), kRankFiles, H5P_DEFAULT), kRankFiles, "open dataset").get(),
+        kRankFiles);
+    throw ConfigError(
+        fmt::format("'{}' stitches the files of a data-parallel job of {} ranks (dynamics.rank-R.h5): "
+                    "continue it as a job "
+                    "of {} ranks (torchrun --nproc-per-node {} ... mapd resume, or srun --ntasks {})",
+                    path.string(), ranks.empty() ? 0 : ranks[0], ranks.empty() ? 0 : ranks[0],
+                    ranks.empty() ? 0 : ranks[0], ranks.empty() ? 0 : ranks[0]));
   }
   s.read_meta_and_examples();
   s.float16 = detail::make_float16_type(ctx);
@@ -816,18 +1055,39 @@ void DynamicsStore::append_epoch(const float* loss, const int32_t* pred, const f
 void DynamicsStore::read_losses(int64_t begin, int64_t end, int64_t epoch_begin, int64_t epoch_end,
                                 float* out) const {
   detail::quiet_hdf5();
+  if (impl_->stitched()) {
+    impl_->read_parts(begin, end, epoch_begin, epoch_end, out,
+                      [&](const DynamicsStore& part, int64_t b, int64_t e, float* o) {
+                        part.read_losses(b, e, epoch_begin, epoch_end, o);
+                      });
+    return;
+  }
   impl_->read_float(impl_->series[0].ds, kEpochDatasets[0], begin, end, epoch_begin, epoch_end, out);
 }
 
 void DynamicsStore::read_true_probs(int64_t begin, int64_t end, int64_t epoch_begin, int64_t epoch_end,
                                     float* out) const {
   detail::quiet_hdf5();
+  if (impl_->stitched()) {
+    impl_->read_parts(begin, end, epoch_begin, epoch_end, out,
+                      [&](const DynamicsStore& part, int64_t b, int64_t e, float* o) {
+                        part.read_true_probs(b, e, epoch_begin, epoch_end, o);
+                      });
+    return;
+  }
   impl_->read_float(impl_->series[2].ds, kEpochDatasets[2], begin, end, epoch_begin, epoch_end, out);
 }
 
 void DynamicsStore::read_preds(int64_t begin, int64_t end, int64_t epoch_begin, int64_t epoch_end,
                                int32_t* out) const {
   detail::quiet_hdf5();
+  if (impl_->stitched()) {
+    impl_->read_parts(begin, end, epoch_begin, epoch_end, out,
+                      [&](const DynamicsStore& part, int64_t b, int64_t e, int32_t* o) {
+                        part.read_preds(b, e, epoch_begin, epoch_end, o);
+                      });
+    return;
+  }
   impl_->read_transposed<int32_t>(impl_->series[1].ds, kEpochDatasets[1], H5T_NATIVE_INT32, begin, end,
                                   epoch_begin, epoch_end, out, [](int32_t v) { return v; });
 }
@@ -836,6 +1096,13 @@ void DynamicsStore::read_signal_values(const std::string& name, int64_t begin, i
                                        int64_t epoch_begin, int64_t epoch_end, float* out) const {
   detail::quiet_hdf5();
   const auto& one = impl_->series_named(name, /*classes=*/false);
+  if (impl_->stitched()) {
+    impl_->read_parts(begin, end, epoch_begin, epoch_end, out,
+                      [&](const DynamicsStore& part, int64_t b, int64_t e, float* o) {
+                        part.read_signal_values(name, b, e, epoch_begin, epoch_end, o);
+                      });
+    return;
+  }
   impl_->read_float(one.ds, one.path, begin, end, epoch_begin, epoch_end, out);
 }
 
@@ -843,6 +1110,13 @@ void DynamicsStore::read_signal_classes(const std::string& name, int64_t begin, 
                                         int64_t epoch_begin, int64_t epoch_end, int32_t* out) const {
   detail::quiet_hdf5();
   const auto& one = impl_->series_named(name, /*classes=*/true);
+  if (impl_->stitched()) {
+    impl_->read_parts(begin, end, epoch_begin, epoch_end, out,
+                      [&](const DynamicsStore& part, int64_t b, int64_t e, int32_t* o) {
+                        part.read_signal_classes(name, b, e, epoch_begin, epoch_end, o);
+                      });
+    return;
+  }
   impl_->read_transposed<int32_t>(one.ds, one.path, H5T_NATIVE_INT32, begin, end, epoch_begin, epoch_end, out,
                                   [](int32_t v) { return v; });
 }
@@ -850,6 +1124,188 @@ void DynamicsStore::read_signal_classes(const std::string& name, int64_t begin, 
 void DynamicsStore::refresh() {
   detail::quiet_hdf5();
   impl_->refresh();
+}
+
+ColumnBlock rank_columns(int64_t n, int64_t rank, int64_t ranks) {
+  MAPD_ASSERT(ranks >= 1 && rank >= 0 && rank < ranks && n >= 0,
+              fmt::format("rank_columns: rank {} of {} for {} examples", rank, ranks, n));
+  // n * r / ranks without forming n * r (which overflows for large n): with n = q * ranks + rem,
+  // it is q * r + rem * r / ranks, and rem * r < ranks^2.
+  const int64_t q = n / ranks;
+  const int64_t rem = n % ranks;
+  const auto split = [&](int64_t r) { return q * r + rem * r / ranks; };
+  return ColumnBlock{split(rank), split(rank + 1)};
+}
+
+std::string rank_file_name(int64_t rank) { return fmt::format("dynamics.rank-{}.h5", rank); }
+
+ExampleColumns slice_columns(const ExampleColumns& examples, ColumnBlock block) {
+  check_column_lengths(examples, "slice_columns");
+  MAPD_ASSERT(block.first >= 0 && block.first <= block.end && block.end <= examples.size(),
+              fmt::format("slice_columns: columns [{}, {}) of {}", block.first, block.end, examples.size()));
+  const auto cut = [&](const auto& column) {
+    using Column = std::decay_t<decltype(column)>;
+    if (column.empty()) return Column();
+    return Column(column.begin() + block.first, column.begin() + block.end);
+  };
+  ExampleColumns part;
+  part.id = cut(examples.id);
+  part.label = cut(examples.label);
+  part.original_label = cut(examples.original_label);
+  part.role = cut(examples.role);
+  part.probe_category = cut(examples.probe_category);
+  part.source_index = cut(examples.source_index);
+  part.name = cut(examples.name);
+  if (!examples.row.empty()) {
+    part.row = cut(examples.row);
+    for (auto& r : part.row) r -= block.first;
+  }
+  return part;
+}
+
+struct StitchedDynamics::Impl {
+  explicit Impl(const std::filesystem::path& file) : ctx(file.string()) {}
+
+  FileContext ctx;
+  Handle file;
+  Handle complete_ds;
+  int64_t ranks = 0;
+  int64_t complete = 0;
+
+  /// SWMR writing (readers follow the commits); the marker is reopened after.
+  void start_swmr_write() {
+    complete_ds.reset();
+    ctx.check(H5Fstart_swmr_write(file.get()), "/", "start single-writer/multiple-reader mode for");
+    complete_ds = open_complete(ctx, file.get());
+  }
+};
+
+StitchedDynamics::StitchedDynamics(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+StitchedDynamics::StitchedDynamics(StitchedDynamics&&) noexcept = default;
+StitchedDynamics& StitchedDynamics::operator=(StitchedDynamics&&) noexcept = default;
+
+StitchedDynamics::~StitchedDynamics() {
+  if (impl_ && impl_->file.valid()) {
+    impl_->complete_ds.reset();
+    if (impl_->file.close() < 0) {
+      log::get("record")->warn("closing '{}' failed: {}", impl_->ctx.file(), detail::take_hdf5_error_text());
+    }
+  }
+}
+
+StitchedDynamics StitchedDynamics::create(const std::filesystem::path& path, const DynamicsMeta& meta,
+                                          const ExampleColumns& examples, int64_t ranks) {
+  detail::quiet_hdf5();
+  const int64_t n = examples.size();
+  check_column_lengths(examples, "StitchedDynamics::create");
+  MAPD_ASSERT(ranks >= 1, fmt::format("StitchedDynamics::create: {} ranks", ranks));
+  MAPD_CHECK(
+      n >= ranks, DataError,
+      fmt::format("cannot record {} examples in the files of {} ranks ('{}'): each rank records a block "
+                  "of at least one example; run fewer ranks",
+                  n, ranks, path.string()));
+  check_meta(meta, "StitchedDynamics::create");
+  auto columns = examples;
+  fill_or_check_rows(columns, fmt::format("dynamics file '{}'", path.string()));
+
+  auto impl = std::make_unique<Impl>(path);
+  Impl& s = *impl;
+  const FileContext& ctx = s.ctx;
+  s.ranks = ranks;
+  {
+    Handle fapl = latest_format_fapl(ctx);
+    s.file = ctx.file_handle(H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl.get()), "create");
+  }
+  hid_t f = s.file.get();
+  write_header(ctx, f, meta, columns);
+  std::vector<int64_t> first;
+  std::vector<std::string> names;
+  for (int64_t r = 0; r < ranks; ++r) {
+    first.push_back(rank_columns(n, r, ranks).first);
+    names.push_back(rank_file_name(r));
+  }
+  first.push_back(n);
+  {
+    Handle group =
+        ctx.group(H5Gcreate2(f, "/ranks", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), "/ranks", "create group");
+    ctx.write_strings_1d(f, kRankFiles, names);
+    ctx.write_1d(f, kRankFirstColumns, H5T_STD_I64LE, H5T_NATIVE_INT64, first.data(), ranks + 1);
+  }
+  {
+    Handle group = create_epochs_group(ctx, f, meta);
+    Handle float16 = detail::make_float16_type(ctx);
+    const float nan = std::numeric_limits<float>::quiet_NaN();
+    for (const auto& [name, classes] : series_paths(meta)) {
+      if (classes) {
+        create_virtual_series(ctx, f, name, class_file_type(meta), &kNoClass, first);
+      } else if (meta.dtype == "fp16") {
+        create_virtual_series(ctx, f, name, float16.get(), &kHalfNan, first);
+      } else {
+        create_virtual_series(ctx, f, name, H5T_IEEE_F32LE, &nan, first);
+      }
+    }
+    create_complete(ctx, f);
+  }
+  flush_and_sync(ctx, s.file);
+  s.start_swmr_write();
+  return StitchedDynamics(std::move(impl));
+}
+
+StitchedDynamics StitchedDynamics::open_append(const std::filesystem::path& path, int64_t keep_epochs) {
+  detail::quiet_hdf5();
+  MAPD_ASSERT(keep_epochs >= 0,
+              fmt::format("StitchedDynamics::open_append: keep_epochs must be >= 0, got {}", keep_epochs));
+  auto impl = std::make_unique<Impl>(path);
+  Impl& s = *impl;
+  const FileContext& ctx = s.ctx;
+  bool recovered = false;
+  s.file = open_read_write(ctx, path, &recovered);
+  if (!ctx.exists(s.file.get(), kRankFiles)) {
+    throw IoError(fmt::format("'{}' is not the dynamics.h5 of a job recorded per rank (no {})", path.string(),
+                              kRankFiles));
+  }
+  {
+    Handle names = ctx.dataset(H5Dopen2(s.file.get(), kRankFiles, H5P_DEFAULT), kRankFiles, "open dataset");
+    s.ranks = ctx.expect_dataset(names.get(), kRankFiles, {detail::kAnyExtent}, H5T_STRING)[0];
+  }
+  s.complete_ds = open_complete(ctx, s.file.get());
+  const int64_t complete = read_scalar(ctx, s.complete_ds);
+  if (complete < 0) {
+    throw IoError(
+        fmt::format("HDF5 file '{}' is damaged: /epochs/complete = {} is negative", path.string(), complete));
+  }
+  s.complete = std::min(complete, keep_epochs);
+  write_scalar(ctx, s.complete_ds, s.complete);
+  flush_and_sync(ctx, s.file);
+  s.start_swmr_write();
+  if (s.complete < complete) {
+    log::get("record")->info("'{}': discarded epochs {}..{} beyond the checkpoint", path.string(), s.complete,
+                             complete - 1);
+  }
+  return StitchedDynamics(std::move(impl));
+}
+
+int64_t StitchedDynamics::recorded_ranks(const std::filesystem::path& path) {
+  detail::quiet_hdf5();
+  const FileContext ctx(path.string());
+  detail::ReadMode mode = detail::ReadMode::kClosed;
+  const Handle file = detail::open_for_read(ctx, &mode);
+  if (!ctx.exists(file.get(), kRankFiles)) return 0;
+  const Handle names = ctx.dataset(H5Dopen2(file.get(), kRankFiles, H5P_DEFAULT), kRankFiles, "open dataset");
+  return ctx.expect_dataset(names.get(), kRankFiles, {detail::kAnyExtent}, H5T_STRING)[0];
+}
+
+int64_t StitchedDynamics::ranks() const { return impl_->ranks; }
+int64_t StitchedDynamics::complete_epochs() const { return impl_->complete; }
+
+void StitchedDynamics::commit(int64_t epochs) {
+  detail::quiet_hdf5();
+  Impl& s = *impl_;
+  MAPD_ASSERT(epochs >= s.complete,
+              fmt::format("StitchedDynamics::commit({}) after {} epochs", epochs, s.complete));
+  write_scalar(s.ctx, s.complete_ds, epochs);
+  flush_and_sync(s.ctx, s.file);
+  s.complete = epochs;
 }
 
 }  // namespace mapd::record

@@ -76,16 +76,16 @@ std::unique_ptr<ThreadGovernor> thread_governor(const config::TrainConfig& train
 }
 
 void check_epoch_rows(const EpochRecord::Host& host, int64_t epoch, const std::string& context,
-                      const std::vector<int64_t>& excluded) {
+                      const std::vector<int64_t>& excluded, int64_t first_row) {
   std::vector<int64_t> unvisited, non_finite, recorded_excluded;
   for (size_t i = 0; i < host.loss.size(); ++i) {
-    if (std::binary_search(excluded.begin(), excluded.end(), static_cast<int64_t>(i))) {
-      if (host.pred[i] >= 0 || !std::isnan(host.loss[i]))
-        recorded_excluded.push_back(static_cast<int64_t>(i));
+    const int64_t row = first_row + static_cast<int64_t>(i);
+    if (std::binary_search(excluded.begin(), excluded.end(), row)) {
+      if (host.pred[i] >= 0 || !std::isnan(host.loss[i])) recorded_excluded.push_back(row);
     } else if (host.pred[i] < 0) {
-      unvisited.push_back(static_cast<int64_t>(i));
+      unvisited.push_back(row);
     } else if (!std::isfinite(host.loss[i])) {
-      non_finite.push_back(static_cast<int64_t>(i));
+      non_finite.push_back(row);
     }
   }
   MAPD_ASSERT(

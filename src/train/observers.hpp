@@ -65,8 +65,9 @@ class ProgressObserver final : public TrainingObserver {
 /// Throws when an epoch's record breaks the mode's promise: a row without a value, or an
 /// `excluded` row (ascending: left out because its image could not be read) with one, is an
 /// InternalError (a loader or mode bug); a non-finite loss of another row a DivergedError (with
-/// `context`).
+/// `context`). `host` may hold the columns from `first_row` on (a data-parallel rank's block):
+/// its row i is example first_row + i (as `excluded` and the messages count).
 void check_epoch_rows(const EpochRecord::Host& host, int64_t epoch, const std::string& context,
-                      const std::vector<int64_t>& excluded = {});
+                      const std::vector<int64_t>& excluded = {}, int64_t first_row = 0);
 
 }  // namespace mapd::train::detail

@@ -19,6 +19,7 @@
 #include "mapd/core/metrics.hpp"
 #include "mapd/core/version.hpp"
 #include "mapd/data/dataset.hpp"
+#include "mapd/record/stitched_dynamics.hpp"
 #include "mapd/train/checkpoint.hpp"
 #include "mapd/train/data_parallel.hpp"
 #include "mapd/train/learner.hpp"
@@ -35,21 +36,33 @@ double seconds_since(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
 }
 
-nlohmann::json probe_accuracy(const TrainInputs& inputs, const EpochRecord::Host& host) {
-  std::map<int64_t, std::pair<int64_t, int64_t>> counts;  // category -> (correct, total)
+/// Per probe category c: the probes `host` predicts right ([2c]) and all its probes ([2c + 1]).
+/// `host` holds the columns from `first_row` on (a data-parallel rank's block; the ranks' counts
+/// then add up to the job's).
+std::vector<double> probe_counts(const TrainInputs& inputs, const EpochRecord::Host& host,
+                                 int64_t first_row) {
   const auto& ex = inputs.examples;
-  for (size_t i = 0; i < ex.role.size() && i < host.pred.size(); ++i) {
-    if (ex.role[i] == static_cast<int8_t>(record::Role::kTrain) || ex.probe_category[i] < 0) continue;
-    auto& [correct, total] = counts[ex.probe_category[i]];
-    correct += host.pred[i] == ex.label[i] ? 1 : 0;
-    ++total;
+  int64_t categories = 0;
+  for (const auto c : ex.probe_category) categories = std::max<int64_t>(categories, c + 1);
+  std::vector<double> counts(static_cast<size_t>(2 * categories), 0.0);
+  for (size_t i = 0; i < host.pred.size(); ++i) {
+    const auto k = static_cast<size_t>(first_row) + i;
+    if (k >= ex.role.size()) break;
+    if (ex.role[k] == static_cast<int8_t>(record::Role::kTrain) || ex.probe_category[k] < 0) continue;
+    const auto c = static_cast<size_t>(ex.probe_category[k]);
+    counts[2 * c] += host.pred[i] == ex.label[k] ? 1.0 : 0.0;
+    counts[2 * c + 1] += 1.0;
   }
+  return counts;
+}
+
+/// Accuracy per probe category (by name) from probe_counts; categories without probes are left out.
+nlohmann::json probe_accuracy(const TrainInputs& inputs, const std::vector<double>& counts) {
   nlohmann::json out = nlohmann::json::object();
-  for (const auto& [category, ct] : counts) {
-    const auto c = static_cast<size_t>(category);
-    const std::string name =
-        c < inputs.category_names.size() ? inputs.category_names[c] : std::to_string(category);
-    out[name] = static_cast<double>(ct.first) / static_cast<double>(ct.second);
+  for (size_t c = 0; 2 * c + 1 < counts.size(); ++c) {
+    if (counts[2 * c + 1] == 0.0) continue;
+    const std::string name = c < inputs.category_names.size() ? inputs.category_names[c] : std::to_string(c);
+    out[name] = counts[2 * c] / counts[2 * c + 1];
   }
   return out;
 }
@@ -93,8 +106,9 @@ struct Trainer::Impl {
         run(std::move(run_)),
         run_dir(run.dir()),
         checkpoint_path(run.last_checkpoint()),
-        // A data-parallel job's rank 0 writes every row into dynamics.h5 (the ranks' records are
-        // merged each epoch); per-rank files stitched by HDF5 virtual datasets are not built yet.
+        // A data-parallel job's ranks record their columns into dynamics.rank-R.h5, which
+        // dynamics.h5 stitches (record::StitchedDynamics); a job begun by an older mapd goes on
+        // with rank 0 writing every row into dynamics.h5.
         dynamics_path(run.dynamics()),
         device(resolve_device(config.train.device)) {}
 
@@ -109,7 +123,16 @@ struct Trainer::Impl {
   std::shared_ptr<DataParallel> parallel;  ///< null in one process
   std::string config_json;
 
+  /// One process: dynamics.h5. A data-parallel job recorded per rank: this rank's file (its
+  /// columns). A job recorded into one file: dynamics.h5 (rank 0 writes it, the others read).
   std::optional<record::DynamicsStore> store;
+  /// Rank 0 of a job recorded per rank: dynamics.h5, stitching the rank files.
+  std::optional<record::StitchedDynamics> stitched;
+  /// Whether each rank records its columns [first_columns[rank], first_columns[rank + 1]) itself.
+  bool per_rank = false;
+  std::vector<int64_t> first_columns;
+  /// The last epoch's record merge (exchange or all-reduce) in milliseconds (the epoch log line).
+  double merge_ms = 0.0;
   std::unique_ptr<TrainingMode> mode;
   std::optional<data::TrainingSet> test_set;
   std::optional<data::Loader> test_loader;
@@ -210,9 +233,73 @@ struct Trainer::Impl {
         signal_number);
   }
 
+  /// This rank's columns when recording per rank.
+  [[nodiscard]] int64_t first_column() const { return per_rank ? first_columns[run.rank()] : 0; }
+
+  [[nodiscard]] record::DynamicsMeta new_meta() const {
+    record::DynamicsMeta meta;
+    meta.config_json = config_json;
+    meta.mapd_version = kVersion;
+    meta.torch_version = torch_version();
+    meta.view = recorded_view(config);
+    meta.dtype = config.record.dtype;
+    meta.seed = config.train.seed;
+    meta.category_names = inputs.category_names;
+    meta.class_names = inputs.class_names;
+    meta.signals = recorded_signals(config);
+    return meta;
+  }
+
+  /// A resumed run's record with no epoch beyond `start_epoch`. Per rank: rank 0 trims dynamics.h5
+  /// first (it then counts no epoch a rank file lacks), then every rank its own file.
+  void reopen_record() {
+    if (!per_rank) {
+      store.emplace(writer() ? record::DynamicsStore::open_append(dynamics_path, start_epoch)
+                             : record::DynamicsStore::open_read(dynamics_path));
+      return;
+    }
+    if (writer()) {
+      stitched.emplace(record::StitchedDynamics::open_append(dynamics_path, start_epoch));
+      MAPD_CHECK(
+          stitched->complete_epochs() == start_epoch, IoError,
+          fmt::format("{} counts {} epochs every rank committed but {} is at epoch {}; the run directory "
+                      "is inconsistent",
+                      dynamics_path.string(), stitched->complete_epochs(), checkpoint_path.string(),
+                      start_epoch));
+    }
+    parallel->barrier();
+    store.emplace(record::DynamicsStore::open_append(run.rank_dynamics(), start_epoch));
+  }
+
+  /// In a job recorded per rank: the rows unreadable on other ranks (gathered from every rank)
+  /// join `unreadable` (this rank's own), so that every rank knows the job's. Their path is known
+  /// to the rank that failed (its log).
+  void add_unreadable_of_all_ranks(int64_t epoch, std::vector<data::UnreadableRow>& unreadable) const {
+    std::vector<int64_t> own;
+    own.reserve(unreadable.size());
+    for (const auto& u : unreadable) own.push_back(u.row);
+    std::sort(own.begin(), own.end());
+    auto all = parallel->gather_rows(own);
+    std::sort(all.begin(), all.end());
+    all.erase(std::unique(all.begin(), all.end()), all.end());
+    for (const int64_t row : all) {
+      if (std::binary_search(own.begin(), own.end(), row) ||
+          std::binary_search(excluded.begin(), excluded.end(), row)) {
+        continue;
+      }
+      unreadable.push_back({row, data::BadInput{inputs.examples.id_text(row),
+                                                "could not be read on another rank (its "
+                                                "train.rank-R.log names the file)",
+                                                epoch}});
+    }
+    std::sort(unreadable.begin(), unreadable.end(),
+              [](const auto& a, const auto& b) { return a.row < b.row; });
+  }
+
   void open_store(bool resume) {
     auto log = log::get("train");
-    const int64_t n = inputs.train_set.size();
+    const int64_t n =
+        per_rank ? first_columns[run.rank() + 1] - first_columns[run.rank()] : inputs.train_set.size();
     if (resume) {
       const auto info = load_checkpoint(checkpoint_path, learner->model(), learner->optimizer());
       learner->scaler().set_scale(info.loss_scale);
@@ -221,17 +308,17 @@ struct Trainer::Impl {
                   checkpoint_path.string());
       }
       start_epoch = info.epoch;
-      store.emplace(writer() ? record::DynamicsStore::open_append(dynamics_path, start_epoch)
-                             : record::DynamicsStore::open_read(dynamics_path));
+      reopen_record();
       MAPD_CHECK(
           store->num_examples() == n, DataError,
-          fmt::format("{} records {} examples but the training set now has {}: the data or probe config "
+          fmt::format("{} records {} examples but the training set now has {}{}: the data or probe config "
                       "changed since the run started",
-                      dynamics_path.string(), store->num_examples(), n));
+                      store->path().string(), store->num_examples(), n,
+                      per_rank ? " in this rank's block" : ""));
       MAPD_CHECK(
           store->complete_epochs() == start_epoch, IoError,
           fmt::format("{} has {} committed epochs but {} is at epoch {}; the run directory is inconsistent",
-                      dynamics_path.string(), store->complete_epochs(), checkpoint_path.string(),
+                      store->path().string(), store->complete_epochs(), checkpoint_path.string(),
                       start_epoch));
       auto expected = recorded_signals(config);
       const auto& found = store->meta().signals;
@@ -255,23 +342,27 @@ struct Trainer::Impl {
                                "started with another mode; resume it with its own config",
                                dynamics_path.string(), names(found), config.train.mode, names(expected)));
       }
-      // Rows left out before stay out: their last committed loss is NaN.
+      // Rows left out before stay out: their last committed loss is NaN (per rank: in some
+      // rank's block; every rank learns all of them).
       if (start_epoch > 0) excluded = record::excluded_columns(*store, start_epoch - 1);
+      if (per_rank) {
+        for (auto& row : excluded) row += first_column();
+        excluded = parallel->gather_rows(excluded);
+        std::sort(excluded.begin(), excluded.end());
+      }
       log->info("resuming {} at epoch {}/{}", run_dir.string(), start_epoch, config.train.epochs);
+    } else if (per_rank) {
+      if (writer()) {
+        stitched.emplace(
+            record::StitchedDynamics::create(dynamics_path, new_meta(), inputs.examples, run.world_size()));
+      }
+      const record::ColumnBlock block{first_columns[run.rank()], first_columns[run.rank() + 1]};
+      store.emplace(record::DynamicsStore::create(run.rank_dynamics(), new_meta(),
+                                                  record::slice_columns(inputs.examples, block)));
     } else if (!writer()) {
       store.emplace(record::DynamicsStore::open_read(dynamics_path));
     } else {
-      record::DynamicsMeta meta;
-      meta.config_json = config_json;
-      meta.mapd_version = kVersion;
-      meta.torch_version = torch_version();
-      meta.view = recorded_view(config);
-      meta.dtype = config.record.dtype;
-      meta.seed = config.train.seed;
-      meta.category_names = inputs.category_names;
-      meta.class_names = inputs.class_names;
-      meta.signals = recorded_signals(config);
-      store.emplace(record::DynamicsStore::create(dynamics_path, meta, inputs.examples));
+      store.emplace(record::DynamicsStore::create(dynamics_path, new_meta(), inputs.examples));
     }
   }
 };
@@ -311,10 +402,32 @@ int64_t Trainer::open(bool resume) {
   fs::create_directories(d.run.checkpoints());
   // In a data-parallel job rank 0 creates (or trims) dynamics.h5 once no rank reads the run's files
   // any more, and the others open it after that.
-  if (d.parallel) d.parallel->barrier();
-  if (d.writer()) d.open_store(resume);
-  if (d.parallel) d.parallel->barrier();
-  if (!d.writer()) d.open_store(resume);
+  if (d.parallel) {
+    d.parallel->barrier();
+    // A new job records per rank; a resumed one as it began (a dynamics.h5 of an older mapd that
+    // holds every row itself goes on that way).
+    const int64_t recorded =
+        d.parallel->max(resume && d.writer() ? record::StitchedDynamics::recorded_ranks(d.dynamics_path) : 0);
+    MAPD_CHECK(
+        !resume || recorded == 0 || recorded == d.run.world_size(), ConfigError,
+        fmt::format("{} stitches the files of a job of {} ranks, and this job has {}: resume it with {} "
+                    "ranks (each rank goes on with its own dynamics.rank-R.h5)",
+                    d.dynamics_path.string(), recorded, d.run.world_size(), recorded));
+    d.per_rank = !resume || recorded > 0;
+    if (d.per_rank) {
+      for (int64_t r = 0; r < d.run.world_size(); ++r) {
+        d.first_columns.push_back(record::rank_columns(set.size(), r, d.run.world_size()).first);
+      }
+      d.first_columns.push_back(set.size());
+    }
+  }
+  if (d.per_rank) {
+    d.open_store(resume);  // every rank at once (the record is opened in agreed steps)
+  } else {
+    if (d.writer()) d.open_store(resume);
+    if (d.parallel) d.parallel->barrier();
+    if (!d.writer()) d.open_store(resume);
+  }
   if (d.parallel) d.parallel->broadcast_module(d.learner->model());  // resumed: the same checkpoint
   d.trim_bad_inputs();
   d.next_epoch = d.start_epoch;
@@ -381,9 +494,20 @@ EpochResult Trainer::run_epoch(int64_t epoch) {
   if (d.parallel && d.agreed_stop() != 0) throw d.interrupted(epoch, false);
   result.record = d.record->to_host();
   if (d.parallel) {
-    d.parallel->merge_record(result.record, /*exactly_once=*/d.mode->view() == "online");
-    d.parallel->merge_totals(result.pass.totals);
-    d.add_unreadable_of_other_ranks(result.record, epoch, result.pass.unreadable);
+    const auto merge_start = Clock::now();
+    const bool exactly_once = d.mode->view() == "online";
+    if (d.per_rank) {
+      // Each rank gets the rows of its own block from the ranks that trained them.
+      result.record = d.parallel->exchange_record(result.record, d.first_columns, exactly_once);
+      d.merge_ms = 1000.0 * seconds_since(merge_start);
+      d.parallel->merge_totals(result.pass.totals);
+      d.add_unreadable_of_all_ranks(epoch, result.pass.unreadable);
+    } else {
+      d.parallel->merge_record(result.record, exactly_once);
+      d.merge_ms = 1000.0 * seconds_since(merge_start);
+      d.parallel->merge_totals(result.pass.totals);
+      d.add_unreadable_of_other_ranks(result.record, epoch, result.pass.unreadable);
+    }
   }
   auto& signals = result.record.signals;
   if (d.per_example_recorded) {
@@ -391,8 +515,10 @@ EpochResult Trainer::run_epoch(int64_t epoch) {
     signals.push_back(record::SignalRow{result.record.el2n, {}});
   }
   for (auto& row : d.mode->signal_rows()) signals.push_back(std::move(row));
+  MAPD_ASSERT(!d.per_rank || signals.size() == d.store->meta().signals.size(),
+              "Trainer: a mode with its own signals in a job recorded per rank");
   const auto excluded = d.excluded_with(result.pass.unreadable);
-  detail::check_epoch_rows(result.record, epoch, d.kept_context(), excluded);
+  detail::check_epoch_rows(result.record, epoch, d.kept_context(), excluded, d.first_column());
   const int64_t expected = d.inputs.train_set.size() - static_cast<int64_t>(excluded.size());
   MAPD_ASSERT(
       d.parallel || d.record->rows_written() == expected,
@@ -425,28 +551,57 @@ void Trainer::commit_epoch(const EpochResult& result) {
                          {"lr", pass.lr},
                          {"view", d.mode->view()},
                          {"threads", torch::get_num_threads()}};
-  line["probe_acc"] = probe_accuracy(d.inputs, result.record);
+  auto counts = probe_counts(d.inputs, result.record, d.first_column());
+  if (d.per_rank) d.parallel->sum(counts);  // each rank counted its block
+  line["probe_acc"] = probe_accuracy(d.inputs, counts);
   d.mode->add_metrics(line);
+  auto log = log::get("train");
+  if (d.parallel) {
+    // Before anything of the epoch is written: ranks that drifted apart fail the job here.
+    const uint64_t checksum = d.parallel->check_identical(d.learner->model().parameters(), result.epoch);
+    log->info("epoch {}/{}: parameters bit-identical on all {} ranks (checksum {:016x})", result.epoch + 1,
+              config.train.epochs, d.parallel->size(), checksum);
+  }
   // Commit order matters: the dynamics row, the metrics line, then the checkpoint that points
   // past both. A kill before the checkpoint redoes the epoch; resume drops its row and line.
   const auto& host = result.record;
-  if (d.writer()) {
+  const auto write_start = Clock::now();
+  double write_ms = 0.0;
+  if (d.per_rank) {
+    // Every rank commits its columns; dynamics.h5 counts the epoch once all have.
     d.store->append_epoch(host.loss.data(), host.pred.data(), host.true_prob.data(), host.signals);
-    d.metrics->write(line);
-    d.append_bad_inputs(pass.unreadable);
-    save_checkpoint(d.checkpoint_path, d.learner->model(), d.learner->optimizer(),
-                    CheckpointInfo{result.epoch + 1, d.config_json, d.learner->scaler().scale()});
+    write_ms = 1000.0 * seconds_since(write_start);
+    d.parallel->barrier();
+    if (d.writer()) {
+      d.stitched->commit(result.epoch + 1);
+      d.metrics->write(line);
+      d.append_bad_inputs(pass.unreadable);
+      save_checkpoint(d.checkpoint_path, d.learner->model(), d.learner->optimizer(),
+                      CheckpointInfo{result.epoch + 1, d.config_json, d.learner->scaler().scale()});
+    }
+    d.parallel->barrier();  // the epoch is committed for every rank
+  } else {
+    if (d.writer()) {
+      d.store->append_epoch(host.loss.data(), host.pred.data(), host.true_prob.data(), host.signals);
+      write_ms = 1000.0 * seconds_since(write_start);
+      d.metrics->write(line);
+      d.append_bad_inputs(pass.unreadable);
+      save_checkpoint(d.checkpoint_path, d.learner->model(), d.learner->optimizer(),
+                      CheckpointInfo{result.epoch + 1, d.config_json, d.learner->scaler().scale()});
+    }
+    if (d.parallel) {
+      d.parallel->barrier();  // the epoch is committed for every rank once rank 0 has written it
+      if (!d.writer()) d.store->refresh();
+    }
   }
-  if (d.parallel) {
-    d.parallel->barrier();  // the epoch is committed for every rank once rank 0 has written it
-    if (!d.writer()) d.store->refresh();
-  }
-  log::get("train")->info("epoch {}/{}  loss {:.4f}  acc {:.2f}%{}  lr {:.4g}  {:.0f} img/s  {:.1f} s",
-                          result.epoch + 1, config.train.epochs, loss, 100.0 * acc,
-                          d.test_loader ? fmt::format("  test_loss {:.4f}  test_acc {:.2f}%",
-                                                      result.test_loss, 100.0 * result.test_accuracy)
-                                        : "",
-                          pass.lr, img_s, result.seconds);
+  log->info("epoch {}/{}  loss {:.4f}  acc {:.2f}%{}  lr {:.4g}  {:.0f} img/s  {:.1f} s{}", result.epoch + 1,
+            config.train.epochs, loss, 100.0 * acc,
+            d.test_loader ? fmt::format("  test_loss {:.4f}  test_acc {:.2f}%", result.test_loss,
+                                        100.0 * result.test_accuracy)
+                          : "",
+            pass.lr, img_s, result.seconds,
+            d.parallel ? fmt::format("  (record: merge {:.2f} ms, write {:.2f} ms)", d.merge_ms, write_ms)
+                       : std::string());
   d.excluded = d.excluded_with(pass.unreadable);
   d.next_epoch = result.epoch + 1;
   d.summary.epochs_completed = d.next_epoch;

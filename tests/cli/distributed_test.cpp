@@ -1,10 +1,7 @@
 // End-to-end: the real mapd binary as a data-parallel job of two processes on this machine (Gloo
 // over TCP on localhost, rendezvous as torchrun sets it up: RANK, WORLD_SIZE, MASTER_ADDR,
 // MASTER_PORT), against one process with the same global batch (issue 15, docs/distributed.md).
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <signal.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <gtest/gtest.h>
@@ -12,16 +9,21 @@
 
 #include <chrono>
 #include <cmath>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <map>
+#include <regex>
 #include <string>
 #include <vector>
 
+#include "../dist/free_port.hpp"
 #include "pipeline_fixtures.hpp"
 
 namespace mapd::cli {
 namespace {
 
+using mapd::testing::free_port;
 using nlohmann::json;
 using testing::read_lines;
 using testing::read_text;
@@ -30,20 +32,6 @@ using testing::spawn_mapd;
 using testing::wait_exit;
 namespace fsys = std::filesystem;
 using Clock = std::chrono::steady_clock;
-
-/// A TCP port nobody listens on now (the kernel's choice for port 0).
-int free_port() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  address.sin_port = 0;
-  ::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address);
-  socklen_t length = sizeof address;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length);
-  ::close(fd);
-  return ntohs(address.sin_port);
-}
 
 class DistributedTest : public ::testing::Test {
  protected:
@@ -61,7 +49,7 @@ class DistributedTest : public ::testing::Test {
   /// A config of `epochs` epochs, global batch 32; `norm` none or batch; `slow` makes epochs long
   /// enough for a signal to land inside one.
   fsys::path config(int epochs, const std::string& norm, bool slow = false) const {
-    const auto path = dir_ / ("dp-" + norm + (slow ? "-slow" : "") + ".yaml");
+    auto path = dir_ / ("dp-" + norm + (slow ? "-slow" : "") + ".yaml");
     std::ofstream(path)
         << "data: {format: idx, path: " << data_.string()
         << ", name: tiny, workers: 1}\n"
@@ -83,6 +71,7 @@ class DistributedTest : public ::testing::Test {
                                const std::string& tag) const {
     const int port = free_port();
     std::vector<pid_t> pids;
+    pids.reserve(static_cast<size_t>(ranks));
     for (int r = 0; r < ranks; ++r) {
       pids.push_back(spawn_mapd(args, dir_ / (tag + ".rank" + std::to_string(r) + ".out"),
                                 {"RANK=" + std::to_string(r), "WORLD_SIZE=" + std::to_string(ranks),
@@ -95,6 +84,7 @@ class DistributedTest : public ::testing::Test {
   /// Waits for every pid; their exit codes.
   static std::vector<int> wait_all(const std::vector<pid_t>& pids) {
     std::vector<int> codes;
+    codes.reserve(pids.size());
     for (const pid_t pid : pids) codes.push_back(wait_exit(pid));
     return codes;
   }
@@ -106,6 +96,33 @@ class DistributedTest : public ::testing::Test {
   fsys::path dir_;
   fsys::path data_;
 };
+
+/// The checksums each "parameters bit-identical" line of `log` names, by epoch (1-based).
+std::map<int, std::string> parameter_checksums(const std::string& log) {
+  std::map<int, std::string> sums;
+  const std::regex line(
+      R"(epoch (\d+)/\d+: parameters bit-identical on all 2 ranks \(checksum ([0-9a-f]{16})\))");
+  for (auto it = std::sregex_iterator(log.begin(), log.end(), line); it != std::sregex_iterator(); ++it) {
+    sums[std::stoi((*it)[1].str())] = (*it)[2].str();
+  }
+  return sums;
+}
+
+/// h5py (Debian's /usr/bin/python3) reads `dynamics`'s committed epochs of /epochs/loss as one
+/// [epochs, N] dataset and writes them to `raw` (float32, epoch-major); the script's output.
+const char* const kStitchedLossScript = R"PY(
+import sys
+import h5py
+import numpy as np
+with h5py.File(sys.argv[1], "r") as f:
+    complete = int(f["/epochs/complete"][()])
+    loss = f["/epochs/loss"]
+    assert loss.is_virtual
+    n = f["/examples/id"].shape[0]
+    assert loss.shape[1] == n and loss.shape[0] >= complete, (loss.shape, n, complete)
+    loss[:complete].astype(np.float32).tofile(sys.argv[2])
+    print("ok", complete, n)
+)PY";
 
 /// The largest |a - b| over two runs' losses, and whether they have the same shape.
 double max_loss_difference(const testing::Trajectories& a, const testing::Trajectories& b) {
@@ -152,7 +169,30 @@ TEST_F(DistributedTest, TwoRanksWithoutBatchNormMatchOneProcessWithTheSameGlobal
   }
   EXPECT_TRUE(fsys::exists(two / "train.rank-1.log"));
   EXPECT_NE(read_text(two / "train.rank-1.log").find("rank 1 of 2"), std::string::npos);
-  EXPECT_FALSE(fsys::exists(two / "dynamics.rank-1.h5"));
+  // Each rank recorded its half of the columns; dynamics.h5 stitches them (read above as one).
+  EXPECT_EQ(read_trajectories(two / "dynamics.rank-0.h5").examples, a.examples / 2);
+  EXPECT_EQ(read_trajectories(two / "dynamics.rank-1.h5").examples, a.examples - a.examples / 2);
+
+  // h5py sees the same [epochs, N] losses through the virtual dataset.
+  const auto script = dir_ / "stitched_loss.py";
+  std::ofstream(script) << kStitchedLossScript;
+  const auto raw = dir_ / "loss.f32";
+  const auto log = dir_ / "python.log";
+  const int status =
+      std::system(("/usr/bin/python3 '" + script.string() + "' '" + (two / "dynamics.h5").string() + "' '" +
+                   raw.string() + "' > '" + log.string() + "' 2>&1")
+                      .c_str());
+  ASSERT_EQ(status, 0) << read_text(log);
+  std::ifstream in(raw, std::ios::binary);
+  std::vector<float> seen(b.loss.size());
+  in.read(reinterpret_cast<char*>(seen.data()), static_cast<std::streamsize>(seen.size() * sizeof(float)));
+  ASSERT_EQ(in.gcount(), static_cast<std::streamsize>(seen.size() * sizeof(float))) << read_text(log);
+  for (int64_t e = 0; e < b.epochs; ++e) {
+    for (int64_t i = 0; i < b.examples; ++i) {
+      ASSERT_EQ(seen[static_cast<size_t>(e * b.examples + i)], b.loss[static_cast<size_t>(i * b.epochs + e)])
+          << "epoch " << e << " example " << i;
+    }
+  }
 }
 
 // With BatchNorm (each rank normalises with its own batch's statistics) the job is not one
@@ -168,6 +208,43 @@ TEST_F(DistributedTest, TwoRanksWithBatchNormRecordEveryExampleEveryEpoch) {
   for (const int32_t p : t.pred) ASSERT_GE(p, 0);
   EXPECT_TRUE(fsys::exists(run / "assignments.csv"));  // rank 0 assigned after training
   EXPECT_NE(read_text(run / "train.rank-1.log").find("rank 0 assigns and reports"), std::string::npos);
+  // Issue 15 item 5: the parameters stay bit-identical (BatchNorm's running statistics are per
+  // rank, its weights are not); every rank checked and logged the same checksum every epoch.
+  const auto sums0 = parameter_checksums(read_text(run / "train.log"));
+  const auto sums1 = parameter_checksums(read_text(run / "train.rank-1.log"));
+  EXPECT_EQ(sums0.size(), 2U) << read_text(run / "train.log");
+  EXPECT_EQ(sums0, sums1);
+  EXPECT_NE(sums0.at(1), sums0.at(2));
+
+  // A job recorded per rank goes on only as a job of as many ranks.
+  const auto alone = testing::run_mapd("resume '" + run.string() + "'");
+  EXPECT_EQ(alone.exit_code, 2) << alone.output;
+  EXPECT_NE(alone.output.find("stitches the files of a data-parallel job of 2 ranks"), std::string::npos)
+      << alone.output;
+}
+
+// A run whose dynamics.h5 holds every row itself (one process, or a job of an older mapd) goes on
+// as a data-parallel job that way: rank 0 merges the ranks' records and writes dynamics.h5.
+TEST_F(DistributedTest, ARunRecordedInOneFileResumesAsAJobThatWay) {
+  const auto cfg = config(3, "none", /*slow=*/true);
+  const auto run = dir_ / "one-file";
+  const pid_t pid = spawn_mapd({"train", "-c", cfg.string(), "--run-dir", run.string()},
+                               dir_ / "one-file.out", {"OMP_WAIT_POLICY=passive"});
+  ASSERT_TRUE(testing::wait_for_epochs(run / "dynamics.h5", 1, pid, std::chrono::seconds(300)))
+      << read_text(dir_ / "one-file.out");
+  ::kill(pid, SIGTERM);
+  ASSERT_EQ(wait_exit(pid), 143) << read_text(dir_ / "one-file.out");
+  const auto kept = testing::committed_epochs(run / "dynamics.h5");
+  ASSERT_GE(kept, 1);
+  ASSERT_LT(kept, 3);
+
+  ASSERT_EQ(wait_all(spawn_job({"resume", run.string()}, 2, "one-file-resumed")), (std::vector<int>{0, 0}))
+      << output("one-file-resumed", 0) << output("one-file-resumed", 1);
+  const auto t = read_trajectories(run / "dynamics.h5");
+  EXPECT_EQ(t.epochs, 3);
+  for (const float v : t.loss) ASSERT_TRUE(std::isfinite(v));
+  EXPECT_FALSE(fsys::exists(run / "dynamics.rank-0.h5"));
+  EXPECT_FALSE(fsys::exists(run / "dynamics.rank-1.h5"));
 }
 
 // A rank that dies makes the others fail within dist.timeout_s instead of waiting forever; the job

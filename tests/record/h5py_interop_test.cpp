@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -9,6 +10,7 @@
 
 #include "mapd/record/assignment_store.hpp"
 #include "mapd/record/dynamics_store.hpp"
+#include "mapd/record/stitched_dynamics.hpp"
 
 #include "test_util.hpp"
 
@@ -115,6 +117,87 @@ TEST(H5pyInterop, PythonReadsDynamicsFile) {
   const int status = run_python(dir, kDynamicsScript,
                                 path.string() + " " + raw.string() + " " + std::to_string(n) + " " +
                                     std::to_string(epochs) + " " + large.string(),
+                                &output);
+  EXPECT_EQ(status, 0) << output;
+  EXPECT_NE(output.find("ok"), std::string::npos) << output;
+}
+
+const char* const kStitchedScript = R"PY(
+import sys
+import h5py
+import numpy as np
+
+path, raw, n, epochs = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+want = np.fromfile(raw, dtype=np.float32).reshape(epochs, n)
+with h5py.File(path, "r") as f:
+    complete = int(f["/epochs/complete"][()])
+    assert complete == epochs, complete
+    for name in ("loss", "pred", "true_prob", "margin"):
+        d = f["/epochs/" + name]
+        assert d.is_virtual, name
+        assert d.maxshape == (None, n), d.maxshape
+        # Rank 0 holds one epoch more than every rank committed: readers take the committed rows.
+        assert d.shape[1] == n and d.shape[0] >= complete, d.shape
+        files = sorted({s.file_name for s in d.virtual_sources()})
+        assert files == ["dynamics.rank-0.h5", "dynamics.rank-1.h5"], files
+    loss = f["/epochs/loss"][:complete]
+    assert loss.shape == (epochs, n) and loss.dtype == np.float16, (loss.shape, loss.dtype)
+    assert np.array_equal(loss, want.astype(np.float16)), np.abs(loss.astype(np.float32) - want).max()
+    assert np.array_equal(f["/epochs/margin"][:complete], (-want).astype(np.float16))
+    pred = f["/epochs/pred"][:complete]
+    for e in range(epochs):
+        assert (pred[e] == (np.arange(n) + e) % 10).all(), pred[e]
+    assert (f["/examples/id"][...] == 1000 + np.arange(n)).all()
+    assert list(f["/ranks/first_column"][...]) == [0, n // 2, n]
+print("ok")
+)PY";
+
+// dynamics.h5 of a data-parallel job: h5py sees one [epochs, N] dataset per signal (HDF5 virtual
+// datasets over the rank files), also after the run directory moved and from another directory.
+TEST(H5pyInterop, PythonReadsStitchedDynamicsAsOneDataset) {
+  if (!have_h5py()) {
+    GTEST_SKIP() << kPython << " with h5py and numpy is not installed (apt install python3-h5py)";
+  }
+  TempDir dir;
+  const int64_t n = 50;
+  const int64_t epochs = 3;
+  const auto run = dir / "run";
+  std::filesystem::create_directories(run);
+  auto meta = make_meta("fp16");
+  meta.signals = {SignalSpec{"margin", false}};
+  const auto raw = dir / "loss.f32";
+  {
+    auto stitched = StitchedDynamics::create(run / "dynamics.h5", meta, make_examples(n, 10), 2);
+    std::vector<DynamicsStore> parts;
+    for (int64_t r = 0; r < 2; ++r) {
+      parts.push_back(DynamicsStore::create(run / rank_file_name(r), meta,
+                                            slice_columns(make_examples(n, 10), rank_columns(n, r, 2))));
+    }
+    std::ofstream out(raw, std::ios::binary);
+    for (int64_t e = 0; e <= epochs; ++e) {
+      const auto row = make_row(n, e);
+      for (int64_t r = 0; r < 2; ++r) {
+        if (e == epochs && r == 1) continue;  // the last epoch: only rank 0 committed it
+        const auto b = rank_columns(n, r, 2);
+        const auto cut = [&](const auto& v) { return std::vector(v.begin() + b.first, v.begin() + b.end); };
+        auto margin = cut(row.loss);
+        for (auto& v : margin) v = -v;
+        parts[static_cast<size_t>(r)].append_epoch(cut(row.loss).data(), cut(row.pred).data(),
+                                                   cut(row.true_prob).data(), {SignalRow{margin, {}}});
+      }
+      if (e < epochs) {
+        stitched.commit(e + 1);
+        out.write(reinterpret_cast<const char*>(row.loss.data()),
+                  static_cast<std::streamsize>(n * sizeof(float)));
+      }
+    }
+  }
+  const auto moved = dir / "moved";
+  std::filesystem::rename(run, moved);
+  std::string output;
+  const int status = run_python(dir, kStitchedScript,
+                                (moved / "dynamics.h5").string() + " " + raw.string() + " " +
+                                    std::to_string(n) + " " + std::to_string(epochs),
                                 &output);
   EXPECT_EQ(status, 0) << output;
   EXPECT_NE(output.find("ok"), std::string::npos) << output;

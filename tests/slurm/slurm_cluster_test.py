@@ -364,7 +364,9 @@ def run_audit(cluster, root, mapd, source):
     if os.path.exists(os.path.join(run_dir, "assignments.csv")):
         whole = os.path.join(root, "whole")
         os.makedirs(whole)
-        for name in ("dynamics.h5", "config.resolved.json"):
+        # The job's record: dynamics.h5 and the rank files it stitches.
+        for name in ["dynamics.h5", "config.resolved.json"] + sorted(
+                n for n in os.listdir(run_dir) if n.startswith("dynamics.rank-")):
             shutil.copy(os.path.join(run_dir, name), whole)
         result = subprocess.run([mapd, "assign", whole, "--log-level", "warn"], capture_output=True, text=True,
                                 timeout=120, env=cluster.env | {"MAPD_IGNORE_SLURM": "1"})

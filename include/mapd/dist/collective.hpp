@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "mapd/dist/world.hpp"
 
@@ -40,6 +41,12 @@ class Collective {
   /// element-wise sum (max) over the ranks.
   void all_reduce_sum(torch::Tensor& tensor);
   void all_reduce_max(torch::Tensor& tensor);
+  /// Personalised exchange: this rank sends `input`'s first `send_counts[0]` elements to rank 0,
+  /// the next `send_counts[1]` to rank 1, and so on, and receives into `output` what every rank
+  /// sent it, in rank order (`receive_counts[q]` elements from rank q). 1-D contiguous tensors of
+  /// one dtype; the counts (one per rank) must agree with what the peers send.
+  void all_to_all(const torch::Tensor& input, const std::vector<int64_t>& send_counts, torch::Tensor& output,
+                  const std::vector<int64_t>& receive_counts);
   /// In place: every rank's `tensor` becomes rank `root`'s.
   void broadcast(torch::Tensor& tensor, int64_t root = 0);
   /// Returns when every rank has called it.

@@ -49,6 +49,27 @@ class DataParallel final : public GradientSync {
   /// unrecorded (loss NaN, pred -1). With `exactly_once` (the ranks trained disjoint shards) a row
   /// recorded by two ranks is an InternalError.
   void merge_record(EpochRecord::Host& host, bool exactly_once);
+  /// Per-rank recording (docs/distributed.md): rank r keeps the columns [first_columns[r],
+  /// first_columns[r + 1]) of the epoch record. Each rank sends every other rank only the rows of
+  /// that rank's block it recorded (its row within the block and five 4-byte values, one
+  /// all-to-all), and returns the record of its own block (first_columns[rank + 1] -
+  /// first_columns[rank] rows), merged as merge_record merges: a row recorded by several ranks gets
+  /// the mean, a row no rank recorded stays unrecorded (loss NaN, pred -1), and with `exactly_once`
+  /// a row recorded twice is an InternalError. `first_columns`: size() + 1 ascending boundaries
+  /// from 0 to `host`'s row count; blocks of fewer than 2^31 rows.
+  [[nodiscard]] EpochRecord::Host exchange_record(const EpochRecord::Host& host,
+                                                  const std::vector<int64_t>& first_columns,
+                                                  bool exactly_once);
+  /// Every rank's `rows`, concatenated in rank order (an all-reduce of a [ranks, longest] table).
+  [[nodiscard]] std::vector<int64_t> gather_rows(const std::vector<int64_t>& rows);
+  /// In place: the element-wise sum of every rank's `values` (the same length everywhere).
+  void sum(std::vector<double>& values);
+  /// Checks that every rank's `parameters` are bit-identical (a 64-bit checksum of their bytes,
+  /// all-reduced as its largest and smallest value) and returns the checksum. The ranks apply the
+  /// same summed gradients to the same start, so they stay identical also with BatchNorm (whose
+  /// running statistics, buffers, are per rank); a difference means the ranks diverged (a bug, or
+  /// ranks running different builds): DistributedError on every rank, naming `epoch`.
+  uint64_t check_identical(const std::vector<torch::Tensor>& parameters, int64_t epoch);
   /// Sums the ranks' totals (loss, correct, count) into every rank's.
   void merge_totals(EpochTotals& totals);
   /// Returns when every rank has called it.
