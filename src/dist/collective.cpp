@@ -7,8 +7,10 @@
 #include <torch/torch.h>
 #ifdef MAPD_WITH_NCCL
 // c10d's NCCL backend, compiled into the wheel's libtorch_cuda; its header is guarded by the macro
-// PyTorch's own build defines (nccl.h comes from the CUDA toolkit).
+// Torch's CMake config puts on our compile lines (nccl.h comes from the CUDA toolkit).
+#ifndef USE_C10D_NCCL
 #define USE_C10D_NCCL
+#endif
 #include <torch/csrc/distributed/c10d/ProcessGroupNCCL.hpp>
 #endif
 
@@ -76,11 +78,11 @@ std::shared_ptr<Collective> Collective::connect(const World& world, const std::s
     if (backend == "nccl") {
       // Its own key space in the store; bound to this rank's GPU so that the communicator is made
       // for it (and not guessed from the rank).
-      auto options = c10d::ProcessGroupNCCL::Options::create();
-      options->timeout = timeout;
+      auto nccl_options = c10d::ProcessGroupNCCL::Options::create();
+      nccl_options->timeout = timeout;
       auto nccl = c10::make_intrusive<c10d::ProcessGroupNCCL>(
           c10::make_intrusive<c10d::PrefixStore>("nccl", impl->store), static_cast<int>(world.rank),
-          static_cast<int>(world.world_size), options);
+          static_cast<int>(world.world_size), nccl_options);
       nccl->setBoundDeviceId(at::Device(at::kCUDA, static_cast<c10::DeviceIndex>(cuda_device)));
       impl->device = nccl;
     }
