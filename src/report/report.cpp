@@ -433,7 +433,6 @@ BrowsingTable browsing_table(const record::DynamicsStore& store, const record::A
     }
   }
   std::sort_heap(entries.begin(), entries.end(), before);
-  table.left_out = table.total - static_cast<int64_t>(entries.size());
   table.integer_ids = ex.name.empty();
   const auto c = static_cast<size_t>(categories);
   for (const int64_t i : entries) {
@@ -854,12 +853,12 @@ ReportData collect_report_data(const stdfs::path& run_dir, const config::ReportC
     page.table =
         browsing_table(store, *assignments, static_cast<int64_t>(assignment_meta.category_names.size()),
                        options.table_limit);
-    if (page.table->left_out > 0) {
+    if (page.table->left_out() > 0) {
       notes.push_back(fmt::format(
           "The browsing table lists the {} training examples with the highest label_issue of {} "
           "(report.table_limit = {}); {} are left out of it. `mapd export RUN_DIR --format csv` lists "
           "every example.",
-          page.table->size(), page.table->total, options.table_limit, page.table->left_out));
+          page.table->size(), page.table->total, options.table_limit, page.table->left_out()));
     }
   }
   page.probe_previews = probe_previews(run_dir, categories);
@@ -984,7 +983,7 @@ json to_json(const ReportData& data) {
   page["notes"] = data.notes;
   if (data.table) {
     const auto& t = *data.table;
-    page["table"] = {{"total", t.total}, {"shown", t.size()},       {"left_out", t.left_out},
+    page["table"] = {{"total", t.total}, {"shown", t.size()},       {"left_out", t.left_out()},
                      {"limit", t.limit}, {"file", "table/rows.js"}, {"thumbnails", !t.sheets.empty()}};
   } else {
     page["table"] = nullptr;
@@ -1025,7 +1024,7 @@ std::string table_script(const ReportData& data) {
   json out = {{"format", 1},
               {"generated", data.generated},
               {"total", t.total},
-              {"left_out", t.left_out},
+              {"left_out", t.left_out()},
               {"limit", t.limit},
               {"categories", data.assignments.categories},
               {"classes", data.classes},

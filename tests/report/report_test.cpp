@@ -689,7 +689,7 @@ TEST_F(ReportTest, BrowsingTableListsTrainingRowsByLabelIssue) {
   const auto& t = *data.table;
   EXPECT_EQ(t.total, SyntheticRun::kTrain);
   EXPECT_EQ(t.size(), SyntheticRun::kTrain);
-  EXPECT_EQ(t.left_out, 0);
+  EXPECT_EQ(t.left_out(), 0);
   std::vector<int64_t> expected = {0, 1, 2};  // label_issue 1, then r / 40 for row r
   for (int64_t r = SyntheticRun::kTrain - 1; r >= 3; --r) expected.push_back(r);
   EXPECT_EQ(t.row, expected);
@@ -714,7 +714,7 @@ TEST_F(ReportTest, BrowsingTableLimitKeepsTheHighestLabelIssueAndSaysHowManyAreL
   ASSERT_TRUE(data.table.has_value());
   EXPECT_EQ(data.table->row, (std::vector<int64_t>{0, 1, 2, 29, 28}));
   EXPECT_EQ(data.table->total, 30);
-  EXPECT_EQ(data.table->left_out, 25);
+  EXPECT_EQ(data.table->left_out(), 25);
   const std::string notes = joined(data.notes);
   EXPECT_NE(
       notes.find("lists the 5 training examples with the highest label_issue of 30 (report.table_limit = 5); "

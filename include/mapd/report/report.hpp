@@ -221,7 +221,6 @@ struct BrowsingTable {
   static constexpr int64_t kSheetColumns = 16;   ///< tiles per line of a sheet
   static constexpr int64_t kThumbnailSide = 32;  ///< most pixels of a tile (smaller images keep their size)
   int64_t total = 0;                             ///< assigned training examples
-  int64_t left_out = 0;                          ///< total minus the rows kept
   int64_t limit = 0;                             ///< report.table_limit
   std::vector<int64_t> row;                      ///< dynamics.h5 row
   std::vector<std::string> id;
@@ -239,6 +238,8 @@ struct BrowsingTable {
       sheets;                  ///< thumbnail files, relative to report/, sheet s = rows [s * kSheetRows, ...)
   int64_t thumbnail_side = 0;  ///< pixels of a tile: kThumbnailSide or the images' longer side if smaller
   int64_t size() const { return static_cast<int64_t>(row.size()); }
+  /// Assigned training examples the table leaves out (beyond table_limit).
+  [[nodiscard]] int64_t left_out() const { return total - size(); }
 };
 
 struct ReportData {       // NOLINT(bugprone-exception-escape)
