@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <array>
+#include <chrono>
 #include <cmath>
 #include <fstream>
 #include <limits>
@@ -128,6 +129,7 @@ class TrajectoryEstimator final : public MislabelEstimator {
   }
 
   void refit(const record::TrajectorySource& source, const std::vector<int64_t>& excluded) override {
+    const auto start = std::chrono::steady_clock::now();
     const int64_t epochs = source.complete_epochs();
     MAPD_ASSERT(epochs > 0, "label correction: the k-NN was asked to fit before any epoch was committed");
     const knn::EpochRange range{window_ > 0 ? std::max<int64_t>(0, epochs - window_) : 0, epochs};
@@ -137,7 +139,8 @@ class TrajectoryEstimator final : public MislabelEstimator {
     if (!features.extra.empty()) {
       options.standardize = true;  // losses, EL2N and margins live on different scales
     }
-    auto fit = knn::make_fit_set(source, reference_probes(roles), range, categories_, features);
+    const auto probes = reference_probes(roles);
+    auto fit = knn::make_fit_set(source, probes, range, categories_, features);
     const auto reference = category_shares(fit);
     const knn::TrajectoryKnn index(std::move(fit), options);
     const auto x = knn::read_feature_rows(source, roles.train, range, features);
@@ -146,10 +149,8 @@ class TrajectoryEstimator final : public MislabelEstimator {
                       range.size());
     auto prediction = index.predict(x.data(), n);
     const int64_t c = categories();
-    if (estimate_prior_) {
-      const auto prior = adjust_to_priors(prediction.prob, c, reference);
-      log::get("train")->debug("label correction (mapd): estimated P(mislabeled) prior {:.3f}", prior[1]);
-    }
+    // The P(mislabeled) prior the shares stand for: the reference share, or the estimated one.
+    const double prior = estimate_prior_ ? adjust_to_priors(prediction.prob, c, reference)[1] : reference[1];
     auto table = clean_rows(source.num_examples(), categories());
     auto* out = table.data_ptr<float>();
     for (int64_t i = 0; i < n; ++i) {
@@ -158,6 +159,11 @@ class TrajectoryEstimator final : public MislabelEstimator {
     }
     host_ = table;
     table_ = table.to(device_);
+    log::get("train")->debug(
+        "label correction (mapd): k-NN of {} rows x {} values ({}) against {} probes in {:.1f} ms, "
+        "P(mislabeled) prior {:.3f}",
+        n, features.width(range), options.signals, probes.size(),
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count(), prior);
   }
 
   [[nodiscard]] torch::Tensor posteriors(const torch::Tensor& indices,
