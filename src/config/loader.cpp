@@ -663,6 +663,7 @@ std::vector<std::string> validate(const RunConfig& c) {
   need(lc.reg_weight >= 0.0, "label_correction.reg_weight: must be >= 0");
   need(lc.relabel_threshold >= 0.5 && lc.relabel_threshold < 1.0,
        "label_correction.relabel_threshold: must be in [0.5, 1)");
+  need(lc.knn_epochs >= 0, "label_correction.knn_epochs: must be >= 0 (0 = all committed epochs)");
   need(lc.corrupted_weight >= 0.0 && lc.corrupted_weight <= 1.0,
        "label_correction.corrupted_weight: must be in [0, 1]");
   need(lc.clean_category != lc.mislabeled_category,

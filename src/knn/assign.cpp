@@ -44,13 +44,6 @@ std::string csv_float(float v) { return fmt::format("{:.6g}", v); }
 
 nlohmann::json number(double v) { return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(nullptr); }
 
-/// Whether `store` recorded the per-epoch values `name` (margin, el2n, ...).
-bool records_signal(const record::DynamicsStore& store, const std::string& name) {
-  const auto& signals = store.meta().signals;
-  return std::any_of(signals.begin(), signals.end(),
-                     [&](const record::SignalSpec& s) { return s.name == name && !s.classes; });
-}
-
 /// A ranking of the training examples by a score derived from the same trajectories
 /// (record::derive_scores), higher = more likely mislabeled.
 struct DerivedRanking {
@@ -135,36 +128,6 @@ struct RunInputs {
     return by_aum ? "AUM (minus the mean margin)" : "mean loss";
   }
 };
-
-/// The extra signals of knn.signals ("loss+el2n+margin") that `store` recorded, as readers; the
-/// others are left out with a log line (runs recorded before margin and EL2N were, or synthetic ones),
-/// and `signals` becomes what is used (assignments.h5 records it).
-Features features_of(const record::DynamicsStore& store, std::string* signals) {
-  Features out;
-  std::vector<std::string> missing;
-  std::string used = "loss";
-  size_t at = signals->find('+');
-  while (at != std::string::npos) {
-    const size_t next = signals->find('+', at + 1);
-    std::string name = signals->substr(at + 1, next == std::string::npos ? std::string::npos : next - at - 1);
-    at = next;
-    if (!records_signal(store, name)) {
-      missing.push_back(name);
-      continue;
-    }
-    used += "+" + name;
-    out.extra.emplace_back([&store, name](int64_t begin, int64_t end, EpochRange range, float* values) {
-      store.read_signal_values(name, begin, end, range.begin, range.end, values);
-    });
-    out.names.push_back(std::move(name));
-  }
-  if (!missing.empty()) {
-    log::get("knn")->info("knn.signals = {}: '{}' records no {}; the k-NN compares {}", *signals,
-                          store.path().string(), fmt::join(missing, ", "), used);
-  }
-  *signals = used;
-  return out;
-}
 
 RunInputs open_inputs(const RunLayout& run, const config::KnnConfig& options) {
   auto logger = log::get("knn");

@@ -2,6 +2,7 @@
 #include "mapd/knn/classify.hpp"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <algorithm>
 #include <cmath>
@@ -10,6 +11,7 @@
 
 #include "mapd/config/loader.hpp"
 #include "mapd/core/error.hpp"
+#include "mapd/core/log.hpp"
 
 namespace mapd::knn {
 
@@ -89,6 +91,39 @@ std::vector<float> read_loss_rows(const record::TrajectorySource& source, const 
     source.read_losses(rows[i], rows[j - 1] + 1, range.begin, range.end, out.data() + i * t);
     i = j;
   }
+  return out;
+}
+
+bool records_signal(const record::TrajectorySource& source, const std::string& name) {
+  const auto& signals = source.meta().signals;
+  return std::any_of(signals.begin(), signals.end(),
+                     [&](const record::SignalSpec& s) { return s.name == name && !s.classes; });
+}
+
+Features features_of(const record::TrajectorySource& source, std::string* signals) {
+  Features out;
+  std::vector<std::string> missing;
+  std::string used = "loss";
+  size_t at = signals->find('+');
+  while (at != std::string::npos) {
+    const size_t next = signals->find('+', at + 1);
+    std::string name = signals->substr(at + 1, next == std::string::npos ? std::string::npos : next - at - 1);
+    at = next;
+    if (!records_signal(source, name)) {
+      missing.push_back(name);
+      continue;
+    }
+    used += "+" + name;
+    out.extra.emplace_back([&source, name](int64_t begin, int64_t end, EpochRange range, float* values) {
+      source.read_signal_values(name, begin, end, range.begin, range.end, values);
+    });
+    out.names.push_back(std::move(name));
+  }
+  if (!missing.empty()) {
+    log::get("knn")->info("knn.signals = {}: {} records no {}; the k-NN compares {}", *signals,
+                          source.describe(), fmt::join(missing, ", "), used);
+  }
+  *signals = used;
   return out;
 }
 

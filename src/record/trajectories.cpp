@@ -62,6 +62,13 @@ void check_column_lengths(const ExampleColumns& examples, const std::string& whe
               fmt::format("{}: the example columns differ in length", where));
 }
 
+void TrajectorySource::read_signal_values(const std::string& name, int64_t /*begin*/, int64_t /*end*/,
+                                          int64_t /*epoch_begin*/, int64_t /*epoch_end*/,
+                                          float* /*out*/) const {
+  throw DataError(
+      fmt::format("{} holds no per-epoch signal '{}' (only loss, pred and true_prob)", describe(), name));
+}
+
 InMemoryTrajectories::InMemoryTrajectories(DynamicsMeta meta, ExampleColumns examples)
     : meta_(std::move(meta)), examples_(std::move(examples)) {
   check_column_lengths(examples_, "InMemoryTrajectories");

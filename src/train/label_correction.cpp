@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <array>
+#include <chrono>
 #include <cmath>
 #include <fstream>
 #include <limits>
@@ -33,6 +34,9 @@ constexpr size_t kWeightBins = 10;
 /// Stream tags of the mixup draws (data::mix_seed purposes).
 constexpr uint64_t kMixupLambda = 0x3a1b0d;
 constexpr uint64_t kMixupPairs = 0x3a1b0e;
+/// EM of adjust_to_priors: at most this many iterations, until no prior moves by the tolerance.
+constexpr int kPriorIterations = 100;
+constexpr double kPriorTolerance = 1e-6;
 constexpr double kTwoPi = 6.283185307179586476925286766559;
 
 /// A standard normal draw (Box-Muller, the cosine branch), from two uniform doubles.
@@ -96,14 +100,28 @@ torch::Tensor clean_rows(int64_t rows, int64_t categories) {
   return table;
 }
 
-/// method=mapd: P(category) of every training row from the k-NN over its trajectory of all
-/// committed epochs, fitted on the probes (both halves) of the correction categories (the same view
-/// as the training rows: both are recorded by the same pass). A table [N, C] looked up by row.
+/// Share of the fit set's rows in each of its categories.
+std::vector<double> category_shares(const knn::FitSet& fit) {
+  std::vector<double> shares(static_cast<size_t>(fit.num_categories), 0.0);
+  for (const int32_t c : fit.category) shares[static_cast<size_t>(c)] += 1.0;
+  for (double& s : shares) s /= static_cast<double>(std::max<int64_t>(fit.size(), 1));
+  return shares;
+}
+
+/// method=mapd: P(category) of every training row from the k-NN over its trajectory of the
+/// committed epochs (all, or the last label_correction.knn_epochs), fitted on the probes (both
+/// halves) of the correction categories (the same view as the training rows: both are recorded by
+/// the same pass). A trajectory is what knn.signals says (the losses, then EL2N and margin per
+/// epoch, standardised with the fit set's mean and std), for probes and training rows alike. The
+/// vote shares are reweighted to the estimated priors with label_correction.prior=estimated. A
+/// table [N, C] looked up by row.
 class TrajectoryEstimator final : public MislabelEstimator {
  public:
   TrajectoryEstimator(const config::RunConfig& config, const record::ExampleColumns& examples,
                       const std::vector<std::string>& category_names, const torch::Device& device)
       : knn_options_(config.knn),
+        window_(config.label_correction.knn_epochs),
+        estimate_prior_(config.label_correction.prior == "estimated"),
         categories_(correction_categories(config.label_correction, category_names)),
         roles_(knn::split_by_role(examples, "the trained set")),
         device_(device) {
@@ -111,25 +129,41 @@ class TrajectoryEstimator final : public MislabelEstimator {
   }
 
   void refit(const record::TrajectorySource& source, const std::vector<int64_t>& excluded) override {
+    const auto start = std::chrono::steady_clock::now();
     const int64_t epochs = source.complete_epochs();
     MAPD_ASSERT(epochs > 0, "label correction: the k-NN was asked to fit before any epoch was committed");
-    const knn::EpochRange range{0, epochs};
+    const knn::EpochRange range{window_ > 0 ? std::max<int64_t>(0, epochs - window_) : 0, epochs};
     const auto roles = knn::without_rows(roles_, excluded);
-    const knn::TrajectoryKnn index(knn::make_fit_set(source, reference_probes(roles), range, categories_),
-                                   knn_options_);
-    const auto x = knn::read_loss_rows(source, roles.train, range);
+    auto options = knn_options_;
+    const auto features = knn::features_of(source, &options.signals);
+    if (!features.extra.empty()) {
+      options.standardize = true;  // losses, EL2N and margins live on different scales
+    }
+    const auto probes = reference_probes(roles);
+    auto fit = knn::make_fit_set(source, probes, range, categories_, features);
+    const auto reference = category_shares(fit);
+    const knn::TrajectoryKnn index(std::move(fit), options);
+    const auto x = knn::read_feature_rows(source, roles.train, range, features);
     const auto n = static_cast<int64_t>(roles.train.size());
-    knn::check_finite(source, x.data(), roles.train.data(), n, range.size(), range.begin);
-    const auto prediction = index.predict(x.data(), n);
+    knn::check_finite(source, x.data(), roles.train.data(), n, features.width(range), range.begin, features,
+                      range.size());
+    auto prediction = index.predict(x.data(), n);
+    const int64_t c = categories();
+    // The P(mislabeled) prior the shares stand for: the reference share, or the estimated one.
+    const double prior = estimate_prior_ ? adjust_to_priors(prediction.prob, c, reference)[1] : reference[1];
     auto table = clean_rows(source.num_examples(), categories());
     auto* out = table.data_ptr<float>();
-    const int64_t c = categories();
     for (int64_t i = 0; i < n; ++i) {
       const auto row = static_cast<size_t>(roles.train[static_cast<size_t>(i)]);
       std::copy_n(prediction.prob.begin() + i * c, c, out + row * static_cast<size_t>(c));
     }
     host_ = table;
     table_ = table.to(device_);
+    log::get("train")->debug(
+        "label correction (mapd): k-NN of {} rows x {} values ({}) against {} probes in {:.1f} ms, "
+        "P(mislabeled) prior {:.3f}",
+        n, features.width(range), options.signals, probes.size(),
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count(), prior);
   }
 
   [[nodiscard]] torch::Tensor posteriors(const torch::Tensor& indices,
@@ -145,6 +179,8 @@ class TrajectoryEstimator final : public MislabelEstimator {
 
  private:
   config::KnnConfig knn_options_;
+  int64_t window_;       ///< label_correction.knn_epochs (0 = all)
+  bool estimate_prior_;  ///< label_correction.prior=estimated
   std::vector<int64_t> categories_;
   knn::RowRoles roles_;
   torch::Device device_;
@@ -485,6 +521,42 @@ class LabelCorrectionMode final : public TrainingMode {
 };
 
 }  // namespace
+
+std::vector<double> adjust_to_priors(std::vector<float>& prob, int64_t categories,
+                                     const std::vector<double>& reference) {
+  const auto c = static_cast<size_t>(categories);
+  MAPD_ASSERT(categories > 0 && reference.size() == c && prob.size() % c == 0,
+              fmt::format("adjust_to_priors: {} shares for {} categories and {} reference shares",
+                          prob.size(), categories, reference.size()));
+  const size_t n = prob.size() / c;
+  const std::vector<float> shares = prob;
+  std::vector<double> prior = reference;
+  std::vector<double> next(c);
+  std::vector<double> row(c);
+  for (int iteration = 0; iteration < kPriorIterations && n > 0; ++iteration) {
+    std::fill(next.begin(), next.end(), 0.0);
+    for (size_t i = 0; i < n; ++i) {
+      double sum = 0.0;
+      for (size_t k = 0; k < c; ++k) {
+        row[k] = reference[k] > 0.0 ? prior[k] / reference[k] * shares[i * c + k] : 0.0;
+        sum += row[k];
+      }
+      for (size_t k = 0; k < c; ++k) {
+        const double p = sum > 0.0 ? row[k] / sum : shares[i * c + k];
+        next[k] += p;
+        prob[i * c + k] = static_cast<float>(p);
+      }
+    }
+    double moved = 0.0;
+    for (size_t k = 0; k < c; ++k) {
+      next[k] /= static_cast<double>(n);
+      moved = std::max(moved, std::abs(next[k] - prior[k]));
+    }
+    prior = next;
+    if (moved < kPriorTolerance) break;
+  }
+  return prior;
+}
 
 TargetWeights target_weights(const torch::Tensor& p, bool binary, double corrupted_weight) {
   auto probs = p;

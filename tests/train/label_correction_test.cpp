@@ -279,6 +279,140 @@ TEST(MislabelEstimator, TheTrajectoryKnnSeesOnlyCommittedEpochs) {
   EXPECT_FLOAT_EQ(estimator->posteriors(longs({8}), torch::zeros({1}))[0][1].item<float>(), 0.0F);
 }
 
+/// 4 clean probes (category 0), 4 mislabeled probes (category 1) and 4 training rows (8-11) over
+/// `epochs` epochs, with the loss of row i at epoch e from `loss(i, e)` and an EL2N signal
+/// `el2n(i, e)` (meta().signals = {el2n}), readable as the recorded signals of a dynamics.h5 are.
+class WithEl2n final : public record::TrajectorySource {
+ public:
+  template <class Loss, class El2n>
+  WithEl2n(int64_t epochs, const Loss& loss, const El2n& el2n)
+      : losses_(el2n_meta(), committed_source(0).examples()) {
+    for (int64_t e = 0; e < epochs; ++e) {
+      std::vector<float> row(12);
+      for (int64_t i = 0; i < 12; ++i) {
+        row[static_cast<size_t>(i)] = loss(i, e);
+        el2n_.push_back(el2n(i, e));  // [epochs, N] epoch-major
+      }
+      std::vector<int32_t> pred(12, 0);
+      std::vector<float> prob(12, 0.5F);
+      losses_.append_epoch(row.data(), pred.data(), prob.data());
+    }
+  }
+  [[nodiscard]] int64_t num_examples() const override { return losses_.num_examples(); }
+  [[nodiscard]] int64_t complete_epochs() const override { return losses_.complete_epochs(); }
+  [[nodiscard]] const record::DynamicsMeta& meta() const override { return losses_.meta(); }
+  [[nodiscard]] const record::ExampleColumns& examples() const override { return losses_.examples(); }
+  [[nodiscard]] std::string describe() const override { return "losses and EL2N in memory"; }
+  void read_losses(int64_t b, int64_t e, int64_t eb, int64_t ee, float* out) const override {
+    losses_.read_losses(b, e, eb, ee, out);
+  }
+  void read_true_probs(int64_t b, int64_t e, int64_t eb, int64_t ee, float* out) const override {
+    losses_.read_true_probs(b, e, eb, ee, out);
+  }
+  void read_preds(int64_t b, int64_t e, int64_t eb, int64_t ee, int32_t* out) const override {
+    losses_.read_preds(b, e, eb, ee, out);
+  }
+  void read_signal_values(const std::string& name, int64_t b, int64_t e, int64_t eb, int64_t ee,
+                          float* out) const override {
+    EXPECT_EQ(name, "el2n");
+    for (int64_t i = b; i < e; ++i) {
+      for (int64_t t = eb; t < ee; ++t) *out++ = el2n_[static_cast<size_t>(t * 12 + i)];
+    }
+  }
+
+ private:
+  static record::DynamicsMeta el2n_meta() {
+    record::DynamicsMeta m;
+    m.category_names = {"typical", "mislabeled"};
+    m.class_names = {"a", "b"};
+    m.signals = {record::SignalSpec{"el2n", false}};
+    return m;
+  }
+  record::InMemoryTrajectories losses_;
+  std::vector<float> el2n_;
+};
+
+/// P(mislabeled) of training rows 8-11 after refitting `method`'s estimator with `config` on `source`.
+std::vector<float> p_mislabeled(const config::RunConfig& config, const record::TrajectorySource& source) {
+  auto estimator =
+      make_mislabel_estimator(config, source.examples(), source.meta().category_names, torch::kCPU);
+  estimator->refit(source, {});
+  const auto p = estimator->posteriors(longs({8, 9, 10, 11}), torch::zeros({4}));
+  std::vector<float> out;
+  for (int64_t r = 0; r < 4; ++r) out.push_back(p[r][1].item<float>());
+  return out;
+}
+
+TEST(MislabelEstimator, TheTrajectoryKnnComparesTheSignalsKnnSignalsNames) {
+  // Losses alike for every row (small ties broken by row); EL2N high for the mislabeled probes
+  // and training rows 8 and 9 only.
+  const WithEl2n source(
+      3, [](int64_t i, int64_t /*e*/) { return 1.0F + 0.001F * static_cast<float>(i % 4); },
+      [](int64_t i, int64_t /*e*/) { return (i >= 4 && i < 10) ? 1.2F : 0.2F; });
+  auto config = estimator_config("mapd");
+  config.knn.signals = "loss+el2n";
+  auto p = p_mislabeled(config, source);
+  EXPECT_FLOAT_EQ(p[0], 1.0F);
+  EXPECT_FLOAT_EQ(p[1], 1.0F);
+  EXPECT_FLOAT_EQ(p[2], 0.0F);
+  EXPECT_FLOAT_EQ(p[3], 0.0F);
+  // The losses alone do not tell rows 8 and 9 from 10 and 11 (equal losses, equal votes).
+  config.knn.signals = "loss";
+  p = p_mislabeled(config, source);
+  EXPECT_FLOAT_EQ(p[0], p[2]);
+  EXPECT_FLOAT_EQ(p[1], p[3]);
+}
+
+TEST(MislabelEstimator, KnnEpochsComparesOnlyTheLastCommittedEpochs) {
+  // Rows 8 and 9 lose like the mislabeled probes for three epochs, then like the clean ones.
+  const WithEl2n source(
+      4,
+      [](int64_t i, int64_t e) {
+        const bool high = (i >= 4 && i < 8) || (i >= 8 && i < 10 && e < 3);
+        return high ? 3.0F : 0.1F;
+      },
+      [](int64_t /*i*/, int64_t /*e*/) { return 0.0F; });
+  auto config = estimator_config("mapd");
+  config.knn.signals = "loss";
+  auto p = p_mislabeled(config, source);
+  EXPECT_FLOAT_EQ(p[0], 1.0F);  // all 4 epochs: nearest to the mislabeled probes
+  EXPECT_FLOAT_EQ(p[2], 0.0F);
+  config.label_correction.knn_epochs = 1;
+  p = p_mislabeled(config, source);
+  EXPECT_FLOAT_EQ(p[0], 0.0F);  // the last epoch alone: clean
+  EXPECT_FLOAT_EQ(p[1], 0.0F);
+}
+
+TEST(AdjustToPriors, ReweightsTheSharesToTheImpliedPrior) {
+  // One row certainly clean, one undecided: the implied mislabeled share halves every iteration
+  // (prior_1 <- (0 + prior_1) / 2), so the undecided row ends clean too.
+  std::vector<float> prob{1.0F, 0.0F, 0.5F, 0.5F};
+  auto prior = adjust_to_priors(prob, 2, {0.5, 0.5});
+  EXPECT_LT(prior[1], 1e-5);
+  EXPECT_NEAR(prior[0] + prior[1], 1.0, 1e-9);
+  EXPECT_FLOAT_EQ(prob[0], 1.0F);
+  EXPECT_LT(prob[3], 1e-5F);
+  EXPECT_NEAR(prob[2] + prob[3], 1.0F, 1e-6F);
+  // Mostly clean rows: every P(mislabeled) shrinks, the order stays, the prior is the mean.
+  prob = {0.9F, 0.1F, 0.9F, 0.1F, 0.9F, 0.1F, 0.05F, 0.95F};
+  const std::vector<float> before = prob;
+  prior = adjust_to_priors(prob, 2, {0.5, 0.5});
+  double mean = 0.0;
+  for (size_t i = 0; i < 4; ++i) {
+    EXPECT_LT(prob[2 * i + 1], before[2 * i + 1]) << "row " << i;
+    mean += prob[2 * i + 1] / 4.0;
+  }
+  EXPECT_NEAR(mean, prior[1], 1e-5);
+  EXPECT_NEAR(prior[1], 0.2396,
+              1e-3);  // the fixed point prior = mean_i prior f_i / (prior f_i + (1 - prior)(1 - f_i))
+  EXPECT_LT(prob[5], prob[7]);
+  // References of unequal counts: shares voted by 1/4 mislabeled references imply more mislabeled
+  // mass than the same shares voted by equal counts.
+  prob = {0.5F, 0.5F};
+  prior = adjust_to_priors(prob, 2, {0.75, 0.25});
+  EXPECT_GT(prob[1], 0.5F);
+}
+
 TEST(MislabelEstimator, GaussiansUseTheCurrentLossAndTheLastCommittedEpoch) {
   const auto all = committed_source(4);
   auto estimator = make_mislabel_estimator(estimator_config("gmm"), all.examples(), all.meta().category_names,

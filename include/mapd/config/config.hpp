@@ -321,6 +321,8 @@ struct LabelCorrectionConfig {
   std::string corrupted_category = "";
   double corrupted_weight = 0.0;
   std::string gmm_weights = "fixed";
+  int64_t knn_epochs = 0;
+  std::string prior = "equal";
 
   template <class V>
   void visit(V& v) {
@@ -362,6 +364,14 @@ struct LabelCorrectionConfig {
       "method=gmm: mixture weights fixed at 1/K, or adapted after each epoch by one E-step over the "
       "training losses",
       Choices{"fixed", "adaptive"});
+    v("knn_epochs", knn_epochs,
+      "method=mapd: the k-NN compares the trajectories' last this many committed epochs (0 = all, the "
+      "paper); the features per epoch are knn.signals'");
+    v("prior", prior,
+      "method=mapd: equal (the vote shares as they are: with as many clean as mislabeled references, a "
+      "prior of 1/2) or estimated (the shares reweighted to the share of mislabeled training examples "
+      "that the shares themselves imply, by EM as in Saerens et al. 2002)",
+      Choices{"equal", "estimated"});
   }
 
   /// Warm-up epochs for `epochs` training epochs (warmup_epochs, or its auto value).

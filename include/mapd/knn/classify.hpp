@@ -61,6 +61,14 @@ struct Features {
   }
 };
 
+/// Whether `source` recorded the per-epoch values `name` (margin, el2n, ...; meta().signals).
+bool records_signal(const record::TrajectorySource& source, const std::string& name);
+
+/// The extra signals of knn.signals ("loss+el2n+margin") that `source` recorded, as readers of
+/// `source` (which must outlive them); the others are left out with a log line (runs recorded
+/// before margin and EL2N were, synthetic or in-memory ones), and `signals` becomes what is used.
+Features features_of(const record::TrajectorySource& source, std::string* signals);
+
 /// The fit set over epochs `range` of the probe_fit rows in `roles.fit`, with the `features` of
 /// each row (default: the losses). With `categories` non-empty, only fit rows of those categories
 /// (indices into meta().category_names) are kept and renumbered 0..categories.size()-1 in that

@@ -84,7 +84,7 @@ class DynamicsStore final : public TrajectorySource {
   /// As read_losses for the extra value signal `name`; as read_preds for the class signal `name`.
   /// Throw DataError naming the file's signals when it has no such signal.
   void read_signal_values(const std::string& name, int64_t begin, int64_t end, int64_t epoch_begin,
-                          int64_t epoch_end, float* out) const;
+                          int64_t epoch_end, float* out) const override;
   void read_signal_classes(const std::string& name, int64_t begin, int64_t end, int64_t epoch_begin,
                            int64_t epoch_end, int32_t* out) const;
   /// Re-reads /epochs/complete (readers following a live run).

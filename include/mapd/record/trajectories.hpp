@@ -92,6 +92,11 @@ class TrajectorySource {
   /// As read_losses for the predicted class.
   virtual void read_preds(int64_t begin, int64_t end, int64_t epoch_begin, int64_t epoch_end,
                           int32_t* out) const = 0;
+  /// As read_losses for the extra value signal `name` of meta().signals (margin, el2n, ...).
+  /// Throws DataError when the source holds no such signal (the default: a source without extra
+  /// signals, such as InMemoryTrajectories).
+  virtual void read_signal_values(const std::string& name, int64_t begin, int64_t end, int64_t epoch_begin,
+                                  int64_t epoch_end, float* out) const;
 };
 
 /// Trajectories held in memory, one appended row per committed epoch: what a training mode keeps

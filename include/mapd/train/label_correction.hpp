@@ -71,6 +71,15 @@ torch::Tensor bootstrap_mixup_loss(const torch::Tensor& logits, const torch::Ten
                                    const torch::Tensor& targets, const TargetWeights& weights, double lambda,
                                    const torch::Tensor& permutation, double reg_weight);
 
+/// Reweights k-NN vote shares `prob` [n, categories] row-major (in place), voted by references of
+/// which a share `reference`[c] is in category c, to the category priors the shares imply over the
+/// n rows (EM of Saerens et al. 2002: p'(c | x) proportional to prior_c / reference_c * p(c | x),
+/// prior = the mean of p' over the rows, started at `reference`, at most 100 iterations, until no
+/// prior moves by 1e-6). Returns the priors. A row whose every reweighted share is 0 keeps its
+/// shares.
+std::vector<double> adjust_to_priors(std::vector<float>& prob, int64_t categories,
+                                     const std::vector<double>& reference);
+
 /// Where P(mislabeled) comes from (label_correction.method). Refit after every committed epoch
 /// from the committed trajectories only, so a resumed run computes what the uninterrupted run did.
 class MislabelEstimator {
