@@ -28,6 +28,18 @@ void set_generator_state(at::Generator generator, const torch::Tensor& state) {
   generator.set_state(state);
 }
 
+/// The info fields of `root` but the epoch (read before); checkpoints written before mapd saved
+/// steps mid-epoch have no steps and world_size (an epoch checkpoint: 0 and 1).
+void read_info(torch::serialize::InputArchive& root, CheckpointInfo& info) {
+  c10::IValue value;
+  root.read("config_json", value);
+  info.config_json = value.toStringRef();
+  root.read("loss_scale", value);
+  info.loss_scale = value.toDouble();
+  if (root.try_read("steps", value)) info.steps = value.toInt();
+  if (root.try_read("world_size", value)) info.world_size = value.toInt();
+}
+
 int64_t cuda_devices() { return cuda_available() ? static_cast<int64_t>(torch::cuda::device_count()) : 0; }
 
 }  // namespace
@@ -47,6 +59,8 @@ void save_checkpoint(const std::filesystem::path& path, torch::nn::Module& model
     root.write("epoch", c10::IValue(info.epoch));
     root.write("config_json", c10::IValue(info.config_json));
     root.write("loss_scale", c10::IValue(info.loss_scale));
+    root.write("steps", c10::IValue(info.steps));
+    root.write("world_size", c10::IValue(info.world_size));
     root.write("rng_cpu", generator_state(at::detail::getDefaultCPUGenerator()), /*is_buffer=*/true);
     const int64_t devices = cuda_devices();
     root.write("rng_cuda_count", c10::IValue(devices));
@@ -102,10 +116,7 @@ CheckpointInfo load_checkpoint(const std::filesystem::path& path, torch::nn::Mod
     optimizer.load(optimizer_archive);
     root.read("epoch", value);
     info.epoch = value.toInt();
-    root.read("config_json", value);
-    info.config_json = value.toStringRef();
-    root.read("loss_scale", value);
-    info.loss_scale = value.toDouble();
+    read_info(root, info);
     torch::Tensor state;
     root.read("rng_cpu", state, /*is_buffer=*/true);
     set_generator_state(at::detail::getDefaultCPUGenerator(), state);
@@ -122,6 +133,28 @@ CheckpointInfo load_checkpoint(const std::filesystem::path& path, torch::nn::Mod
         fmt::format("checkpoint {} is unreadable or does not match the configured model/optimizer "
                     "({}); check model.* and optimizer.* against the run's config.resolved.json",
                     path.string(), e.what_without_backtrace()));
+  }
+  return info;
+}
+
+CheckpointInfo read_checkpoint_info(const std::filesystem::path& path) {
+  MAPD_CHECK(std::filesystem::exists(path), IoError,
+             fmt::format("checkpoint {} does not exist", path.string()));
+  const std::string bytes = fs::read_file(path);
+  CheckpointInfo info;
+  try {
+    torch::serialize::InputArchive root;
+    root.load_from(bytes.data(), bytes.size());
+    c10::IValue value;
+    root.read("format_version", value);
+    MAPD_CHECK(value.toInt() == kCheckpointFormat, IoError,
+               fmt::format("checkpoint {}: format version {} is not supported (expected {})", path.string(),
+                           value.toInt(), kCheckpointFormat));
+    root.read("epoch", value);
+    info.epoch = value.toInt();
+    read_info(root, info);
+  } catch (const c10::Error& e) {
+    throw IoError(fmt::format("checkpoint {} is unreadable ({})", path.string(), e.what_without_backtrace()));
   }
   return info;
 }
