@@ -42,13 +42,45 @@ void read_info(torch::serialize::InputArchive& root, CheckpointInfo& info) {
 
 int64_t cuda_devices() { return cuda_available() ? static_cast<int64_t>(torch::cuda::device_count()) : 0; }
 
+/// The bytes of the checkpoint file `path`; IoError saying `missing` (what that means) when it
+/// does not exist.
+std::string checkpoint_bytes(const std::filesystem::path& path, const std::string& missing) {
+  MAPD_CHECK(std::filesystem::exists(path), IoError,
+             fmt::format("checkpoint {} does not exist: {}", path.string(), missing));
+  return fs::read_file(path);
+}
+
+/// Loads `bytes` (read from `path`) into `root` and checks its format version (IoError).
+void load_root(torch::serialize::InputArchive& root, const std::string& bytes,
+               const std::filesystem::path& path) {
+  root.load_from(bytes.data(), bytes.size());
+  c10::IValue value;
+  root.read("format_version", value);
+  MAPD_CHECK(value.toInt() == kCheckpointFormat, IoError,
+             fmt::format("checkpoint {}: format version {} is not supported (expected {})", path.string(),
+                         value.toInt(), kCheckpointFormat));
+}
+
 }  // namespace
 
-void save_checkpoint(const std::filesystem::path& path, torch::nn::Module& model,
-                     torch::optim::Optimizer& optimizer, const CheckpointInfo& info) {
+void save_archive_atomic(const std::filesystem::path& path, const std::string& what,
+                         const std::function<void(torch::serialize::OutputArchive&)>& fill) {
   std::ostringstream bytes;
   try {
     torch::serialize::OutputArchive root;
+    fill(root);
+    root.save_to(bytes);
+  } catch (const c10::Error& e) {
+    throw IoError(fmt::format("checkpoint {}: could not serialise {}: {}", path.string(), what,
+                              e.what_without_backtrace()));
+  }
+  fs::create_directories(path.parent_path());
+  fs::write_file_atomic(path, bytes.str());
+}
+
+void save_checkpoint(const std::filesystem::path& path, torch::nn::Module& model,
+                     torch::optim::Optimizer& optimizer, const CheckpointInfo& info) {
+  save_archive_atomic(path, "the model/optimizer", [&](torch::serialize::OutputArchive& root) {
     torch::serialize::OutputArchive model_archive;
     model.save(model_archive);
     root.write("model", model_archive);
@@ -69,31 +101,18 @@ void save_checkpoint(const std::filesystem::path& path, torch::nn::Module& model
           at::globalContext().defaultGenerator(torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(i)));
       root.write(fmt::format("rng_cuda_{}", i), generator_state(gen), /*is_buffer=*/true);
     }
-    root.save_to(bytes);
-  } catch (const c10::Error& e) {
-    throw IoError(fmt::format("checkpoint {}: could not serialise the model/optimizer: {}", path.string(),
-                              e.what_without_backtrace()));
-  }
-  fs::create_directories(path.parent_path());
-  fs::write_file_atomic(path, bytes.str());
+  });
 }
 
 CheckpointInfo load_checkpoint(const std::filesystem::path& path, torch::nn::Module& model,
                                torch::optim::Optimizer& optimizer) {
-  MAPD_CHECK(std::filesystem::exists(path), IoError,
-             fmt::format("checkpoint {} does not exist: the run has no complete epoch to resume from; "
-                         "start it again with `mapd train`",
-                         path.string()));
-  const std::string bytes = fs::read_file(path);
+  const std::string bytes = checkpoint_bytes(
+      path, "the run has no complete epoch to resume from; start it again with `mapd train`");
   CheckpointInfo info;
   try {
     torch::serialize::InputArchive root;
-    root.load_from(bytes.data(), bytes.size());
+    load_root(root, bytes, path);
     c10::IValue value;
-    root.read("format_version", value);
-    MAPD_CHECK(value.toInt() == kCheckpointFormat, IoError,
-               fmt::format("checkpoint {}: format version {} is not supported (expected {})", path.string(),
-                           value.toInt(), kCheckpointFormat));
     // InputArchive replaces tensors of another shape silently: compare the shapes ourselves.
     std::map<std::string, std::vector<int64_t>> shapes;
     for (const auto& kv : model.named_parameters()) shapes[kv.key()] = kv.value().sizes().vec();
@@ -138,18 +157,12 @@ CheckpointInfo load_checkpoint(const std::filesystem::path& path, torch::nn::Mod
 }
 
 CheckpointInfo read_checkpoint_info(const std::filesystem::path& path) {
-  MAPD_CHECK(std::filesystem::exists(path), IoError,
-             fmt::format("checkpoint {} does not exist", path.string()));
-  const std::string bytes = fs::read_file(path);
+  const std::string bytes = checkpoint_bytes(path, "nothing to read");
   CheckpointInfo info;
   try {
     torch::serialize::InputArchive root;
-    root.load_from(bytes.data(), bytes.size());
+    load_root(root, bytes, path);
     c10::IValue value;
-    root.read("format_version", value);
-    MAPD_CHECK(value.toInt() == kCheckpointFormat, IoError,
-               fmt::format("checkpoint {}: format version {} is not supported (expected {})", path.string(),
-                           value.toInt(), kCheckpointFormat));
     root.read("epoch", value);
     info.epoch = value.toInt();
     read_info(root, info);

@@ -4,11 +4,11 @@
 #include <nlohmann/json.hpp>
 #include <torch/torch.h>
 
-#include <sstream>
 #include <string>
 
 #include "mapd/core/error.hpp"
 #include "mapd/core/fs.hpp"
+#include "mapd/train/checkpoint.hpp"
 
 namespace mapd::train::detail {
 namespace {
@@ -44,9 +44,7 @@ int64_t read_int(torch::serialize::InputArchive& archive, const char* key) {
 
 void save_step_part(const std::filesystem::path& path, const StepPosition& position, const EpochPass& pass,
                     const EpochRecord* record, const TrainingMode& mode) {
-  std::ostringstream bytes;
-  try {
-    torch::serialize::OutputArchive root;
+  save_archive_atomic(path, "the epoch's progress", [&](torch::serialize::OutputArchive& root) {
     root.write("format_version", c10::IValue(kStepPartFormat));
     root.write("epoch", c10::IValue(position.epoch));
     root.write("steps", c10::IValue(position.steps));
@@ -67,13 +65,7 @@ void save_step_part(const std::filesystem::path& path, const StepPosition& posit
     torch::serialize::OutputArchive progress;
     mode.save_epoch_progress(progress);
     root.write("mode", progress);
-    root.save_to(bytes);
-  } catch (const c10::Error& e) {
-    throw IoError(fmt::format("step checkpoint {}: could not serialise the epoch's progress: {}",
-                              path.string(), e.what_without_backtrace()));
-  }
-  fs::create_directories(path.parent_path());
-  fs::write_file_atomic(path, bytes.str());
+  });
 }
 
 EpochPass load_step_part(const std::filesystem::path& path, const StepPosition& expected, EpochRecord& record,

@@ -107,6 +107,12 @@ bool has_step_checkpoint(const fsys::path& run_dir) {
   return fsys::exists(run_dir / "checkpoints" / "step.pt");
 }
 
+/// Expects no file of a step checkpoint of one process in `run_dir` (removed once its epoch committed).
+void expect_no_step_checkpoint(const fsys::path& run_dir) {
+  EXPECT_FALSE(has_step_checkpoint(run_dir));
+  EXPECT_FALSE(fsys::exists(run_dir / "checkpoints" / "step.rank-0.pt"));
+}
+
 class StepCheckpoint : public test::RunDirTest {
  protected:
   StepCheckpoint() : RunDirTest("mapd_step_checkpoint") {}
@@ -169,14 +175,13 @@ TEST_F(StepCheckpoint, SigusrOneMidEpochContinuesFromThatStepBitwise) {
 
     const auto steps = resume(config, inputs, split);
     EXPECT_EQ(steps, (std::map<int64_t, int64_t>{{1, 3}, {2, 6}}));  // continued, not redone
-    EXPECT_FALSE(has_step_checkpoint(split));
-    EXPECT_FALSE(fsys::exists(split / "checkpoints" / "step.rank-0.pt"));
+    expect_no_step_checkpoint(split);
     expect_same_run(config, full, split);
   }
 }
 
 // A stop in the first epoch leaves no epoch checkpoint, only the step checkpoint: resume goes on
-// from it; `mapd train` into that directory is refused by the pipeline (tests/cli).
+// from it (`mapd train` into that directory is refused: tests/pipeline).
 TEST_F(StepCheckpoint, AStopInTheFirstEpochContinuesFromItsStep) {
   const auto images = test::make_image_set(96);
   const auto inputs = test::make_inputs(images);
@@ -185,6 +190,7 @@ TEST_F(StepCheckpoint, AStopInTheFirstEpochContinuesFromItsStep) {
   stop_at(config, inputs, dir_ / "split", 0, 4);
   EXPECT_FALSE(fsys::exists(dir_ / "split" / "checkpoints" / "last.pt"));
   EXPECT_EQ(resume(config, inputs, dir_ / "split"), (std::map<int64_t, int64_t>{{0, 1}, {1, 6}}));
+  expect_no_step_checkpoint(dir_ / "split");
   expect_same_run(config, dir_ / "full", dir_ / "split");
 }
 
@@ -212,15 +218,14 @@ TEST_F(StepCheckpoint, StaleOrIncompleteStepCheckpointsAreIgnoredAndRemoved) {
   // Only parts, as a kill before step.pt was renamed into place leaves them: epoch 2 is redone.
   fsys::remove(run / "checkpoints" / "step.pt");
   EXPECT_EQ(resume(config, inputs, run), (std::map<int64_t, int64_t>{{2, 6}}));
-  EXPECT_FALSE(fsys::exists(run / "checkpoints" / "step.rank-0.pt"));
+  expect_no_step_checkpoint(run);
   expect_same_run(config, full, run);
 
   // A finished run given the step checkpoint of its first epoch: nothing to continue, it is removed.
   for (const char* name : {"step.pt", "step.rank-0.pt"})
     fsys::copy_file(stale / name, run / "checkpoints" / name);
   EXPECT_EQ(resume(config, inputs, run), (std::map<int64_t, int64_t>{}));
-  EXPECT_FALSE(has_step_checkpoint(run));
-  EXPECT_FALSE(fsys::exists(run / "checkpoints" / "step.rank-0.pt"));
+  expect_no_step_checkpoint(run);
   expect_same_run(config, full, run);
 }
 

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <string>
 
 namespace mapd::train {
@@ -20,6 +21,12 @@ struct CheckpointInfo {
   int64_t steps = 0;
   int64_t world_size = 1;
 };
+
+/// Writes the archive `fill` builds to `path` atomically (temporary file, fsync, rename), as every
+/// checkpoint file is written. Throws IoError naming the path and `what` when it cannot be
+/// serialised or written.
+void save_archive_atomic(const std::filesystem::path& path, const std::string& what,
+                         const std::function<void(torch::serialize::OutputArchive&)>& fill);
 
 /// Writes model (parameters and buffers), optimizer state, info, and the CPU (and, when present,
 /// CUDA) generator states to `path` atomically (temporary file, fsync, rename). The data loader
