@@ -312,6 +312,17 @@ struct Trainer::Impl {
                     "ranks, or delete {}/step*.pt to redo that epoch from its start",
                     path.string(), found->epoch + 1, found->world_size, run.world_size(), found->world_size,
                     run.checkpoints().string()));
+    // Every rank fails alike when one lacks its part (load_step_part names it).
+    const auto part = run.step_checkpoint_part(run.rank());
+    const int64_t missing = std::filesystem::exists(part) ? 0 : 1;
+    MAPD_CHECK(
+        (parallel ? parallel->max(missing) : missing) == 0, IoError,
+        fmt::format("{} continues epoch {} after step {}, but {}: delete {}/step*.pt to redo that epoch "
+                    "from its start",
+                    path.string(), found->epoch + 1, found->steps,
+                    missing != 0 ? fmt::format("this rank's part {} is missing", part.string())
+                                 : std::string("the part of another rank is missing (its log names it)"),
+                    run.checkpoints().string()));
     const auto info = load_checkpoint(path, learner->model(), learner->optimizer());
     learner->scaler().set_scale(info.loss_scale);
     log::get("train")->info("continuing epoch {} after step {} ({})", info.epoch + 1, info.steps,

@@ -242,8 +242,13 @@ TEST_F(StepCheckpoint, AMissingPartIsAnErrorNamingIt) {
     FAIL() << "expected IoError";
   } catch (const IoError& e) {
     const std::string message = e.what();
-    EXPECT_NE(message.find("step.rank-0.pt is missing"), std::string::npos) << message;
-    EXPECT_NE(message.find("delete the checkpoints/step*.pt files"), std::string::npos) << message;
+    EXPECT_NE(message.find("this rank's part " + (dir_ / "checkpoints" / "step.rank-0.pt").string() +
+                           " is missing"),
+              std::string::npos)
+        << message;
+    EXPECT_NE(message.find("delete " + (dir_ / "checkpoints").string() + "/step*.pt to redo that epoch"),
+              std::string::npos)
+        << message;
   }
   EXPECT_TRUE(has_step_checkpoint(dir_));
   EXPECT_EQ(record::DynamicsStore::open_read(dir_ / "dynamics.h5").complete_epochs(), 1);
