@@ -180,6 +180,49 @@ TEST_F(StepCheckpoint, SigusrOneMidEpochContinuesFromThatStepBitwise) {
   }
 }
 
+/// Raises SIGUSR1 once the training pass of epoch `epoch` is done: the eval pass (record.view=eval)
+/// or the test pass after it sees the stop.
+class SignalAfterPass final : public TrainingObserver {
+ public:
+  explicit SignalAfterPass(int64_t epoch) : epoch_(epoch) {}
+  void pass_done(int64_t epoch) override {
+    if (epoch == epoch_) std::raise(SIGUSR1);
+  }
+
+ private:
+  int64_t epoch_;
+};
+
+// A stop in the pass after training (the eval view's recording pass, the test pass) keeps the
+// trained steps; the continued epoch trains nothing more and redoes only that pass.
+TEST_F(StepCheckpoint, AStopAfterTheTrainingPassRedoesOnlyThePassAfterIt) {
+  const auto images = test::make_image_set(96);
+  const auto test_images = test::make_image_set(32, 4, 12, 99);
+  const auto inputs = test::make_inputs(images, &test_images);
+  for (const std::string view : {"online", "eval"}) {
+    SCOPED_TRACE(view);
+    auto config = test::tiny_config(3);
+    config.record.view = view;
+    const auto full = dir_ / (view + "-full"), split = dir_ / (view + "-split");
+    train(config, inputs, full, false);
+    {
+      Trainer trainer(config, inputs, split);
+      SignalAfterPass signal(1);
+      trainer.add_observer(&signal);
+      try {
+        trainer.run(false);
+        ADD_FAILURE() << "expected InterruptedError";
+      } catch (const InterruptedError& e) {
+        EXPECT_NE(std::string(e.what()).find("stopped after step 6 of 6 of epoch 2/3"), std::string::npos)
+            << e.what();
+      }
+    }
+    EXPECT_EQ(resume(config, inputs, split), (std::map<int64_t, int64_t>{{2, 6}}));
+    expect_no_step_checkpoint(split);
+    expect_same_run(config, full, split);
+  }
+}
+
 // A stop in the first epoch leaves no epoch checkpoint, only the step checkpoint: resume goes on
 // from it (`mapd train` into that directory is refused: tests/pipeline).
 TEST_F(StepCheckpoint, AStopInTheFirstEpochContinuesFromItsStep) {
