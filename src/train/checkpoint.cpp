@@ -36,6 +36,7 @@ void read_info(torch::serialize::InputArchive& root, CheckpointInfo& info) {
   info.config_json = value.toStringRef();
   root.read("loss_scale", value);
   info.loss_scale = value.toDouble();
+  if (root.try_read("loss_scale_clean_steps", value)) info.loss_scale_clean_steps = value.toInt();
   if (root.try_read("steps", value)) info.steps = value.toInt();
   if (root.try_read("world_size", value)) info.world_size = value.toInt();
 }
@@ -91,6 +92,7 @@ void save_checkpoint(const std::filesystem::path& path, torch::nn::Module& model
     root.write("epoch", c10::IValue(info.epoch));
     root.write("config_json", c10::IValue(info.config_json));
     root.write("loss_scale", c10::IValue(info.loss_scale));
+    root.write("loss_scale_clean_steps", c10::IValue(info.loss_scale_clean_steps));
     root.write("steps", c10::IValue(info.steps));
     root.write("world_size", c10::IValue(info.world_size));
     root.write("rng_cpu", generator_state(at::detail::getDefaultCPUGenerator()), /*is_buffer=*/true);

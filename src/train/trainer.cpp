@@ -237,6 +237,13 @@ struct Trainer::Impl {
         signal_number);
   }
 
+  /// What a checkpoint of the model and optimizer now says besides them: `epoch` (committed
+  /// epochs; for a step checkpoint the epoch in progress, with `steps` of it trained).
+  [[nodiscard]] CheckpointInfo checkpoint_info(int64_t epoch, int64_t steps = 0) {
+    auto& scaler = learner->scaler();
+    return CheckpointInfo{epoch, config_json, scaler.scale(), scaler.clean_steps(), steps, run.world_size()};
+  }
+
   /// Removes the step checkpoint (step.pt first: without it the parts are never used) and every
   /// rank's part, also those of a job of another size.
   void remove_step_checkpoints() const {
@@ -268,9 +275,8 @@ struct Trainer::Impl {
                            keep_record ? &*record : nullptr, *mode);
     if (parallel) parallel->barrier();
     if (writer()) {
-      save_checkpoint(
-          run.step_checkpoint(), learner->model(), learner->optimizer(),
-          CheckpointInfo{epoch, config_json, learner->scaler().scale(), pass.steps_done, run.world_size()});
+      save_checkpoint(run.step_checkpoint(), learner->model(), learner->optimizer(),
+                      checkpoint_info(epoch, pass.steps_done));
     }
     if (parallel) parallel->barrier();
     const int signal_number = StopSignalGuard::pending();
@@ -324,7 +330,7 @@ struct Trainer::Impl {
                                  : std::string("the part of another rank is missing (its log names it)"),
                     run.checkpoints().string()));
     const auto info = load_checkpoint(path, learner->model(), learner->optimizer());
-    learner->scaler().set_scale(info.loss_scale);
+    learner->scaler().set_scale(info.loss_scale, info.loss_scale_clean_steps);
     log::get("train")->info("continuing epoch {} after step {} ({})", info.epoch + 1, info.steps,
                             path.string());
     return info;
@@ -403,7 +409,7 @@ struct Trainer::Impl {
         start_epoch = 0;
       } else {
         const auto info = load_checkpoint(checkpoint_path, learner->model(), learner->optimizer());
-        learner->scaler().set_scale(info.loss_scale);
+        learner->scaler().set_scale(info.loss_scale, info.loss_scale_clean_steps);
         if (info.config_json != config_json) {
           log->warn("the config differs from the one in {}; continuing with the given config",
                     checkpoint_path.string());
@@ -698,7 +704,7 @@ void Trainer::commit_epoch(const EpochResult& result) {
       d.metrics->write(line);
       d.append_bad_inputs(pass.unreadable);
       save_checkpoint(d.checkpoint_path, d.learner->model(), d.learner->optimizer(),
-                      CheckpointInfo{result.epoch + 1, d.config_json, d.learner->scaler().scale()});
+                      d.checkpoint_info(result.epoch + 1));
       d.remove_step_checkpoints();  // the epoch they continue is committed
     }
     d.parallel->barrier();  // the epoch is committed for every rank
@@ -709,7 +715,7 @@ void Trainer::commit_epoch(const EpochResult& result) {
       d.metrics->write(line);
       d.append_bad_inputs(pass.unreadable);
       save_checkpoint(d.checkpoint_path, d.learner->model(), d.learner->optimizer(),
-                      CheckpointInfo{result.epoch + 1, d.config_json, d.learner->scaler().scale()});
+                      d.checkpoint_info(result.epoch + 1));
       d.remove_step_checkpoints();  // the epoch they continue is committed
     }
     if (d.parallel) {

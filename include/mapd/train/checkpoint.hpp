@@ -12,9 +12,10 @@ namespace mapd::train {
 
 /// What a checkpoint holds besides the model and optimizer tensors.
 struct CheckpointInfo {
-  int64_t epoch = 0;        ///< epochs completed (= committed dynamics rows)
-  std::string config_json;  ///< the resolved config of the run
-  double loss_scale = 1.0;  ///< fp16 loss scaler state
+  int64_t epoch = 0;                   ///< epochs completed (= committed dynamics rows)
+  std::string config_json;             ///< the resolved config of the run
+  double loss_scale = 1.0;             ///< fp16 loss scaler state: the scale
+  int64_t loss_scale_clean_steps = 0;  ///< and its finite steps towards the next growth
   /// A step checkpoint (checkpoints/step.pt): steps of epoch `epoch` (the next one to commit)
   /// trained when a stop signal ended it, and the ranks of the job that trained them. 0 and 1 in
   /// an epoch checkpoint.
