@@ -40,7 +40,7 @@ while [[ $# -gt 0 ]]; do
   shift
 done
 [[ -n "$run_dir" ]] || { echo "submit.sh: --run-dir is required" >&2; echo "$usage" >&2; exit 2; }
-if [[ ! -e "$run_dir/checkpoints/last.pt" && -z "$config" ]]; then
+if [[ ! -e "$run_dir/checkpoints/last.pt" && ! -e "$run_dir/checkpoints/step.pt" && -z "$config" ]]; then
   echo "submit.sh: --config is required: '$run_dir' has no checkpoint to resume from" >&2
   exit 2
 fi

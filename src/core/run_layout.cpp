@@ -25,6 +25,10 @@ std::filesystem::path RunLayout::log() const {
 }
 std::filesystem::path RunLayout::checkpoints() const { return dir_ / "checkpoints"; }
 std::filesystem::path RunLayout::last_checkpoint() const { return checkpoints() / "last.pt"; }
+std::filesystem::path RunLayout::step_checkpoint() const { return checkpoints() / "step.pt"; }
+std::filesystem::path RunLayout::step_checkpoint_part(int64_t rank) const {
+  return checkpoints() / fmt::format("step.rank-{}.pt", rank);
+}
 std::filesystem::path RunLayout::bad_inputs() const { return dir_ / "bad_inputs.csv"; }
 std::filesystem::path RunLayout::difficulty_scores_csv() const { return dir_ / "difficulty_scores.csv"; }
 std::filesystem::path RunLayout::difficulty_scores_json() const { return dir_ / "difficulty_scores.json"; }

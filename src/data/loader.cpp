@@ -420,6 +420,8 @@ Loader::~Loader() { impl_->stop_workers(); }
 
 int64_t Loader::num_batches() const { return impl_->count_batches(); }
 
+int64_t Loader::batches_taken() const { return impl_->next_deliver; }
+
 std::vector<int64_t> Loader::epoch_order(int64_t epoch) const {
   auto order = impl_->options.sampler->epoch_order(epoch);
   const int64_t n = impl_->set.size();
@@ -434,15 +436,18 @@ std::vector<int64_t> Loader::epoch_order(int64_t epoch) const {
 
 const RowSampler& Loader::sampler() const { return *impl_->options.sampler; }
 
-void Loader::start_epoch(int64_t epoch) {
+void Loader::start_epoch(int64_t epoch, int64_t first_batch) {
   auto& s = *impl_;
   s.stop_workers();
   s.merge_failed();
   s.epoch = epoch;
   s.order = epoch_order(epoch);
   s.batches = s.count_batches();
-  s.next_claim = 0;
-  s.next_deliver = 0;
+  MAPD_ASSERT(first_batch >= 0 && first_batch <= s.batches,
+              fmt::format("Loader::start_epoch: batch {} of an epoch of {}", first_batch, s.batches));
+  // A batch's rows and augmentation depend only on (seed, epoch, batch index): skipping reads nothing.
+  s.next_claim = first_batch;
+  s.next_deliver = first_batch;
   for (int64_t t = 0; t < s.options.workers; ++t) {
     s.workers.emplace_back([&s] { s.work(); });
   }

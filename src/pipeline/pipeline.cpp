@@ -151,15 +151,26 @@ std::unique_ptr<Prepared> prepare(const config::RunConfig& config, const RunLayo
   return out;
 }
 
+namespace {
+
+/// Refuses to start a new run in `run`'s directory when it holds a checkpoint (of a committed
+/// epoch, or of an epoch stopped mid-way): starting over would truncate what it recorded.
+void check_no_checkpoint(const RunLayout& run, const std::string& command) {
+  for (const auto& checkpoint : {run.last_checkpoint(), run.step_checkpoint()}) {
+    MAPD_CHECK(
+        !std::filesystem::exists(checkpoint), ConfigError,
+        fmt::format("{}: '{}' already holds a run (its checkpoint {} exists); continue it with `mapd resume "
+                    "{}`, or choose another --run-dir (nothing was changed)",
+                    command, run.dir().string(), checkpoint.string(), run.dir().string()));
+  }
+}
+
+}  // namespace
+
 RunLock create_run(const config::RunConfig& config, const RunLayout& run, const std::string& command) {
   fs::create_directories(run.dir());
   RunLock lock = RunLock::acquire(run, command);
-  // A committed epoch has a checkpoint; starting over would truncate its trajectories.
-  MAPD_CHECK(
-      !std::filesystem::exists(run.last_checkpoint()), ConfigError,
-      fmt::format("{}: '{}' already holds a run (its checkpoint {} exists); continue it with `mapd resume "
-                  "{}`, or choose another --run-dir (nothing was changed)",
-                  command, run.dir().string(), run.last_checkpoint().string(), run.dir().string()));
+  check_no_checkpoint(run, command);
   if (run.writes_shared_files()) {
     fs::write_file_atomic(run.config(), config::to_json(config).dump(2) + "\n");
   }
@@ -170,11 +181,7 @@ RunLock create_run(const config::RunConfig& config, const RunLayout& run, const 
 
 void join_run(const RunLayout& run, const std::string& command) {
   fs::create_directories(run.dir());
-  MAPD_CHECK(
-      !std::filesystem::exists(run.last_checkpoint()), ConfigError,
-      fmt::format("{}: '{}' already holds a run (its checkpoint {} exists); continue it with `mapd resume "
-                  "{}`, or choose another --run-dir (nothing was changed)",
-                  command, run.dir().string(), run.last_checkpoint().string(), run.dir().string()));
+  check_no_checkpoint(run, command);
   log::attach_run_dir(run);
   log::get("pipeline")
       ->info("run directory {} (rank {} of {})", run.dir().string(), run.rank(), run.world_size());
@@ -192,7 +199,7 @@ train::TrainSummary resume_run(const RunLayout& run, const std::shared_ptr<dist:
   log::attach_run_dir(run);
   // Every rank sees the same files: the writer holds the lock before anyone decides how to resume.
   if (group) group->barrier();
-  if (!std::filesystem::exists(run.last_checkpoint())) {
+  if (!std::filesystem::exists(run.last_checkpoint()) && !std::filesystem::exists(run.step_checkpoint())) {
     log::get("pipeline")
         ->info("resuming {}: no epoch was committed before it stopped, so it starts again from epoch 0",
                run.dir().string());

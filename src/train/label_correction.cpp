@@ -419,9 +419,18 @@ class LabelCorrectionMode final : public TrainingMode {
     if (event.start_epoch > 0) refit(event.store, event.start_epoch);
   }
 
+  [[nodiscard]] bool continues_mid_epoch() const override { return true; }
+  void save_epoch_progress(torch::serialize::OutputArchive& archive) const override {
+    objective_->save_epoch_rows(archive);
+  }
+  void load_epoch_progress(torch::serialize::InputArchive& archive) override {
+    objective_->load_epoch_rows(archive, device_);
+  }
+
   EpochPass run_epoch(const EpochContext& ctx) override {
     ctx.learner.set_objective(objective_);
-    objective_->start_epoch_rows(rows_, device_);
+    // A continued epoch goes on with the rows load_epoch_progress restored.
+    if (ctx.continued == nullptr) objective_->start_epoch_rows(rows_, device_);
     auto pass = run_training_pass(ctx, train_loader_, eval_loader_ ? nullptr : ctx.record,
                                   [&](int64_t step) { objective_->start_step(ctx.epoch, step); });
     if (!pass.stopped && eval_loader_) record_eval_view(ctx, pass, train_loader_, *eval_loader_);
@@ -693,6 +702,20 @@ void LabelCorrectionObjective::start_epoch_rows(int64_t rows, const torch::Devic
   weight_row_ = torch::full({rows}, std::numeric_limits<float>::quiet_NaN(),
                             torch::TensorOptions().dtype(torch::kFloat32).device(device));
   target_row_ = torch::full({rows}, -1, torch::TensorOptions().dtype(torch::kInt64).device(device));
+}
+
+void LabelCorrectionObjective::save_epoch_rows(torch::serialize::OutputArchive& archive) const {
+  MAPD_ASSERT(weight_row_.defined(), "LabelCorrectionObjective::save_epoch_rows before start_epoch_rows");
+  archive.write("bootstrap_weight", weight_row_.to(torch::kCPU), /*is_buffer=*/true);
+  archive.write("target", target_row_.to(torch::kCPU), /*is_buffer=*/true);
+}
+
+void LabelCorrectionObjective::load_epoch_rows(torch::serialize::InputArchive& archive,
+                                               const torch::Device& device) {
+  archive.read("bootstrap_weight", weight_row_, /*is_buffer=*/true);
+  archive.read("target", target_row_, /*is_buffer=*/true);
+  weight_row_ = weight_row_.to(device);
+  target_row_ = target_row_.to(device);
 }
 
 std::vector<record::SignalRow> LabelCorrectionObjective::take_epoch_rows() {

@@ -63,6 +63,32 @@ EpochRecord::Host EpochRecord::to_host() const {
   return host;
 }
 
+void EpochRecord::save(torch::serialize::OutputArchive& archive) const {
+  archive.write("loss", loss_.to(torch::kCPU), /*is_buffer=*/true);
+  archive.write("pred", pred_.to(torch::kCPU), /*is_buffer=*/true);
+  archive.write("margin", margin_.to(torch::kCPU), /*is_buffer=*/true);
+  archive.write("el2n", el2n_.to(torch::kCPU), /*is_buffer=*/true);
+  archive.write("rows_written", c10::IValue(rows_written_));
+}
+
+void EpochRecord::load(torch::serialize::InputArchive& archive) {
+  const auto restore = [&](const char* name, torch::Tensor& buffer) {
+    torch::Tensor saved;
+    archive.read(name, saved, /*is_buffer=*/true);
+    MAPD_CHECK(saved.sizes() == buffer.sizes() && saved.scalar_type() == buffer.scalar_type(), IoError,
+               fmt::format("the saved epoch record's '{}' has {} rows, the trained set {}", name,
+                           saved.dim() == 1 ? saved.size(0) : -1, buffer.size(0)));
+    buffer.copy_(saved);
+  };
+  restore("loss", loss_);
+  restore("pred", pred_);
+  restore("margin", margin_);
+  restore("el2n", el2n_);
+  c10::IValue value;
+  archive.read("rows_written", value);
+  rows_written_ = value.toInt();
+}
+
 EpochTotals EpochTotals::zeros(const torch::Device& device) {
   EpochTotals totals;
   totals.loss_sum = torch::zeros({}, torch::TensorOptions().dtype(torch::kFloat64).device(device));

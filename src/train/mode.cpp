@@ -54,6 +54,8 @@ class StandardMode final : public TrainingMode {
   [[nodiscard]] std::string view() const override { return view_; }
   [[nodiscard]] int64_t steps_per_epoch() const override { return train_loader_.num_batches(); }
 
+  [[nodiscard]] bool continues_mid_epoch() const override { return true; }
+
   void run_opened(const OpenEvent& event) override {
     train_loader_.exclude_rows(event.excluded);
     if (eval_loader_) eval_loader_->exclude_rows(event.excluded);
@@ -114,6 +116,33 @@ bool EpochContext::stop_requested() { return StopSignalGuard::pending() != 0; }
 
 namespace {
 
+/// Starts `loader` on ctx.epoch and returns the pass to add to: zeroed totals at step 0, or the
+/// stopped pass ctx.continued from its step and batch on (the rows found unreadable before the stop
+/// stay out; the batches before are not read again).
+EpochPass begin_pass(const EpochContext& ctx, data::Loader& loader) {
+  if (ctx.continued == nullptr) {
+    EpochPass pass;
+    pass.totals = EpochTotals::zeros(ctx.learner.device());
+    loader.start_epoch(ctx.epoch);
+    return pass;
+  }
+  EpochPass pass = *ctx.continued;
+  pass.stopped = false;
+  loader.exclude_rows(rows_of(pass.unreadable));
+  loader.start_epoch(ctx.epoch, pass.batches_done);
+  return pass;
+}
+
+/// Ends a pass begun by begin_pass: the rows the loader could not read join `pass.unreadable`
+/// (ascending), and the pass's wall time since `start` its train_seconds.
+void end_pass(EpochPass& pass, data::Loader& loader, std::chrono::steady_clock::time_point start) {
+  auto more = loader.take_unreadable();
+  pass.unreadable.insert(pass.unreadable.end(), more.begin(), more.end());
+  std::sort(pass.unreadable.begin(), pass.unreadable.end(),
+            [](const auto& a, const auto& b) { return a.row < b.row; });
+  pass.train_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
 /// run_training_pass of one rank of a data-parallel job: before each step the ranks agree on
 /// whether any still has a batch (a rank without one joins with none), on a stop signal and on
 /// whether the previous step diverged anywhere; a step's observers hear of it after that agreement,
@@ -122,12 +151,10 @@ namespace {
 EpochPass run_data_parallel_pass(const EpochContext& ctx, data::Loader& loader, EpochRecord* record,
                                  const std::function<void(int64_t)>& before_step, DataParallel& parallel) {
   using Clock = std::chrono::steady_clock;
-  EpochPass pass;
-  pass.totals = EpochTotals::zeros(ctx.learner.device());
   const int64_t steps = parallel.max(loader.num_batches());
   ctx.epoch_started(steps);
   const auto start = Clock::now();
-  loader.start_epoch(ctx.epoch);
+  EpochPass pass = begin_pass(ctx, loader);
   struct Done {
     int64_t step = 0;
     data::Batch batch;
@@ -136,7 +163,10 @@ EpochPass run_data_parallel_pass(const EpochContext& ctx, data::Loader& loader, 
   };
   std::optional<Done> done;  // the last step, told to the observers after the next agreement
   bool diverged = false;
-  for (int64_t step = 0;; ++step) {
+  for (int64_t step = pass.steps_done;; ++step) {
+    // Where a stop before this step continues: the batch taken next is not trained then.
+    pass.steps_done = step;
+    pass.batches_done = loader.batches_taken();
     auto batch = loader.next();
     const auto agreed = parallel.agree(batch.has_value(), StopSignalGuard::pending(), diverged);
     if (done) {
@@ -158,7 +188,10 @@ EpochPass run_data_parallel_pass(const EpochContext& ctx, data::Loader& loader, 
       pass.stopped = true;
       break;
     }
-    if (!agreed.any_batch) break;
+    if (!agreed.any_batch) {
+      pass.batches_done = loader.batches_taken();
+      break;
+    }
     pass.lr = ctx.learning_rate(step, steps);
     if (!batch) {
       ctx.learner.idle_step(pass.lr);
@@ -171,8 +204,7 @@ EpochPass run_data_parallel_pass(const EpochContext& ctx, data::Loader& loader, 
     done = Done{step, std::move(*batch), std::move(loss), pass.lr};
   }
   ctx.pass_done();
-  pass.unreadable = loader.take_unreadable();
-  pass.train_seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  end_pass(pass, loader, start);
   return pass;
 }
 
@@ -186,29 +218,29 @@ EpochPass run_training_pass(const EpochContext& ctx, data::Loader& loader, Epoch
     MAPD_ASSERT(!step_function, "run_training_pass: a step function in a data-parallel job");
     return run_data_parallel_pass(ctx, loader, record, before_step, *parallel);
   }
-  EpochPass pass;
-  pass.totals = EpochTotals::zeros(ctx.learner.device());
   const int64_t steps = loader.num_batches();
   ctx.epoch_started(steps);
   const auto start = Clock::now();
-  loader.start_epoch(ctx.epoch);
-  int64_t step = 0;
+  EpochPass pass = begin_pass(ctx, loader);
+  int64_t step = pass.steps_done;
   while (auto batch = loader.next()) {
     pass.lr = ctx.learning_rate(step, steps);
     if (before_step) before_step(step);
     const auto outcome =
         step_function ? step_function(*batch, step, pass.lr, pass.totals)
                       : StepOutcome{ctx.learner.train_step(*batch, pass.lr, pass.totals, record), *batch};
-    if (!ctx.batch_done(
-            BatchEvent{ctx.epoch, step, steps, outcome.trained, outcome.loss, pass.lr, pass.totals})) {
+    const bool go_on = ctx.batch_done(
+        BatchEvent{ctx.epoch, step, steps, outcome.trained, outcome.loss, pass.lr, pass.totals});
+    ++step;
+    if (!go_on) {
       pass.stopped = true;
       break;
     }
-    ++step;
   }
+  pass.steps_done = step;
+  pass.batches_done = loader.batches_taken();
   ctx.pass_done();
-  pass.unreadable = loader.take_unreadable();
-  pass.train_seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  end_pass(pass, loader, start);
   return pass;
 }
 

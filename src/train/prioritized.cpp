@@ -121,16 +121,44 @@ class PrioritizedMode final : public TrainingMode {
     }
   }
 
+  [[nodiscard]] bool continues_mid_epoch() const override { return true; }
+
+  void save_epoch_progress(torch::serialize::OutputArchive& archive) const override {
+    archive.write("priority", priority_row_.to(torch::kCPU), /*is_buffer=*/true);
+    archive.write("selected", selected_row_.to(torch::kCPU), /*is_buffer=*/true);
+    archive.write("selected_flipped", selected_flipped_.to(torch::kCPU), /*is_buffer=*/true);
+    archive.write("selected_train", selected_train_.to(torch::kCPU), /*is_buffer=*/true);
+    archive.write("counts", torch::tensor({steps_, trained_, candidates_}, torch::kInt64),
+                  /*is_buffer=*/true);
+    archive.write(
+        "seconds",
+        torch::tensor({seconds_.candidates, seconds_.probes, seconds_.knn, seconds_.select, seconds_.step},
+                      torch::kFloat64),
+        /*is_buffer=*/true);
+  }
+
+  void load_epoch_progress(torch::serialize::InputArchive& archive) override {
+    const auto read = [&](const char* key) {
+      torch::Tensor t;
+      archive.read(key, t, /*is_buffer=*/true);
+      return t;
+    };
+    priority_row_ = read("priority").to(device_);
+    selected_row_ = read("selected").to(device_);
+    selected_flipped_ = read("selected_flipped").to(device_);
+    selected_train_ = read("selected_train").to(device_);
+    const auto counts = read("counts");
+    steps_ = counts[0].item<int64_t>();
+    trained_ = counts[1].item<int64_t>();
+    candidates_ = counts[2].item<int64_t>();
+    const auto seconds = read("seconds");
+    seconds_ = {seconds[0].item<double>(), seconds[1].item<double>(), seconds[2].item<double>(),
+                seconds[3].item<double>(), seconds[4].item<double>()};
+  }
+
   EpochPass run_epoch(const EpochContext& ctx) override {
-    const auto on = torch::TensorOptions().device(device_);
-    priority_row_ = torch::full({rows_}, std::numeric_limits<float>::quiet_NaN(), on.dtype(torch::kFloat32));
-    selected_row_ = torch::full({rows_}, -1, on.dtype(torch::kInt64));
-    selected_flipped_ = torch::zeros({}, on.dtype(torch::kInt64));
-    selected_train_ = torch::zeros({}, on.dtype(torch::kInt64));
-    steps_ = 0;
-    trained_ = 0;
-    candidates_ = 0;
-    seconds_ = {};
+    // A continued epoch goes on with the state load_epoch_progress restored.
+    if (ctx.continued == nullptr) start_epoch_state();
     auto pass =
         run_training_pass(ctx, loader_, ctx.record, {},
                           [&](const data::Batch& batch, int64_t step, double lr, EpochTotals& totals) {
@@ -240,6 +268,19 @@ class PrioritizedMode final : public TrainingMode {
       clean_flag[i] = examples.probe_category[static_cast<size_t>(clean_flag[i])] == clean ? 1 : 0;
     }
     probe_clean_ = probe_clean_.to(torch::kBool).to(device_);
+  }
+
+  /// The state of a new epoch: no priority, nothing selected, no steps.
+  void start_epoch_state() {
+    const auto on = torch::TensorOptions().device(device_);
+    priority_row_ = torch::full({rows_}, std::numeric_limits<float>::quiet_NaN(), on.dtype(torch::kFloat32));
+    selected_row_ = torch::full({rows_}, -1, on.dtype(torch::kInt64));
+    selected_flipped_ = torch::zeros({}, on.dtype(torch::kInt64));
+    selected_train_ = torch::zeros({}, on.dtype(torch::kInt64));
+    steps_ = 0;
+    trained_ = 0;
+    candidates_ = 0;
+    seconds_ = {};
   }
 
   /// Leaves `rows` (unreadable from now on) out of the probes.

@@ -26,6 +26,7 @@
 #include "mapd/train/signals.hpp"
 
 #include "observers.hpp"
+#include "step_checkpoint.hpp"
 
 namespace mapd::train {
 namespace {
@@ -146,6 +147,9 @@ struct Trainer::Impl {
 
   int64_t start_epoch = 0;
   int64_t next_epoch = 0;
+  /// The pass of epoch start_epoch that a stop ended, restored from a step checkpoint: the first
+  /// run_epoch continues it (the record already holds its rows).
+  std::optional<EpochPass> continued;
   /// Whether dynamics.h5 records per_example_signals() (false in a resumed older run).
   bool per_example_recorded = true;
   /// Rows left out because their image could not be read, ascending (dynamics.h5: NaN, pred -1).
@@ -233,6 +237,105 @@ struct Trainer::Impl {
         signal_number);
   }
 
+  /// What a checkpoint of the model and optimizer now says besides them: `epoch` (committed
+  /// epochs; for a step checkpoint the epoch in progress, with `steps` of it trained).
+  [[nodiscard]] CheckpointInfo checkpoint_info(int64_t epoch, int64_t steps = 0) {
+    auto& scaler = learner->scaler();
+    return CheckpointInfo{epoch, config_json, scaler.scale(), scaler.clean_steps(), steps, run.world_size()};
+  }
+
+  /// Removes the step checkpoint (step.pt first: without it the parts are never used) and every
+  /// rank's part, also those of a job of another size.
+  void remove_step_checkpoints() const {
+    std::error_code ignored;
+    std::filesystem::remove(run.step_checkpoint(), ignored);
+    for (const auto& entry : std::filesystem::directory_iterator(run.checkpoints(), ignored)) {
+      if (entry.path().filename().string().rfind("step.", 0) == 0)
+        std::filesystem::remove(entry.path(), ignored);
+    }
+  }
+
+  /// After a stop signal ended epoch `epoch` (`pass` is how far it got; in a data-parallel job
+  /// every rank is here with the same steps): writes the step checkpoint, each rank its part and
+  /// then rank 0 step.pt, and returns the InterruptedError saying where the run stopped. A mode
+  /// that cannot continue an epoch mid-way discards it.
+  [[nodiscard]] InterruptedError stop_mid_epoch(int64_t epoch, const EpochPass& pass) {
+    if (!mode->continues_mid_epoch()) {
+      log::get("train")->warn("train.mode={} cannot continue an epoch mid-way: epoch {} will be redone",
+                              mode->name(), epoch + 1);
+      return interrupted(epoch, false);
+    }
+    // The step.pt of an earlier stop in this epoch no longer matches the parts written now.
+    if (writer()) remove_step_checkpoints();
+    if (parallel) parallel->barrier();
+    // An eval view's rows come from the pass after training, which the continued epoch redoes.
+    const bool keep_record = mode->view() != "eval";
+    detail::save_step_part(run.step_checkpoint_part(run.rank()),
+                           detail::StepPosition{epoch, pass.steps_done, run.rank(), run.world_size()}, pass,
+                           keep_record ? &*record : nullptr, *mode);
+    if (parallel) parallel->barrier();
+    if (writer()) {
+      save_checkpoint(run.step_checkpoint(), learner->model(), learner->optimizer(),
+                      checkpoint_info(epoch, pass.steps_done));
+    }
+    if (parallel) parallel->barrier();
+    const int signal_number = StopSignalGuard::pending();
+    return InterruptedError(
+        fmt::format("{}: stopped after step {} of {} of epoch {}/{}, saved in {}; {} complete epoch(s) are "
+                    "saved in {}; `mapd resume {}` continues from that step",
+                    StopSignalGuard::describe(signal_number), pass.steps_done, mode->steps_per_epoch(),
+                    epoch + 1, config.train.epochs, run.step_checkpoint().string(), epoch, run_dir.string(),
+                    run_dir.string()),
+        signal_number);
+  }
+
+  /// With `resume`: loads the step checkpoint of epoch start_epoch (the next one to commit) into
+  /// the model and optimizer and returns its info; a step checkpoint of another epoch is stale and
+  /// removed. Without `resume` (a new run), every step checkpoint is removed. In a data-parallel
+  /// job rank 0 decides for every rank, and a step checkpoint of another number of ranks is refused.
+  std::optional<CheckpointInfo> open_step_checkpoint(bool resume) {
+    const auto path = run.step_checkpoint();
+    std::optional<CheckpointInfo> found;
+    if (resume && std::filesystem::exists(path)) found = read_checkpoint_info(path);
+    bool use = found && found->epoch == start_epoch;
+    if (parallel) use = parallel->max(writer() && use ? 1 : 0) == 1;
+    if (!use) {
+      if (found && writer()) {
+        log::get("train")->warn(
+            "{} (after step {} of epoch {}) does not continue epoch {}, the next one to train (epochs up to "
+            "{} "
+            "are committed); removed",
+            path.string(), found->steps, found->epoch + 1, start_epoch + 1, start_epoch);
+      }
+      if (parallel) parallel->barrier();  // every rank has looked before rank 0 removes
+      if (writer()) remove_step_checkpoints();
+      return std::nullopt;
+    }
+    if (!found) found = read_checkpoint_info(path);
+    MAPD_CHECK(
+        found->world_size == run.world_size(), ConfigError,
+        fmt::format("{} continues epoch {} of a job of {} ranks, and this job has {}: resume it with {} "
+                    "ranks, or delete {}/step*.pt to redo that epoch from its start",
+                    path.string(), found->epoch + 1, found->world_size, run.world_size(), found->world_size,
+                    run.checkpoints().string()));
+    // Every rank fails alike when one lacks its part (load_step_part names it).
+    const auto part = run.step_checkpoint_part(run.rank());
+    const int64_t missing = std::filesystem::exists(part) ? 0 : 1;
+    MAPD_CHECK(
+        (parallel ? parallel->max(missing) : missing) == 0, IoError,
+        fmt::format("{} continues epoch {} after step {}, but {}: delete {}/step*.pt to redo that epoch "
+                    "from its start",
+                    path.string(), found->epoch + 1, found->steps,
+                    missing != 0 ? fmt::format("this rank's part {} is missing", part.string())
+                                 : std::string("the part of another rank is missing (its log names it)"),
+                    run.checkpoints().string()));
+    const auto info = load_checkpoint(path, learner->model(), learner->optimizer());
+    learner->scaler().set_scale(info.loss_scale, info.loss_scale_clean_steps);
+    log::get("train")->info("continuing epoch {} after step {} ({})", info.epoch + 1, info.steps,
+                            path.string());
+    return info;
+  }
+
   /// This rank's columns when recording per rank.
   [[nodiscard]] int64_t first_column() const { return per_rank ? first_columns[run.rank()] : 0; }
 
@@ -301,13 +404,18 @@ struct Trainer::Impl {
     const int64_t n =
         per_rank ? first_columns[run.rank() + 1] - first_columns[run.rank()] : inputs.train_set.size();
     if (resume) {
-      const auto info = load_checkpoint(checkpoint_path, learner->model(), learner->optimizer());
-      learner->scaler().set_scale(info.loss_scale);
-      if (info.config_json != config_json) {
-        log->warn("the config differs from the one in {}; continuing with the given config",
-                  checkpoint_path.string());
+      // A run stopped in its first epoch has only its step checkpoint (open_step_checkpoint).
+      if (!std::filesystem::exists(checkpoint_path) && std::filesystem::exists(run.step_checkpoint())) {
+        start_epoch = 0;
+      } else {
+        const auto info = load_checkpoint(checkpoint_path, learner->model(), learner->optimizer());
+        learner->scaler().set_scale(info.loss_scale, info.loss_scale_clean_steps);
+        if (info.config_json != config_json) {
+          log->warn("the config differs from the one in {}; continuing with the given config",
+                    checkpoint_path.string());
+        }
+        start_epoch = info.epoch;
       }
-      start_epoch = info.epoch;
       reopen_record();
       MAPD_CHECK(
           store->num_examples() == n, DataError,
@@ -428,6 +536,7 @@ int64_t Trainer::open(bool resume) {
     if (d.parallel) d.parallel->barrier();
     if (!d.writer()) d.open_store(resume);
   }
+  const auto step = d.open_step_checkpoint(resume);
   if (d.parallel) d.parallel->broadcast_module(d.learner->model());  // resumed: the same checkpoint
   d.trim_bad_inputs();
   d.next_epoch = d.start_epoch;
@@ -470,6 +579,15 @@ int64_t Trainer::open(bool resume) {
   const OpenEvent event{d.start_epoch, resume, *d.store, d.excluded};
   d.mode->run_opened(event);
   for (auto* observer : d.added) observer->run_opened(event);
+  if (step) {
+    MAPD_ASSERT(
+        d.mode->continues_mid_epoch(),
+        fmt::format("a step checkpoint for train.mode={}, which cannot continue an epoch", d.mode->name()));
+    d.continued = detail::load_step_part(
+        d.run.step_checkpoint_part(d.run.rank()),
+        detail::StepPosition{d.start_epoch, step->steps, d.run.rank(), d.run.world_size()}, *d.record,
+        *d.mode, d.device);
+  }
   return d.start_epoch;
 }
 
@@ -481,17 +599,26 @@ EpochResult Trainer::run_epoch(int64_t epoch) {
   const auto start = Clock::now();
   EpochResult result;
   result.epoch = epoch;
-  d.record->reset();
-  const EpochContext ctx{epoch, d.config.train.epochs, d.config, *d.learner, &*d.record, d.observers};
+  if (!d.continued) d.record->reset();  // a continued epoch's record holds the rows trained before
+  const EpochContext ctx{epoch,
+                         d.config.train.epochs,
+                         d.config,
+                         *d.learner,
+                         &*d.record,
+                         d.observers,
+                         d.continued ? &*d.continued : nullptr};
   result.pass = d.mode->run_epoch(ctx);
-  if (result.pass.stopped) throw d.interrupted(epoch, false);
-  if (d.test_loader) {
+  d.continued.reset();
+  // In a data-parallel job the ranks stop together below (a pass that one rank's eval view ended
+  // early has made the stop pending there).
+  if (!d.parallel && result.pass.stopped) throw d.stop_mid_epoch(epoch, result.pass);
+  if (d.test_loader && !result.pass.stopped) {
     const auto totals = d.learner->evaluate(*d.test_loader, 0, nullptr, &EpochContext::stop_requested);
-    if (!d.parallel && EpochContext::stop_requested()) throw d.interrupted(epoch, false);
+    if (!d.parallel && EpochContext::stop_requested()) throw d.stop_mid_epoch(epoch, result.pass);
     result.test_accuracy = totals.accuracy();
     result.test_loss = totals.mean_loss();
   }
-  if (d.parallel && d.agreed_stop() != 0) throw d.interrupted(epoch, false);
+  if (d.parallel && d.agreed_stop() != 0) throw d.stop_mid_epoch(epoch, result.pass);
   result.record = d.record->to_host();
   if (d.parallel) {
     const auto merge_start = Clock::now();
@@ -577,7 +704,8 @@ void Trainer::commit_epoch(const EpochResult& result) {
       d.metrics->write(line);
       d.append_bad_inputs(pass.unreadable);
       save_checkpoint(d.checkpoint_path, d.learner->model(), d.learner->optimizer(),
-                      CheckpointInfo{result.epoch + 1, d.config_json, d.learner->scaler().scale()});
+                      d.checkpoint_info(result.epoch + 1));
+      d.remove_step_checkpoints();  // the epoch they continue is committed
     }
     d.parallel->barrier();  // the epoch is committed for every rank
   } else {
@@ -587,7 +715,8 @@ void Trainer::commit_epoch(const EpochResult& result) {
       d.metrics->write(line);
       d.append_bad_inputs(pass.unreadable);
       save_checkpoint(d.checkpoint_path, d.learner->model(), d.learner->optimizer(),
-                      CheckpointInfo{result.epoch + 1, d.config_json, d.learner->scaler().scale()});
+                      d.checkpoint_info(result.epoch + 1));
+      d.remove_step_checkpoints();  // the epoch they continue is committed
     }
     if (d.parallel) {
       d.parallel->barrier();  // the epoch is committed for every rank once rank 0 has written it

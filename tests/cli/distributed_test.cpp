@@ -237,6 +237,19 @@ TEST_F(DistributedTest, ARunRecordedInOneFileResumesAsAJobThatWay) {
   const auto kept = testing::committed_epochs(run / "dynamics.h5");
   ASSERT_GE(kept, 1);
   ASSERT_LT(kept, 3);
+  // A stop mid-epoch saved the epoch's progress for one process: a job of 2 ranks refuses to
+  // continue it and says how to redo the epoch instead.
+  if (fsys::exists(run / "checkpoints" / "step.pt")) {
+    const auto refused = wait_all(spawn_job({"resume", run.string()}, 2, "one-file-refused"));
+    EXPECT_EQ(refused, (std::vector<int>{2, 2})) << output("one-file-refused", 0);
+    EXPECT_NE(output("one-file-refused", 0).find("of a job of 1 ranks, and this job has 2"),
+              std::string::npos)
+        << output("one-file-refused", 0);
+    EXPECT_EQ(testing::committed_epochs(run / "dynamics.h5"), kept);
+    for (const auto& entry : fsys::directory_iterator(run / "checkpoints")) {
+      if (entry.path().filename().string().rfind("step", 0) == 0) fsys::remove(entry.path());
+    }
+  }
 
   ASSERT_EQ(wait_all(spawn_job({"resume", run.string()}, 2, "one-file-resumed")), (std::vector<int>{0, 0}))
       << output("one-file-resumed", 0) << output("one-file-resumed", 1);

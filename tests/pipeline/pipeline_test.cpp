@@ -150,6 +150,24 @@ TEST_F(PipelineLibrary, OneWriterPerRunDirectoryAndNoTrainingOverARun) {
   EXPECT_EQ(resume_run(RunLayout(run_)).epochs_completed, 1);  // the lock went with its holder
 }
 
+// A run stopped in its first epoch holds only its step checkpoint: it is a run all the same, and a
+// new training into its directory is refused before anything is changed.
+TEST_F(PipelineLibrary, AStepCheckpointAloneMakesTheDirectoryARun) {
+  const RunLayout run(run_);
+  stdfs::create_directories(run.checkpoints());
+  std::ofstream(run.step_checkpoint()) << "the epoch stopped mid-way";
+  try {
+    (void)create_run(config_, run, "mapd train");
+    FAIL() << "expected ConfigError";
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("its checkpoint " + run.step_checkpoint().string() + " exists"),
+              std::string::npos)
+        << e.what();
+  }
+  EXPECT_FALSE(stdfs::exists(run.config()));
+  EXPECT_EQ(cli::testing::read_text(run.step_checkpoint()), "the epoch stopped mid-way");
+}
+
 TEST_F(PipelineLibrary, KLargerThanTheFitProbesFailsBeforeTraining) {
   auto config = config_;
   config.knn.k = 1000;

@@ -5,7 +5,7 @@ Brings up munged, slurmctld and slurmd from Debian's packages (slurm-wlm, munge;
 installs them) with a munge key, a slurm.conf and all state in a temporary folder, on free ports,
 then submits the whole audit with scripts/slurm/submit.sh: a 2-task training (srun, Gloo on
 localhost) that receives SIGUSR1 after its first committed epoch, must exit 138, requeue itself and
-resume into the same run directory; the assignment as a 3-task job array; and the merge and report.
+resume into the same run directory, continuing the stopped epoch from its step checkpoint; the assignment as a 3-task job array; and the merge and report.
 Checks the jobs' states, the restart, the complete run, and that the merged assignment equals one
 `mapd assign` of the same run; then that the array submitted again skips every finished part, and
 that an array not starting at 0 is refused. Everything it started is stopped on exit, also on failure or a
@@ -352,6 +352,16 @@ def run_audit(cluster, root, mapd, source):
     check("start 2" in train_out and "mapd resume" in train_out,
           "the second start did not resume the run directory")
     check(committed_epochs(run_dir) == epochs, f"{committed_epochs(run_dir)} epochs committed, expected {epochs}")
+    # SIGUSR1 mid-epoch writes a step checkpoint and the requeued start continues that epoch from its step
+    # (the signal may also land while an epoch commits: then the run stops after that epoch).
+    train_log = read(os.path.join(run_dir, "train.log"))
+    mid_epoch = "continues from that step" in train_out
+    check(mid_epoch or "stopped after epoch" in train_out, "mapd did not say where it stopped")
+    if mid_epoch:
+        log("stopped mid-epoch: the requeued start continues from the step checkpoint")
+        check("continuing epoch" in train_log, "the requeued start did not continue the stopped epoch from its step")
+    check(not os.path.exists(os.path.join(run_dir, "checkpoints", "step.pt")),
+          "checkpoints/step.pt is left after its epoch was committed")
     check(os.path.exists(os.path.join(run_dir, "train.rank-1.log")), "no log of rank 1: not a 2-task job")
     array = cluster.array_states(assign)
     check(array == ["COMPLETED"] * 3, f"assignment array states {array}")

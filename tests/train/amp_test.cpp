@@ -78,5 +78,17 @@ TEST(LossScaler, UnscalesGradientsAndBacksOffOnOverflow) {
   EXPECT_DOUBLE_EQ(scaler.scale(), 1024.0);
 }
 
+TEST(LossScaler, RestoredCleanStepsCountTowardsTheNextGrowth) {
+  LossScaler scaler(true, 1024.0, 2.0, 0.5, 3);
+  scaler.update(true);
+  scaler.update(true);
+  EXPECT_EQ(scaler.clean_steps(), 2);
+  LossScaler restored(true, 1.0, 2.0, 0.5, 3);
+  restored.set_scale(scaler.scale(), scaler.clean_steps());  // as a checkpoint restores it
+  restored.update(true);
+  EXPECT_DOUBLE_EQ(restored.scale(), 2048.0);  // the third clean step in a row, as without the stop
+  EXPECT_EQ(restored.clean_steps(), 0);
+}
+
 }  // namespace
 }  // namespace mapd::train

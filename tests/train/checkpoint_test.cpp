@@ -45,7 +45,7 @@ TEST_F(CheckpointTest, RoundTripRestoresModelOptimizerEpochConfigAndRng) {
   torch::optim::SGD opt_a(a->parameters(), torch::optim::SGDOptions(0.1).momentum(0.9));
   one_step(*a, opt_a);
   const auto path = dir_ / "checkpoints" / "last.pt";
-  save_checkpoint(path, *a, opt_a, CheckpointInfo{3, R"({"x":1})", 256.0});
+  save_checkpoint(path, *a, opt_a, CheckpointInfo{3, R"({"x":1})", 256.0, 17, 5, 2});
   const auto expected_draw = torch::rand({5});
 
   auto b = model_with_seed(2);
@@ -55,6 +55,13 @@ TEST_F(CheckpointTest, RoundTripRestoresModelOptimizerEpochConfigAndRng) {
   EXPECT_EQ(info.epoch, 3);
   EXPECT_EQ(info.config_json, R"({"x":1})");
   EXPECT_DOUBLE_EQ(info.loss_scale, 256.0);
+  EXPECT_EQ(info.loss_scale_clean_steps, 17);
+  EXPECT_EQ(info.steps, 5);
+  EXPECT_EQ(info.world_size, 2);
+  const auto peeked = read_checkpoint_info(path);  // the same info without loading the tensors
+  EXPECT_EQ(peeked.epoch, 3);
+  EXPECT_EQ(peeked.loss_scale_clean_steps, 17);
+  EXPECT_EQ(peeked.steps, 5);
   EXPECT_TRUE(torch::equal(torch::rand({5}), expected_draw));  // CPU generator restored
 
   auto pa = a->named_parameters();

@@ -2,6 +2,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <csignal>
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
@@ -79,6 +80,22 @@ inline config::RunConfig tiny_config(int64_t epochs) {
   config.data.prefetch = 2;
   return config;
 }
+
+/// Raises `signal_number` in this process after step `step` (0-based) of epoch `epoch`: a stop
+/// signal at a known step, as SLURM's --signal sends one at an unknown one.
+class SignalAtStep final : public train::TrainingObserver {
+ public:
+  SignalAtStep(int64_t epoch, int64_t step, int signal_number = SIGUSR1)
+      : epoch_(epoch), step_(step), signal_(signal_number) {}
+  void batch_done(const train::BatchEvent& event) override {
+    if (event.epoch == epoch_ && event.step == step_) std::raise(signal_);
+  }
+
+ private:
+  int64_t epoch_;
+  int64_t step_;
+  int signal_;
+};
 
 /// All committed losses of `path` as [epoch][example].
 inline std::vector<std::vector<float>> read_losses(const std::filesystem::path& path) {

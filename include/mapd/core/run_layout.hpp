@@ -37,6 +37,12 @@ class RunLayout {
   /// checkpoints/ and checkpoints/last.pt (model, optimizer, schedule, RNG states, epoch).
   [[nodiscard]] std::filesystem::path checkpoints() const;
   [[nodiscard]] std::filesystem::path last_checkpoint() const;
+  /// checkpoints/step.pt: the model and optimizer of an epoch stopped mid-way by a signal (a step
+  /// checkpoint), written by rank 0 after every rank's part; `mapd resume` continues from it.
+  [[nodiscard]] std::filesystem::path step_checkpoint() const;
+  /// checkpoints/step.rank-R.pt: rank `rank`'s part of the step checkpoint (its loader position,
+  /// running totals and the recorded values of the rows it trained so far).
+  [[nodiscard]] std::filesystem::path step_checkpoint_part(int64_t rank) const;
   /// bad_inputs.csv: examples that could not be read, with the reason.
   [[nodiscard]] std::filesystem::path bad_inputs() const;
   /// difficulty_scores.csv / .json: the difficulty pilot's scores and summary (reused on resume).

@@ -86,9 +86,11 @@ class Loader {
   Loader(const Loader&) = delete;
   Loader& operator=(const Loader&) = delete;
 
-  /// Starts epoch `epoch` (0-based); stops any epoch in progress. Rows that failed to decode so far
-  /// are left out of it.
-  void start_epoch(int64_t epoch);
+  /// Starts epoch `epoch` (0-based) at its batch `first_batch` (a run continued mid-epoch: the
+  /// batches before it are skipped without reading their images; the later ones are the same as
+  /// in an epoch started at 0); stops any epoch in progress. Rows that failed to decode so far are
+  /// left out of it.
+  void start_epoch(int64_t epoch, int64_t first_batch = 0);
   /// The next batch of the current epoch, or nullopt at its end. InternalError before start_epoch.
   std::optional<Batch> next();
   /// Leaves `rows` out of every epoch started from now on (a resumed run's rows whose image could
@@ -101,6 +103,9 @@ class Loader {
   [[nodiscard]] std::vector<UnreadableRow> take_unreadable();
   /// Batches per epoch (fewer are delivered when excluded rows leave a batch empty).
   [[nodiscard]] int64_t num_batches() const;
+  /// Batches of the current epoch next() has passed so far (delivered or skipped as empty, counted
+  /// from 0 also after a start at a later batch): where start_epoch continues the epoch.
+  [[nodiscard]] int64_t batches_taken() const;
   /// The row order of `epoch` (what start_epoch will produce).
   [[nodiscard]] std::vector<int64_t> epoch_order(int64_t epoch) const;
   /// The sampler the batches follow.

@@ -114,8 +114,13 @@ class LossScaler {
 
   [[nodiscard]] bool enabled() const { return enabled_; }
   [[nodiscard]] double scale() const { return scale_; }
-  /// Restores the scale (from a checkpoint).
-  void set_scale(double scale) { scale_ = scale; }
+  /// Finite steps in a row since the scale last changed (towards the next growth).
+  [[nodiscard]] int64_t clean_steps() const { return clean_steps_; }
+  /// Restores the scale and the finite steps counted towards its next growth (from a checkpoint).
+  void set_scale(double scale, int64_t clean_steps = 0) {
+    scale_ = scale;
+    clean_steps_ = clean_steps;
+  }
 
  private:
   bool enabled_;

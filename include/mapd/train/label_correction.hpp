@@ -128,6 +128,9 @@ class LabelCorrectionObjective final : public Objective {
   void start_epoch_rows(int64_t rows, const torch::Device& device);
   /// The epoch's rows (label_correction_signals order), on the host.
   [[nodiscard]] std::vector<record::SignalRow> take_epoch_rows();
+  /// The epoch's rows so far into `archive` (a step checkpoint), and back onto `device`.
+  void save_epoch_rows(torch::serialize::OutputArchive& archive) const;
+  void load_epoch_rows(torch::serialize::InputArchive& archive, const torch::Device& device);
 
  private:
   config::LabelCorrectionConfig options_;

@@ -53,6 +53,12 @@ class EpochRecord {
   static constexpr float kMarginLimit = 60000.0F;
   /// Copies the buffers to the host (one transfer per buffer).
   [[nodiscard]] Host to_host() const;
+  /// Writes the buffers (on the CPU) and the count of rows written into `archive`: the part of an
+  /// epoch recorded so far, for a step checkpoint.
+  void save(torch::serialize::OutputArchive& archive) const;
+  /// Reads what save() wrote into this record (on its device). Throws IoError when the saved
+  /// record has another number of rows.
+  void load(torch::serialize::InputArchive& archive);
 
  private:
   torch::Tensor loss_;    ///< [N] float32

@@ -75,6 +75,8 @@ class TrainingObserver {
   virtual void run_finished(const FinishEvent& /*event*/) {}
 };
 
+struct EpochPass;
+
 /// What a mode runs one epoch with. Owned by whoever drives the epochs (Trainer, fit_and_score).
 struct EpochContext {
   int64_t epoch = 0;
@@ -83,6 +85,10 @@ struct EpochContext {
   Learner& learner;
   EpochRecord* record = nullptr;  ///< where the epoch's per-example values go; null: not recorded
   const std::vector<TrainingObserver*>& observers;  ///< told of every step, in order
+  /// The pass of this epoch that a stop signal ended earlier (restored from a step checkpoint):
+  /// the pass continues it (its steps, loader position, totals and unreadable rows) instead of
+  /// starting the epoch; ctx.record then already holds the rows it recorded. Null: a new epoch.
+  const EpochPass* continued = nullptr;
 
   /// The scheduled learning rate at `step` of `steps` in this epoch.
   [[nodiscard]] double learning_rate(int64_t step, int64_t steps) const;
@@ -101,6 +107,8 @@ struct EpochPass {
   double train_seconds = 0.0;  ///< wall time of the training pass alone
   double lr = 0.0;             ///< the learning rate of the last step
   bool stopped = false;        ///< ended early on a stop signal: the epoch is not complete
+  int64_t steps_done = 0;      ///< steps of the epoch trained (all of them unless stopped)
+  int64_t batches_done = 0;    ///< training loader batches passed (Loader::batches_taken)
   /// Rows whose image could not be read in this epoch, ascending: they have no recorded values
   /// (NaN loss, pred -1) from this epoch on, and the mode leaves them out of every later epoch.
   std::vector<data::UnreadableRow> unreadable;
@@ -154,6 +162,16 @@ class TrainingMode : public TrainingObserver {
   /// trained set exactly once, except the rows excluded before (OpenEvent::excluded and earlier
   /// results' `unreadable`) and the result's `unreadable`, which it holds not at all.
   virtual EpochPass run_epoch(const EpochContext& ctx) = 0;
+  /// Whether an epoch a stop signal ended can be continued from its last step (a step checkpoint):
+  /// run_epoch then honours EpochContext::continued, and save_epoch_progress/load_epoch_progress
+  /// keep the mode's own state of the epoch in progress. A mode that cannot redoes the epoch.
+  [[nodiscard]] virtual bool continues_mid_epoch() const { return false; }
+  /// After a stopped run_epoch: the mode's state of the epoch so far (beyond the pass and the
+  /// record), into `archive`.
+  virtual void save_epoch_progress(torch::serialize::OutputArchive& /*archive*/) const {}
+  /// After run_opened, before the run_epoch that continues the stopped epoch: restores what
+  /// save_epoch_progress wrote.
+  virtual void load_epoch_progress(torch::serialize::InputArchive& /*archive*/) {}
   /// Adds the mode's own fields to the epoch's metrics line.
   virtual void add_metrics(nlohmann::json& /*line*/) const {}
   /// After run_epoch: the epoch's rows of the mode's own extra signals (recorded_signals(config)

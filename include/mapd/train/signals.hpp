@@ -3,7 +3,8 @@
 namespace mapd::train {
 
 /// While alive, SIGINT, SIGTERM and SIGUSR1 only set a flag the trainer polls after every batch
-/// (finish the batch, keep the last complete epoch, throw InterruptedError). A second SIGINT or
+/// (finish the batch, keep the last complete epoch, write a step checkpoint of the one in
+/// progress, throw InterruptedError). A second SIGINT or
 /// SIGTERM while one is pending restores the default action and re-raises (a forced stop).
 /// The previous handlers come back on destruction. Not reentrant: one guard at a time (a second
 /// one is an InternalError).

@@ -55,7 +55,10 @@ struct EpochResult {
 /// see every step and every commit; the mode (config.train.mode) is the first of them.
 ///
 /// SIGINT/SIGTERM/SIGUSR1 from construction on only set a flag: the epoch in progress stops
-/// after its current batch and is discarded (InterruptedError), committed epochs stay.
+/// after its current batch (every rank after the same step), its progress is written to a step
+/// checkpoint (checkpoints/step.pt and each rank's checkpoints/step.rank-R.pt) and
+/// InterruptedError says where; committed epochs stay. open(resume) continues that epoch from its
+/// step when the step checkpoint belongs to the next epoch to commit, and removes it otherwise.
 class Trainer {
  public:
   /// Checks the inputs, seeds torch with config.train.seed and builds the model. Touches no file.
@@ -100,7 +103,8 @@ class Trainer {
 /// `<run_dir>/dynamics.h5`, then checkpointing `<run_dir>/checkpoints/last.pt` (in that order).
 /// With `resume`, continues from the checkpoint in run_dir (dynamics rows beyond it are dropped).
 /// Throws DivergedError on a NaN/inf loss (naming epoch, step and example indices) and
-/// InterruptedError after SIGINT/SIGTERM/SIGUSR1 once the last complete epoch is saved.
+/// InterruptedError after SIGINT/SIGTERM/SIGUSR1 once the last complete epoch and the progress of
+/// the one in progress (a step checkpoint) are saved.
 /// Trainer(config, inputs, run_dir, group).run(resume).
 TrainSummary train(const config::RunConfig& config, const TrainInputs& inputs, const RunLayout& run,
                    bool resume, std::shared_ptr<dist::Collective> group = nullptr);
