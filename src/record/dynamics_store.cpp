@@ -61,6 +61,21 @@ Handle latest_format_fapl(const FileContext& ctx) {
   return fapl;
 }
 
+/// File creation properties of a dynamics file: paged aggregation, so that no small piece of
+/// metadata straddles a kernel page. Every append rewrites the datasets' object headers (their
+/// extent) and chunk indexes in place, and SIGKILL can cut a write between two pages (the kernel
+/// checks for it before copying each page); a header written half new, half old fails its checksum
+/// and the whole dataset, committed epochs included, becomes unreadable. Within one page a write is
+/// all or nothing.
+Handle paged_fcpl(const FileContext& ctx) {
+  Handle fcpl = ctx.plist(H5Pcreate(H5P_FILE_CREATE), "/", "create file creation properties for");
+  ctx.check(H5Pset_file_space_strategy(fcpl.get(), H5F_FSPACE_STRATEGY_PAGE, /*persist=*/0, /*threshold=*/1),
+            "/", "set the file space strategy of");
+  ctx.check(H5Pset_file_space_page_size(fcpl.get(), detail::kFileSpacePage), "/",
+            "set the file space page size of");
+  return fcpl;
+}
+
 /// Number of elements per chunk of an [epochs, n] dataset: whole rows up to kMaxChunkElements,
 /// else the row split into equal parts.
 hsize_t chunk_elements(int64_t n) {
@@ -191,15 +206,21 @@ void flush_and_sync(const FileContext& ctx, const Handle& file) {
 }
 
 /// Opens `path` read-write in the latest format. A writer killed in SWMR mode leaves the file
-/// marked "open for writing"; that mark is cleared (what `h5clear -s` does; the committed rows are
-/// intact) with a warning, and `*recovered` set. Throws IoError when the file cannot be opened.
+/// marked "open for writing", and a paged file perhaps short of its last allocated bytes
+/// (detail::unwritten_tail); the file is then first read as a reader reads it, which checks that
+/// every committed row lies within it, and opened past both (what `h5clear -s` does), with a
+/// warning, and `*recovered` set. Throws IoError when the file cannot be opened.
 Handle open_read_write(const FileContext& ctx, const std::filesystem::path& path, bool* recovered) {
   *recovered = false;
   Handle fapl = latest_format_fapl(ctx);
   hid_t id = H5Fopen(path.c_str(), H5F_ACC_RDWR, fapl.get());
   if (id < 0) {
     const std::string first_error = detail::take_hdf5_error_text();
-    if (detail::set_clear_status_flags(fapl.get())) {
+    const uint64_t unwritten = detail::unwritten_tail(path);
+    if (unwritten > 0) {
+      (void)DynamicsStore::open_read(path);  // IoError when a committed row was cut off
+    }
+    if (detail::set_clear_status_flags(fapl.get(), unwritten > 0)) {
       id = H5Fopen(path.c_str(), H5F_ACC_RDWR, fapl.get());
     }
     if (id < 0) {
@@ -211,8 +232,9 @@ Handle open_read_write(const FileContext& ctx, const std::filesystem::path& path
     }
     log::get("record")->warn(
         "'{}' was not closed cleanly (a run killed while writing or reopening it); cleared its \"open for "
-        "writing\" mark as `h5clear -s` does and continuing from its committed epochs",
-        path.string());
+        "writing\" mark as `h5clear -s` does{} and continuing from its committed epochs",
+        path.string(),
+        unwritten > 0 ? fmt::format(" (its last {} allocated bytes were never written)", unwritten) : "");
     *recovered = true;
   }
   return Handle(id, H5Fclose);
@@ -895,7 +917,8 @@ DynamicsStore DynamicsStore::create(const std::filesystem::path& path, const Dyn
 
   {
     Handle fapl = latest_format_fapl(ctx);
-    s.file = ctx.file_handle(H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl.get()), "create");
+    Handle fcpl = paged_fcpl(ctx);
+    s.file = ctx.file_handle(H5Fcreate(path.c_str(), H5F_ACC_TRUNC, fcpl.get(), fapl.get()), "create");
   }
   hid_t f = s.file.get();
   write_header(ctx, f, meta, s.examples);
@@ -952,9 +975,10 @@ DynamicsStore DynamicsStore::open_append(const std::filesystem::path& path, int6
     // the superblock's end of allocated space, so the uncommitted epoch's chunks lie beyond that
     // end. Shrinking the datasets frees them, the next append reuses the space past the end, and
     // the write fails ("addr overflow"). Move the end past anything one epoch can allocate (a row
-    // of at most 4 bytes per series, plus index metadata), as `h5clear --increment` does; the gap
-    // stays unused.
-    const auto increment = static_cast<hsize_t>(s.n) * 4 * s.series.size() + (hsize_t{1} << 20);
+    // of at most 4 bytes per series, plus index metadata; whole file space pages), as `h5clear
+    // --increment` does; the gap stays unused.
+    const auto increment = (static_cast<hsize_t>(s.n) * 4 * s.series.size() / detail::kFileSpacePage + 256) *
+                           detail::kFileSpacePage;
     ctx.check(H5Fincrement_filesize(s.file.get(), increment), "/", "extend the allocated space of");
   }
   const int64_t complete = s.read_complete();
@@ -1214,7 +1238,8 @@ StitchedDynamics StitchedDynamics::create(const std::filesystem::path& path, con
   s.ranks = ranks;
   {
     Handle fapl = latest_format_fapl(ctx);
-    s.file = ctx.file_handle(H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl.get()), "create");
+    Handle fcpl = paged_fcpl(ctx);  // each commit rewrites /epochs/complete in place
+    s.file = ctx.file_handle(H5Fcreate(path.c_str(), H5F_ACC_TRUNC, fcpl.get(), fapl.get()), "create");
   }
   hid_t f = s.file.get();
   write_header(ctx, f, meta, columns);

@@ -7,9 +7,11 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <array>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <sstream>
 
 #include "mapd/core/error.hpp"
@@ -400,15 +402,41 @@ void FileContext::read_1d(hid_t loc, const std::string& name, hid_t mem_type, vo
   }
 }
 
-bool set_clear_status_flags(hid_t fapl) {
-  // The property's name in HDF5 1.10 to 1.14 (H5F_ACS_CLEAR_STATUS_FLAGS_NAME, H5Fprivate.h).
-  constexpr const char* kClearStatusFlags = "clear_status_flags";
-  hbool_t clear = true;
-  if (H5Pexist(fapl, kClearStatusFlags) > 0 && H5Pset(fapl, kClearStatusFlags, &clear) >= 0) {
-    return true;
+bool set_clear_status_flags(hid_t fapl, bool skip_eof_check) {
+  // The properties' names in HDF5 1.10 to 1.14 (H5F_ACS_CLEAR_STATUS_FLAGS_NAME and
+  // H5F_ACS_SKIP_EOF_CHECK_NAME, H5Fprivate.h).
+  hbool_t on = true;
+  for (const char* name : {"clear_status_flags", "skip_eof_check"}) {
+    if (H5Pexist(fapl, name) <= 0 || H5Pset(fapl, name, &on) < 0) {
+      H5Eclear2(H5E_DEFAULT);
+      return false;
+    }
+    if (!skip_eof_check) break;
   }
-  H5Eclear2(H5E_DEFAULT);
-  return false;
+  return true;
+}
+
+uint64_t unwritten_tail(const std::filesystem::path& path) {
+  std::array<unsigned char, 36> block{};
+  std::ifstream in(path, std::ios::binary);
+  if (!in.read(reinterpret_cast<char*>(block.data()), block.size())) return 0;
+  const std::array<unsigned char, 8> signature = {0x89, 'H', 'D', 'F', '\r', '\n', 0x1a, '\n'};
+  const auto u64 = [&](size_t at) {
+    uint64_t value = 0;
+    for (size_t i = 8; i-- > 0;) value = value << 8U | block[at + i];
+    return value;
+  };
+  // Superblock version 2 and 3: flags at byte 11, then base address, extension address and end
+  // of allocated space (8-byte offsets).
+  constexpr unsigned kOpenForWriting = 0x01U | 0x04U;  // write access, SWMR write access
+  if (!std::equal(signature.begin(), signature.end(), block.begin()) || (block[8] != 2 && block[8] != 3) ||
+      block[9] != 8 || (block[11] & kOpenForWriting) == 0 || u64(12) != 0) {
+    return 0;
+  }
+  const uint64_t end = u64(28);
+  std::error_code ec;
+  const uint64_t size = std::filesystem::file_size(path, ec);
+  return !ec && end > size && end - size <= 16 * kFileSpacePage ? end - size : 0;
 }
 
 bool locked_by_writer(const std::string& path) {
@@ -476,7 +504,7 @@ Handle open_for_read(const FileContext& ctx, ReadMode* mode) {
                     "open for writing; try again once it records epochs",
                     path));
   }
-  if (set_clear_status_flags(plain_fapl.get())) {
+  if (set_clear_status_flags(plain_fapl.get(), unwritten_tail(path) > 0)) {
     id = H5Fopen(path.c_str(), H5F_ACC_RDONLY, plain_fapl.get());
     if (id >= 0) {
       log::get("record")->warn(

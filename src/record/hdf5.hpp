@@ -3,6 +3,7 @@
 #include <hdf5.h>
 
 #include <cstdint>
+#include <filesystem>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -158,8 +159,23 @@ Handle open_for_read(const FileContext& ctx, ReadMode* mode);
 
 /// Sets the private `clear_status_flags` file access property (what `h5clear -s` does; HDF5 has
 /// no public call for it): H5Fopen then ignores and, when opening read-write, clears the
-/// superblock's "file is open for writing" flags. Returns false when this HDF5 lacks it.
-bool set_clear_status_flags(hid_t fapl);
+/// superblock's "file is open for writing" flags. With `skip_eof_check`, also the private
+/// `skip_eof_check` (h5clear's for such files), so that a file shorter than its end of allocated
+/// space opens: only for a file unwritten_tail accepts, whose committed rows the caller checks to
+/// lie within it (libhdf5 1.10.8 can loop forever reading metadata past the end of a file).
+/// Returns false when this HDF5 lacks them.
+bool set_clear_status_flags(hid_t fapl, bool skip_eof_check = false);
+
+/// File space page of the files mapd writes with paged aggregation: the kernel's page, the unit
+/// a killed write can be cut at.
+constexpr uint64_t kFileSpacePage = 4096;
+
+/// A writer killed in a paged file can leave it shorter than the end of allocated space its
+/// superblock records (a page is allocated before all of it is written), which HDF5 refuses as a
+/// truncated file. Returns how much shorter when the superblock (version 2 or 3 at offset 0,
+/// base address 0) marks the file open for writing and the file falls short by at most 16 pages
+/// (under one in every kill measured); else 0, as for every file a writer closed.
+uint64_t unwritten_tail(const std::filesystem::path& path);
 
 /// True when another process holds an HDF5 (flock) lock on `path` that excludes readers: a
 /// non-SWMR writer is running. False when the file cannot be locked-tested (no flock support).
