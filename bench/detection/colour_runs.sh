@@ -15,7 +15,7 @@ data=$out/data
 [ -f "$data/test/manifest.csv" ] || /usr/bin/python3 "$here/colour_dataset.py" "$data"
 for rate in $rates; do
   for seed in $seeds; do
-    run=$out/n${rate#0.}-s$seed
+    run=$out/n$(awk "BEGIN { print $rate * 100 }")-s$seed
     if [ ! -f "$run/assignments.h5" ]; then
       "$build/mapd" audit --run-dir "$run" --log-level warn \
         --set data.format=manifest --set data.path="$data/train/manifest.csv" \
