@@ -10,7 +10,9 @@ out-of-sample predicted probabilities for every training example; cleanlab ranks
 mapd's small_cnn re-built in PyTorch (bench/vs_python/train_small_cnn.py), trained as the run's
 config.resolved.json says (optimizer, learning rate, weight decay, cosine schedule per epoch, batch
 size, epochs; no augmentation or normalisation, as in the runs measured) on the same images at the
-run's image size and the same noisy labels the run trained on (dynamics.h5 /examples/label).
+run's image size and channels (grey, or RGB where data.channels is 3 or, at 0, any image is in
+colour, as mapd reads them) and the same noisy labels the run trained on (dynamics.h5
+/examples/label).
 
 The images and labels are read by /usr/bin/python3 (h5py, PIL: Debian's packages) into a .npz
 first. Prints and writes (--json) AUROC and AP for the flipped labels of every ranking, mapd's
@@ -52,23 +54,30 @@ def extract(run, out):
     manifest = Path(data["path"])
     rows = list(csv.DictReader(open(manifest)))
     size = int(data["image_size"]) or None
-    images = []
+    files = []
     for s in source:
-        image = Image.open(manifest.parent / rows[s]["path"]).convert("L")
+        with Image.open(manifest.parent / rows[s]["path"]) as image:
+            files.append(image.copy())
+    stored_colour = any(image.mode not in ("L", "LA") for image in files)
+    colour = data["channels"] == 3 or (data["channels"] == 0 and stored_colour)
+    images = []
+    for image in files:
+        image = image.convert("RGB" if colour else "L")
         if size and image.size != (size, size):
             image = image.resize((size, size), Image.BILINEAR)
         images.append(np.asarray(image, dtype=np.uint8))
+    images = np.stack(images).transpose(0, 3, 1, 2) if colour else np.stack(images)[:, None]
     scores = {"label_issue": issue, "mean_loss": loss.mean(0)}
     if margin is not None:
         scores["aum"] = -margin.mean(0)
-    np.savez(out, images=np.stack(images)[:, None], label=label, flipped=label != original,
+    np.savez(out, images=images, label=label, flipped=label != original,
              **{"mapd_" + k: v for k, v in scores.items()})
 
 
-def small_cnn(width, classes):
+def small_cnn(channels, width, classes):
     sys.path.insert(0, str(HERE.parent / "vs_python"))
     from train_small_cnn import SmallCnn
-    return SmallCnn(1, classes, width)
+    return SmallCnn(channels, classes, width)
 
 
 def out_of_sample_probs(images, labels, folds, config, seed, threads):
@@ -87,7 +96,7 @@ def out_of_sample_probs(images, labels, folds, config, seed, threads):
         held = order[k::folds]
         fit = np.setdiff1d(order, held)
         torch.manual_seed(seed * 100 + k)
-        model = small_cnn(config["model"]["width"], classes)
+        model = small_cnn(images.shape[1], config["model"]["width"], classes)
         sgd = torch.optim.SGD(model.parameters(), lr=opt["lr"], momentum=opt["momentum"],
                               weight_decay=opt["weight_decay"])
         epochs, batch = train["epochs"], train["batch_size"]

@@ -5,9 +5,10 @@ Usage: /usr/bin/python3 bench/detection/rankings.py RUN_DIR [--json OUT]
 
 Reads RUN_DIR/dynamics.h5 (trajectories, margins), RUN_DIR/assignments.h5 (label_issue,
 P(mislabeled)) and RUN_DIR/difficulty_scores.csv (the holdout pilot's out-of-sample probability of
-the label, when the run used probes.difficulty=holdout), and prints AUROC and average precision
-(scikit-learn) of each ranking of the flipped training labels: the in-sample signals (mean loss,
-AUM, forgetting, EL2N, Cartography), the out-of-sample one, and rank mixes of the two.
+the label; read only when the run used probes.difficulty=holdout, since the other difficulty
+signals write the same file), and prints AUROC and average precision (scikit-learn) of each ranking
+of the flipped training labels: the in-sample signals (mean loss, AUM, forgetting, EL2N,
+Cartography), the out-of-sample one, and rank mixes of the two.
 """
 import argparse
 import csv
@@ -69,7 +70,8 @@ def main():
             if "mislabeled" in names:
                 rankings["p_mislabeled"] = f["prob"][:][order, names.index("mislabeled")]
     scores_file = run / "difficulty_scores.csv"
-    if scores_file.exists():
+    difficulty = json.load(open(run / "config.resolved.json"))["probes"]["difficulty"]
+    if difficulty == "holdout" and scores_file.exists():
         held_out = {int(r["id"]): float(r["score"]) for r in csv.DictReader(open(scores_file))}
         oos = np.array([held_out.get(int(i), np.nan) for i in ids])
         if np.isfinite(oos).all():
