@@ -16,8 +16,10 @@ colour, as mapd reads them) and the same noisy labels the run trained on (dynami
 
 The images and labels are read by /usr/bin/python3 (h5py, PIL: Debian's packages) into a .npz
 first. Prints and writes (--json) AUROC and AP for the flipped labels of every ranking, mapd's
-(label_issue, AUM, mean loss, from assignments.h5 and dynamics.h5) next to cleanlab's, and the
-seconds the cross-validation took against the run's own training time.
+(label_issue, AUM, mean loss, from assignments.h5 and dynamics.h5) next to cleanlab's and the mean
+of the AUM and self-confidence percentiles (in- and out-of-sample evidence together), and the
+seconds the cross-validation took against the run's own training time. The out-of-sample
+probabilities are kept in RUN_DIR/cleanlab_oos_probs.npy.
 """
 import argparse
 import csv
@@ -140,10 +142,17 @@ def main():
     start = time.time()
     probs = out_of_sample_probs(d["images"], d["label"], a.folds, config, config["train"]["seed"], a.threads)
     cv_seconds = time.time() - start
+    np.save(a.run_dir / "cleanlab_oos_probs.npy", probs)
     y, labels = d["flipped"], d["label"]
     rankings = {k[5:]: d[k] for k in d.files if k.startswith("mapd_")}
     for method in ("self_confidence", "normalized_margin", "confidence_weighted_entropy"):
         rankings["cleanlab_" + method] = 1 - get_label_quality_scores(labels, probs, method=method)
+    if "aum" in rankings:
+        # In-sample (the run's margins) and out-of-sample (the folds') evidence together: the mean
+        # of the two percentiles.
+        percentile = lambda x: np.argsort(np.argsort(x, kind="stable"), kind="stable") / (len(x) - 1)
+        rankings["mix_aum_cleanlab_self_confidence"] = (
+            percentile(rankings["aum"]) + percentile(rankings["cleanlab_self_confidence"])) / 2
     issues = find_label_issues(labels, probs)
     metrics = {"matched": int(y.sum()), "examples": len(y), "cv_seconds": cv_seconds, "folds": a.folds,
                "oos_accuracy": float((probs.argmax(1) == labels).mean()), "rankings": {}}

@@ -22,28 +22,18 @@ data.label_noise flips them). Also writes OUT/preview.png, the first 64 training
 usage: colour_dataset.py OUT [--train 10000] [--test 2000] [--seed 0]
 """
 import argparse
-import gzip
 import os
-import struct
+import sys
 
 import numpy as np
 from PIL import Image
 
-FMNIST = "/usr/share/datasets/fashion-mnist"
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "probes"))
+from ood_sources import CLASSES, read_idx  # noqa: E402  (Fashion-MNIST's IDX files and class names)
+
 PHOTOS = [os.path.join("/usr/lib/python3/dist-packages/sklearn/datasets/images", f)
           for f in ("china.jpg", "flower.jpg")]
-CLASSES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag",
-           "Ankle boot"]
 SIZE = 32
-
-
-def read_idx(name):
-    with gzip.open(os.path.join(FMNIST, name)) as f:
-        magic, n = struct.unpack(">II", f.read(8))
-        if magic == 0x803:
-            h, w = struct.unpack(">II", f.read(8))
-            return np.frombuffer(f.read(), dtype=np.uint8).reshape(n, h, w)
-        return np.frombuffer(f.read(), dtype=np.uint8)
 
 
 def background(photos, rng):
