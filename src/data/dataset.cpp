@@ -14,7 +14,7 @@
 #include "mapd/core/fs.hpp"
 #include "mapd/core/log.hpp"
 #include "mapd/core/run_layout.hpp"
-#include "mapd/data/csv.hpp"
+#include "mapd/core/csv.hpp"
 #include "mapd/data/label_noise.hpp"
 #include "mapd/data/readers.hpp"
 

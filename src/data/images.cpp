@@ -23,7 +23,7 @@
 
 #include "mapd/core/error.hpp"
 #include "mapd/core/log.hpp"
-#include "mapd/data/csv.hpp"
+#include "mapd/core/csv.hpp"
 #include "mapd/data/readers.hpp"
 
 namespace mapd::data {

@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <charconv>
 #include <chrono>
 #include <cmath>
 #include <filesystem>
@@ -17,6 +18,7 @@
 #include <vector>
 
 #include "mapd/config/loader.hpp"
+#include "mapd/core/csv.hpp"
 #include "mapd/core/csv_field.hpp"
 #include "mapd/core/error.hpp"
 #include "mapd/core/fs.hpp"
@@ -39,6 +41,12 @@ using record::Role;
 
 constexpr int64_t kMiB = 1024 * 1024;
 constexpr int64_t kMaxBlock = 16384;
+/// Fewest holdout-pilot models whose out-of-sample probabilities label_issue mixes with AUM, and
+/// fewest epochs per model as a share of the run's: with one pair of halves (each example held out
+/// once) or with 3 of 20 epochs the mix ranked flipped labels worse than AUM alone, with three pairs
+/// of the run's length better (docs/detection.md).
+constexpr int64_t kMinHoldoutModels = 6;
+constexpr double kMinHoldoutEpochShare = 0.5;
 
 std::string csv_float(float v) { return fmt::format("{:.6g}", v); }
 
@@ -120,14 +128,121 @@ struct RunInputs {
   /// recorded margins, which ranks flipped labels better than the mean loss (docs/detection.md);
   /// else the mean loss.
   bool by_aum = false;
+  /// The holdout difficulty pilot's out-of-sample probability of the given label, per column (NaN
+  /// for columns it did not score): with margins, label_issue ranks the mean of the AUM and 1 - this
+  /// percentiles. Empty when the run has no such pilot or it held each example out too rarely.
+  std::vector<float> holdout_prob;
+  std::string holdout_note;  ///< why holdout_prob is empty (for the log), or what it holds
   /// The k-NN options in effect: knn.signals reduced to the signals the run recorded, values
   /// standardised when a trajectory holds more than the losses.
   config::KnnConfig knn;
   Features features;  ///< what a trajectory is to the k-NN (knn.signals)
+  [[nodiscard]] bool by_holdout() const { return by_aum && !holdout_prob.empty(); }
   [[nodiscard]] std::string evidence_name() const {
-    return by_aum ? "AUM (minus the mean margin)" : "mean loss";
+    if (by_holdout()) {
+      return "mean of the percentiles of -AUM over the epochs used and of the holdout pilot's 1 - p(label)";
+    }
+    return by_aum ? "AUM (minus the mean margin) over the epochs used" : "mean loss over the epochs used";
   }
 };
+
+/// The holdout pilot's probability of the given label for each column of `ex` whose role is train
+/// (NaN elsewhere), read from the run's difficulty_scores.csv when difficulty_scores.json says the
+/// holdout pilot wrote it with at least kMinHoldoutModels models; `note` says what was read or why
+/// nothing was. The CSV lists the pilot's examples in the order of the trained split, which a train
+/// column's source_index is; every id is checked against the column's.
+std::vector<float> read_holdout_prob(const RunLayout& run, const record::DynamicsStore& store,
+                                     std::string* note) {
+  const auto& ex = store.examples();
+  const auto meta_path = run.difficulty_scores_json();
+  const auto csv_path = run.difficulty_scores_csv();
+  std::error_code ec;
+  if (!std::filesystem::exists(meta_path, ec) || !std::filesystem::exists(csv_path, ec)) {
+    *note = "the run has no difficulty pilot scores";
+    return {};
+  }
+  const auto meta = nlohmann::json::parse(fs::read_file(meta_path), nullptr, /*allow_exceptions=*/false);
+  const auto key = meta.is_object() ? meta.value("key", nlohmann::json::object()) : nlohmann::json::object();
+  if (!key.is_object() || key.value("method", std::string()) != "holdout") {
+    *note = "its difficulty pilot is not probes.difficulty=holdout (in-sample scores add nothing to AUM)";
+    return {};
+  }
+  const int64_t models = key.value("holdout_models", int64_t{0});
+  if (models < kMinHoldoutModels) {
+    *note = fmt::format(
+        "its holdout pilot held each example out of {} model(s); {} or more (probes.holdout_models >= {}) "
+        "are "
+        "needed to add to AUM (docs/detection.md)",
+        models / 2, kMinHoldoutModels / 2, kMinHoldoutModels);
+    return {};
+  }
+  const int64_t epochs = key.value("holdout_epochs", int64_t{0});
+  const auto config = nlohmann::json::parse(store.meta().config_json, nullptr, /*allow_exceptions=*/false);
+  const int64_t run_epochs = config.is_object() && config.contains("train") && config["train"].is_object()
+                                 ? config["train"].value("epochs", int64_t{0})
+                                 : int64_t{0};
+  if (static_cast<double>(epochs) < kMinHoldoutEpochShare * static_cast<double>(run_epochs)) {
+    *note = fmt::format(
+        "its holdout pilot trained {} epochs per model, under half the run's {} (set probes.holdout_epochs "
+        ">= {}; docs/detection.md)",
+        epochs, run_epochs,
+        static_cast<int64_t>(std::ceil(kMinHoldoutEpochShare * static_cast<double>(run_epochs))));
+    return {};
+  }
+  // Which column each CSV line (0-based, after the header) scores.
+  const auto n = ex.size();
+  int64_t lines = 0;
+  for (int64_t c = 0; c < n; ++c) {
+    if (ex.role[static_cast<size_t>(c)] == static_cast<int8_t>(Role::kTrain)) {
+      lines = std::max(lines, ex.source_index[static_cast<size_t>(c)] + 1);
+    }
+  }
+  std::vector<int64_t> column_of(static_cast<size_t>(lines), -1);
+  for (int64_t c = 0; c < n; ++c) {
+    if (ex.role[static_cast<size_t>(c)] == static_cast<int8_t>(Role::kTrain) &&
+        ex.source_index[static_cast<size_t>(c)] >= 0) {
+      column_of[static_cast<size_t>(ex.source_index[static_cast<size_t>(c)])] = c;
+    }
+  }
+  std::vector<float> prob(static_cast<size_t>(n), std::numeric_limits<float>::quiet_NaN());
+  std::ifstream in(csv_path, std::ios::binary);
+  std::string line;
+  const bool header = static_cast<bool>(std::getline(in, line));
+  if (!header || split_csv_line(line, csv_path.string() + ":1") != std::vector<std::string>{"id", "score"}) {
+    *note = fmt::format("'{}' does not start with the header id,score", csv_path.string());
+    return {};
+  }
+  int64_t at = 0;
+  int64_t matched = 0;
+  for (; std::getline(in, line) && at < lines; ++at) {
+    const int64_t c = column_of[static_cast<size_t>(at)];
+    if (c < 0) continue;
+    const auto cells = split_csv_line(line, fmt::format("{}:{}", csv_path.string(), at + 2));
+    if (cells.size() != 2 || cells[0] != ex.id_text(c)) {
+      *note =
+          fmt::format("'{}' line {} is not example {} of the trained set (the data changed since the pilot?)",
+                      csv_path.string(), at + 2, ex.id_text(c));
+      return {};
+    }
+    float p = NAN;
+    const auto& text = cells[1];
+    const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), p);
+    if (error != std::errc() || end != text.data() + text.size() || !(p >= 0.0F && p <= 1.0F)) {
+      *note = fmt::format("'{}' line {}: {} is not a probability", csv_path.string(), at + 2, cells[1]);
+      return {};
+    }
+    prob[static_cast<size_t>(c)] = p;
+    ++matched;
+  }
+  const auto wanted = std::count_if(column_of.begin(), column_of.end(), [](int64_t c) { return c >= 0; });
+  if (matched != wanted) {
+    *note = fmt::format("'{}' ends after {} of the {} training examples", csv_path.string(), at, lines);
+    return {};
+  }
+  *note = fmt::format("the holdout pilot of {} models x {} epochs ({} training examples)", models, epochs,
+                      matched);
+  return prob;
+}
 
 RunInputs open_inputs(const RunLayout& run, const config::KnnConfig& options) {
   auto logger = log::get("knn");
@@ -162,8 +277,16 @@ RunInputs open_inputs(const RunLayout& run, const config::KnnConfig& options) {
     in.knn.standardize = true;  // losses, EL2N and margins live on different scales
   }
   in.by_aum = records_signal(store, "margin");
-  logger->info("label_issue ranks the {} of the epochs used{}", in.evidence_name(),
+  in.holdout_prob = read_holdout_prob(run, store, &in.holdout_note);
+  if (!in.holdout_prob.empty() && !in.by_aum) {
+    in.holdout_note = "this run records no margin to pair it with";
+    in.holdout_prob.clear();
+  }
+  logger->info("label_issue ranks the {}{}", in.evidence_name(),
                in.by_aum ? "" : " (this run records no margin)");
+  logger->info(in.by_holdout() ? "label_issue: out-of-sample evidence from {}"
+                               : "label_issue: no out-of-sample evidence: {}",
+               in.holdout_note);
   if (in.mislabeled < 0) {
     logger->warn("no 'mislabeled' probe category: label_issue is the percentile of the {} alone",
                  in.evidence_name());
@@ -194,6 +317,31 @@ ColumnValues minus_aum(const record::DynamicsStore& store, EpochRange range) {
   };
 }
 
+/// The mean of the percentiles, among the train rows `train`, of `in_sample` and of 1 - `holdout`
+/// (the out-of-sample probability of the label, per column): the two err on different examples, and
+/// their mean ranked flipped labels better than either (docs/detection.md).
+ColumnValues with_holdout(ColumnValues in_sample, const std::vector<float>& holdout,
+                          const std::vector<int64_t>& train, int64_t block) {
+  const ColumnValues out_of_sample = [&holdout](int64_t begin, int64_t end, float* out) {
+    for (int64_t c = begin; c < end; ++c) out[c - begin] = 1.0F - holdout[static_cast<size_t>(c)];
+  };
+  auto in_rank = PercentileRanking::of_values(in_sample, train, block);
+  auto out_rank = PercentileRanking::of_values(out_of_sample, train, block);
+  return [in_sample = std::move(in_sample), out_of_sample, in_rank = std::move(in_rank),
+          out_rank = std::move(out_rank),
+          other = std::vector<float>()](int64_t begin, int64_t end, float* out) mutable {
+    other.resize(static_cast<size_t>(end - begin));
+    in_sample(begin, end, out);
+    out_of_sample(begin, end, other.data());
+    for (int64_t i = 0; i < end - begin; ++i) {
+      const float theirs = other[static_cast<size_t>(i)];
+      // A column the pilot did not score (a probe) keeps the in-sample percentile alone.
+      out[i] = std::isnan(theirs) ? in_rank.percentile(out[i])
+                                  : 0.5F * (in_rank.percentile(out[i]) + out_rank.percentile(theirs));
+    }
+  };
+}
+
 Assigner make_assigner(const RunInputs& in, const config::KnnConfig& options) {
   auto logger = log::get("knn");
   const auto& store = in.store;
@@ -212,7 +360,9 @@ Assigner make_assigner(const RunInputs& in, const config::KnnConfig& options) {
   const int64_t held = process::resident_bytes();
   const int64_t resident = held > 0 ? held : example_table + 192 * kMiB;
   const int64_t detection = in.roles.injected_noise ? n_train * 22 : 0;
-  const int64_t sample = PercentileRanking::bytes_for(n_train);
+  // The evidence's ranking sample; with the holdout pilot also its probabilities (held) and the two
+  // rankings it is the mean of.
+  const int64_t sample = PercentileRanking::bytes_for(n_train) * (in.by_holdout() ? 3 : 1);
   // Still to come whatever the block size: the k-NN's per-thread scratch (index_bytes() also counts the
   // fit copies already held: a few MB of margin), the detection columns, the mean-loss sample, and
   // 64 MiB + 4 B per row for HDF5 caches and chunk indexes of both files, conversion and output
@@ -244,6 +394,9 @@ Assigner make_assigner(const RunInputs& in, const config::KnnConfig& options) {
 
   // Pass 1: the evidence of the train rows (a subsample of them, sorted, to rank by percentile).
   ColumnValues evidence = in.by_aum ? minus_aum(store, in.range) : ColumnValues();
+  if (in.by_holdout()) {
+    evidence = with_holdout(std::move(evidence), in.holdout_prob, in.roles.train, block);
+  }
   auto ranking = in.by_aum ? PercentileRanking::of_values(evidence, in.roles.train, block)
                            : PercentileRanking::of_rows(store, in.roles.train, in.range, block);
   return Assigner{std::move(knn), std::move(evidence), std::move(ranking), block};
@@ -450,13 +603,21 @@ class AssignmentOutputs {
         {"score_mislabeled", "mapd continuous score: softmax of -nearest distance per category",
          &det.score_mislabeled},
         {"label_issue",
-         in_.by_aum ? "mapd label-issue score: 0.99 * percentile of -AUM + 0.01 * P(mislabeled)"
-                    : "mapd label-issue score: 0.99 * mean-loss percentile + 0.01 * P(mislabeled)",
+         in_.by_holdout()
+             ? "mapd label-issue score: 0.99 * percentile of the mean of the percentiles of -AUM and of the "
+               "holdout pilot's 1 - p(label) + 0.01 * P(mislabeled)"
+         : in_.by_aum ? "mapd label-issue score: 0.99 * percentile of -AUM + 0.01 * P(mislabeled)"
+                      : "mapd label-issue score: 0.99 * mean-loss percentile + 0.01 * P(mislabeled)",
          &det.label_issue},
         {"mean_loss", "baseline: mean loss over the epochs used", &det.mean_loss},
         {"last_loss", "baseline: loss at the last epoch used", &det.last_loss},
     };
     for (const auto& one : derived) rankings.push_back({one.name, one.what, &one.score});
+    std::vector<float> holdout;
+    if (in_.by_holdout()) {
+      for (const auto c : det.column) holdout.push_back(1.0F - in_.holdout_prob[static_cast<size_t>(c)]);
+      rankings.push_back({"holdout", "the holdout difficulty pilot's out-of-sample 1 - p(label)", &holdout});
+    }
     std::string table =
         fmt::format("label-noise detection: {} flipped of {} train examples ({:.1f}%)\n{:<24}{:>9}{:>9}\n",
                     flipped_count, n_train, 100.0 * d["rate"].get<double>(), "ranking", "AUROC", "AP");
@@ -544,6 +705,8 @@ nlohmann::json part_key(const RunInputs& in, const config::KnnConfig& options, S
   for (const auto& name : ex.name) {
     h = fnv1a(name.data(), name.size() + 1, h);  // with its terminating zero: "ab","c" != "a","bc"
   }
+  // The label-issue evidence beyond the store: the holdout pilot's probabilities, when used.
+  h = fnv1a(in.holdout_prob.data(), in.holdout_prob.size() * sizeof(float), h);
   const auto columns = shard_columns(store.num_examples(), shard);
   config::RunConfig with_knn;
   with_knn.knn = options;

@@ -10,10 +10,10 @@
 #include <numeric>
 #include <unordered_map>
 
+#include "mapd/core/csv.hpp"
 #include "mapd/core/error.hpp"
 #include "mapd/core/log.hpp"
 #include "mapd/data/augment.hpp"
-#include "mapd/data/csv.hpp"
 #include "mapd/data/rng.hpp"
 #include "mapd/probes/difficulty.hpp"
 #include "mapd/probes/suite_spec.hpp"
@@ -240,7 +240,7 @@ ProbeSuite build_probe_suite(const config::RunConfig& config, const data::Datase
     std::vector<std::string> missing;
     for (const auto& u : user) {
       std::string key = u.id;
-      if (const auto value = data::parse_int64(u.id); !text_ids && value) key = std::to_string(*value);
+      if (const auto value = parse_int64(u.id); !text_ids && value) key = std::to_string(*value);
       const auto it = index_of.find(key);
       if (it == index_of.end()) {
         missing.push_back(u.id);

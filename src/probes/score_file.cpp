@@ -10,10 +10,10 @@
 #include <sstream>
 #include <unordered_map>
 
+#include "mapd/core/csv.hpp"
 #include "mapd/core/csv_field.hpp"
 #include "mapd/core/error.hpp"
 #include "mapd/core/fs.hpp"
-#include "mapd/data/csv.hpp"
 
 namespace mapd::probes {
 namespace {
@@ -267,7 +267,7 @@ std::vector<double> read_score_file(const std::filesystem::path& path, const std
     // The key of an id: as written for text ids, else the integer ("007" is 7).
     const auto key_of = [&](const std::string& cell, const std::string& at) {
       if (!names.empty()) return cell;
-      const auto value = data::parse_int64(cell);
+      const auto value = parse_int64(cell);
       MAPD_CHECK(value.has_value(), DataError,
                  fmt::format("{}: id '{}' is not an integer (the dataset's ids are integers)", at, cell));
       return std::to_string(*value);
@@ -277,7 +277,7 @@ std::vector<double> read_score_file(const std::filesystem::path& path, const std
       if (!line.empty() && line.back() == '\r') line.pop_back();
       if (line.empty() || line[0] == '#') continue;
       const auto at = fmt::format("probes.score_file: {}:{}", where, line_no);
-      const auto cells = data::split_csv_line(line, at);
+      const auto cells = split_csv_line(line, at);
       if (id_col < 0) {
         for (size_t i = 0; i < cells.size(); ++i) {
           if (cells[i] == "id") id_col = static_cast<int>(i);

@@ -11,9 +11,9 @@
 #include <unordered_set>
 
 #include "mapd/config/loader.hpp"
+#include "mapd/core/csv.hpp"
 #include "mapd/core/error.hpp"
 #include "mapd/core/fs.hpp"
-#include "mapd/data/csv.hpp"
 
 namespace mapd::probes {
 namespace {
@@ -196,7 +196,7 @@ std::vector<UserProbe> read_user_probes(const std::filesystem::path& path) {
       ++line_no;
       if (line.empty() || line == "\r" || line[0] == '#') continue;
       const auto at = fmt::format("{}:{}", where, line_no);
-      const auto cells = data::split_csv_line(line, at);
+      const auto cells = split_csv_line(line, at);
       if (id_col < 0) {
         for (size_t i = 0; i < cells.size(); ++i) {
           if (cells[i] == "id") id_col = static_cast<int>(i);

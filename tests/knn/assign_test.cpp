@@ -1,3 +1,4 @@
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
@@ -121,6 +122,122 @@ TEST_F(AssignRun, LabelIssueRanksMinusAumWhenTheRunRecordsMargins) {
   ASSERT_EQ(cli::assign_command(options, dir_.string(), 5, out), 0);
   const auto plain = nlohmann::json::parse(std::ifstream(RunLayout(dir_).detection()));
   EXPECT_GT(plain["rankings"]["label_issue"]["auroc"].get<double>(), 0.95);
+}
+
+/// Mid-rank percentile of each of `v` among all of `v` (as PercentileRanking: share below plus half
+/// the ties).
+std::vector<double> midrank_percentiles(const std::vector<double>& v) {
+  std::vector<double> out(v.size());
+  for (size_t i = 0; i < v.size(); ++i) {
+    double below = 0.0;
+    double tied = 0.0;
+    for (const double w : v) {
+      below += w < v[i] ? 1.0 : 0.0;
+      tied += w == v[i] ? 1.0 : 0.0;
+    }
+    out[i] = (below + 0.5 * tied) / static_cast<double>(v.size());
+  }
+  return out;
+}
+
+/// Writes the difficulty pilot's files as the pilot does: `csv` verbatim, and a
+/// difficulty_scores.json whose key names `method` and `models` models.
+void write_pilot(const fs::path& dir, const std::string& csv, const std::string& method, int64_t models,
+                 int64_t epochs = 12) {
+  const RunLayout run(dir);
+  std::ofstream(run.difficulty_scores_csv()) << csv;
+  nlohmann::json meta;
+  meta["key"] = {{"method", method}, {"holdout_models", models}, {"holdout_epochs", epochs}};
+  std::ofstream(run.difficulty_scores_json()) << meta.dump(2);
+}
+
+// A run with the holdout pilot's out-of-sample probabilities (difficulty_scores.csv, 3 pairs of
+// halves, as many epochs as the run): label_issue ranks the mean of the percentiles of -AUM and of
+// 1 - p(label) among the train rows. A pilot of one pair or of under half the run's epochs, an
+// in-sample pilot, or scores of other examples leave it on AUM.
+TEST_F(AssignRun, LabelIssueMixesAumWithTheHoldoutPilotsOutOfSampleProbability) {
+  const auto s = make_run(400, 30, 10, 12, 0.2, 5);
+  const auto& ex = s.examples;
+  {
+    write_run(
+        dir_, s, -1, [](float loss) { return 2.0F - loss; }, R"({"train": {"epochs": 12}})");
+  }
+  // Out-of-sample probabilities that see most flipped labels but disagree with the margins often:
+  // every seventh flipped label looks clean, every fifth clean one looks flipped.
+  std::vector<int64_t> train;
+  std::vector<double> minus_aum;
+  std::vector<double> holdout;
+  std::string csv = "id,score\n";
+  for (int64_t c = 0; c < ex.size(); ++c) {
+    if (ex.role[static_cast<size_t>(c)] != static_cast<int8_t>(Role::kTrain)) continue;
+    const bool flipped = ex.label[static_cast<size_t>(c)] != ex.original_label[static_cast<size_t>(c)];
+    const bool seems_flipped = flipped ? c % 7 != 0 : c % 5 == 0;
+    const double p = (seems_flipped ? 0.1 : 0.7) + 0.0005 * static_cast<double>(c % 400);
+    double sum = 0.0;
+    for (const auto& epoch : s.epochs) sum += 2.0F - epoch[static_cast<size_t>(c)];
+    train.push_back(c);
+    minus_aum.push_back(static_cast<float>(-sum / static_cast<double>(s.epochs.size())));
+    holdout.push_back(p);
+    csv += fmt::format("{},{:.9g}\n", ex.id[static_cast<size_t>(c)], p);
+  }
+  write_pilot(dir_, csv, "holdout", 6);
+  cli::CommonOptions options;
+  std::ostringstream out;
+  ASSERT_EQ(cli::assign_command(options, dir_.string(), 5, out), 0);
+  const auto det = nlohmann::json::parse(std::ifstream(RunLayout(dir_).detection()));
+  const auto& r = det["rankings"];
+  ASSERT_TRUE(r.contains("holdout")) << r.dump(2);
+  EXPECT_NE(r["label_issue"]["description"].get<std::string>().find("holdout"), std::string::npos);
+
+  // label_issue = 0.99 * percentile(mean of the two percentiles) + 0.01 * P(mislabeled).
+  std::vector<double> one_minus_p(holdout.size());
+  for (size_t i = 0; i < holdout.size(); ++i) one_minus_p[i] = 1.0 - static_cast<float>(holdout[i]);
+  const auto in_pct = midrank_percentiles(minus_aum);
+  const auto out_pct = midrank_percentiles(one_minus_p);
+  std::vector<double> mixed(train.size());
+  for (size_t i = 0; i < mixed.size(); ++i) {
+    mixed[i] = static_cast<float>(0.5 * (static_cast<float>(in_pct[i]) + static_cast<float>(out_pct[i])));
+  }
+  const auto expected = midrank_percentiles(mixed);
+  record::AssignmentMeta meta;
+  const auto cols = record::AssignmentStore::read(RunLayout(dir_).assignments_h5(), &meta);
+  const auto categories = meta.category_names.size();
+  size_t checked = 0;
+  for (size_t q = 0; q < cols.row.size(); ++q) {
+    const auto at = std::find(train.begin(), train.end(), cols.row[q]);
+    if (at == train.end()) continue;
+    const auto i = static_cast<size_t>(at - train.begin());
+    const double want = 0.99 * expected[i] + 0.01 * cols.prob[q * categories + 1];
+    ASSERT_NEAR(cols.label_issue[q], want, 1e-5) << "train row " << cols.row[q];
+    ++checked;
+  }
+  EXPECT_EQ(checked, train.size());
+  // The synthetic margins alone separate the flipped labels; the mix costs a little of it here.
+  EXPECT_LT(r["label_issue"]["auroc"].get<double>(), r["aum"]["auroc"].get<double>());
+  EXPECT_GT(r["label_issue"]["auroc"].get<double>(), r["holdout"]["auroc"].get<double>());
+
+  // What leaves label_issue on AUM: one pair of halves, an in-sample pilot, scores of other ids.
+  const auto on_aum = [&](const std::string& why) {
+    std::ostringstream log;
+    ASSERT_EQ(cli::assign_command(options, dir_.string(), 5, log), 0) << why;
+    const auto again = nlohmann::json::parse(std::ifstream(RunLayout(dir_).detection()));
+    EXPECT_FALSE(again["rankings"].contains("holdout")) << why;
+    EXPECT_NEAR(again["rankings"]["label_issue"]["auroc"].get<double>(),
+                again["rankings"]["aum"]["auroc"].get<double>(), 0.01)
+        << why;
+  };
+  write_pilot(dir_, csv, "holdout", 2);
+  on_aum("2 models");
+  write_pilot(dir_, csv, "holdout", 6, 5);
+  on_aum("5 of the run's 12 epochs");
+  write_pilot(dir_, csv, "learning_speed", 6);
+  on_aum("learning_speed");
+  std::string shifted = csv;
+  shifted.replace(shifted.find("\n0,"), 3, "\n9999,");
+  write_pilot(dir_, shifted, "holdout", 6);
+  on_aum("another example's id");
+  write_pilot(dir_, csv.substr(0, csv.size() / 2), "holdout", 6);
+  on_aum("cut short");
 }
 
 // knn.signals: the atypical probes here have the typical probes' loss trajectories, so the loss

@@ -99,12 +99,14 @@ struct SyntheticSignal {
 };
 
 /// Writes `s` as dir/dynamics.h5 (its first `epochs_to_write` epochs, -1: all), recording the
-/// `signals` too.
+/// `signals` too, with `config_json` as the run's config.
 inline record::DynamicsStore write_run_signals(const fs::path& dir, const Synthetic& s,
                                                const std::vector<SyntheticSignal>& recorded,
-                                               int64_t epochs_to_write = -1) {
+                                               int64_t epochs_to_write = -1,
+                                               const std::string& config_json = "{}") {
   fs::create_directories(dir);
   auto meta = make_meta();
+  meta.config_json = config_json;
   for (const auto& r : recorded) meta.signals.push_back(record::SignalSpec{r.name, false});
   auto store = record::DynamicsStore::create(dir / "dynamics.h5", meta, s.examples);
   const auto n = static_cast<size_t>(s.examples.size());
@@ -132,12 +134,13 @@ inline record::DynamicsStore write_run_signals(const fs::path& dir, const Synthe
 /// Writes `s` as dir/dynamics.h5 (its first `epochs_to_write` epochs, -1: all). With
 /// `margin_of_loss`, the file records the `margin` signal too: margin_of_loss(loss) per value.
 inline record::DynamicsStore write_run(const fs::path& dir, const Synthetic& s, int64_t epochs_to_write = -1,
-                                       float (*margin_of_loss)(float) = nullptr) {
+                                       float (*margin_of_loss)(float) = nullptr,
+                                       const std::string& config_json = "{}") {
   std::vector<SyntheticSignal> recorded;
   if (margin_of_loss != nullptr) {
     recorded.push_back({"margin", [margin_of_loss](size_t, float loss) { return margin_of_loss(loss); }});
   }
-  return write_run_signals(dir, s, recorded, epochs_to_write);
+  return write_run_signals(dir, s, recorded, epochs_to_write, config_json);
 }
 
 }  // namespace mapd::knn

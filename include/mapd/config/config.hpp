@@ -278,7 +278,11 @@ struct ProbesConfig {
       "difficulty=file: CSV id,score, or .npy/.npz (member 'scores') aligned with the dataset as stored");
     v("score_typical_end", score_typical_end, "which end of the score file is typical (C-scores: high)",
       Choices{"high", "low"});
-    v("holdout_models", holdout_models, "difficulty=holdout: models trained on random halves");
+    v("holdout_models", holdout_models,
+      "difficulty=holdout: models trained on random halves, in complementary pairs. With >= 6 models of >= "
+      "half "
+      "the run's epochs each, label_issue also ranks their out-of-sample probability of the label, the best "
+      "ranking measured (docs/detection.md)");
     v("holdout_epochs", holdout_epochs, "difficulty=holdout: epochs per model");
     v("pilot_epochs", pilot_epochs, "difficulty=learning_speed: epochs of the pilot run");
     v("source_pool", source_pool,

@@ -5,7 +5,7 @@
 
 namespace mapd {
 
-/// `value` as one field of a CSV record that data::split_csv_line (RFC 4180) reads back verbatim:
+/// `value` as one field of a CSV record that split_csv_line (RFC 4180) reads back verbatim:
 /// as it is when it holds no comma, quote, line break or surrounding blank, else quoted with its
 /// quotes doubled. Text ids, paths and reasons go through it; numbers need not.
 inline std::string csv_field(std::string_view value) {

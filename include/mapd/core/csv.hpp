@@ -6,8 +6,9 @@
 #include <string_view>
 #include <vector>
 
-/// The one CSV field splitter of mapd (manifests, user probe lists, score files).
-namespace mapd::data {
+/// The one CSV field splitter of mapd (manifests, user probe lists, score files, the difficulty
+/// pilot's scores). In core: modules without data (knn) read CSV too.
+namespace mapd {
 
 /// Splits one CSV record (RFC 4180) into its fields:
 /// - fields are separated by commas; a line ending "\r\n" (CRLF) or "\n" is not part of the record;
@@ -24,4 +25,4 @@ std::vector<std::string> split_csv_line(std::string_view line, const std::string
 /// (also when it does not fit int64). Labels and integer ids of CSV files go through it.
 std::optional<int64_t> parse_int64(std::string_view text);
 
-}  // namespace mapd::data
+}  // namespace mapd

@@ -1,4 +1,4 @@
-#include "mapd/data/csv.hpp"
+#include "mapd/core/csv.hpp"
 
 #include <fmt/format.h>
 
@@ -6,7 +6,7 @@
 
 #include "mapd/core/error.hpp"
 
-namespace mapd::data {
+namespace mapd {
 namespace {
 
 bool blank(char c) { return c == ' ' || c == '\t'; }
@@ -78,4 +78,4 @@ std::optional<int64_t> parse_int64(std::string_view text) {
   return value;
 }
 
-}  // namespace mapd::data
+}  // namespace mapd

@@ -1,4 +1,4 @@
-#include "mapd/data/csv.hpp"
+#include "mapd/core/csv.hpp"
 
 #include <gtest/gtest.h>
 
@@ -7,7 +7,7 @@
 
 #include "mapd/core/error.hpp"
 
-namespace mapd::data {
+namespace mapd {
 namespace {
 
 using Fields = std::vector<std::string>;
@@ -66,4 +66,4 @@ TEST(SplitCsvLine, StrayQuotesAreDataErrors) {
 }
 
 }  // namespace
-}  // namespace mapd::data
+}  // namespace mapd
