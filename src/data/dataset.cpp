@@ -9,12 +9,12 @@
 #include <fstream>
 #include <sstream>
 
+#include "mapd/core/csv.hpp"
 #include "mapd/core/csv_field.hpp"
 #include "mapd/core/error.hpp"
 #include "mapd/core/fs.hpp"
 #include "mapd/core/log.hpp"
 #include "mapd/core/run_layout.hpp"
-#include "mapd/core/csv.hpp"
 #include "mapd/data/label_noise.hpp"
 #include "mapd/data/readers.hpp"
 

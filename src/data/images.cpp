@@ -21,9 +21,9 @@
 #include <thread>
 #include <utility>
 
+#include "mapd/core/csv.hpp"
 #include "mapd/core/error.hpp"
 #include "mapd/core/log.hpp"
-#include "mapd/core/csv.hpp"
 #include "mapd/data/readers.hpp"
 
 namespace mapd::data {
