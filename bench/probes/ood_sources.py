@@ -20,6 +20,7 @@ that contaminates their data).
 
 usage: ood_sources.py BUILD_DIR OUT_DIR [--limit 10000] [--planted 150] [--seeds 1 2]
                       [--sources sketch glyphs digits photos] [--extra KEY=VALUE ... --tag NAME]
+                      [--images-from train|test]
 """
 import argparse
 import csv
@@ -80,11 +81,13 @@ def write_manifest(folder, images, labels, ids):
     return os.path.join(folder, "manifest.csv")
 
 
-def build(out, limit, planted, rng):
+def build(out, limit, planted, rng, images_from="train"):
     if os.path.exists(os.path.join(out, "data", "planted.csv")):
         return
     x, y = read_idx("train-images-idx3-ubyte.gz"), read_idx("train-labels-idx1-ubyte.gz")
     tx, ty = read_idx("t10k-images-idx3-ubyte.gz"), read_idx("t10k-labels-idx1-ubyte.gz")
+    if images_from == "test":  # the issue's held-out set: train on t10k, test on training images
+        x, y, tx, ty = tx, ty, x, y
     d = digits()
     order = rng.permutation(len(d))
     crops = photo_crops(planted + 500, rng)
@@ -177,8 +180,12 @@ def main():
     ap.add_argument("--sources", nargs="+", default=["sketch", "glyphs", "digits", "photos"])
     ap.add_argument("--extra", nargs="*", default=[], help="more --set assignments for every run")
     ap.add_argument("--tag", default="", help="suffix of the run directories (with --extra)")
+    ap.add_argument("--images-from", choices=["train", "test"], default="train",
+                    help="Fashion-MNIST split the LIMIT training images come from (test: the t10k images, "
+                         "with the first 2,000 training images as the test set); applies when OUT/data is "
+                         "built, so use a new OUT")
     a = ap.parse_args()
-    build(a.out, a.limit, a.planted, np.random.default_rng(12345))
+    build(a.out, a.limit, a.planted, np.random.default_rng(12345), a.images_from)
     data = os.path.join(a.out, "data")
     planted = {int(r["id"]): r["kind"] for r in csv.DictReader(open(os.path.join(data, "planted.csv")))}
     results = []
