@@ -132,7 +132,8 @@ struct RunInputs {
   /// for columns it did not score): with margins, label_issue ranks the mean of the AUM and 1 - this
   /// percentiles. Empty when the run has no such pilot or it held each example out too rarely.
   std::vector<float> holdout_prob;
-  std::string holdout_note;  ///< why holdout_prob is empty (for the log), or what it holds
+  std::string holdout_note;       ///< why holdout_prob is empty (for the log), or what it holds
+  bool holdout_unusable = false;  ///< the pilot's files exist but do not fit the run (a warning)
   /// The k-NN options in effect: knn.signals reduced to the signals the run recorded, values
   /// standardised when a trajectory holds more than the losses.
   config::KnnConfig knn;
@@ -150,9 +151,10 @@ struct RunInputs {
 /// (NaN elsewhere), read from the run's difficulty_scores.csv when difficulty_scores.json says the
 /// holdout pilot wrote it with at least kMinHoldoutModels models; `note` says what was read or why
 /// nothing was. The CSV lists the pilot's examples in the order of the trained split, which a train
-/// column's source_index is; every id is checked against the column's.
+/// column's source_index is; every id is checked against the column's. `unusable` is set when the
+/// files exist but do not fit the run (other ids, a bad value, cut short).
 std::vector<float> read_holdout_prob(const RunLayout& run, const record::DynamicsStore& store,
-                                     std::string* note) {
+                                     std::string* note, bool* unusable) {
   const auto& ex = store.examples();
   const auto meta_path = run.difficulty_scores_json();
   const auto csv_path = run.difficulty_scores_csv();
@@ -209,6 +211,7 @@ std::vector<float> read_holdout_prob(const RunLayout& run, const record::Dynamic
   std::string line;
   const bool header = static_cast<bool>(std::getline(in, line));
   if (!header || split_csv_line(line, csv_path.string() + ":1") != std::vector<std::string>{"id", "score"}) {
+    *unusable = true;
     *note = fmt::format("'{}' does not start with the header id,score", csv_path.string());
     return {};
   }
@@ -219,6 +222,7 @@ std::vector<float> read_holdout_prob(const RunLayout& run, const record::Dynamic
     if (c < 0) continue;
     const auto cells = split_csv_line(line, fmt::format("{}:{}", csv_path.string(), at + 2));
     if (cells.size() != 2 || cells[0] != ex.id_text(c)) {
+      *unusable = true;
       *note =
           fmt::format("'{}' line {} is not example {} of the trained set (the data changed since the pilot?)",
                       csv_path.string(), at + 2, ex.id_text(c));
@@ -228,6 +232,7 @@ std::vector<float> read_holdout_prob(const RunLayout& run, const record::Dynamic
     const auto& text = cells[1];
     const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), p);
     if (error != std::errc() || end != text.data() + text.size() || !(p >= 0.0F && p <= 1.0F)) {
+      *unusable = true;
       *note = fmt::format("'{}' line {}: {} is not a probability", csv_path.string(), at + 2, cells[1]);
       return {};
     }
@@ -236,7 +241,9 @@ std::vector<float> read_holdout_prob(const RunLayout& run, const record::Dynamic
   }
   const auto wanted = std::count_if(column_of.begin(), column_of.end(), [](int64_t c) { return c >= 0; });
   if (matched != wanted) {
-    *note = fmt::format("'{}' ends after {} of the {} training examples", csv_path.string(), at, lines);
+    *unusable = true;
+    *note = fmt::format("'{}' ends at line {}, before the line of every training example ({} lines)",
+                        csv_path.string(), at + 1, lines + 1);
     return {};
   }
   *note = fmt::format("the holdout pilot of {} models x {} epochs ({} training examples)", models, epochs,
@@ -277,16 +284,23 @@ RunInputs open_inputs(const RunLayout& run, const config::KnnConfig& options) {
     in.knn.standardize = true;  // losses, EL2N and margins live on different scales
   }
   in.by_aum = records_signal(store, "margin");
-  in.holdout_prob = read_holdout_prob(run, store, &in.holdout_note);
+  in.holdout_prob = read_holdout_prob(run, store, &in.holdout_note, &in.holdout_unusable);
   if (!in.holdout_prob.empty() && !in.by_aum) {
     in.holdout_note = "this run records no margin to pair it with";
     in.holdout_prob.clear();
   }
   logger->info("label_issue ranks the {}{}", in.evidence_name(),
                in.by_aum ? "" : " (this run records no margin)");
-  logger->info(in.by_holdout() ? "label_issue: out-of-sample evidence from {}"
-                               : "label_issue: no out-of-sample evidence: {}",
-               in.holdout_note);
+  if (in.holdout_unusable) {
+    logger->warn(
+        "label_issue: the holdout pilot's scores are not used, label_issue ranks the {} instead: {}. A new "
+        "run (`mapd audit` into a new --run-dir) runs the pilot again",
+        in.evidence_name(), in.holdout_note);
+  } else {
+    logger->info(in.by_holdout() ? "label_issue: out-of-sample evidence from {}"
+                                 : "label_issue: no out-of-sample evidence: {}",
+                 in.holdout_note);
+  }
   if (in.mislabeled < 0) {
     logger->warn("no 'mislabeled' probe category: label_issue is the percentile of the {} alone",
                  in.evidence_name());
@@ -320,6 +334,7 @@ ColumnValues minus_aum(const record::DynamicsStore& store, EpochRange range) {
 /// The mean of the percentiles, among the train rows `train`, of `in_sample` and of 1 - `holdout`
 /// (the out-of-sample probability of the label, per column): the two err on different examples, and
 /// their mean ranked flipped labels better than either (docs/detection.md).
+/// `holdout` must outlive the result (it is RunInputs::holdout_prob, the Assigner's companion).
 ColumnValues with_holdout(ColumnValues in_sample, const std::vector<float>& holdout,
                           const std::vector<int64_t>& train, int64_t block) {
   const ColumnValues out_of_sample = [&holdout](int64_t begin, int64_t end, float* out) {
