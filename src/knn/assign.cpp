@@ -145,6 +145,17 @@ struct RunInputs {
     }
     return by_aum ? "AUM (minus the mean margin) over the epochs used" : "mean loss over the epochs used";
   }
+  /// What label_issue ranks, as assignments.h5 (label_issue_ranks), detection.json and the report
+  /// say it: the formula and, with the holdout pilot, the pilot's size.
+  [[nodiscard]] std::string label_issue_ranks() const {
+    std::string out =
+        mislabeled < 0 ? fmt::format("percentile of the {}", evidence_name())
+                       : fmt::format("0.99 * percentile of the {} + 0.01 * P(mislabeled)", evidence_name());
+    if (by_holdout()) {
+      out += "; out-of-sample evidence: " + holdout_note;
+    }
+    return out;
+  }
 };
 
 /// The holdout pilot's probability of the given label for each column of `ex` whose role is train
@@ -438,6 +449,7 @@ record::AssignmentMeta assignment_meta(const RunInputs& in, const config::KnnCon
   out.k = options.k;
   out.epoch_begin = in.range.begin;
   out.epoch_end = in.range.end;
+  out.label_issue_ranks = in.label_issue_ranks();
   return out;
 }
 
@@ -613,17 +625,12 @@ class AssignmentOutputs {
       const std::vector<float>* score;
     };
     const auto derived = derived_rankings(in_.store, det.column, in_.range.begin, in_.range.end);
+    const std::string issue_what = "mapd label-issue score: " + in_.label_issue_ranks();
     std::vector<Ranking> rankings = {
         {"p_mislabeled", "the paper's P(mislabeled): share of the k neighbours", &det.p_mislabeled},
         {"score_mislabeled", "mapd continuous score: softmax of -nearest distance per category",
          &det.score_mislabeled},
-        {"label_issue",
-         in_.by_holdout()
-             ? "mapd label-issue score: 0.99 * percentile of the mean of the percentiles of -AUM and of the "
-               "holdout pilot's 1 - p(label) + 0.01 * P(mislabeled)"
-         : in_.by_aum ? "mapd label-issue score: 0.99 * percentile of -AUM + 0.01 * P(mislabeled)"
-                      : "mapd label-issue score: 0.99 * mean-loss percentile + 0.01 * P(mislabeled)",
-         &det.label_issue},
+        {"label_issue", issue_what.c_str(), &det.label_issue},
         {"mean_loss", "baseline: mean loss over the epochs used", &det.mean_loss},
         {"last_loss", "baseline: loss at the last epoch used", &det.last_loss},
     };

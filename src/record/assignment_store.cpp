@@ -113,6 +113,7 @@ AssignmentStore AssignmentStore::create(const std::filesystem::path& path, const
   ctx.write_int64_attr(f, "/", "k", meta.k);
   ctx.write_int64_attr(f, "/", "epoch_begin", meta.epoch_begin);
   ctx.write_int64_attr(f, "/", "epoch_end", meta.epoch_end);
+  ctx.write_string_attr(f, "/", "label_issue_ranks", meta.label_issue_ranks);
 
   for (int i = 0; i < kNumColumns; ++i) {
     const Column& c = columns()[i];
@@ -205,6 +206,9 @@ AssignmentMeta read_root(const FileContext& ctx, hid_t f) {
   m.k = ctx.read_int64_attr(f, "/", "k");
   m.epoch_begin = ctx.read_int64_attr(f, "/", "epoch_begin");
   m.epoch_end = ctx.read_int64_attr(f, "/", "epoch_end");
+  if (ctx.has_attr(f, "/", "label_issue_ranks")) {
+    m.label_issue_ranks = ctx.read_string_attr(f, "/", "label_issue_ranks");
+  }
   return m;
 }
 

@@ -205,6 +205,9 @@ void describe_assignments(const std::filesystem::path& path, std::ostream& out) 
   out << fmt::format("  examples: {}, k: {}, epochs used: [{}, {})\n", n, meta.k, meta.epoch_begin,
                      meta.epoch_end);
   out << fmt::format("  categories ({}): {}\n", categories, join_names(meta.category_names));
+  out << fmt::format("  label_issue ranks: {}\n", meta.label_issue_ranks.empty()
+                                                      ? "not recorded (written by an older mapd)"
+                                                      : meta.label_issue_ranks);
 
   // Index `categories` collects rows whose category is out of range (e.g. never written, -1).
   std::vector<int64_t> counts(static_cast<size_t>(categories + 1), 0);

@@ -680,6 +680,7 @@ ReportData collect_report_data(const stdfs::path& run_dir, const config::ReportC
     assigned_summary.k = assignment_meta.k;
     assigned_summary.epoch_begin = assignment_meta.epoch_begin;
     assigned_summary.epoch_end = assignment_meta.epoch_end;
+    assigned_summary.label_issue_ranks = assignment_meta.label_issue_ranks;
     if (assignment_meta.epoch_end < epochs) {
       notes.push_back(
           fmt::format("assignments.h5 used epochs [{}, {}) but {} epochs are committed now; run "
@@ -929,6 +930,7 @@ json to_json(const ReportData& data) {
     assignments["k"] = a.k;
     assignments["epoch_begin"] = a.epoch_begin;
     assignments["epoch_end"] = a.epoch_end;
+    assignments["label_issue_ranks"] = a.label_issue_ranks;
     assignments["train_assigned"] = a.train_assigned;
     assignments["overall"] = a.overall;
     assignments["per_class"] = a.per_class;

@@ -113,7 +113,10 @@ TEST_F(AssignRun, LabelIssueRanksMinusAumWhenTheRunRecordsMargins) {
   ASSERT_EQ(cli::assign_command(options, dir_.string(), 5, out), 0);
   const auto det = nlohmann::json::parse(std::ifstream(RunLayout(dir_).detection()));
   const auto& r = det["rankings"];
-  EXPECT_NE(r["label_issue"]["description"].get<std::string>().find("-AUM"), std::string::npos) << r.dump(2);
+  EXPECT_NE(r["label_issue"]["description"].get<std::string>().find(
+                "percentile of the AUM (minus the mean margin)"),
+            std::string::npos)
+      << r.dump(2);
   EXPECT_GT(r["mean_loss"]["auroc"].get<double>(), 0.95);
   EXPECT_LT(r["label_issue"]["auroc"].get<double>(), 0.05);
   EXPECT_NEAR(r["label_issue"]["auroc"].get<double>(), r["aum"]["auroc"].get<double>(), 0.01);
@@ -122,6 +125,8 @@ TEST_F(AssignRun, LabelIssueRanksMinusAumWhenTheRunRecordsMargins) {
   ASSERT_EQ(cli::assign_command(options, dir_.string(), 5, out), 0);
   const auto plain = nlohmann::json::parse(std::ifstream(RunLayout(dir_).detection()));
   EXPECT_GT(plain["rankings"]["label_issue"]["auroc"].get<double>(), 0.95);
+  EXPECT_EQ(record::AssignmentStore::read_meta(RunLayout(dir_).assignments_h5()).label_issue_ranks,
+            "0.99 * percentile of the mean loss over the epochs used + 0.01 * P(mislabeled)");
 }
 
 /// Mid-rank percentile of each of `v` among all of `v` (as PercentileRanking: share below plus half
@@ -201,6 +206,12 @@ TEST_F(AssignRun, LabelIssueMixesAumWithTheHoldoutPilotsOutOfSampleProbability) 
   const auto expected = midrank_percentiles(mixed);
   record::AssignmentMeta meta;
   const auto cols = record::AssignmentStore::read(RunLayout(dir_).assignments_h5(), &meta);
+  // assignments.h5 says what label_issue ranks, the pilot's size included (the report shows it).
+  EXPECT_NE(meta.label_issue_ranks.find("-AUM over the epochs used and of the holdout pilot's 1 - p(label)"),
+            std::string::npos)
+      << meta.label_issue_ranks;
+  EXPECT_NE(meta.label_issue_ranks.find("the holdout pilot of 6 models x 12 epochs"), std::string::npos)
+      << meta.label_issue_ranks;
   const auto categories = meta.category_names.size();
   size_t checked = 0;
   for (size_t q = 0; q < cols.row.size(); ++q) {
@@ -222,6 +233,11 @@ TEST_F(AssignRun, LabelIssueMixesAumWithTheHoldoutPilotsOutOfSampleProbability) 
     ASSERT_EQ(cli::assign_command(options, dir_.string(), 5, log), 0) << why;
     const auto again = nlohmann::json::parse(std::ifstream(RunLayout(dir_).detection()));
     EXPECT_FALSE(again["rankings"].contains("holdout")) << why;
+    const auto ranks = record::AssignmentStore::read_meta(RunLayout(dir_).assignments_h5()).label_issue_ranks;
+    EXPECT_EQ(ranks,
+              "0.99 * percentile of the AUM (minus the mean margin) over the epochs used + 0.01 * "
+              "P(mislabeled)")
+        << why;
     EXPECT_NEAR(again["rankings"]["label_issue"]["auroc"].get<double>(),
                 again["rankings"]["aum"]["auroc"].get<double>(), 0.01)
         << why;
@@ -385,7 +401,7 @@ TEST_F(AssignRun, PartsOfARunWithRowsLeftOutMergeIntoTheWholeAssignment) {
   const RunLayout layout(dir_);
   const auto whole = read_lines(layout.assignments_csv());
   const auto whole_detection = read_lines(layout.detection());
-  EXPECT_NE(joined_lines(whole_detection).find("percentile of -AUM"), std::string::npos);
+  EXPECT_NE(joined_lines(whole_detection).find("percentile of the AUM"), std::string::npos);
   for (const int64_t count : {1, 2, 7}) {
     fs::remove(layout.assignments_csv());
     int64_t queries = 0;

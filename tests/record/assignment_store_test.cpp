@@ -1,6 +1,7 @@
 #include "mapd/record/assignment_store.hpp"
 
 #include <gtest/gtest.h>
+#include <hdf5.h>
 
 #include <cmath>
 #include <filesystem>
@@ -32,6 +33,7 @@ AssignmentMeta make_assignment_meta() {
   meta.k = 5;
   meta.epoch_begin = 2;
   meta.epoch_end = 9;
+  meta.label_issue_ranks = "0.99 * percentile of the AUM (minus the mean margin) + 0.01 * P(mislabeled)";
   return meta;
 }
 
@@ -90,6 +92,7 @@ TEST(AssignmentStore, RoundTripInBlocks) {
   EXPECT_EQ(meta.k, 5);
   EXPECT_EQ(meta.epoch_begin, 2);
   EXPECT_EQ(meta.epoch_end, 9);
+  EXPECT_EQ(meta.label_issue_ranks, want_meta.label_issue_ranks);
   const Rows want(0, 10);
   EXPECT_EQ(got.id, want.id);
   EXPECT_EQ(got.row, want.row);
@@ -121,6 +124,25 @@ TEST(AssignmentStore, ConfigJsonIsReplacedBeforeCloseAndReadWithoutTheColumns) {
   EXPECT_EQ(meta.category_names, make_assignment_meta().category_names);
   EXPECT_EQ(AssignmentStore::read(path, nullptr).id, Rows(0, 4).id);
   EXPECT_THROW(AssignmentStore::read_meta(dir / "missing.h5"), IoError);
+}
+
+// A file from before mapd recorded what /label_issue ranks reads with that left empty.
+TEST(AssignmentStore, FileWithoutLabelIssueRanksReadsWithItEmpty) {
+  TempDir dir;
+  const auto path = dir / "assignments.h5";
+  {
+    AssignmentStore store = AssignmentStore::create(path, make_assignment_meta(), 4);
+    store.write(0, Rows(0, 4).block());
+    store.close();
+  }
+  const hid_t file = H5Fopen(path.c_str(), H5F_ACC_RDWR, H5P_DEFAULT);
+  ASSERT_GE(file, 0);
+  ASSERT_GE(H5Adelete(file, "label_issue_ranks"), 0);
+  ASSERT_GE(H5Fclose(file), 0);
+  AssignmentMeta meta;
+  EXPECT_EQ(AssignmentStore::read(path, &meta).label_issue, Rows(0, 4).label_issue);
+  EXPECT_EQ(meta.label_issue_ranks, "");
+  EXPECT_EQ(meta.k, 5);
 }
 
 // Issue 13 item 10: text ids go into /name; a file without them has none.

@@ -107,6 +107,7 @@ TEST(Describe, AssignmentSummaryCountsCategories) {
   meta.category_names = {"typical", "mislabeled", "ood"};
   meta.k = 20;
   meta.epoch_end = 12;
+  meta.label_issue_ranks = "percentile of the mean loss over the epochs used";
   {
     AssignmentStore store = AssignmentStore::create(path, meta, 5);
     const std::vector<int64_t> ids = {0, 1, 2, 3, 4};
@@ -128,6 +129,9 @@ TEST(Describe, AssignmentSummaryCountsCategories) {
   describe_store(path, out);
   const std::string text = out.str();
   EXPECT_NE(text.find("examples: 5, k: 20, epochs used: [0, 12)"), std::string::npos) << text;
+  EXPECT_NE(text.find("label_issue ranks: percentile of the mean loss over the epochs used\n"),
+            std::string::npos)
+      << text;
   EXPECT_EQ(fields(line_starting(text, "typical ")),
             (std::vector<std::string>{"typical", "3", "0.6000", "0.7000"}))
       << text;

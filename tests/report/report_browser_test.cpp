@@ -100,6 +100,11 @@ TEST_F(ReportBrowserTest, EverySectionRendersInHeadlessChromium) {
   EXPECT_EQ(count_matches(dom, std::regex("<img src=\"data:image/png;base64,")), 24);
   EXPECT_NE(dom.find("true \\ assigned"), std::string::npos);
   EXPECT_NE(dom.find("p_mislabeled"), std::string::npos);
+  // What label_issue ranks, from assignments.h5's label_issue_ranks.
+  EXPECT_NE(
+      dom.find("label_issue (the likely label errors, the table's default order) ranks: 0.99 * percentile "
+               "of the synthetic evidence + 0.01 * P(mislabeled)."),
+      std::string::npos);
   EXPECT_EQ(dom.find("<p class=\"err\">"), std::string::npos) << "the page reported a script error";
 
   const auto shot = dir_ / "shot.png";

@@ -387,6 +387,7 @@ TEST_F(ReportTest, PageDataHasWhatTheTemplateReads) {
   for (const char* key : {"categories", "k", "epoch_begin", "epoch_end", "train_assigned", "per_class"}) {
     EXPECT_TRUE(a.contains(key)) << "assignments." << key;
   }
+  EXPECT_EQ(a["label_issue_ranks"], "0.99 * percentile of the synthetic evidence + 0.01 * P(mislabeled)");
 
   const auto& surfaced = page["surfaced"];
   ASSERT_EQ(surfaced.size(), 3U);

@@ -262,6 +262,7 @@ inline SyntheticRun make_synthetic_run(const std::filesystem::path& dir, int64_t
   ameta.k = 3;
   ameta.epoch_begin = 0;
   ameta.epoch_end = committed;
+  ameta.label_issue_ranks = "0.99 * percentile of the synthetic evidence + 0.01 * P(mislabeled)";
   std::vector<int64_t> id, row, label;
   std::vector<int16_t> assigned;
   std::vector<float> max_prob, prob, score, issue;

@@ -17,6 +17,9 @@ struct AssignmentMeta {
   int64_t k = 20;
   int64_t epoch_begin = 0;
   int64_t epoch_end = 0;  ///< one past the last epoch used
+  /// What /label_issue ranks (the evidence and the formula; the root attribute label_issue_ranks).
+  /// Empty when read from a file written before mapd recorded it.
+  std::string label_issue_ranks;
 };
 
 /// Written in blocks while the assigner streams; readable by h5py without mapd.

@@ -108,6 +108,7 @@ struct AssignmentSummary {
   int64_t k = 0;
   int64_t epoch_begin = 0;
   int64_t epoch_end = 0;
+  std::string label_issue_ranks;  ///< what label_issue ranks; empty for files from older mapd
   int64_t train_assigned = 0;
   std::vector<int64_t> overall;                 ///< [category]
   std::vector<std::vector<int64_t>> per_class;  ///< [given label][category]
