@@ -9,7 +9,8 @@ usage: /usr/bin/python3 bench/prioritized/run.py BUILD_DIR OUT_DIR [options]
   --seeds S,...    train.seed and data.label_noise.seed (default 0,1,2)
   --noise R,...    symmetric noise rates (default 0,0.3)
   --selectors ...  comma list of uniform, loss, not_learned, rho, mapd (default all)
-  --set KEY=VALUE  extra mapd --set, repeatable
+  --set KEY=VALUE  extra mapd --set, repeatable (e.g. prioritized.class_balanced=false for the
+                   research code's top-k of any class; mapd's default is class-balanced)
 
 Every run is `mapd train --mode prioritized` of the real binary into OUT_DIR/n<rate>-<selector>-s<seed>
 (AdamW lr 1e-3, weight decay 1e-2, constant rate, 320 candidates -> 32 per step, the
