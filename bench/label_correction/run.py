@@ -8,7 +8,8 @@ usage: /usr/bin/python3 bench/label_correction/run.py BUILD_DIR OUT_DIR [options
   --warmup W       label_correction.warmup_epochs (default 10)
   --seeds S,...    train.seed and data.label_noise.seed (default 0)
   --settings ...   comma list of sym40, sym80, asym40 (default all three)
-  --methods ...    comma list of mapd, mapd_binary, bmm, gmm, none, standard (default all)
+  --methods ...    comma list of mapd, mapd_binary, bmm, gmm, none, standard, oracle (default all;
+                   oracle: B = 1 exactly for the flipped labels, the ceiling of any detector)
   --set KEY=VALUE  extra mapd --set, repeatable (e.g. optimizer.weight_decay=0)
 
 `none` is the label-correction schedule without correction (mixup on the given labels); `standard`
@@ -22,7 +23,7 @@ Needs Fashion-MNIST (Debian dataset-fashion-mnist) and python3-numpy.
 import csv, json, os, subprocess, sys, time
 
 SETTINGS = {"sym40": (0.4, "symmetric"), "sym80": (0.8, "symmetric"), "asym40": (0.4, "asymmetric")}
-METHODS = ["mapd", "mapd_binary", "bmm", "gmm", "none", "standard"]
+METHODS = ["mapd", "mapd_binary", "bmm", "gmm", "none", "standard", "oracle"]
 
 
 def parse(argv):

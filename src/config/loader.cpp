@@ -671,6 +671,9 @@ std::vector<std::string> validate(const RunConfig& c) {
   need(lc.corrupted_category.empty() || lc.method == "mapd" || lc.method == "gmm",
        "label_correction.corrupted_category: the three-set variant needs method mapd or gmm (bmm has two "
        "components)");
+  need(c.train.mode != "label_correction" || lc.method != "oracle" || c.data.label_noise.rate > 0.0,
+       "label_correction.method: oracle takes P(mislabeled) from the labels injected noise changed and "
+       "needs data.label_noise.rate > 0 (on real data use mapd, bmm or gmm)");
   const auto& pr = c.prioritized;
   need(pr.candidates >= 1, "prioritized.candidates: must be >= 1, got " + std::to_string(pr.candidates));
   need(pr.keep >= 1 && pr.keep <= pr.candidates,

@@ -624,6 +624,47 @@ torch::Tensor bootstrap_mixup_loss(const torch::Tensor& logits, const torch::Ten
   return loss;
 }
 
+/// method=oracle: P(mislabeled) = 1 for the training rows whose label injected noise changed, 0
+/// for the others: the correction a perfect detector would make, a ceiling for the benchmark.
+/// Real data has no such truth, so a run without injected noise is refused.
+class OracleEstimator final : public MislabelEstimator {
+ public:
+  OracleEstimator(const record::ExampleColumns& examples, const torch::Device& device) {
+    auto flipped = torch::zeros({examples.size()}, torch::kFloat32);
+    auto* f = flipped.data_ptr<float>();
+    int64_t count = 0;
+    for (size_t i = 0; i < examples.role.size(); ++i) {
+      const bool changed = examples.role[i] == static_cast<int8_t>(record::Role::kTrain) &&
+                           examples.label[i] != examples.original_label[i];
+      f[i] = changed ? 1.0F : 0.0F;
+      count += changed ? 1 : 0;
+    }
+    MAPD_CHECK(count > 0, ConfigError,
+               "label_correction.method=oracle takes P(mislabeled) from the labels injected noise changed, "
+               "and no training label was changed: set data.label_noise.rate (or use method mapd, bmm or gmm "
+               "on real data)");
+    table_ = torch::stack({1.0 - flipped, flipped}, 1).contiguous();
+    on_device_ = table_.to(device);
+  }
+
+  void refit(const record::TrajectorySource& /*source*/, const std::vector<int64_t>& /*excluded*/) override {}
+
+  [[nodiscard]] torch::Tensor posteriors(const torch::Tensor& indices,
+                                         const torch::Tensor& current_loss) const override {
+    return on_device_.index_select(0, indices).to(current_loss.device());
+  }
+
+  [[nodiscard]] torch::Tensor all_posteriors(const record::TrajectorySource& /*source*/) const override {
+    return table_.clone();
+  }
+
+  [[nodiscard]] int64_t categories() const override { return 2; }
+
+ private:
+  torch::Tensor table_;      ///< [N, 2] on the CPU
+  torch::Tensor on_device_;  ///< the same on the run's device
+};
+
 std::unique_ptr<MislabelEstimator> make_mislabel_estimator(const config::RunConfig& config,
                                                            const record::ExampleColumns& examples,
                                                            const std::vector<std::string>& category_names,
@@ -634,8 +675,9 @@ std::unique_ptr<MislabelEstimator> make_mislabel_estimator(const config::RunConf
     return std::make_unique<TrajectoryEstimator>(config, examples, category_names, device);
   if (method == "bmm") return std::make_unique<BetaMixtureEstimator>(examples, device);
   if (method == "gmm") return std::make_unique<GaussianEstimator>(config, examples, category_names, device);
-  throw ConfigError(
-      fmt::format("label_correction.method: unknown method '{}' (expected mapd, bmm, gmm or none)", method));
+  if (method == "oracle") return std::make_unique<OracleEstimator>(examples, device);
+  throw ConfigError(fmt::format(
+      "label_correction.method: unknown method '{}' (expected mapd, bmm, gmm, oracle or none)", method));
 }
 
 LabelCorrectionObjective::LabelCorrectionObjective(const config::RunConfig& config,

@@ -303,6 +303,17 @@ TEST(ConfigNesterov, NeedsMomentum) {
             std::string::npos);
 }
 
+TEST(ConfigLabelCorrection, OracleNeedsInjectedNoise) {
+  // The oracle reads which labels injected noise changed: without noise it would correct nothing.
+  const auto message = config_error([] {
+    resolve({}, {"train.mode=label_correction", "label_correction.method=oracle"});
+  });
+  EXPECT_NE(message.find("label_correction.method: oracle"), std::string::npos) << message;
+  EXPECT_NE(message.find("data.label_noise.rate > 0"), std::string::npos) << message;
+  EXPECT_NO_THROW(resolve(
+      {}, {"train.mode=label_correction", "label_correction.method=oracle", "data.label_noise.rate=0.4"}));
+}
+
 TEST(ConfigView, OnlineViewRefusesDropLast) {
   const auto message = config_error([] { resolve({}, {"record.view=online", "data.drop_last=true"}); });
   EXPECT_NE(message.find("record.view=online"), std::string::npos) << message;

@@ -424,6 +424,31 @@ TEST(MislabelEstimator, GaussiansUseTheCurrentLossAndTheLastCommittedEpoch) {
   EXPECT_FLOAT_EQ(p[2][0].item<float>(), 1.0F);  // a probe row keeps its label
 }
 
+TEST(MislabelEstimator, TheOracleFlagsExactlyTheLabelsInjectedNoiseChanged) {
+  auto all = committed_source(2);
+  auto examples = all.examples();
+  examples.label[9] = 1;  // a training row whose label noise changed
+  examples.label[5] = 1;  // a probe relabelled by the suite: a reference, never corrected
+  auto estimator =
+      make_mislabel_estimator(estimator_config("oracle"), examples, all.meta().category_names, torch::kCPU);
+  estimator->refit(all, {});
+  // The current loss does not matter: row 8 (clean) has a high one, row 9 (flipped) a low one.
+  const auto p = estimator->posteriors(longs({8, 9, 5, 0}), floats({3.0F, 0.1F, 3.0F, 0.1F}));
+  EXPECT_FLOAT_EQ(p[0][1].item<float>(), 0.0F);
+  EXPECT_FLOAT_EQ(p[1][1].item<float>(), 1.0F);
+  EXPECT_FLOAT_EQ(p[2][0].item<float>(), 1.0F);
+  EXPECT_FLOAT_EQ(p[3][0].item<float>(), 1.0F);
+  const auto table = estimator->all_posteriors(all);
+  ASSERT_EQ(table.size(0), 12);
+  EXPECT_FLOAT_EQ(table.select(1, 1).sum().item<float>(), 1.0F);
+  EXPECT_FLOAT_EQ(table[9][1].item<float>(), 1.0F);
+
+  // Without a changed training label the oracle has nothing to go on.
+  MAPD_EXPECT_THROW_WITH(make_mislabel_estimator(estimator_config("oracle"), all.examples(),
+                                                 all.meta().category_names, torch::kCPU),
+                         ConfigError, "label_correction.method=oracle", "data.label_noise.rate");
+}
+
 TEST(MislabelEstimator, UnknownProbeCategoryIsAConfigErrorWithTheKey) {
   const auto all = committed_source(1);
   auto config = estimator_config("mapd");

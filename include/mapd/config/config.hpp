@@ -332,9 +332,11 @@ struct LabelCorrectionConfig {
   void visit(V& v) {
     v("method", method,
       "P(mislabeled) from: mapd (k-NN over loss trajectories against clean and mislabeled probes), bmm "
-      "(Arazo's beta mixture on the loss), gmm (Gaussians fitted to the probes' losses) or none (no "
-      "correction: mixup training on the given labels, same schedule)",
-      Choices{"mapd", "bmm", "gmm", "none"});
+      "(Arazo's beta mixture on the loss), gmm (Gaussians fitted to the probes' losses), none (no "
+      "correction: mixup training on the given labels, same schedule) or oracle (1 for the labels "
+      "data.label_noise changed, 0 for the others: a perfect detector, the benchmark's ceiling; needs "
+      "injected noise)",
+      Choices{"mapd", "bmm", "gmm", "none", "oracle"});
     v("assignment", assignment,
       "probabilities: bootstrap weight B = P(mislabeled); binary: B = 1 where mislabeled is the most "
       "probable category, else 0 (both clamped to [1e-4, 1 - 1e-4])",
