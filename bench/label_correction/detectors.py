@@ -17,8 +17,12 @@ P > 0.5 (the clean examples that correction would mostly relabel). Estimators:
                standardised dimension): continuous, no ties
   self-train   knn, then 3 rounds that add the training rows with P = 0 or 1 as references
                (leave-one-out), so that the references cover the training distribution
+  pool q       knn with other clean references: 25 training rows per class drawn from the easiest
+               share q of that class by the run's difficulty pilot (difficulty_scores.csv; the
+               `typical` probes come from q = 0.5), scored on the other training rows
 Needs python3-h5py, python3-numpy, python3-sklearn.
 """
+import csv
 import sys
 
 import h5py
@@ -30,7 +34,7 @@ from sklearn.neighbors import NearestNeighbors
 def load(run):
     with h5py.File(run + "/dynamics.h5", "r", swmr=True) as f:
         ex = f["examples"]
-        cols = {k: ex[k][:] for k in ("role", "probe_category", "label", "original_label")}
+        cols = {k: ex[k][:] for k in ("id", "role", "probe_category", "label", "original_label")}
         complete = int(f["epochs/complete"][()])
         loss = f["epochs/loss"][:complete].astype(np.float64).T
         el2n = f["epochs/el2n"][:complete].astype(np.float64).T
@@ -45,6 +49,11 @@ def line(name, p, flipped):
             f"  clean with P > 0.5 {flag[~flipped].mean() * 100:5.1f}%")
 
 
+def standardised(raw, refs):
+    """Each column standardised with the mean and std of the reference rows, as mapd does."""
+    return (raw - raw[refs].mean(0)) / (raw[refs].std(0) + 1e-6)
+
+
 def knn_votes(X, refs, y, queries, k, leave_out=None):
     idx = NearestNeighbors(n_neighbors=k + (1 if leave_out is not None else 0)).fit(X[refs]).kneighbors(
         X[queries], return_distance=False)
@@ -54,6 +63,21 @@ def knn_votes(X, refs, y, queries, k, leave_out=None):
     keep = refs[idx] != queries[:, None]  # a training row is not its own neighbour
     keep &= np.cumsum(keep, 1) <= k
     return (votes * keep).sum(1) / keep.sum(1)
+
+
+def pool_references(run, cols, train, share, per_class=25):
+    """Positions in `train` of per_class rows of each class from its easiest `share` by the pilot."""
+    with open(run + "/difficulty_scores.csv") as f:
+        score = {int(r["id"]): float(r["score"]) for r in csv.DictReader(f)}
+    easiness = np.array([score.get(int(i), -np.inf) for i in cols["id"][train]])
+    labels = cols["label"][train]
+    rng = np.random.default_rng(0)
+    chosen = []
+    for c in np.unique(labels):
+        rows = np.where(labels == c)[0]
+        rows = rows[np.argsort(-easiness[rows])][: max(per_class, int(round(share * len(rows))))]
+        chosen.extend(rng.choice(rows, per_class, replace=False))
+    return np.array(sorted(chosen))
 
 
 def main(argv):
@@ -79,8 +103,8 @@ def main(argv):
         for e in epochs:
             if e > loss.shape[1]:
                 continue
-            X = np.concatenate([loss[:, :e], el2n[:, :e]], 1)
-            X = (X - X[probes].mean(0)) / (X[probes].std(0) + 1e-6)
+            raw = np.concatenate([loss[:, :e], el2n[:, :e]], 1)
+            X = standardised(raw, probes)
             print(f" first {e} epochs")
             p = knn_votes(X, probes, y, train, 20)
             print(line("knn", p, flipped))
@@ -97,6 +121,13 @@ def main(argv):
                 refs = np.concatenate([probes, train[sure]])
                 q = knn_votes(X, refs, np.concatenate([y, q[sure]]), train, 20, leave_out=True)
             print(line("self-train", q, flipped))
+            for share in (0.3, 0.7):
+                pooled = pool_references(run, cols, train, share)
+                rest = np.setdiff1d(np.arange(len(train)), pooled)
+                refs = np.concatenate([train[pooled], probes[y == 1]])
+                labels = np.concatenate([np.zeros(len(pooled)), np.ones(int((y == 1).sum()))])
+                p = knn_votes(standardised(raw, refs), refs, labels, train[rest], 20)
+                print(line(f"pool {share}", p, flipped[rest]))
 
 
 if __name__ == "__main__":
