@@ -20,9 +20,13 @@ P > 0.5 (the clean examples that correction would mostly relabel). Estimators:
   pool q       knn with other clean references: 25 training rows per class drawn from the easiest
                share q of that class by the run's difficulty pilot (difficulty_scores.csv; the
                `typical` probes come from q = 0.5), scored on the other training rows
+Then, from the run's own recorded `bootstrap_weight` (the B it trained with; any method): its mean
+over the correction epochs for the clean and the flipped rows, and the share of each with B > 0.5 in
+the last epoch.
 Needs python3-h5py, python3-numpy, python3-sklearn.
 """
 import csv
+import json
 import sys
 
 import h5py
@@ -38,7 +42,9 @@ def load(run):
         complete = int(f["epochs/complete"][()])
         loss = f["epochs/loss"][:complete].astype(np.float64).T
         el2n = f["epochs/el2n"][:complete].astype(np.float64).T
-    return cols, loss, el2n
+        weight = f["epochs/bootstrap_weight"][:complete].astype(np.float64)
+        warmup = json.loads(f.attrs["config_json"])["label_correction"]["warmup_epochs"]
+    return cols, loss, el2n, weight, warmup
 
 
 def line(name, p, flipped):
@@ -94,7 +100,7 @@ def main(argv):
     if not runs:
         sys.exit(__doc__)
     for run in runs:
-        cols, loss, el2n = load(run)
+        cols, loss, el2n, weight, warmup = load(run)
         train = np.where(cols["role"] == 0)[0]
         probes = np.where(cols["role"] != 0)[0]
         flipped = (cols["label"] != cols["original_label"])[train]
@@ -128,6 +134,13 @@ def main(argv):
                 labels = np.concatenate([np.zeros(len(pooled)), np.ones(int((y == 1).sum()))])
                 p = knn_votes(standardised(raw, refs), refs, labels, train[rest], 20)
                 print(line(f"pool {share}", p, flipped[rest]))
+        b = weight[:, train]
+        first = warmup if warmup > 0 else max(1, int(np.floor(0.35 * b.shape[0] + 0.5)))
+        if first < b.shape[0]:
+            corr = b[first:]
+            print(f" recorded B, epochs {first + 1}-{b.shape[0]}: mean clean {np.nanmean(corr[:, ~flipped]):.3f}"
+                  f", flipped {np.nanmean(corr[:, flipped]):.3f}; last epoch B > 0.5: clean"
+                  f" {np.mean(b[-1][~flipped] > 0.5) * 100:.1f}%, flipped {np.mean(b[-1][flipped] > 0.5) * 100:.1f}%")
 
 
 if __name__ == "__main__":
