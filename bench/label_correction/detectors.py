@@ -60,11 +60,11 @@ def standardised(raw, refs):
     return (raw - raw[refs].mean(0)) / (raw[refs].std(0) + 1e-6)
 
 
-def knn_votes(X, refs, y, queries, k, leave_out=None):
-    idx = NearestNeighbors(n_neighbors=k + (1 if leave_out is not None else 0)).fit(X[refs]).kneighbors(
+def knn_votes(X, refs, y, queries, k, leave_self_out=False):
+    idx = NearestNeighbors(n_neighbors=k + (1 if leave_self_out else 0)).fit(X[refs]).kneighbors(
         X[queries], return_distance=False)
     votes = y[idx]
-    if leave_out is None:
+    if not leave_self_out:
         return votes.mean(1)
     keep = refs[idx] != queries[:, None]  # a training row is not its own neighbour
     keep &= np.cumsum(keep, 1) <= k
@@ -125,7 +125,7 @@ def main(argv):
             for _ in range(3):
                 sure = (q == 0) | (q == 1)
                 refs = np.concatenate([probes, train[sure]])
-                q = knn_votes(X, refs, np.concatenate([y, q[sure]]), train, 20, leave_out=True)
+                q = knn_votes(X, refs, np.concatenate([y, q[sure]]), train, 20, leave_self_out=True)
             print(line("self-train", q, flipped))
             for share in (0.3, 0.7):
                 pooled = pool_references(run, cols, train, share)
