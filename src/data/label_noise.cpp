@@ -109,28 +109,34 @@ int64_t apply_label_noise(ImageSet& set, const config::LabelNoiseConfig& config)
   MAPD_CHECK(num_classes >= 2, ConfigError,
              fmt::format("data.label_noise.rate = {} needs a dataset with at least 2 classes (it has {})",
                          config.rate, num_classes));
-  MAPD_CHECK(config.kind == "symmetric" || config.kind == "asymmetric", ConfigError,
-             fmt::format("data.label_noise.kind: unknown kind '{}' (symmetric or asymmetric)", config.kind));
+  MAPD_CHECK(config.kind == "symmetric" || config.kind == "asymmetric" || config.kind == "uniform",
+             ConfigError,
+             fmt::format("data.label_noise.kind: unknown kind '{}' (symmetric, asymmetric or uniform)",
+                         config.kind));
   auto& ex = set.examples;
   if (ex.original_label.size() != ex.label.size()) {
     ex.original_label = ex.label;
   }
   const auto n = set.size();
-  const auto changes = std::min<int64_t>(n, std::llround(config.rate * static_cast<double>(n)));
+  const auto redrawn = std::min<int64_t>(n, std::llround(config.rate * static_cast<double>(n)));
   const auto order = permutation(n, mix_seed(static_cast<uint64_t>(config.seed), 0x4015e));
   SplitMix64 rng(mix_seed(static_cast<uint64_t>(config.seed), 0x1abe1));
-  std::vector<int64_t> chosen(order.begin(), order.begin() + changes);
+  std::vector<int64_t> chosen(order.begin(), order.begin() + redrawn);
   std::sort(chosen.begin(), chosen.end());
+  int64_t changed = 0;
   for (const int64_t i : chosen) {
     const int64_t original = ex.original_label[i];
     if (config.kind == "symmetric") {
       auto drawn = static_cast<int64_t>(rng.uniform(static_cast<uint64_t>(num_classes - 1)));
       ex.label[i] = drawn >= original ? drawn + 1 : drawn;
+    } else if (config.kind == "uniform") {
+      ex.label[i] = rng.below(num_classes);
     } else {
       ex.label[i] = (original + 1) % num_classes;
     }
+    changed += ex.label[i] != original ? 1 : 0;
   }
-  return changes;
+  return changed;
 }
 
 }  // namespace mapd::data

@@ -29,9 +29,11 @@ struct LabelNoiseConfig {
 
   template <class V>
   void visit(V& v) {
-    v("rate", rate, "fraction of training labels replaced by a wrong one, in [0, 1)");
-    v("kind", kind, "symmetric: any other class; asymmetric: a fixed class permutation (c -> c+1 mod C)",
-      Choices{"symmetric", "asymmetric"});
+    v("rate", rate, "fraction of training labels replaced by a wrong one (uniform: redrawn), in [0, 1)");
+    v("kind", kind,
+      "symmetric: any other class; asymmetric: a fixed class permutation (c -> c+1 mod C); "
+      "uniform: any class, the given one included (Arazo et al.; about (C-1)/C of rate end up wrong)",
+      Choices{"symmetric", "asymmetric", "uniform"});
     v("seed", seed, "seed of the noise draw (independent of train.seed)");
   }
 };

@@ -20,10 +20,11 @@ void select_examples(ImageSet& set, const std::vector<int64_t>& indices);
 /// their ids.
 void apply_limit(ImageSet& set, int64_t limit, uint64_t seed);
 
-/// Replaces round(rate * N) labels of `set` with a wrong one, chosen by `config.seed`:
-/// symmetric = uniform over all other classes of the dataset; asymmetric = c -> (c + 1) mod C.
-/// `original_label` is left untouched. Returns how many labels changed. Throws ConfigError for
-/// an unknown kind or a dataset with fewer than 2 classes.
+/// Replaces round(rate * N) labels of `set`, chosen by `config.seed`: symmetric = uniform over all
+/// other classes of the dataset; asymmetric = c -> (c + 1) mod C; uniform = uniform over all classes,
+/// the given one included (Arazo et al.'s generator, which published noise rates refer to: about
+/// (C - 1) / C of the redrawn labels change). `original_label` is left untouched. Returns how many
+/// labels changed. Throws ConfigError for an unknown kind or a dataset with fewer than 2 classes.
 int64_t apply_label_noise(ImageSet& set, const config::LabelNoiseConfig& config);
 
 }  // namespace mapd::data
